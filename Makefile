@@ -1,0 +1,41 @@
+# Two commands a new user needs: `make report` and `make test`. `make lab` opens the notebooks.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+KERNEL := ecom-report
+CUSTOMERS ?= 30000
+QUARTER ?=
+ARGS ?=
+
+.PHONY: setup data report test lab lint clean
+.DEFAULT_GOAL := report
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))" > /dev/null
+	touch $@
+
+setup: $(VENV)/.installed  ## create the virtual environment, install pinned packages, register the kernel
+
+data/sample/manifest.json: $(VENV)/.installed helpers/sample_data.py
+	$(PY) -m helpers.sample_data --customers $(CUSTOMERS) --out data/sample
+
+data: data/sample/manifest.json  ## generate the deterministic sample data set
+
+report: setup data  ## run the quarterly batch (QUARTER=2025Q3 or ARGS="--quarter 2025Q3 --quarter 2025Q4")
+	$(VENV)/bin/opsreport $(if $(QUARTER),--quarter $(QUARTER)) $(ARGS)
+
+test: setup data  ## run the test suite
+	$(PY) -m pytest $(ARGS)
+
+lab: setup data  ## open JupyterLab on the notebooks with the project's kernel
+	$(VENV)/bin/jupyter lab notebooks/
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) data/sample reports/*/ reports/.*-building-*

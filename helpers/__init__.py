@@ -1,0 +1,1 @@
+"""Shared package behind the quarterly e-commerce operations report notebooks."""

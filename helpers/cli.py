@@ -1,0 +1,56 @@
+"""`opsreport`: run the quarterly report batch for one or more quarters."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from helpers.errors import ReportError, SectionFailedError
+from helpers.runner import run_quarter
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="opsreport",
+        description="Run the report notebooks for each quarter with papermill, export HTML, and "
+                    "write reports/<quarter>/index.html.",
+    )
+    parser.add_argument("--quarter", "-q", action="append", metavar="YYYYQn",
+                        help="quarter to report on; repeat for several (default: the quarter "
+                             "in params/default.yaml)")
+    parser.add_argument("--params", "-p", action="append", default=[], metavar="FILE",
+                        help="extra parameter file layered over default.yaml and <quarter>.yaml, "
+                             "e.g. a brand or data set (repeatable)")
+    parser.add_argument("--project", type=Path, default=Path.cwd(),
+                        help="project root holding params/ and notebooks/ (default: .)")
+    parser.add_argument("--reports-dir", type=Path, default=None,
+                        help="where reports go (default: <project>/reports)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    project = args.project.resolve()
+    reports_dir = (args.reports_dir or project / "reports").resolve()
+    quarters = args.quarter or [None]
+    for position, quarter in enumerate(quarters, start=1):
+        started = time.perf_counter()
+        label = quarter or "default quarter"
+        print(f"== {label} ({position}/{len(quarters)})", flush=True)
+        try:
+            index = run_quarter(quarter, project, reports_dir, args.params,
+                                log=lambda line: print(line, flush=True))
+        except SectionFailedError as exc:
+            print(f"FAILED {exc}", file=sys.stderr)
+            return 1
+        except ReportError as exc:
+            print(f"ERROR [{label}] {exc}", file=sys.stderr)
+            return 2
+        print(f"report ({time.perf_counter() - started:.1f} s): {index}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

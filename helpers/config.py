@@ -1,0 +1,162 @@
+"""Report parameters: params/default.yaml, overridden by params/<quarter>.yaml and extra files."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from helpers.errors import ParameterError
+from helpers.periods import Quarter
+from helpers.sections import SECTIONS
+
+TABLES = ("orders", "order_items", "traffic", "marketing", "targets")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExclusionRules(_Strict):
+    """Orders left out of every figure; each excluded row is counted in the data-quality note."""
+
+    statuses: list[str] = Field(default_factory=lambda: ["cancelled", "canceled", "test"])
+    fully_refunded: bool = True
+
+
+class TrafficParams(_Strict):
+    trend_quarters: int = Field(4, ge=1, le=12)
+    min_sessions_for_test: int = Field(1000, ge=0)
+
+
+class Config(_Strict):
+    """Every parameter of a report run; see params/default.yaml for what each one means."""
+
+    quarter: str
+    report_title: str = "Quarterly operations report"
+    shop_name: str = "Sample shop"
+    currency: str = "¥"
+    data_dir: Path = Path("data/sample")
+    report_subdir: str = ""
+    files: dict[str, str] = Field(default_factory=dict)
+    columns: dict[str, dict[str, str]] = Field(default_factory=dict)
+    csv_encoding: str | None = None
+    sections: list[str] = Field(default_factory=lambda: ["traffic"])
+    seed: int = 42
+    significance_level: float = Field(0.05, gt=0, lt=0.5)
+    material_change_pct: float = Field(10.0, ge=0)
+    material_rate_change_pp: float = Field(0.5, ge=0)
+    material_share_shift_pp: float = Field(2.0, ge=0)
+    exclusions: ExclusionRules = Field(default_factory=ExclusionRules)
+    traffic: TrafficParams = Field(default_factory=TrafficParams)
+
+    @field_validator("quarter")
+    @classmethod
+    def _quarter_is_valid(cls, value: str) -> str:
+        return Quarter.parse(value).label
+
+    @field_validator("files", "columns")
+    @classmethod
+    def _tables_are_known(cls, value: dict) -> dict:
+        unknown = sorted(set(value) - set(TABLES))
+        if unknown:
+            raise ValueError(f"unknown table(s) {unknown}; tables are {list(TABLES)}")
+        return value
+
+    @field_validator("sections")
+    @classmethod
+    def _sections_are_known(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in SECTIONS]
+        if unknown:
+            raise ValueError(f"unknown section(s) {unknown}; sections are {list(SECTIONS)}")
+        return value
+
+    @property
+    def period(self) -> Quarter:
+        return Quarter.parse(self.quarter)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(content, dict):
+        raise ParameterError(f"{path}: expected a mapping of parameter names to values")
+    return content
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _check_names(values: dict[str, Any], model: type[BaseModel], source: str, prefix: str = ""):
+    """Reject unknown parameter names with a did-you-mean hint, before pydantic sees them."""
+    known = model.model_fields
+    for key, value in values.items():
+        if key not in known:
+            hint = difflib.get_close_matches(key, list(known), n=1)
+            suggestion = f" (did you mean '{prefix}{hint[0]}'?)" if hint else ""
+            raise ParameterError(f"{source}: unknown parameter '{prefix}{key}'{suggestion}")
+        annotation = known[key].annotation
+        if isinstance(value, dict) and isinstance(annotation, type) and issubclass(
+            annotation, BaseModel
+        ):
+            _check_names(value, annotation, source, prefix=f"{prefix}{key}.")
+
+
+def load_config(
+    params_dir: str | Path = "params",
+    quarter: str | None = None,
+    extra_files: list[str | Path] | tuple = (),
+    overrides: dict[str, Any] | None = None,
+) -> Config:
+    """Merge default.yaml, <quarter>.yaml (if any), extra files and overrides into a Config.
+
+    Relative paths (`data_dir`) are resolved against the project root, the parent of params_dir.
+    """
+    params_dir = Path(params_dir).resolve()
+    default = params_dir / "default.yaml"
+    if not default.is_file():
+        raise ParameterError(f"parameter file not found: {default}")
+    layers: list[tuple[str, dict[str, Any]]] = [(str(default), _read_yaml(default))]
+    chosen = quarter or layers[0][1].get("quarter")
+    if chosen is None:
+        raise ParameterError(f"{default}: no 'quarter' given")
+    quarter_file = params_dir / f"{Quarter.parse(chosen).label}.yaml"
+    if quarter_file.is_file():
+        layers.append((str(quarter_file), _read_yaml(quarter_file)))
+    for extra in extra_files:
+        path = Path(extra)
+        if not path.is_absolute() and not path.is_file():
+            path = params_dir / path
+        if not path.is_file():
+            raise ParameterError(f"parameter file not found: {extra}")
+        layers.append((str(path), _read_yaml(path)))
+    if quarter is not None:  # the explicit quarter wins over anything a file says
+        layers.append(("quarter argument", {"quarter": Quarter.parse(quarter).label}))
+    layers.append(("overrides", overrides or {}))
+
+    merged: dict[str, Any] = {}
+    for source, values in layers:
+        _check_names(values, Config, source)
+        merged = _merge(merged, values)
+    try:
+        config = Config(**merged)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ParameterError(f"invalid parameters ({', '.join(s for s, _ in layers)}): {problems}")
+    if not config.data_dir.is_absolute():
+        config.data_dir = params_dir.parent / config.data_dir
+    return config

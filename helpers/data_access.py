@@ -1,0 +1,105 @@
+"""The one data-access module: DuckDB over the clean tables. All relational work lives here.
+
+Swapping the engine (Spark, a warehouse) means reimplementing this module's query functions;
+section helpers only see the pandas tables they return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+TRAFFIC_SUMS = ("sessions", "users", "new_users", "engaged_sessions", "bounces", "pageviews",
+                "engagement_seconds", "orders", "revenue")
+
+
+class DataEngine:
+    """An embedded DuckDB connection with one view per clean input table."""
+
+    def __init__(self, tables: Mapping[str, pd.DataFrame | Path]):
+        self.con = duckdb.connect()
+        self.con.execute("SET threads TO 2")
+        self.tables: list[str] = []
+        for name, source in tables.items():
+            if isinstance(source, Path):
+                path = str(source).replace("'", "''")
+                self.con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
+            else:
+                self.con.register(name, source)
+            self.tables.append(name)
+
+    def has(self, table: str) -> bool:
+        return table in self.tables
+
+    def columns(self, table: str) -> list[str]:
+        return [row[0] for row in self.con.execute(f"DESCRIBE {table}").fetchall()]
+
+    def sql(self, query: str, params: list | None = None) -> pd.DataFrame:
+        return self.con.execute(query, params or []).df()
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _with_periods(engine: DataEngine, periods: pd.DataFrame) -> None:
+    engine.con.register("report_periods", periods[["period", "quarter", "start", "end"]])
+
+
+def traffic_by_period(engine: DataEngine, periods: pd.DataFrame,
+                      by: list[str] | tuple = ()) -> pd.DataFrame:
+    """Sum of every traffic measure present, per compared period and the `by` dimensions.
+
+    Returns one row per period (x by) with columns period, quarter, *by, and the sums.
+    """
+    present = [c for c in TRAFFIC_SUMS if c in engine.columns("traffic")]
+    dims = "".join(f", t.{d}" for d in by)
+    sums = ", ".join(f"sum(t.{c})::DOUBLE AS {c}" for c in present)
+    _with_periods(engine, periods)
+    return engine.sql(f"""
+        SELECT p.period, p.quarter{dims}, {sums}
+        FROM traffic t JOIN report_periods p ON t.date >= p.start AND t.date < p."end"
+        GROUP BY ALL ORDER BY ALL""")
+
+
+def traffic_weekly(engine: DataEngine, start: pd.Timestamp, end: pd.Timestamp,
+                   by: str = "channel") -> pd.DataFrame:
+    """Weekly (Monday-start) sessions, orders and revenue per `by` between start and end."""
+    present = [c for c in ("sessions", "orders", "revenue") if c in engine.columns("traffic")]
+    sums = ", ".join(f"sum({c})::DOUBLE AS {c}" for c in present)
+    return engine.sql(f"""
+        SELECT date_trunc('week', date) AS week, {by}, {sums}
+        FROM traffic WHERE date >= ? AND date < ?
+        GROUP BY ALL ORDER BY ALL""", [start, end])
+
+
+def orders_by_period(engine: DataEngine, periods: pd.DataFrame,
+                     by: list[str] | tuple = ()) -> pd.DataFrame:
+    """Orders, net revenue, cost, customers and new customers per compared period (x by).
+
+    A new customer is one whose first valid order ever falls in the period.
+    """
+    dims = "".join(f", o.{d}" for d in by)
+    cost = "sum(o.cost)::DOUBLE" if "cost" in engine.columns("orders") else "NULL::DOUBLE"
+    _with_periods(engine, periods)
+    return engine.sql(f"""
+        WITH firsts AS (SELECT customer_id, min(order_ts) AS first_ts FROM orders GROUP BY 1)
+        SELECT p.period, p.quarter{dims},
+               count(*)::DOUBLE AS orders,
+               sum(o.net_revenue)::DOUBLE AS net_revenue,
+               {cost} AS cost,
+               count(DISTINCT o.customer_id)::DOUBLE AS customers,
+               count(DISTINCT o.customer_id) FILTER (
+                   WHERE f.first_ts >= p.start AND f.first_ts < p."end")::DOUBLE AS new_customers
+        FROM orders o
+        JOIN firsts f USING (customer_id)
+        JOIN report_periods p ON o.order_ts >= p.start AND o.order_ts < p."end"
+        GROUP BY ALL ORDER BY ALL""")
+
+
+def coverage(engine: DataEngine, table: str, column: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last value of a date column."""
+    first, last = engine.con.execute(f"SELECT min({column}), max({column}) FROM {table}").fetchone()
+    return pd.Timestamp(first), pd.Timestamp(last)

@@ -1,0 +1,56 @@
+"""Exception classes: one per kind of failure, each with a message a user can act on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class ReportError(Exception):
+    """Base class of every error this project raises on purpose."""
+
+
+class ParameterError(ReportError):
+    """A parameter file or value is invalid (unknown name, wrong type, malformed quarter)."""
+
+
+class InputFileError(ReportError):
+    """An input file cannot be found, read or decoded."""
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule of the data contract, with enough detail to find the rows."""
+
+    file: str
+    column: str
+    rule: str
+    count: int
+    examples: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        rows = f" e.g. {'; '.join(self.examples)}" if self.examples else ""
+        return f"{self.file} [{self.column}]: {self.rule} ({self.count:,} rows){rows}"
+
+
+class DataContractError(ReportError):
+    """Input tables break the data contract; carries every violation found, not just the first."""
+
+    def __init__(self, violations: list[Violation]):
+        self.violations = violations
+        lines = "\n".join(f"  - {v}" for v in violations)
+        super().__init__(f"{len(violations)} data-contract violation(s):\n{lines}")
+
+
+class NoDataError(ReportError):
+    """The requested quarter has no data to report on."""
+
+
+class SectionFailedError(ReportError):
+    """A section notebook failed while the batch executed it."""
+
+    def __init__(self, quarter: str, section: str, cell: str, notebook: str, detail: str):
+        self.quarter, self.section, self.cell, self.notebook = quarter, section, cell, notebook
+        super().__init__(
+            f"[{quarter}] section '{section}' failed in {cell}: {detail}\n"
+            f"  executed notebook kept for debugging: {notebook}"
+        )

@@ -1,0 +1,47 @@
+"""Readable number formats shared by tables, charts, findings and the index page."""
+
+from __future__ import annotations
+
+import math
+
+UNITS = ("currency", "count", "rate", "seconds", "ratio", "pp")
+
+
+def _missing(value: float | None) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def compact(value: float, decimals: int = 1) -> str:
+    """1234 -> '1,234'; 1_234_567 -> '1.2M'; 12_345 -> '12.3K'."""
+    magnitude = abs(value)
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e4, "K")):
+        if magnitude >= limit:
+            return f"{value / limit:,.{decimals}f}{suffix}"
+    return f"{value:,.0f}"
+
+
+def fmt_value(value: float | None, unit: str, currency: str = "¥") -> str:
+    """Format one value by its unit; missing values print as an em dash."""
+    if _missing(value):
+        return "—"
+    if unit == "currency":
+        return f"{'-' if value < 0 else ''}{currency}{compact(abs(value)) if abs(value) >= 1e4 else f'{abs(value):,.2f}'}"
+    if unit == "count":
+        return compact(value)
+    if unit == "rate":
+        return f"{value:.2%}" if abs(value) < 0.1 else f"{value:.1%}"
+    if unit == "seconds":
+        minutes, seconds = divmod(round(value), 60)
+        return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
+    if unit == "pp":
+        return f"{value * 100:+.1f} pp"
+    return f"{value:,.2f}"
+
+
+def fmt_change(change: float | None, unit: str) -> str:
+    """A period-over-period change: percentage points for rates, relative % otherwise."""
+    if _missing(change):
+        return "—"
+    if unit == "rate":
+        return f"{change * 100:+.2f} pp"
+    return f"{change:+.1%}"

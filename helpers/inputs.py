@@ -1,0 +1,267 @@
+"""Load input tables, map column names, coerce types, enforce the data contract, apply exclusions.
+
+`prepare_inputs(config)` is the one entry point: it returns clean tables or raises a
+DataContractError listing every violation (file, column, rule, row count, example rows).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from helpers.config import TABLES, Config
+from helpers.contract import CONTRACT, TableSpec
+from helpers.errors import DataContractError, InputFileError, Violation
+from helpers.periods import Quarter
+
+READERS = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".xlsx": "excel", ".xls": "excel"}
+CSV_ENCODINGS = ("utf-8-sig", "gb18030")  # utf-8-sig reads plain UTF-8 and UTF-8 with BOM
+_TRUE = {"true", "1", "yes", "y", "t", "是"}
+_FALSE = {"false", "0", "no", "n", "f", "否"}
+MAX_EXAMPLES = 3
+
+
+@dataclass
+class InputBundle:
+    """Clean input tables plus what was excluded by rule and which tables are absent."""
+
+    tables: dict[str, pd.DataFrame]
+    sources: dict[str, str]
+    exclusions: list[dict] = field(default_factory=list)
+    absent: list[str] = field(default_factory=list)
+
+
+def find_input_file(config: Config, table: str) -> Path | None:
+    """The file for a table: `files.<table>` if set, else data_dir/<table>.<csv|parquet|xlsx>."""
+    if table in config.files:
+        path = Path(config.files[table])
+        path = path if path.is_absolute() else config.data_dir / path
+        if not path.is_file():
+            raise InputFileError(f"{table}: file not found: {path}")
+        return path
+    candidates = [p for p in sorted(config.data_dir.glob(f"{table}.*")) if p.suffix in READERS]
+    if len(candidates) > 1:
+        raise InputFileError(
+            f"{table}: several candidate files {[p.name for p in candidates]} in "
+            f"{config.data_dir}; choose one with files.{table} in the params"
+        )
+    return candidates[0] if candidates else None
+
+
+def read_table(path: Path, encoding: str | None = None) -> pd.DataFrame:
+    """Read CSV (UTF-8, UTF-8 with BOM or GBK, detected), Parquet or Excel."""
+    kind = READERS.get(path.suffix.lower())
+    if kind is None:
+        raise InputFileError(f"{path}: unsupported file type; use one of {sorted(READERS)}")
+    try:
+        if kind == "parquet":
+            return pd.read_parquet(path)
+        if kind == "excel":
+            return pd.read_excel(path, dtype=object)
+        return _read_csv(path, encoding)
+    except (OSError, ValueError) as exc:
+        raise InputFileError(f"{path}: cannot read: {exc}") from exc
+
+
+def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:
+    for candidate in (encoding,) if encoding else CSV_ENCODINGS:
+        try:
+            return pd.read_csv(path, dtype=str, encoding=candidate, keep_default_na=True)
+        except UnicodeDecodeError:
+            continue
+    raise InputFileError(
+        f"{path}: cannot decode as {' or '.join(CSV_ENCODINGS)}; set csv_encoding in the params"
+    )
+
+
+def map_columns(frame: pd.DataFrame, spec: TableSpec, mapping: dict[str, str]) -> pd.DataFrame:
+    """Rename a user's columns to contract names: explicit mapping first, then case-insensitive."""
+    stripped = {c: str(c).strip().lstrip("\ufeff") for c in frame.columns}
+    frame = frame.rename(columns=stripped).rename(columns=mapping)
+    by_lower = {name.lower(): name for name in spec.columns}
+    rename = {c: by_lower[c.lower()] for c in frame.columns
+              if c.lower() in by_lower and c not in spec.columns}
+    return frame.rename(columns=rename)
+
+
+def _examples(frame: pd.DataFrame, mask: pd.Series, column: str) -> list[str]:
+    rows = np.flatnonzero(mask.to_numpy())[:MAX_EXAMPLES]
+    return [f"row {i + 1}: {column}={frame[column].iloc[i]!r}" for i in rows]
+
+
+def _coerce(frame: pd.DataFrame, column: str, kind: str) -> pd.Series:
+    raw = frame[column]
+    if kind in ("timestamp", "date"):
+        parsed = raw if pd.api.types.is_datetime64_any_dtype(raw) else pd.to_datetime(
+            raw, errors="coerce", format="mixed")
+        if getattr(parsed.dt, "tz", None) is not None:
+            parsed = parsed.dt.tz_localize(None)
+        return parsed.dt.normalize() if kind == "date" else parsed
+    if kind == "number":
+        return pd.to_numeric(raw, errors="coerce")
+    if kind == "bool":
+        text = raw.astype("string").str.strip().str.lower()
+        return text.map(lambda v: True if v in _TRUE else False if v in _FALSE else pd.NA)
+    text = raw.astype("string").str.strip()
+    return text.mask(text == "")
+
+
+_KIND_WORDS = {"timestamp": "unparseable date/time", "date": "unparseable date",
+               "number": "not a number", "bool": "not a yes/no value"}
+
+
+def coerce_and_check(frame: pd.DataFrame, spec: TableSpec, file: str) -> tuple[
+        pd.DataFrame, list[Violation]]:
+    """Coerce every contract column to its kind; return the clean frame and the violations."""
+    missing = [c for c in spec.required if c not in frame.columns]
+    if missing:
+        return frame, [Violation(file, c, "missing required column (found: "
+                                 f"{', '.join(map(str, frame.columns))})", len(frame))
+                       for c in missing]
+    violations: list[Violation] = []
+    clean = pd.DataFrame(index=frame.index)
+    for column, kind in spec.columns.items():
+        if column not in frame.columns:
+            continue
+        clean[column] = _coerce(frame, column, kind)
+        was_given = frame[column].notna() & (frame[column].astype("string").str.strip() != "")
+        bad = was_given & clean[column].isna()
+        if bad.any() and kind in _KIND_WORDS:
+            violations.append(Violation(file, column, _KIND_WORDS[kind], int(bad.sum()),
+                                        _examples(frame, bad, column)))
+        empty = ~was_given
+        if column in spec.required and empty.any():
+            rule = "orders with no customer" if column == "customer_id" else "missing value"
+            violations.append(Violation(file, column, rule, int(empty.sum()),
+                                        _examples(frame, empty, column)))
+    return clean, violations + _rule_violations(clean, spec, file)
+
+
+def _rule_violations(clean: pd.DataFrame, spec: TableSpec, file: str) -> list[Violation]:
+    violations = []
+    for column in spec.non_negative:
+        if column in clean.columns:
+            negative = clean[column] < 0
+            if negative.any():
+                violations.append(Violation(file, column, "negative value", int(negative.sum()),
+                                            _examples(clean, negative, column)))
+    key = [c for c in spec.unique_key if c in clean.columns]
+    if key:
+        duplicated = clean.duplicated(subset=key, keep=False)
+        if duplicated.any():
+            violations.append(Violation(file, "+".join(key), f"duplicate {'+'.join(key)}",
+                                        int(duplicated.sum()),
+                                        _examples(clean, duplicated, key[0])))
+    if spec.name == "targets":
+        malformed = ~clean["period"].astype("string").str.fullmatch(r"\d{4}Q[1-4]").fillna(False)
+        if malformed.any():
+            violations.append(Violation(file, "period", "malformed quarter (expected YYYYQn)",
+                                        int(malformed.sum()),
+                                        _examples(clean, malformed, "period")))
+    if {"engaged_sessions", "sessions"} <= set(clean.columns):
+        over = clean["engaged_sessions"] > clean["sessions"]
+        if over.any():
+            violations.append(Violation(file, "engaged_sessions", "more than sessions",
+                                        int(over.sum()), _examples(clean, over, "engaged_sessions")))
+    return violations
+
+
+def _check_quarter_has_data(tables: dict[str, pd.DataFrame], sources: dict[str, str],
+                            quarter: Quarter) -> list[Violation]:
+    violations = []
+    for name, frame in tables.items():
+        column = CONTRACT[name].date_column
+        if column is None or frame.empty:
+            continue
+        dates = frame[column]
+        if not ((dates >= quarter.start) & (dates < quarter.end)).any():
+            violations.append(Violation(
+                sources[name], column,
+                f"no data in {quarter.label} (file covers {dates.min():%Y-%m-%d} to "
+                f"{dates.max():%Y-%m-%d})", 0))
+    return violations
+
+
+def _check_order_lines(tables: dict[str, pd.DataFrame], sources: dict[str, str]) -> list[Violation]:
+    if not {"orders", "order_items"} <= set(tables):
+        return []
+    items = tables["order_items"]
+    orphan = ~items["order_id"].isin(tables["orders"]["order_id"])
+    if not orphan.any():
+        return []
+    return [Violation(sources["order_items"], "order_id", "order line with no matching order",
+                      int(orphan.sum()), _examples(items, orphan, "order_id"))]
+
+
+def apply_exclusions(tables: dict[str, pd.DataFrame], config: Config) -> list[dict]:
+    """Drop orders excluded by rule (status, fully refunded) in place; return what was dropped.
+
+    Adds `net_revenue` (revenue less refunds) to orders.
+    """
+    orders = tables.get("orders")
+    if orders is None:
+        return []
+    refund = orders["refund"].fillna(0) if "refund" in orders else pd.Series(0.0, orders.index)
+    reasons = pd.Series(pd.NA, index=orders.index, dtype="string")
+    if "status" in orders:
+        statuses = {s.lower() for s in config.exclusions.statuses}
+        status = orders["status"].str.lower()
+        reasons = reasons.mask(status.isin(statuses), "status: " + status)
+    if config.exclusions.fully_refunded:
+        full = (refund >= orders["revenue"]) & (orders["revenue"] > 0) & reasons.isna()
+        reasons = reasons.mask(full, "fully refunded")
+    orders["net_revenue"] = orders["revenue"] - refund.clip(upper=orders["revenue"])
+    excluded = reasons.notna()
+    summary = (orders.assign(reason=reasons)[excluded]
+               .groupby("reason").agg(rows=("order_id", "size"), revenue=("revenue", "sum"))
+               .reset_index())
+    records = [{"table": "orders", **r} for r in summary.to_dict("records")]
+    tables["orders"] = orders[~excluded].reset_index(drop=True)
+    if "order_items" in tables and excluded.any():
+        items = tables["order_items"]
+        gone = items["order_id"].isin(orders.loc[excluded, "order_id"])
+        records.append({"table": "order_items", "reason": "lines of excluded orders",
+                        "rows": int(gone.sum()), "revenue": 0.0})
+        tables["order_items"] = items[~gone].reset_index(drop=True)
+    return records
+
+
+def prepare_inputs(config: Config) -> InputBundle:
+    """Read, map, coerce and validate every input table; raise on any contract violation."""
+    tables, sources, violations, absent = {}, {}, [], []
+    for name in TABLES:
+        path = find_input_file(config, name)
+        if path is None:
+            absent.append(name)
+            continue
+        spec = CONTRACT[name]
+        raw = map_columns(read_table(path, config.csv_encoding), spec, config.columns.get(name, {}))
+        clean, found = coerce_and_check(raw, spec, path.name)
+        sources[name] = path.name
+        violations += found
+        tables[name] = clean
+    if not violations:
+        violations += _check_order_lines(tables, sources)
+        violations += _check_quarter_has_data(tables, sources, config.period)
+    if violations:
+        raise DataContractError(violations)
+    exclusions = apply_exclusions(tables, config)
+    return InputBundle(tables, sources, exclusions, absent)
+
+
+def write_clean_inputs(bundle: InputBundle, directory: Path) -> dict[str, Path]:
+    """Write the clean tables as Parquet (read by every section) and data_quality.json."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, frame in bundle.tables.items():
+        paths[name] = directory / f"{name}.parquet"
+        frame.to_parquet(paths[name], index=False)
+    quality = {"sources": bundle.sources, "absent": bundle.absent,
+               "exclusions": bundle.exclusions,
+               "rows": {name: len(frame) for name, frame in bundle.tables.items()}}
+    (directory / "data_quality.json").write_text(json.dumps(quality, indent=2, default=float))
+    return paths

@@ -1,0 +1,47 @@
+"""Headline business KPIs for the index page: revenue, orders, customers, traffic, targets."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from helpers import data_access
+from helpers.kpis import kpi_record
+
+ORDER_KPIS = {  # column: (label, unit)
+    "net_revenue": ("Net revenue", "currency"),
+    "orders": ("Orders", "count"),
+    "customers": ("Customers", "count"),
+    "new_customers": ("New customers", "count"),
+    "aov": ("Average order value", "currency"),
+}
+TRAFFIC_KPIS = {"sessions": ("Sessions", "count"),
+                "conversion_rate": ("Conversion rate", "rate")}
+
+
+def _targets_for(targets: pd.DataFrame | None, quarter: str) -> dict[str, float]:
+    if targets is None:
+        return {}
+    rows = targets[targets["period"] == quarter]
+    return dict(zip(rows["metric"], rows["target"], strict=True))
+
+
+def headline_kpis(engine: data_access.DataEngine, periods: pd.DataFrame) -> dict[str, dict]:
+    """KPI records for the compared periods from the orders and traffic tables present."""
+    frames = []
+    if engine.has("orders"):
+        orders = data_access.orders_by_period(engine, periods)
+        frames.append(orders.assign(aov=orders["net_revenue"] / orders["orders"])
+                      .set_index("period")[list(ORDER_KPIS)])
+    if engine.has("traffic"):
+        traffic = data_access.traffic_by_period(engine, periods).set_index("period")
+        if "orders" in traffic:
+            traffic["conversion_rate"] = traffic["orders"] / traffic["sessions"]
+        frames.append(traffic[[c for c in TRAFFIC_KPIS if c in traffic]])
+    if not frames:
+        return {}
+    values = pd.concat(frames, axis=1).reindex(["current", "previous", "year_ago"])
+    targets = _targets_for(engine.sql("SELECT * FROM targets") if engine.has("targets") else None,
+                           periods.loc[periods["period"] == "current", "quarter"].iloc[0])
+    specs = {**ORDER_KPIS, **TRAFFIC_KPIS}
+    return {name: kpi_record(*specs[name], values[name].to_dict(), targets.get(name))
+            for name in values.columns}

@@ -1,0 +1,67 @@
+"""What a section notebook needs around its analysis: parameters, data, and KPI recording.
+
+In the batch, the runner has validated the inputs and written clean Parquet files to
+`build_dir/clean/`; interactively (build_dir=None) the notebook validates the inputs itself.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import Markdown
+
+from helpers.charts import use_report_style
+from helpers.config import Config, load_config
+from helpers.data_access import DataEngine
+from helpers.inputs import prepare_inputs
+from helpers.periods import COMPARISON_LABELS, Quarter, comparison_periods
+from helpers.sections import SECTIONS
+
+
+@dataclass
+class SectionContext:
+    """The config, compared periods and data engine of one section run."""
+
+    section: str
+    config: Config
+    periods: pd.DataFrame
+    engine: DataEngine
+    build_dir: Path | None
+
+    @property
+    def quarter(self) -> Quarter:
+        return self.config.period
+
+    def heading(self) -> Markdown:
+        """Section title with the quarter and the periods it is compared with."""
+        compared = ", ".join(f"{COMPARISON_LABELS[row.period].lower()} {row.quarter}"
+                             for row in self.periods.itertuples() if row.period != "current")
+        return Markdown(f"# {SECTIONS[self.section].title}: {self.config.shop_name}, "
+                        f"{self.quarter.label}\nCompared with the {compared}.")
+
+    def record(self, kpis: dict[str, dict], **details) -> Path | None:
+        """Save the section's headline KPIs for metrics.json (batch runs only)."""
+        if self.build_dir is None:
+            return None
+        path = self.build_dir / "metrics" / f"{self.section}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"kpis": kpis, **details}, indent=2, default=str))
+        return path
+
+
+def open_section(section: str, quarter: str | None = None, params_dir: str = "../params",
+                 build_dir: str | None = None, extra_params: list[str] | tuple = ()
+                 ) -> SectionContext:
+    """Load parameters and data for a section notebook, in the batch or interactively."""
+    config = load_config(params_dir, quarter, extra_params)
+    use_report_style()
+    if build_dir is not None:
+        clean = Path(build_dir) / "clean"
+        engine = DataEngine({p.stem: p for p in sorted(clean.glob("*.parquet"))})
+    else:
+        engine = DataEngine(prepare_inputs(config).tables)
+    return SectionContext(section, config, comparison_periods(config.period), engine,
+                          Path(build_dir) if build_dir else None)

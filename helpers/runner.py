@@ -1,0 +1,138 @@
+"""The quarterly batch: validate inputs, execute section notebooks with papermill, export HTML,
+write metrics.json and index.html, then move the finished report into place atomically.
+
+A report is built in a hidden sibling folder and only renamed to reports/<quarter> once every
+section succeeded, so a failed or interrupted run never replaces the last good report. A failed
+section's build is kept as reports/<quarter>.failed with the executed notebooks for debugging.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import papermill as pm
+from papermill.exceptions import PapermillExecutionError
+
+from helpers.config import Config, load_config
+from helpers.data_access import DataEngine
+from helpers.errors import SectionFailedError
+from helpers.html_export import export_html, make_exporter
+from helpers.index_page import render_index
+from helpers.inputs import prepare_inputs, write_clean_inputs
+from helpers.overview import headline_kpis
+from helpers.periods import comparison_periods
+from helpers.sections import SECTIONS, Section, missing_tables
+
+KERNEL = "ecom-report"
+Log = Callable[[str], None]
+
+
+def report_dir(reports_dir: Path, config: Config) -> Path:
+    """Where a quarter's finished report lives: reports/[<report_subdir>/]<quarter>."""
+    return reports_dir / config.report_subdir / config.quarter
+
+
+def execute_section(section: Section, build: Path, notebooks_dir: Path, parameters: dict,
+                    quarter: str) -> Path:
+    """Run one section notebook with papermill; raise SectionFailedError naming the cell."""
+    executed = build / "notebooks" / section.notebook
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        pm.execute_notebook(notebooks_dir / section.notebook, executed, parameters=parameters,
+                            kernel_name=KERNEL, progress_bar=False, cwd=str(notebooks_dir),
+                            request_save_on_cell_execute=False)
+    except PapermillExecutionError as exc:
+        raise SectionFailedError(quarter, section.name,
+                                 f"cell {exc.cell_index} (execution count {exc.exec_count})",
+                                 str(executed), f"{exc.ename}: {exc.evalue}") from exc
+    return executed
+
+
+def _publish(build: Path, final: Path) -> None:
+    """Swap the finished build into place; the old report is removed only afterwards."""
+    old = final.with_name(f".{final.name}.old-{os.getpid()}")
+    if final.exists():
+        final.rename(old)
+    build.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _keep_failed(build: Path, final: Path, error: SectionFailedError) -> SectionFailedError:
+    failed = final.with_name(f"{final.name}.failed")
+    shutil.rmtree(failed, ignore_errors=True)
+    build.rename(failed)
+    kept = str(failed / "notebooks" / Path(error.notebook).name)
+    return SectionFailedError(error.quarter, error.section, error.cell, kept,
+                              str(error.__cause__ or error))
+
+
+def build_report(config: Config, build: Path, project: Path, extra_params: list[str],
+                 log: Log) -> dict:
+    """Everything of one quarter's report, written into `build`; returns metrics.json content."""
+    started = time.perf_counter()
+    bundle = prepare_inputs(config)
+    clean = write_clean_inputs(bundle, build / "clean")
+    log(f"[{config.quarter}] inputs valid: "
+        + ", ".join(f"{t} {len(f):,} rows" for t, f in bundle.tables.items())
+        + f" ({time.perf_counter() - started:.1f} s)")
+    engine = DataEngine(clean)
+    metrics = {"quarter": config.quarter, "generated_at": datetime.now().isoformat(timespec="seconds"),
+               "overview": headline_kpis(engine, comparison_periods(config.period)),
+               "sections": {}, "skipped": [],
+               "data_quality": json.loads((build / "clean" / "data_quality.json").read_text())}
+    engine.close()
+    exporter = make_exporter()
+    parameters = {"quarter": config.quarter, "params_dir": str(project / "params"),
+                  "build_dir": str(build), "extra_params": extra_params}
+    for name in config.sections:
+        section = SECTIONS[name]
+        missing = missing_tables(section, set(bundle.tables))
+        if missing:
+            reason = f"no {', '.join(missing)} table in the inputs"
+            metrics["skipped"].append({"name": name, "title": section.title, "reason": reason})
+            log(f"[{config.quarter}] {name}: skipped ({reason})")
+            continue
+        began = time.perf_counter()
+        log(f"[{config.quarter}] {name}: running")
+        executed = execute_section(section, build, project / "notebooks", parameters,
+                                   config.quarter)
+        export_html(executed, build / f"{name}.html", f"{section.title}: {config.quarter}",
+                    exporter)
+        recorded = json.loads((build / "metrics" / f"{name}.json").read_text())
+        metrics["sections"][name] = {"name": name, "title": section.title,
+                                     "summary": section.summary, "href": f"{name}.html",
+                                     **recorded}
+        log(f"[{config.quarter}] {name}: done ({time.perf_counter() - began:.1f} s)")
+    return metrics
+
+
+def run_quarter(quarter: str | None, project: Path, reports_dir: Path,
+                extra_params: list[str] | tuple = (), log: Log = print) -> Path:
+    """Build and publish one quarter's report; return the path of its index.html."""
+    extra = [str(Path(p).resolve()) if Path(p).is_file() else str(p) for p in extra_params]
+    config = load_config(project / "params", quarter, extra)
+    final = report_dir(reports_dir, config)
+    build = final.with_name(f".{final.name}.building-{os.getpid()}")
+    shutil.rmtree(build, ignore_errors=True)
+    build.mkdir(parents=True)
+    try:
+        metrics = build_report(config, build, project, extra, log)
+        shutil.rmtree(build / "clean")  # customer-level inputs stay out of the published report
+        (build / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+        params = ", ".join(["default.yaml", f"{config.quarter}.yaml", *extra])
+        (build / "index.html").write_text(
+            render_index(metrics, config.report_title, config.shop_name, config.currency,
+                         params), encoding="utf-8")
+    except SectionFailedError as error:
+        raise _keep_failed(build, final, error) from error
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        raise
+    _publish(build, final)
+    return final / "index.html"

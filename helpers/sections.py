@@ -1,0 +1,28 @@
+"""The report's sections: notebook, title and the input tables each one needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    title: str
+    notebook: str
+    requires: tuple[str, ...]
+    summary: str
+
+
+SECTIONS: dict[str, Section] = {
+    s.name: s
+    for s in (
+        Section("traffic", "Traffic structure", "traffic.ipynb", ("traffic",),
+                "Channel mix, engagement, conversion and devices"),
+    )
+}
+
+
+def missing_tables(section: Section, available: set[str]) -> list[str]:
+    """The input tables a section needs that are not available."""
+    return [table for table in section.requires if table not in available]

@@ -1,0 +1,70 @@
+"""Table and text display helpers for notebooks: formatted, index-free, stakeholder-ready."""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+from IPython.display import HTML, Markdown
+from pandas.io.formats.style import Styler
+
+from helpers.formatting import fmt_change, fmt_value
+from helpers.kpis import kpi_table
+
+
+def styled(frame: pd.DataFrame, units: dict[str, str], currency: str = "¥",
+           labels: dict[str, str] | None = None, caption: str | None = None,
+           changes: tuple[str, ...] = ()) -> Styler:
+    """A display table: each column formatted by its unit, renamed to a human label.
+
+    `units` maps column -> unit (see helpers.formatting); columns named in `changes` are
+    formatted as changes (pp for rate units, % otherwise) and coloured green/red.
+    """
+    shown = frame[list(units)].rename(columns=labels or {})
+    label = (labels or {}).get
+    formats = {}
+    for column, unit in units.items():
+        name = label(column, column)
+        if column in changes:
+            formats[name] = lambda v, u=unit: fmt_change(v, u)
+        elif unit == "text":
+            formats[name] = lambda v: "" if v is None or v != v else str(v)
+        else:
+            formats[name] = lambda v, u=unit: fmt_value(v, u, currency)
+    styler = shown.style.format(formats).hide(axis="index")
+    change_columns = [label(c, c) for c in changes]
+    if change_columns:
+        styler = styler.map(_change_colour, subset=change_columns)
+    if caption:
+        styler = styler.set_caption(caption)
+    return styler.set_table_attributes('class="report-table"')
+
+
+def _change_colour(value) -> str:
+    if value is None or value != value or value == 0:
+        return ""
+    return "color: #2e7d32" if value > 0 else "color: #c62828"
+
+
+def findings_markdown(findings: list[str], heading: str = "Key findings") -> Markdown:
+    """A bullet list of plain-language findings."""
+    return Markdown(f"### {heading}\n" + "\n".join(f"- {item}" for item in findings))
+
+
+def note(text: str) -> HTML:
+    """A highlighted note (definitions, caveats) that reads well in the HTML report."""
+    return HTML(f'<div class="report-note">{html.escape(text)}</div>')
+
+
+def kpi_styler(kpis: dict[str, dict], currency: str = "¥", targets: bool = False) -> Styler:
+    """The headline KPI table: values per period, QoQ and YoY changes (and targets if asked)."""
+    table = kpi_table(kpis, currency)
+    if not targets:
+        table = table.drop(columns=["Target", "Attainment"])
+    raw = {"QoQ": [r.get("qoq") for r in kpis.values()],
+           "YoY": [r.get("yoy") for r in kpis.values()]}
+    styler = table.style.hide(axis="index")
+    for column, values in raw.items():
+        colours = [_change_colour(v) for v in values]
+        styler = styler.apply(lambda _, c=colours: c, subset=[column])
+    return styler.set_table_attributes('class="report-table"')
