@@ -124,6 +124,6 @@ def stacked_shares(frame: pd.DataFrame, category: str, stack: str, value: str, t
                         color="white", fontsize=9)
         left += wide[column].to_numpy()
     rate_axis(ax.xaxis, 0)
-    ax.legend(ncols=len(wide.columns), loc="lower center", bbox_to_anchor=(0.5, 1.0),
+    ax.legend(ncols=len(wide.columns), loc="upper center", bbox_to_anchor=(0.5, -0.22),
               frameon=False, fontsize=9)
     return _finish(fig, ax, title, xlabel, "")

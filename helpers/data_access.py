@@ -66,13 +66,16 @@ def traffic_by_period(engine: DataEngine, periods: pd.DataFrame,
 
 def traffic_weekly(engine: DataEngine, start: pd.Timestamp, end: pd.Timestamp,
                    by: str = "channel") -> pd.DataFrame:
-    """Weekly (Monday-start) sessions, orders and revenue per `by` between start and end."""
+    """Weekly (Monday-start) sessions, orders and revenue per `by` between start and end.
+
+    Only complete weeks (seven days of data) are returned, so no partial week looks like a drop.
+    """
     present = [c for c in ("sessions", "orders", "revenue") if c in engine.columns("traffic")]
     sums = ", ".join(f"sum({c})::DOUBLE AS {c}" for c in present)
     return engine.sql(f"""
         SELECT date_trunc('week', date) AS week, {by}, {sums}
         FROM traffic WHERE date >= ? AND date < ?
-        GROUP BY ALL ORDER BY ALL""", [start, end])
+        GROUP BY ALL HAVING count(DISTINCT date) = 7 ORDER BY ALL""", [start, end])
 
 
 def orders_by_period(engine: DataEngine, periods: pd.DataFrame,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-UNITS = ("currency", "count", "rate", "seconds", "ratio", "pp")
+UNITS = ("currency", "count", "rate", "seconds", "ratio", "pp", "pvalue", "yesno")
 
 
 def _missing(value: float | None) -> bool:
@@ -33,6 +33,10 @@ def fmt_value(value: float | None, unit: str, currency: str = "¥") -> str:
     if unit == "seconds":
         minutes, seconds = divmod(round(value), 60)
         return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
+    if unit == "pvalue":
+        return "< 0.001" if value < 0.001 else f"{value:.3f}"
+    if unit == "yesno":
+        return "Yes" if value else "No"
     if unit == "pp":
         return f"{value * 100:+.1f} pp"
     return f"{value:,.2f}"

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from helpers.config import TABLES, Config
 from helpers.contract import CONTRACT, TableSpec
@@ -88,9 +90,34 @@ def map_columns(frame: pd.DataFrame, spec: TableSpec, mapping: dict[str, str]) -
     return frame.rename(columns=rename)
 
 
+def _shown(value) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    return str(value.item() if hasattr(value, "item") else value)
+
+
 def _examples(frame: pd.DataFrame, mask: pd.Series, column: str) -> list[str]:
+    """The first few offending rows, numbered from 1 as in the file (header not counted)."""
     rows = np.flatnonzero(mask.to_numpy())[:MAX_EXAMPLES]
-    return [f"row {i + 1}: {column}={frame[column].iloc[i]!r}" for i in rows]
+    return [f"row {i + 1}: {column}={_shown(frame[column].iloc[i])}" for i in rows]
+
+
+def _text(raw: pd.Series) -> pd.Series:
+    """Stripped text (a no-op conversion for columns already of string dtype)."""
+    return raw.astype("str").str.strip().where(raw.notna())
+
+
+def _given(raw: pd.Series) -> pd.Series:
+    """Cells holding a value: not null and, for text, not blank."""
+    if pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_datetime64_any_dtype(raw):
+        return raw.notna()
+    return raw.notna() & _text(raw).ne("")
+
+
+def is_in(values: pd.Series, pool: pd.Series) -> pd.Series:
+    """Vectorised membership test (pandas' isin on Arrow strings loops in Python)."""
+    mask = pc.is_in(pa.array(values.astype("str")), value_set=pa.array(pool.astype("str").unique()))
+    return pd.Series(mask.to_numpy(zero_copy_only=False), index=values.index)
 
 
 def _coerce(frame: pd.DataFrame, column: str, kind: str) -> pd.Series:
@@ -104,9 +131,11 @@ def _coerce(frame: pd.DataFrame, column: str, kind: str) -> pd.Series:
     if kind == "number":
         return pd.to_numeric(raw, errors="coerce")
     if kind == "bool":
-        text = raw.astype("string").str.strip().str.lower()
+        if pd.api.types.is_bool_dtype(raw):
+            return raw
+        text = _text(raw).str.lower()
         return text.map(lambda v: True if v in _TRUE else False if v in _FALSE else pd.NA)
-    text = raw.astype("string").str.strip()
+    text = _text(raw)
     return text.mask(text == "")
 
 
@@ -128,7 +157,7 @@ def coerce_and_check(frame: pd.DataFrame, spec: TableSpec, file: str) -> tuple[
         if column not in frame.columns:
             continue
         clean[column] = _coerce(frame, column, kind)
-        was_given = frame[column].notna() & (frame[column].astype("string").str.strip() != "")
+        was_given = _given(frame[column])
         bad = was_given & clean[column].isna()
         if bad.any() and kind in _KIND_WORDS:
             violations.append(Violation(file, column, _KIND_WORDS[kind], int(bad.sum()),
@@ -190,7 +219,7 @@ def _check_order_lines(tables: dict[str, pd.DataFrame], sources: dict[str, str])
     if not {"orders", "order_items"} <= set(tables):
         return []
     items = tables["order_items"]
-    orphan = ~items["order_id"].isin(tables["orders"]["order_id"])
+    orphan = ~is_in(items["order_id"], tables["orders"]["order_id"])
     if not orphan.any():
         return []
     return [Violation(sources["order_items"], "order_id", "order line with no matching order",
@@ -210,7 +239,7 @@ def apply_exclusions(tables: dict[str, pd.DataFrame], config: Config) -> list[di
     if "status" in orders:
         statuses = {s.lower() for s in config.exclusions.statuses}
         status = orders["status"].str.lower()
-        reasons = reasons.mask(status.isin(statuses), "status: " + status)
+        reasons = reasons.mask(is_in(status, pd.Series(sorted(statuses))), "status: " + status)
     if config.exclusions.fully_refunded:
         full = (refund >= orders["revenue"]) & (orders["revenue"] > 0) & reasons.isna()
         reasons = reasons.mask(full, "fully refunded")
@@ -223,9 +252,9 @@ def apply_exclusions(tables: dict[str, pd.DataFrame], config: Config) -> list[di
     tables["orders"] = orders[~excluded].reset_index(drop=True)
     if "order_items" in tables and excluded.any():
         items = tables["order_items"]
-        gone = items["order_id"].isin(orders.loc[excluded, "order_id"])
+        gone = is_in(items["order_id"], orders.loc[excluded, "order_id"])
         records.append({"table": "order_items", "reason": "lines of excluded orders",
-                        "rows": int(gone.sum()), "revenue": 0.0})
+                        "rows": int(gone.sum()), "revenue": None})
         tables["order_items"] = items[~gone].reset_index(drop=True)
     return records
 

@@ -42,14 +42,13 @@ class SectionContext:
         return Markdown(f"# {SECTIONS[self.section].title}: {self.config.shop_name}, "
                         f"{self.quarter.label}\nCompared with the {compared}.")
 
-    def record(self, kpis: dict[str, dict], **details) -> Path | None:
+    def record(self, kpis: dict[str, dict], **details) -> None:
         """Save the section's headline KPIs for metrics.json (batch runs only)."""
         if self.build_dir is None:
-            return None
+            return
         path = self.build_dir / "metrics" / f"{self.section}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"kpis": kpis, **details}, indent=2, default=str))
-        return path
 
 
 def open_section(section: str, quarter: str | None = None, params_dir: str = "../params",

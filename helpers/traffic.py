@@ -113,7 +113,7 @@ def conversion_tests(by_channel: pd.DataFrame, base: str, alpha: float,
         "z": np.where(tested, z, np.nan), "p_value": np.where(tested, p, np.nan),
     }, index=wide.index)
     out["change_pp"] = (out["conversion_rate"] - out["base_conversion_rate"]) * 100
-    out["significant"] = out["p_value"] < alpha
+    out["significant"] = np.where(out["p_value"].isna(), None, out["p_value"] < alpha)
     return out.reset_index()
 
 
@@ -149,10 +149,9 @@ def findings(comparison: pd.DataFrame, mix: pd.DataFrame, tests_qoq: pd.DataFram
         for period, word in (("qoq", "the previous quarter"), ("yoy", "a year ago")):
             if is_material(row[period], row["unit"], thresholds["material_change_pct"],
                            thresholds["material_rate_change_pp"]):
-                direction = "up" if row[period] > 0 else "down"
-                notes.append(f"{row['label']} is {direction} {fmt_change(row[period], row['unit'])}"
-                             f" against {word} ({fmt_value(row['current'], row['unit'], currency)}"
-                             f" this quarter).")
+                notes.append(f"{row['label']}: {fmt_change(row[period], row['unit'])} against "
+                             f"{word}, at {fmt_value(row['current'], row['unit'], currency)} "
+                             "this quarter.")
                 break
     shift = mix.loc[mix["share_shift_yoy"].abs().idxmax()] if len(mix) else None
     if shift is not None and abs(shift["share_shift_yoy"]) * 100 >= thresholds[
@@ -160,7 +159,8 @@ def findings(comparison: pd.DataFrame, mix: pd.DataFrame, tests_qoq: pd.DataFram
         verb = "gained" if shift["share_shift_yoy"] > 0 else "lost"
         notes.append(f"{shift['channel']} {verb} {abs(shift['share_shift_yoy']) * 100:.1f} pp of "
                      f"session share in a year; it now brings {shift['share']:.1%} of sessions.")
-    for row in tests_qoq[tests_qoq["significant"]].sort_values("change_pp").itertuples():
+    significant = tests_qoq[tests_qoq["significant"].eq(True)]
+    for row in significant.sort_values("change_pp").itertuples():
         verb = "improved" if row.change_pp > 0 else "fell"
         notes.append(f"Conversion in {row.channel} {verb} from {row.base_conversion_rate:.2%} to "
                      f"{row.conversion_rate:.2%} (statistically significant, p = {row.p_value:.3f}).")

@@ -1,0 +1,34 @@
+"""Shared fixtures: a small generated data set and parameter files pointing at it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helpers import sample_data
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def small_data(tmp_path_factory) -> Path:
+    """A 3,000-customer sample data set (same generator as the default, smaller)."""
+    out = tmp_path_factory.mktemp("small_data")
+    sample_data.write(sample_data.generate(n_customers=3000, seed=7), out)
+    return out
+
+
+@pytest.fixture
+def params_for(tmp_path):
+    """Write an extra parameter file with the given values; returns its path."""
+
+    def write(**values) -> Path:
+        import yaml
+
+        path = tmp_path / f"extra_{len(list(tmp_path.glob('extra_*.yaml')))}.yaml"
+        path.write_text(yaml.safe_dump({k: str(v) if isinstance(v, Path) else v
+                                        for k, v in values.items()}))
+        return path
+
+    return write

@@ -1,0 +1,55 @@
+from pathlib import Path
+
+import pytest
+
+from helpers.config import load_config
+from helpers.errors import ParameterError
+
+from .conftest import PROJECT
+
+PARAMS = PROJECT / "params"
+
+
+def test_defaults_and_quarter_file_layering():
+    config = load_config(PARAMS)
+    assert config.quarter == "2025Q4"
+    assert config.report_title.startswith("Quarterly and year-end")  # from params/2025Q4.yaml
+    assert config.data_dir == PROJECT / "data" / "sample"
+    other = load_config(PARAMS, quarter="2025Q3")
+    assert other.quarter == "2025Q3"
+    assert other.report_title == "Quarterly operations report"
+
+
+def test_extra_file_and_overrides_win(params_for):
+    extra = params_for(shop_name="Brand B", traffic={"trend_quarters": 2})
+    config = load_config(PARAMS, "2025Q3", [extra], overrides={"significance_level": 0.01})
+    assert config.shop_name == "Brand B"
+    assert config.traffic.trend_quarters == 2
+    assert config.traffic.min_sessions_for_test == 1000  # nested defaults survive the merge
+    assert config.significance_level == 0.01
+
+
+def test_unknown_parameter_names_suggest_the_right_one(params_for):
+    extra = params_for(signifcance_level=0.01)
+    with pytest.raises(ParameterError, match=r"unknown parameter 'signifcance_level' "
+                                             r"\(did you mean 'significance_level'\?\)"):
+        load_config(PARAMS, extra_files=[extra])
+    nested = params_for(traffic={"trend_quarter": 3})
+    with pytest.raises(ParameterError, match=r"'traffic.trend_quarter'.*'traffic.trend_quarters'"):
+        load_config(PARAMS, extra_files=[nested])
+
+
+def test_malformed_quarter_in_a_file_or_argument(params_for):
+    with pytest.raises(ParameterError, match="malformed quarter '2024Q5'"):
+        load_config(PARAMS, quarter="2024Q5")
+    with pytest.raises(ParameterError, match="malformed quarter '2024Q5'"):
+        load_config(PARAMS, extra_files=[params_for(quarter="2024Q5")])
+
+
+def test_bad_values_are_reported_with_their_name(params_for):
+    with pytest.raises(ParameterError, match="significance_level"):
+        load_config(PARAMS, extra_files=[params_for(significance_level=2)])
+    with pytest.raises(ParameterError, match=r"unknown section\(s\) \['trafic'\]"):
+        load_config(PARAMS, extra_files=[params_for(sections=["trafic"])])
+    with pytest.raises(ParameterError, match="parameter file not found"):
+        load_config(PARAMS, extra_files=[Path("no_such.yaml")])

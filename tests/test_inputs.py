@@ -1,0 +1,145 @@
+"""The data contract: every kind of bad input gets a specific message; nothing is dropped silently."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from helpers.config import load_config
+from helpers.errors import DataContractError, InputFileError
+from helpers.inputs import prepare_inputs
+
+from .conftest import PROJECT
+
+ORDERS = """order_id,customer_id,order_ts,revenue,status,refund,channel
+O1,C1,2025-01-05 10:00,100,completed,0,直接访问
+O2,C1,2025-02-01 12:00,50,completed,10,直接访问
+O3,C2,2024-12-30 09:00,80,cancelled,0,付费搜索
+O4,C3,2025-03-01 08:00,60,completed,60,付费搜索
+O5,C2,2025-03-15 20:00,40,TEST,0,付费搜索
+"""
+TRAFFIC = """date,channel,sessions,users
+2025-01-05,Direct,100,80
+2025-01-05,Paid search,50,45
+"""
+MARKETING = """date,channel,campaign,spend
+2025-01-05,Paid search,Brand,120.5
+"""
+
+
+def write_inputs(folder: Path, **tables: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in tables.items():
+        (folder / f"{name}.csv").write_text(text, encoding="utf-8")
+    return folder
+
+
+def prepare(folder: Path, quarter: str = "2025Q1", **overrides):
+    config = load_config(PROJECT / "params", quarter, overrides={"data_dir": str(folder),
+                                                                 **overrides})
+    return prepare_inputs(config)
+
+
+def violations_of(folder: Path, **overrides) -> list[str]:
+    with pytest.raises(DataContractError) as caught:
+        prepare(folder, **overrides)
+    return [str(v) for v in caught.value.violations]
+
+
+def test_valid_inputs_are_coerced_and_exclusions_counted(tmp_path):
+    bundle = prepare(write_inputs(tmp_path, orders=ORDERS, traffic=TRAFFIC))
+    orders = bundle.tables["orders"]
+    assert orders["order_id"].tolist() == ["O1", "O2"]
+    assert orders["net_revenue"].tolist() == [100.0, 40.0]  # refunds come off revenue
+    assert pd.api.types.is_datetime64_any_dtype(orders["order_ts"])
+    excluded = {row["reason"]: row["rows"] for row in bundle.exclusions}
+    assert excluded == {"status: cancelled": 1, "status: test": 1, "fully refunded": 1}
+    assert sorted(bundle.absent) == ["marketing", "order_items", "targets"]
+
+
+def test_missing_required_column(tmp_path):
+    folder = write_inputs(tmp_path, orders=ORDERS.replace("revenue", "amount"))
+    [message] = violations_of(folder)
+    assert message.startswith("orders.csv [revenue]: missing required column")
+    assert "amount" in message  # says what was found instead
+
+
+def test_unparseable_date_names_rows_and_values(tmp_path):
+    folder = write_inputs(tmp_path, orders=ORDERS.replace("2025-02-01 12:00", "2025-13-45"))
+    [message] = violations_of(folder)
+    assert message == ("orders.csv [order_ts]: unparseable date/time (1 rows) "
+                       "e.g. row 2: order_ts='2025-13-45'")
+
+
+def test_negative_sessions_and_spend(tmp_path):
+    folder = write_inputs(tmp_path, orders=ORDERS, traffic=TRAFFIC.replace(",50,45", ",-50,45"),
+                          marketing=MARKETING.replace("120.5", "-3"))
+    messages = violations_of(folder)
+    assert "traffic.csv [sessions]: negative value (1 rows) e.g. row 2: sessions=-50" in messages
+    assert "marketing.csv [spend]: negative value (1 rows) e.g. row 1: spend=-3" in messages
+
+
+def test_duplicate_order_id(tmp_path):
+    folder = write_inputs(tmp_path, orders=ORDERS.replace("O2,", "O1,"))
+    [message] = violations_of(folder)
+    assert message.startswith("orders.csv [order_id]: duplicate order_id (2 rows)")
+
+
+def test_orders_with_no_customer(tmp_path):
+    folder = write_inputs(tmp_path, orders=ORDERS.replace("O2,C1,", "O2,,").replace("O4,C3", "O4, "))
+    [message] = violations_of(folder)
+    assert message.startswith("orders.csv [customer_id]: orders with no customer (2 rows)")
+
+
+def test_quarter_with_no_data(tmp_path):
+    folder = write_inputs(tmp_path, orders=ORDERS, traffic=TRAFFIC)
+    messages = violations_of(folder, quarter="2026Q1")
+    assert "orders.csv [order_ts]: no data in 2026Q1 (file covers 2024-12-30 to 2025-03-15)" in \
+        [m.split(" (0 rows)")[0] for m in messages]
+    assert any(m.startswith("traffic.csv [date]: no data in 2026Q1") for m in messages)
+
+
+def test_every_violation_is_reported_at_once(tmp_path):
+    folder = write_inputs(tmp_path, orders=ORDERS.replace("100,", "abc,").replace("O2,", "O1,"),
+                          traffic=TRAFFIC.replace("Direct,100", "Direct,-1"))
+    messages = violations_of(folder)
+    assert len(messages) == 3
+    assert any("[revenue]: not a number" in m for m in messages)
+
+
+def test_order_lines_must_match_an_order(tmp_path):
+    items = "order_id,sku,quantity,unit_price\nO1,SK-1,1,100\nO9,SK-2,2,5\n"
+    folder = write_inputs(tmp_path, orders=ORDERS, order_items=items)
+    [message] = violations_of(folder)
+    assert message.startswith("order_items.csv [order_id]: order line with no matching order (1 rows)")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk"])
+def test_csv_encodings_and_mapped_chinese_headers(tmp_path, encoding):
+    chinese = ORDERS.replace("order_id,customer_id", "订单号,客户ID")
+    (tmp_path / "orders.csv").write_bytes(chinese.encode(encoding))
+    bundle = prepare(tmp_path, columns={"orders": {"订单号": "order_id", "客户ID": "customer_id"}})
+    orders = bundle.tables["orders"]
+    assert orders["order_id"].tolist() == ["O1", "O2"]
+    assert orders["channel"].tolist() == ["直接访问", "直接访问"]
+
+
+def test_parquet_and_excel_inputs_with_case_insensitive_headers(tmp_path):
+    frame = pd.read_csv(pd.io.common.StringIO(ORDERS)).rename(columns={"order_id": "Order_ID"})
+    frame.to_parquet(tmp_path / "orders.parquet")
+    assert prepare(tmp_path).tables["orders"]["order_id"].tolist() == ["O1", "O2"]
+    excel = tmp_path / "excel"
+    excel.mkdir()
+    frame.to_excel(excel / "orders.xlsx", index=False)
+    assert prepare(excel).tables["orders"]["net_revenue"].sum() == pytest.approx(140.0)
+
+
+def test_unreadable_and_ambiguous_files(tmp_path):
+    write_inputs(tmp_path, orders=ORDERS)
+    (tmp_path / "orders.parquet").write_bytes(b"not parquet")
+    with pytest.raises(InputFileError, match="several candidate files"):
+        prepare(tmp_path)
+    with pytest.raises(InputFileError, match="cannot read"):
+        prepare(tmp_path, files={"orders": "orders.parquet"})
+    with pytest.raises(InputFileError, match="file not found"):
+        prepare(tmp_path, files={"orders": "nope.csv"})
