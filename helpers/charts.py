@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import matplotlib
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -21,10 +20,18 @@ PERIOD_COLORS = {"This quarter": "#1f4e79", "Previous quarter": "#7fa7cf", "Year
 def use_report_style() -> None:
     """House style: white grid, readable fonts, compact PNGs that embed well in HTML."""
     sns.set_theme(style="whitegrid", palette=PALETTE, font_scale=0.95)
-    matplotlib.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "figure.figsize": (9, 4.2),
-                                "axes.titleweight": "bold", "axes.titlesize": 12,
-                                "figure.autolayout": True, "axes.spines.top": False,
-                                "axes.spines.right": False})
+    matplotlib.rcParams.update(
+        {
+            "figure.dpi": 110,
+            "savefig.dpi": 110,
+            "figure.figsize": (9, 4.2),
+            "axes.titleweight": "bold",
+            "axes.titlesize": 12,
+            "figure.autolayout": True,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    )
 
 
 def count_axis(axis, currency: str | None = None) -> None:
@@ -45,14 +52,27 @@ def _finish(fig: Figure, ax, title: str, xlabel: str, ylabel: str) -> Figure:
     return fig
 
 
-def period_bars(frame: pd.DataFrame, category: str, value: str, title: str, xlabel: str,
-                value_kind: str = "count", currency: str | None = None) -> Figure:
+def period_bars(
+    frame: pd.DataFrame,
+    category: str,
+    value: str,
+    title: str,
+    xlabel: str,
+    value_kind: str = "count",
+    currency: str | None = None,
+) -> Figure:
     """Horizontal bars of `value` per category, one bar per compared period."""
     data = frame.assign(Period=frame["period"].map(COMPARISON_LABELS))
     fig, ax = plt.subplots(figsize=(9, 0.55 * data[category].nunique() + 1.6))
-    sns.barplot(data=data, y=category, x=value, hue="Period", palette=PERIOD_COLORS, ax=ax,
-                order=data[data["period"] == "current"].sort_values(value, ascending=False)[
-                    category])
+    sns.barplot(
+        data=data,
+        y=category,
+        x=value,
+        hue="Period",
+        palette=PERIOD_COLORS,
+        ax=ax,
+        order=data[data["period"] == "current"].sort_values(value, ascending=False)[category],
+    )
     if value_kind == "rate":
         rate_axis(ax.xaxis)
     else:
@@ -61,8 +81,9 @@ def period_bars(frame: pd.DataFrame, category: str, value: str, title: str, xlab
     return _finish(fig, ax, title, xlabel, "")
 
 
-def diverging_bars(frame: pd.DataFrame, category: str, value: str, title: str,
-                   xlabel: str) -> Figure:
+def diverging_bars(
+    frame: pd.DataFrame, category: str, value: str, title: str, xlabel: str
+) -> Figure:
     """Positive (gain) and negative (loss) bars around zero, e.g. share shift in pp."""
     data = frame.sort_values(value)
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(data) + 1.6))
@@ -71,14 +92,28 @@ def diverging_bars(frame: pd.DataFrame, category: str, value: str, title: str,
     ax.axvline(0, color="#555", linewidth=0.8)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+.1f} pp"))
     for y, v in enumerate(data[value] * 100):
-        ax.annotate(f"{v:+.1f}", (v, y), xytext=(4 if v >= 0 else -4, 0),
-                    textcoords="offset points", va="center", ha="left" if v >= 0 else "right",
-                    fontsize=9)
+        ax.annotate(
+            f"{v:+.1f}",
+            (v, y),
+            xytext=(4 if v >= 0 else -4, 0),
+            textcoords="offset points",
+            va="center",
+            ha="left" if v >= 0 else "right",
+            fontsize=9,
+        )
     return _finish(fig, ax, title, xlabel, "")
 
 
-def trend_lines(frame: pd.DataFrame, x: str, y: str, hue: str, title: str, ylabel: str,
-                value_kind: str = "count", currency: str | None = None) -> Figure:
+def trend_lines(
+    frame: pd.DataFrame,
+    x: str,
+    y: str,
+    hue: str,
+    title: str,
+    ylabel: str,
+    value_kind: str = "count",
+    currency: str | None = None,
+) -> Figure:
     """One line per `hue` over time (e.g. weekly sessions by channel)."""
     fig, ax = plt.subplots(figsize=(10, 4.4))
     sns.lineplot(data=frame, x=x, y=y, hue=hue, ax=ax, linewidth=1.6)
@@ -90,27 +125,54 @@ def trend_lines(frame: pd.DataFrame, x: str, y: str, hue: str, title: str, ylabe
     return _finish(fig, ax, title, "Week starting", ylabel)
 
 
-def bubble_scatter(frame: pd.DataFrame, x: str, y: str, size: str, label: str, title: str,
-                   xlabel: str, ylabel: str, reference_y: float | None = None) -> Figure:
+def bubble_scatter(
+    frame: pd.DataFrame,
+    x: str,
+    y: str,
+    size: str,
+    label: str,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    reference_y: float | None = None,
+) -> Figure:
     """Labelled bubbles, e.g. channel volume against conversion, sized by value."""
     fig, ax = plt.subplots(figsize=(9, 5))
     sizes = 2000 * frame[size] / frame[size].max()
-    ax.scatter(frame[x], frame[y], s=sizes, alpha=0.55, color=sns.color_palette(PALETTE)[0],
-               edgecolor="white")
+    ax.scatter(
+        frame[x],
+        frame[y],
+        s=sizes,
+        alpha=0.55,
+        color=sns.color_palette(PALETTE)[0],
+        edgecolor="white",
+    )
     for row in frame.itertuples():
-        ax.annotate(getattr(row, label), (getattr(row, x), getattr(row, y)), fontsize=9,
-                    xytext=(6, 6), textcoords="offset points")
+        ax.annotate(
+            getattr(row, label),
+            (getattr(row, x), getattr(row, y)),
+            fontsize=9,
+            xytext=(6, 6),
+            textcoords="offset points",
+        )
     if reference_y is not None:
         ax.axhline(reference_y, color="#888", linestyle="--", linewidth=1)
-        ax.annotate("overall", (ax.get_xlim()[1], reference_y), ha="right", va="bottom",
-                    fontsize=8, color="#666")
+        ax.annotate(
+            "overall",
+            (ax.get_xlim()[1], reference_y),
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color="#666",
+        )
     rate_axis(ax.xaxis, 0)
     rate_axis(ax.yaxis)
     return _finish(fig, ax, title, xlabel, ylabel)
 
 
-def stacked_shares(frame: pd.DataFrame, category: str, stack: str, value: str, title: str,
-                   xlabel: str) -> Figure:
+def stacked_shares(
+    frame: pd.DataFrame, category: str, stack: str, value: str, title: str, xlabel: str
+) -> Figure:
     """100% stacked horizontal bars: the split of `value` by `stack` for each category."""
     wide = frame.pivot_table(index=category, columns=stack, values=value, aggfunc="sum")
     wide = wide.div(wide.sum(axis=1), axis=0)
@@ -120,10 +182,22 @@ def stacked_shares(frame: pd.DataFrame, category: str, stack: str, value: str, t
         ax.barh(wide.index, wide[column], left=left, label=column, color=color)
         for y, (start, width) in enumerate(zip(left, wide[column], strict=True)):
             if width > 0.06:
-                ax.text(start + width / 2, y, f"{width:.0%}", ha="center", va="center",
-                        color="white", fontsize=9)
+                ax.text(
+                    start + width / 2,
+                    y,
+                    f"{width:.0%}",
+                    ha="center",
+                    va="center",
+                    color="white",
+                    fontsize=9,
+                )
         left += wide[column].to_numpy()
     rate_axis(ax.xaxis, 0)
-    ax.legend(ncols=len(wide.columns), loc="upper center", bbox_to_anchor=(0.5, -0.22),
-              frameon=False, fontsize=9)
+    ax.legend(
+        ncols=len(wide.columns),
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.22),
+        frameon=False,
+        fontsize=9,
+    )
     return _finish(fig, ax, title, xlabel, "")

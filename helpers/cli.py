@@ -15,18 +15,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="opsreport",
         description="Run the report notebooks for each quarter with papermill, export HTML, and "
-                    "write reports/<quarter>/index.html.",
+        "write reports/<quarter>/index.html.",
     )
-    parser.add_argument("--quarter", "-q", action="append", metavar="YYYYQn",
-                        help="quarter to report on; repeat for several (default: the quarter "
-                             "in params/default.yaml)")
-    parser.add_argument("--params", "-p", action="append", default=[], metavar="FILE",
-                        help="extra parameter file layered over default.yaml and <quarter>.yaml, "
-                             "e.g. a brand or data set (repeatable)")
-    parser.add_argument("--project", type=Path, default=Path.cwd(),
-                        help="project root holding params/ and notebooks/ (default: .)")
-    parser.add_argument("--reports-dir", type=Path, default=None,
-                        help="where reports go (default: <project>/reports)")
+    parser.add_argument(
+        "--quarter",
+        "-q",
+        action="append",
+        metavar="YYYYQn",
+        help="quarter to report on; repeat for several (default: the quarter "
+        "in params/default.yaml)",
+    )
+    parser.add_argument(
+        "--params",
+        "-p",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="extra parameter file layered over default.yaml and <quarter>.yaml, "
+        "e.g. a brand or data set (repeatable)",
+    )
+    parser.add_argument(
+        "--project",
+        type=Path,
+        default=Path.cwd(),
+        help="project root holding params/ and notebooks/ (default: .)",
+    )
+    parser.add_argument(
+        "--reports-dir",
+        type=Path,
+        default=None,
+        help="where reports go (default: <project>/reports)",
+    )
     return parser.parse_args(argv)
 
 
@@ -40,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         label = quarter or "default quarter"
         print(f"== {label} ({position}/{len(quarters)})", flush=True)
         try:
-            index = run_quarter(quarter, project, reports_dir, args.params,
-                                log=lambda line: print(line, flush=True))
+            index = run_quarter(
+                quarter, project, reports_dir, args.params, log=lambda line: print(line, flush=True)
+            )
         except SectionFailedError as exc:
             print(f"FAILED {exc}", file=sys.stderr)
             return 1

@@ -108,8 +108,10 @@ def _check_names(values: dict[str, Any], model: type[BaseModel], source: str, pr
             suggestion = f" (did you mean '{prefix}{hint[0]}'?)" if hint else ""
             raise ParameterError(f"{source}: unknown parameter '{prefix}{key}'{suggestion}")
         annotation = known[key].annotation
-        if isinstance(value, dict) and isinstance(annotation, type) and issubclass(
-            annotation, BaseModel
+        if (
+            isinstance(value, dict)
+            and isinstance(annotation, type)
+            and issubclass(annotation, BaseModel)
         ):
             _check_names(value, annotation, source, prefix=f"{prefix}{key}.")
 
@@ -156,7 +158,8 @@ def load_config(
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
-        raise ParameterError(f"invalid parameters ({', '.join(s for s, _ in layers)}): {problems}")
+        sources = ", ".join(source for source, _ in layers)
+        raise ParameterError(f"invalid parameters ({sources}): {problems}") from None
     if not config.data_dir.is_absolute():
         config.data_dir = params_dir.parent / config.data_dir
     return config

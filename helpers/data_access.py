@@ -12,8 +12,17 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-TRAFFIC_SUMS = ("sessions", "users", "new_users", "engaged_sessions", "bounces", "pageviews",
-                "engagement_seconds", "orders", "revenue")
+TRAFFIC_SUMS = (
+    "sessions",
+    "users",
+    "new_users",
+    "engaged_sessions",
+    "bounces",
+    "pageviews",
+    "engagement_seconds",
+    "orders",
+    "revenue",
+)
 
 
 class DataEngine:
@@ -48,8 +57,9 @@ def _with_periods(engine: DataEngine, periods: pd.DataFrame) -> None:
     engine.con.register("report_periods", periods[["period", "quarter", "start", "end"]])
 
 
-def traffic_by_period(engine: DataEngine, periods: pd.DataFrame,
-                      by: list[str] | tuple = ()) -> pd.DataFrame:
+def traffic_by_period(
+    engine: DataEngine, periods: pd.DataFrame, by: list[str] | tuple = ()
+) -> pd.DataFrame:
     """Sum of every traffic measure present, per compared period and the `by` dimensions.
 
     Returns one row per period (x by) with columns period, quarter, *by, and the sums.
@@ -64,22 +74,27 @@ def traffic_by_period(engine: DataEngine, periods: pd.DataFrame,
         GROUP BY ALL ORDER BY ALL""")
 
 
-def traffic_weekly(engine: DataEngine, start: pd.Timestamp, end: pd.Timestamp,
-                   by: str = "channel") -> pd.DataFrame:
+def traffic_weekly(
+    engine: DataEngine, start: pd.Timestamp, end: pd.Timestamp, by: str = "channel"
+) -> pd.DataFrame:
     """Weekly (Monday-start) sessions, orders and revenue per `by` between start and end.
 
     Only complete weeks (seven days of data) are returned, so no partial week looks like a drop.
     """
     present = [c for c in ("sessions", "orders", "revenue") if c in engine.columns("traffic")]
     sums = ", ".join(f"sum({c})::DOUBLE AS {c}" for c in present)
-    return engine.sql(f"""
+    return engine.sql(
+        f"""
         SELECT date_trunc('week', date) AS week, {by}, {sums}
         FROM traffic WHERE date >= ? AND date < ?
-        GROUP BY ALL HAVING count(DISTINCT date) = 7 ORDER BY ALL""", [start, end])
+        GROUP BY ALL HAVING count(DISTINCT date) = 7 ORDER BY ALL""",
+        [start, end],
+    )
 
 
-def orders_by_period(engine: DataEngine, periods: pd.DataFrame,
-                     by: list[str] | tuple = ()) -> pd.DataFrame:
+def orders_by_period(
+    engine: DataEngine, periods: pd.DataFrame, by: list[str] | tuple = ()
+) -> pd.DataFrame:
     """Orders, net revenue, cost, customers and new customers per compared period (x by).
 
     A new customer is one whose first valid order ever falls in the period.

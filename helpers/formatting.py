@@ -14,9 +14,9 @@ def _missing(value: float | None) -> bool:
 def compact(value: float, decimals: int = 1) -> str:
     """1234 -> '1,234'; 1_234_567 -> '1.2M'; 12_345 -> '12.3K'."""
     magnitude = abs(value)
-    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e4, "K")):
-        if magnitude >= limit:
-            return f"{value / limit:,.{decimals}f}{suffix}"
+    for threshold, divisor, suffix in ((1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e4, 1e3, "K")):
+        if magnitude >= threshold:
+            return f"{value / divisor:,.{decimals}f}{suffix}"
     return f"{value:,.0f}"
 
 
@@ -25,7 +25,8 @@ def fmt_value(value: float | None, unit: str, currency: str = "¥") -> str:
     if _missing(value):
         return "—"
     if unit == "currency":
-        return f"{'-' if value < 0 else ''}{currency}{compact(abs(value)) if abs(value) >= 1e4 else f'{abs(value):,.2f}'}"
+        amount = compact(abs(value)) if abs(value) >= 1e4 else f"{abs(value):,.2f}"
+        return f"{'-' if value < 0 else ''}{currency}{amount}"
     if unit == "count":
         return compact(value)
     if unit == "rate":

@@ -21,16 +21,20 @@ def kpi_rows(kpis: dict[str, dict], currency: str) -> list[dict]:
     for record in kpis.values():
         unit = record["unit"]
         attainment = record.get("attainment")
-        rows.append({
-            "label": record["label"],
-            "current": fmt_value(record.get("current"), unit, currency),
-            "previous": fmt_value(record.get("previous"), unit, currency),
-            "year_ago": fmt_value(record.get("year_ago"), unit, currency),
-            "qoq": fmt_change(record.get("qoq"), unit), "qoq_class": _change_class(record.get("qoq")),
-            "yoy": fmt_change(record.get("yoy"), unit), "yoy_class": _change_class(record.get("yoy")),
-            "target": fmt_value(record.get("target"), unit, currency),
-            "attainment": "—" if attainment is None else f"{attainment:.0%}",
-        })
+        rows.append(
+            {
+                "label": record["label"],
+                "current": fmt_value(record.get("current"), unit, currency),
+                "previous": fmt_value(record.get("previous"), unit, currency),
+                "year_ago": fmt_value(record.get("year_ago"), unit, currency),
+                "qoq": fmt_change(record.get("qoq"), unit),
+                "qoq_class": _change_class(record.get("qoq")),
+                "yoy": fmt_change(record.get("yoy"), unit),
+                "yoy_class": _change_class(record.get("yoy")),
+                "target": fmt_value(record.get("target"), unit, currency),
+                "attainment": "—" if attainment is None else f"{attainment:.0%}",
+            }
+        )
     return rows
 
 
@@ -38,16 +42,27 @@ def render_index(metrics: dict, title: str, shop: str, currency: str, params: st
     """HTML of index.html from the assembled metrics.json content."""
     quarter = Quarter.parse(metrics["quarter"])
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
-    sections = [{**s, "kpis": kpi_rows(s.get("kpis", {}), currency)}
-                for s in metrics["sections"].values()]
-    exclusions = [{**row, "revenue": fmt_value(row["revenue"], "currency", currency)}
-                  for row in metrics["data_quality"]["exclusions"]]
+    sections = [
+        {**s, "kpis": kpi_rows(s.get("kpis", {}), currency)} for s in metrics["sections"].values()
+    ]
+    exclusions = [
+        {**row, "revenue": fmt_value(row["revenue"], "currency", currency)}
+        for row in metrics["data_quality"]["exclusions"]
+    ]
     return env.get_template("index.html.j2").render(
-        title=title, shop=shop, quarter=quarter.label, previous=quarter.previous.label,
+        title=title,
+        shop=shop,
+        quarter=quarter.label,
+        previous=quarter.previous.label,
         year_ago=quarter.year_ago.label,
         quarter_range=f"{quarter.start:%d %b %Y} – {quarter.last_day:%d %b %Y}",
-        overview=kpi_rows(metrics["overview"], currency), sections=sections,
-        skipped=metrics["skipped"], sources=metrics["data_quality"]["sources"],
-        rows=metrics["data_quality"]["rows"], absent=metrics["data_quality"]["absent"],
-        exclusions=exclusions, params=params, generated=f"{datetime.now():%Y-%m-%d %H:%M}",
+        overview=kpi_rows(metrics["overview"], currency),
+        sections=sections,
+        skipped=metrics["skipped"],
+        sources=metrics["data_quality"]["sources"],
+        rows=metrics["data_quality"]["rows"],
+        absent=metrics["data_quality"]["absent"],
+        exclusions=exclusions,
+        params=params,
+        generated=f"{datetime.now():%Y-%m-%d %H:%M}",
     )

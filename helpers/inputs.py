@@ -85,8 +85,11 @@ def map_columns(frame: pd.DataFrame, spec: TableSpec, mapping: dict[str, str]) -
     stripped = {c: str(c).strip().lstrip("\ufeff") for c in frame.columns}
     frame = frame.rename(columns=stripped).rename(columns=mapping)
     by_lower = {name.lower(): name for name in spec.columns}
-    rename = {c: by_lower[c.lower()] for c in frame.columns
-              if c.lower() in by_lower and c not in spec.columns}
+    rename = {
+        c: by_lower[c.lower()]
+        for c in frame.columns
+        if c.lower() in by_lower and c not in spec.columns
+    }
     return frame.rename(columns=rename)
 
 
@@ -123,8 +126,11 @@ def is_in(values: pd.Series, pool: pd.Series) -> pd.Series:
 def _coerce(frame: pd.DataFrame, column: str, kind: str) -> pd.Series:
     raw = frame[column]
     if kind in ("timestamp", "date"):
-        parsed = raw if pd.api.types.is_datetime64_any_dtype(raw) else pd.to_datetime(
-            raw, errors="coerce", format="mixed")
+        parsed = (
+            raw
+            if pd.api.types.is_datetime64_any_dtype(raw)
+            else pd.to_datetime(raw, errors="coerce", format="mixed")
+        )
         if getattr(parsed.dt, "tz", None) is not None:
             parsed = parsed.dt.tz_localize(None)
         return parsed.dt.normalize() if kind == "date" else parsed
@@ -139,18 +145,29 @@ def _coerce(frame: pd.DataFrame, column: str, kind: str) -> pd.Series:
     return text.mask(text == "")
 
 
-_KIND_WORDS = {"timestamp": "unparseable date/time", "date": "unparseable date",
-               "number": "not a number", "bool": "not a yes/no value"}
+_KIND_WORDS = {
+    "timestamp": "unparseable date/time",
+    "date": "unparseable date",
+    "number": "not a number",
+    "bool": "not a yes/no value",
+}
 
 
-def coerce_and_check(frame: pd.DataFrame, spec: TableSpec, file: str) -> tuple[
-        pd.DataFrame, list[Violation]]:
+def coerce_and_check(
+    frame: pd.DataFrame, spec: TableSpec, file: str
+) -> tuple[pd.DataFrame, list[Violation]]:
     """Coerce every contract column to its kind; return the clean frame and the violations."""
     missing = [c for c in spec.required if c not in frame.columns]
     if missing:
-        return frame, [Violation(file, c, "missing required column (found: "
-                                 f"{', '.join(map(str, frame.columns))})", len(frame))
-                       for c in missing]
+        return frame, [
+            Violation(
+                file,
+                c,
+                f"missing required column (found: {', '.join(map(str, frame.columns))})",
+                len(frame),
+            )
+            for c in missing
+        ]
     violations: list[Violation] = []
     clean = pd.DataFrame(index=frame.index)
     for column, kind in spec.columns.items():
@@ -160,13 +177,17 @@ def coerce_and_check(frame: pd.DataFrame, spec: TableSpec, file: str) -> tuple[
         was_given = _given(frame[column])
         bad = was_given & clean[column].isna()
         if bad.any() and kind in _KIND_WORDS:
-            violations.append(Violation(file, column, _KIND_WORDS[kind], int(bad.sum()),
-                                        _examples(frame, bad, column)))
+            violations.append(
+                Violation(
+                    file, column, _KIND_WORDS[kind], int(bad.sum()), _examples(frame, bad, column)
+                )
+            )
         empty = ~was_given
         if column in spec.required and empty.any():
             rule = "orders with no customer" if column == "customer_id" else "missing value"
-            violations.append(Violation(file, column, rule, int(empty.sum()),
-                                        _examples(frame, empty, column)))
+            violations.append(
+                Violation(file, column, rule, int(empty.sum()), _examples(frame, empty, column))
+            )
     return clean, violations + _rule_violations(clean, spec, file)
 
 
@@ -176,31 +197,58 @@ def _rule_violations(clean: pd.DataFrame, spec: TableSpec, file: str) -> list[Vi
         if column in clean.columns:
             negative = clean[column] < 0
             if negative.any():
-                violations.append(Violation(file, column, "negative value", int(negative.sum()),
-                                            _examples(clean, negative, column)))
+                violations.append(
+                    Violation(
+                        file,
+                        column,
+                        "negative value",
+                        int(negative.sum()),
+                        _examples(clean, negative, column),
+                    )
+                )
     key = [c for c in spec.unique_key if c in clean.columns]
     if key:
         duplicated = clean.duplicated(subset=key, keep=False)
         if duplicated.any():
-            violations.append(Violation(file, "+".join(key), f"duplicate {'+'.join(key)}",
-                                        int(duplicated.sum()),
-                                        _examples(clean, duplicated, key[0])))
+            violations.append(
+                Violation(
+                    file,
+                    "+".join(key),
+                    f"duplicate {'+'.join(key)}",
+                    int(duplicated.sum()),
+                    _examples(clean, duplicated, key[0]),
+                )
+            )
     if spec.name == "targets":
         malformed = ~clean["period"].astype("string").str.fullmatch(r"\d{4}Q[1-4]").fillna(False)
         if malformed.any():
-            violations.append(Violation(file, "period", "malformed quarter (expected YYYYQn)",
-                                        int(malformed.sum()),
-                                        _examples(clean, malformed, "period")))
+            violations.append(
+                Violation(
+                    file,
+                    "period",
+                    "malformed quarter (expected YYYYQn)",
+                    int(malformed.sum()),
+                    _examples(clean, malformed, "period"),
+                )
+            )
     if {"engaged_sessions", "sessions"} <= set(clean.columns):
         over = clean["engaged_sessions"] > clean["sessions"]
         if over.any():
-            violations.append(Violation(file, "engaged_sessions", "more than sessions",
-                                        int(over.sum()), _examples(clean, over, "engaged_sessions")))
+            violations.append(
+                Violation(
+                    file,
+                    "engaged_sessions",
+                    "more than sessions",
+                    int(over.sum()),
+                    _examples(clean, over, "engaged_sessions"),
+                )
+            )
     return violations
 
 
-def _check_quarter_has_data(tables: dict[str, pd.DataFrame], sources: dict[str, str],
-                            quarter: Quarter) -> list[Violation]:
+def _check_quarter_has_data(
+    tables: dict[str, pd.DataFrame], sources: dict[str, str], quarter: Quarter
+) -> list[Violation]:
     violations = []
     for name, frame in tables.items():
         column = CONTRACT[name].date_column
@@ -208,10 +256,15 @@ def _check_quarter_has_data(tables: dict[str, pd.DataFrame], sources: dict[str, 
             continue
         dates = frame[column]
         if not ((dates >= quarter.start) & (dates < quarter.end)).any():
-            violations.append(Violation(
-                sources[name], column,
-                f"no data in {quarter.label} (file covers {dates.min():%Y-%m-%d} to "
-                f"{dates.max():%Y-%m-%d})", 0))
+            violations.append(
+                Violation(
+                    sources[name],
+                    column,
+                    f"no data in {quarter.label} (file covers {dates.min():%Y-%m-%d} to "
+                    f"{dates.max():%Y-%m-%d})",
+                    0,
+                )
+            )
     return violations
 
 
@@ -222,8 +275,15 @@ def _check_order_lines(tables: dict[str, pd.DataFrame], sources: dict[str, str])
     orphan = ~is_in(items["order_id"], tables["orders"]["order_id"])
     if not orphan.any():
         return []
-    return [Violation(sources["order_items"], "order_id", "order line with no matching order",
-                      int(orphan.sum()), _examples(items, orphan, "order_id"))]
+    return [
+        Violation(
+            sources["order_items"],
+            "order_id",
+            "order line with no matching order",
+            int(orphan.sum()),
+            _examples(items, orphan, "order_id"),
+        )
+    ]
 
 
 def apply_exclusions(tables: dict[str, pd.DataFrame], config: Config) -> list[dict]:
@@ -245,16 +305,25 @@ def apply_exclusions(tables: dict[str, pd.DataFrame], config: Config) -> list[di
         reasons = reasons.mask(full, "fully refunded")
     orders["net_revenue"] = orders["revenue"] - refund.clip(upper=orders["revenue"])
     excluded = reasons.notna()
-    summary = (orders.assign(reason=reasons)[excluded]
-               .groupby("reason").agg(rows=("order_id", "size"), revenue=("revenue", "sum"))
-               .reset_index())
+    summary = (
+        orders.assign(reason=reasons)[excluded]
+        .groupby("reason")
+        .agg(rows=("order_id", "size"), revenue=("revenue", "sum"))
+        .reset_index()
+    )
     records = [{"table": "orders", **r} for r in summary.to_dict("records")]
     tables["orders"] = orders[~excluded].reset_index(drop=True)
     if "order_items" in tables and excluded.any():
         items = tables["order_items"]
         gone = is_in(items["order_id"], orders.loc[excluded, "order_id"])
-        records.append({"table": "order_items", "reason": "lines of excluded orders",
-                        "rows": int(gone.sum()), "revenue": None})
+        records.append(
+            {
+                "table": "order_items",
+                "reason": "lines of excluded orders",
+                "rows": int(gone.sum()),
+                "revenue": None,
+            }
+        )
         tables["order_items"] = items[~gone].reset_index(drop=True)
     return records
 
@@ -289,8 +358,11 @@ def write_clean_inputs(bundle: InputBundle, directory: Path) -> dict[str, Path]:
     for name, frame in bundle.tables.items():
         paths[name] = directory / f"{name}.parquet"
         frame.to_parquet(paths[name], index=False)
-    quality = {"sources": bundle.sources, "absent": bundle.absent,
-               "exclusions": bundle.exclusions,
-               "rows": {name: len(frame) for name, frame in bundle.tables.items()}}
+    quality = {
+        "sources": bundle.sources,
+        "absent": bundle.absent,
+        "exclusions": bundle.exclusions,
+        "rows": {name: len(frame) for name, frame in bundle.tables.items()},
+    }
     (directory / "data_quality.json").write_text(json.dumps(quality, indent=2, default=float))
     return paths

@@ -14,8 +14,7 @@ ORDER_KPIS = {  # column: (label, unit)
     "new_customers": ("New customers", "count"),
     "aov": ("Average order value", "currency"),
 }
-TRAFFIC_KPIS = {"sessions": ("Sessions", "count"),
-                "conversion_rate": ("Conversion rate", "rate")}
+TRAFFIC_KPIS = {"sessions": ("Sessions", "count"), "conversion_rate": ("Conversion rate", "rate")}
 
 
 def _targets_for(targets: pd.DataFrame | None, quarter: str) -> dict[str, float]:
@@ -30,8 +29,11 @@ def headline_kpis(engine: data_access.DataEngine, periods: pd.DataFrame) -> dict
     frames = []
     if engine.has("orders"):
         orders = data_access.orders_by_period(engine, periods)
-        frames.append(orders.assign(aov=orders["net_revenue"] / orders["orders"])
-                      .set_index("period")[list(ORDER_KPIS)])
+        frames.append(
+            orders.assign(aov=orders["net_revenue"] / orders["orders"]).set_index("period")[
+                list(ORDER_KPIS)
+            ]
+        )
     if engine.has("traffic"):
         traffic = data_access.traffic_by_period(engine, periods).set_index("period")
         if "orders" in traffic:
@@ -40,8 +42,12 @@ def headline_kpis(engine: data_access.DataEngine, periods: pd.DataFrame) -> dict
     if not frames:
         return {}
     values = pd.concat(frames, axis=1).reindex(["current", "previous", "year_ago"])
-    targets = _targets_for(engine.sql("SELECT * FROM targets") if engine.has("targets") else None,
-                           periods.loc[periods["period"] == "current", "quarter"].iloc[0])
+    targets = _targets_for(
+        engine.sql("SELECT * FROM targets") if engine.has("targets") else None,
+        periods.loc[periods["period"] == "current", "quarter"].iloc[0],
+    )
     specs = {**ORDER_KPIS, **TRAFFIC_KPIS}
-    return {name: kpi_record(*specs[name], values[name].to_dict(), targets.get(name))
-            for name in values.columns}
+    return {
+        name: kpi_record(*specs[name], values[name].to_dict(), targets.get(name))
+        for name in values.columns
+    }

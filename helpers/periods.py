@@ -69,11 +69,15 @@ class Quarter:
 
 
 COMPARISONS = ("current", "previous", "year_ago")
-COMPARISON_LABELS = {"current": "This quarter", "previous": "Previous quarter", "year_ago": "Year ago"}
+COMPARISON_LABELS = {
+    "current": "This quarter",
+    "previous": "Previous quarter",
+    "year_ago": "Year ago",
+}
 
 
 def comparison_periods(quarter: Quarter) -> pd.DataFrame:
-    """One row per compared period: `period` (current/previous/year_ago), `quarter`, `start`, `end`."""
+    """One row per compared period (current, previous, year_ago): quarter label, start, end."""
     quarters = {"current": quarter, "previous": quarter.previous, "year_ago": quarter.year_ago}
     return pd.DataFrame(
         [

@@ -37,10 +37,15 @@ class SectionContext:
 
     def heading(self) -> Markdown:
         """Section title with the quarter and the periods it is compared with."""
-        compared = ", ".join(f"{COMPARISON_LABELS[row.period].lower()} {row.quarter}"
-                             for row in self.periods.itertuples() if row.period != "current")
-        return Markdown(f"# {SECTIONS[self.section].title}: {self.config.shop_name}, "
-                        f"{self.quarter.label}\nCompared with the {compared}.")
+        compared = ", ".join(
+            f"{COMPARISON_LABELS[row.period].lower()} {row.quarter}"
+            for row in self.periods.itertuples()
+            if row.period != "current"
+        )
+        return Markdown(
+            f"# {SECTIONS[self.section].title}: {self.config.shop_name}, "
+            f"{self.quarter.label}\nCompared with the {compared}."
+        )
 
     def record(self, kpis: dict[str, dict], **details) -> None:
         """Save the section's headline KPIs for metrics.json (batch runs only)."""
@@ -51,9 +56,13 @@ class SectionContext:
         path.write_text(json.dumps({"kpis": kpis, **details}, indent=2, default=str))
 
 
-def open_section(section: str, quarter: str | None = None, params_dir: str = "../params",
-                 build_dir: str | None = None, extra_params: list[str] | tuple = ()
-                 ) -> SectionContext:
+def open_section(
+    section: str,
+    quarter: str | None = None,
+    params_dir: str = "../params",
+    build_dir: str | None = None,
+    extra_params: list[str] | tuple = (),
+) -> SectionContext:
     """Load parameters and data for a section notebook, in the batch or interactively."""
     config = load_config(params_dir, quarter, extra_params)
     use_report_style()
@@ -62,5 +71,10 @@ def open_section(section: str, quarter: str | None = None, params_dir: str = "..
         engine = DataEngine({p.stem: p for p in sorted(clean.glob("*.parquet"))})
     else:
         engine = DataEngine(prepare_inputs(config).tables)
-    return SectionContext(section, config, comparison_periods(config.period), engine,
-                          Path(build_dir) if build_dir else None)
+    return SectionContext(
+        section,
+        config,
+        comparison_periods(config.period),
+        engine,
+        Path(build_dir) if build_dir else None,
+    )

@@ -38,19 +38,30 @@ def report_dir(reports_dir: Path, config: Config) -> Path:
     return reports_dir / config.report_subdir / config.quarter
 
 
-def execute_section(section: Section, build: Path, notebooks_dir: Path, parameters: dict,
-                    quarter: str) -> Path:
+def execute_section(
+    section: Section, build: Path, notebooks_dir: Path, parameters: dict, quarter: str
+) -> Path:
     """Run one section notebook with papermill; raise SectionFailedError naming the cell."""
     executed = build / "notebooks" / section.notebook
     executed.parent.mkdir(parents=True, exist_ok=True)
     try:
-        pm.execute_notebook(notebooks_dir / section.notebook, executed, parameters=parameters,
-                            kernel_name=KERNEL, progress_bar=False, cwd=str(notebooks_dir),
-                            request_save_on_cell_execute=False)
+        pm.execute_notebook(
+            notebooks_dir / section.notebook,
+            executed,
+            parameters=parameters,
+            kernel_name=KERNEL,
+            progress_bar=False,
+            cwd=str(notebooks_dir),
+            request_save_on_cell_execute=False,
+        )
     except PapermillExecutionError as exc:
-        raise SectionFailedError(quarter, section.name,
-                                 f"cell {exc.cell_index} (execution count {exc.exec_count})",
-                                 str(executed), f"{exc.ename}: {exc.evalue}") from exc
+        raise SectionFailedError(
+            quarter,
+            section.name,
+            f"cell {exc.cell_index} (execution count {exc.exec_count})",
+            str(executed),
+            f"{exc.ename}: {exc.evalue}",
+        ) from exc
     return executed
 
 
@@ -68,28 +79,40 @@ def _keep_failed(build: Path, final: Path, error: SectionFailedError) -> Section
     shutil.rmtree(failed, ignore_errors=True)
     build.rename(failed)
     kept = str(failed / "notebooks" / Path(error.notebook).name)
-    return SectionFailedError(error.quarter, error.section, error.cell, kept,
-                              str(error.__cause__ or error))
+    return SectionFailedError(
+        error.quarter, error.section, error.cell, kept, str(error.__cause__ or error)
+    )
 
 
-def build_report(config: Config, build: Path, project: Path, extra_params: list[str],
-                 log: Log) -> dict:
+def build_report(
+    config: Config, build: Path, project: Path, extra_params: list[str], log: Log
+) -> dict:
     """Everything of one quarter's report, written into `build`; returns metrics.json content."""
     started = time.perf_counter()
     bundle = prepare_inputs(config)
     clean = write_clean_inputs(bundle, build / "clean")
-    log(f"[{config.quarter}] inputs valid: "
+    log(
+        f"[{config.quarter}] inputs valid: "
         + ", ".join(f"{t} {len(f):,} rows" for t, f in bundle.tables.items())
-        + f" ({time.perf_counter() - started:.1f} s)")
+        + f" ({time.perf_counter() - started:.1f} s)"
+    )
     engine = DataEngine(clean)
-    metrics = {"quarter": config.quarter, "generated_at": datetime.now().isoformat(timespec="seconds"),
-               "overview": headline_kpis(engine, comparison_periods(config.period)),
-               "sections": {}, "skipped": [],
-               "data_quality": json.loads((build / "clean" / "data_quality.json").read_text())}
+    metrics = {
+        "quarter": config.quarter,
+        "generated_at": datetime.now().isoformat(timespec="seconds"),
+        "overview": headline_kpis(engine, comparison_periods(config.period)),
+        "sections": {},
+        "skipped": [],
+        "data_quality": json.loads((build / "clean" / "data_quality.json").read_text()),
+    }
     engine.close()
     exporter = make_exporter()
-    parameters = {"quarter": config.quarter, "params_dir": str(project / "params"),
-                  "build_dir": str(build), "extra_params": extra_params}
+    parameters = {
+        "quarter": config.quarter,
+        "params_dir": str(project / "params"),
+        "build_dir": str(build),
+        "extra_params": extra_params,
+    }
     for name in config.sections:
         section = SECTIONS[name]
         missing = missing_tables(section, set(bundle.tables))
@@ -100,20 +123,31 @@ def build_report(config: Config, build: Path, project: Path, extra_params: list[
             continue
         began = time.perf_counter()
         log(f"[{config.quarter}] {name}: running")
-        executed = execute_section(section, build, project / "notebooks", parameters,
-                                   config.quarter)
-        export_html(executed, build / f"{name}.html", f"{section.title}: {config.quarter}",
-                    exporter)
+        executed = execute_section(
+            section, build, project / "notebooks", parameters, config.quarter
+        )
+        export_html(
+            executed, build / f"{name}.html", f"{section.title}: {config.quarter}", exporter
+        )
         recorded = json.loads((build / "metrics" / f"{name}.json").read_text())
-        metrics["sections"][name] = {"name": name, "title": section.title,
-                                     "summary": section.summary, "href": f"{name}.html",
-                                     **recorded}
+        metrics["sections"][name] = {
+            "name": name,
+            "title": section.title,
+            "summary": section.summary,
+            "href": f"{name}.html",
+            **recorded,
+        }
         log(f"[{config.quarter}] {name}: done ({time.perf_counter() - began:.1f} s)")
     return metrics
 
 
-def run_quarter(quarter: str | None, project: Path, reports_dir: Path,
-                extra_params: list[str] | tuple = (), log: Log = print) -> Path:
+def run_quarter(
+    quarter: str | None,
+    project: Path,
+    reports_dir: Path,
+    extra_params: list[str] | tuple = (),
+    log: Log = print,
+) -> Path:
     """Build and publish one quarter's report; return the path of its index.html."""
     extra = [str(Path(p).resolve()) if Path(p).is_file() else str(p) for p in extra_params]
     config = load_config(project / "params", quarter, extra)
@@ -127,8 +161,9 @@ def run_quarter(quarter: str | None, project: Path, reports_dir: Path,
         (build / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
         params = ", ".join(["default.yaml", f"{config.quarter}.yaml", *extra])
         (build / "index.html").write_text(
-            render_index(metrics, config.report_title, config.shop_name, config.currency,
-                         params), encoding="utf-8")
+            render_index(metrics, config.report_title, config.shop_name, config.currency, params),
+            encoding="utf-8",
+        )
     except SectionFailedError as error:
         raise _keep_failed(build, final, error) from error
     except BaseException:

@@ -17,8 +17,13 @@ class Section:
 SECTIONS: dict[str, Section] = {
     s.name: s
     for s in (
-        Section("traffic", "Traffic structure", "traffic.ipynb", ("traffic",),
-                "Channel mix, engagement, conversion and devices"),
+        Section(
+            "traffic",
+            "Traffic structure",
+            "traffic.ipynb",
+            ("traffic",),
+            "Channel mix, engagement, conversion and devices",
+        ),
     )
 }
 

@@ -6,14 +6,16 @@ import numpy as np
 from scipy import stats
 
 
-def two_proportion_ztest(successes_a, trials_a, successes_b, trials_b
-                         ) -> tuple[np.ndarray, np.ndarray]:
+def two_proportion_ztest(
+    successes_a, trials_a, successes_b, trials_b
+) -> tuple[np.ndarray, np.ndarray]:
     """Pooled two-sided z-test of p_a == p_b; vectorised. Returns (z, p_value), NaN where undefined.
 
     z = (p_a - p_b) / sqrt(p (1 - p) (1/n_a + 1/n_b)) with p the pooled proportion.
     """
-    x_a, n_a, x_b, n_b = (np.asarray(v, dtype=float) for v in
-                          (successes_a, trials_a, successes_b, trials_b))
+    x_a, n_a, x_b, n_b = (
+        np.asarray(v, dtype=float) for v in (successes_a, trials_a, successes_b, trials_b)
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         pooled = (x_a + x_b) / (n_a + n_b)
         se = np.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))

@@ -12,9 +12,14 @@ from helpers.formatting import fmt_change, fmt_value
 from helpers.kpis import kpi_table
 
 
-def styled(frame: pd.DataFrame, units: dict[str, str], currency: str = "¥",
-           labels: dict[str, str] | None = None, caption: str | None = None,
-           changes: tuple[str, ...] = ()) -> Styler:
+def styled(
+    frame: pd.DataFrame,
+    units: dict[str, str],
+    currency: str = "¥",
+    labels: dict[str, str] | None = None,
+    caption: str | None = None,
+    changes: tuple[str, ...] = (),
+) -> Styler:
     """A display table: each column formatted by its unit, renamed to a human label.
 
     `units` maps column -> unit (see helpers.formatting); columns named in `changes` are
@@ -61,8 +66,10 @@ def kpi_styler(kpis: dict[str, dict], currency: str = "¥", targets: bool = Fals
     table = kpi_table(kpis, currency)
     if not targets:
         table = table.drop(columns=["Target", "Attainment"])
-    raw = {"QoQ": [r.get("qoq") for r in kpis.values()],
-           "YoY": [r.get("yoy") for r in kpis.values()]}
+    raw = {
+        "QoQ": [r.get("qoq") for r in kpis.values()],
+        "YoY": [r.get("yoy") for r in kpis.values()],
+    }
     styler = table.style.hide(axis="index")
     for column, values in raw.items():
         colours = [_change_colour(v) for v in values]

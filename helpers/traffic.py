@@ -72,17 +72,16 @@ def period_comparison(totals: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def headline_kpis(comparison: pd.DataFrame) -> dict[str, dict]:
-    """The section's KPIs for metrics.json, keyed by measure."""
-    records = comparison.set_index("measure").to_dict("index")
-    return {m: records[m] for m in HEADLINE if m in records}
+def measure_records(comparison: pd.DataFrame) -> dict[str, dict]:
+    """The comparison as KPI records keyed by measure."""
+    return comparison.set_index("measure").to_dict("index")
 
 
 def channel_mix(by_channel: pd.DataFrame) -> pd.DataFrame:
     """Per channel: this quarter's volumes and rates, share of sessions and its shift in pp."""
-    sessions = by_channel.pivot_table(index="channel", columns="period", values="sessions",
-                                      aggfunc="sum").reindex(columns=["current", "previous",
-                                                                      "year_ago"])
+    sessions = by_channel.pivot_table(
+        index="channel", columns="period", values="sessions", aggfunc="sum"
+    ).reindex(columns=["current", "previous", "year_ago"])
     share = sessions / sessions.sum()
     current = by_channel[by_channel["period"] == "current"].set_index("channel")
     mix = current.drop(columns=["period", "quarter"]).assign(
@@ -95,23 +94,29 @@ def channel_mix(by_channel: pd.DataFrame) -> pd.DataFrame:
     return mix.sort_values("sessions", ascending=False).reset_index()
 
 
-def conversion_tests(by_channel: pd.DataFrame, base: str, alpha: float,
-                     min_sessions: int = 0) -> pd.DataFrame:
+def conversion_tests(
+    by_channel: pd.DataFrame, base: str, alpha: float, min_sessions: int = 0
+) -> pd.DataFrame:
     """Per channel: conversion rate now vs `base` period, change in pp, z, p-value, significance.
 
     Channels with fewer than `min_sessions` sessions in either period are not tested.
     """
-    wide = by_channel.pivot_table(index="channel", columns="period",
-                                  values=["orders", "sessions"], aggfunc="sum")
+    wide = by_channel.pivot_table(
+        index="channel", columns="period", values=["orders", "sessions"], aggfunc="sum"
+    )
     orders_now, sessions_now = wide[("orders", "current")], wide[("sessions", "current")]
     orders_base, sessions_base = wide[("orders", base)], wide[("sessions", base)]
     z, p = two_proportion_ztest(orders_now, sessions_now, orders_base, sessions_base)
     tested = (sessions_now >= min_sessions) & (sessions_base >= min_sessions)
-    out = pd.DataFrame({
-        "conversion_rate": orders_now / sessions_now,
-        "base_conversion_rate": orders_base / sessions_base,
-        "z": np.where(tested, z, np.nan), "p_value": np.where(tested, p, np.nan),
-    }, index=wide.index)
+    out = pd.DataFrame(
+        {
+            "conversion_rate": orders_now / sessions_now,
+            "base_conversion_rate": orders_base / sessions_base,
+            "z": np.where(tested, z, np.nan),
+            "p_value": np.where(tested, p, np.nan),
+        },
+        index=wide.index,
+    )
     out["change_pp"] = (out["conversion_rate"] - out["base_conversion_rate"]) * 100
     out["significant"] = np.where(out["p_value"].isna(), None, out["p_value"] < alpha)
     return out.reset_index()
@@ -121,8 +126,18 @@ def device_split(by_device: pd.DataFrame) -> pd.DataFrame:
     """Per device and period: share of sessions, conversion rate, revenue per session."""
     out = add_rates(by_device)
     out["share"] = out["sessions"] / out.groupby("period")["sessions"].transform("sum")
-    return out[["period", "quarter", "device", "sessions", "share", "conversion_rate",
-                "revenue_per_session", "engagement_rate"]]
+    return out[
+        [
+            "period",
+            "quarter",
+            "device",
+            "sessions",
+            "share",
+            "conversion_rate",
+            "revenue_per_session",
+            "engagement_rate",
+        ]
+    ]
 
 
 def efficiency_quadrants(mix: pd.DataFrame) -> pd.DataFrame:
@@ -130,15 +145,23 @@ def efficiency_quadrants(mix: pd.DataFrame) -> pd.DataFrame:
     overall = mix["orders"].sum() / mix["sessions"].sum()
     big = mix["share"] >= 1 / len(mix)
     converts = mix["conversion_rate"] >= overall
-    label = np.select([big & converts, ~big & converts, big & ~converts],
-                      ["Scale & convert", "Efficient niche", "Volume, low conversion"],
-                      "Small and weak")
+    label = np.select(
+        [big & converts, ~big & converts, big & ~converts],
+        ["Scale & convert", "Efficient niche", "Volume, low conversion"],
+        "Small and weak",
+    )
     return mix[["channel", "share", "conversion_rate", "revenue_per_session"]].assign(
-        quadrant=label, overall_conversion_rate=overall)
+        quadrant=label, overall_conversion_rate=overall
+    )
 
 
-def findings(comparison: pd.DataFrame, mix: pd.DataFrame, tests_qoq: pd.DataFrame,
-             thresholds: dict, currency: str = "¥") -> list[str]:
+def findings(
+    comparison: pd.DataFrame,
+    mix: pd.DataFrame,
+    tests_qoq: pd.DataFrame,
+    thresholds: dict,
+    currency: str = "¥",
+) -> list[str]:
     """Plain-language findings from the numbers, most important first."""
     notes = []
     by = comparison.set_index("measure")
@@ -147,41 +170,57 @@ def findings(comparison: pd.DataFrame, mix: pd.DataFrame, tests_qoq: pd.DataFram
             continue
         row = by.loc[measure]
         for period, word in (("qoq", "the previous quarter"), ("yoy", "a year ago")):
-            if is_material(row[period], row["unit"], thresholds["material_change_pct"],
-                           thresholds["material_rate_change_pp"]):
-                notes.append(f"{row['label']}: {fmt_change(row[period], row['unit'])} against "
-                             f"{word}, at {fmt_value(row['current'], row['unit'], currency)} "
-                             "this quarter.")
+            if is_material(
+                row[period],
+                row["unit"],
+                thresholds["material_change_pct"],
+                thresholds["material_rate_change_pp"],
+            ):
+                notes.append(
+                    f"{row['label']}: {fmt_change(row[period], row['unit'])} against "
+                    f"{word}, at {fmt_value(row['current'], row['unit'], currency)} "
+                    "this quarter."
+                )
                 break
     shift = mix.loc[mix["share_shift_yoy"].abs().idxmax()] if len(mix) else None
-    if shift is not None and abs(shift["share_shift_yoy"]) * 100 >= thresholds[
-            "material_share_shift_pp"]:
+    if (
+        shift is not None
+        and abs(shift["share_shift_yoy"]) * 100 >= thresholds["material_share_shift_pp"]
+    ):
         verb = "gained" if shift["share_shift_yoy"] > 0 else "lost"
-        notes.append(f"{shift['channel']} {verb} {abs(shift['share_shift_yoy']) * 100:.1f} pp of "
-                     f"session share in a year; it now brings {shift['share']:.1%} of sessions.")
+        notes.append(
+            f"{shift['channel']} {verb} {abs(shift['share_shift_yoy']) * 100:.1f} pp of "
+            f"session share in a year; it now brings {shift['share']:.1%} of sessions."
+        )
     significant = tests_qoq[tests_qoq["significant"].eq(True)]
     for row in significant.sort_values("change_pp").itertuples():
         verb = "improved" if row.change_pp > 0 else "fell"
-        notes.append(f"Conversion in {row.channel} {verb} from {row.base_conversion_rate:.2%} to "
-                     f"{row.conversion_rate:.2%} (statistically significant, p = {row.p_value:.3f}).")
+        notes.append(
+            f"Conversion in {row.channel} {verb} from {row.base_conversion_rate:.2%} to "
+            f"{row.conversion_rate:.2%} (statistically significant, p = {row.p_value:.3f})."
+        )
     if len(mix) and "revenue_per_session" in mix:
         best = mix.loc[mix["revenue_per_session"].idxmax()]
         worst = mix.loc[mix["revenue_per_session"].idxmin()]
-        notes.append(f"Each session from {best['channel']} is worth "
-                     f"{fmt_value(best['revenue_per_session'], 'currency', currency)}, against "
-                     f"{fmt_value(worst['revenue_per_session'], 'currency', currency)} from "
-                     f"{worst['channel']}.")
+        notes.append(
+            f"Each session from {best['channel']} is worth "
+            f"{fmt_value(best['revenue_per_session'], 'currency', currency)}, against "
+            f"{fmt_value(worst['revenue_per_session'], 'currency', currency)} from "
+            f"{worst['channel']}."
+        )
     return notes or ["No change this quarter is large enough to call out."]
 
 
-def _orders_from_order_table(engine: data_access.DataEngine, periods: pd.DataFrame,
-                             traffic: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+def _orders_from_order_table(
+    engine: data_access.DataEngine, periods: pd.DataFrame, traffic: pd.DataFrame, by: list[str]
+) -> pd.DataFrame:
     """Fill orders and revenue from the orders table where the traffic table lacks them."""
     if "orders" in traffic or not engine.has("orders"):
         return traffic
     orders = data_access.orders_by_period(engine, periods, by=by)
     orders = orders.rename(columns={"net_revenue": "revenue"})[
-        ["period", "quarter", *by, "orders", "revenue"]]
+        ["period", "quarter", *by, "orders", "revenue"]
+    ]
     return traffic.merge(orders, on=["period", "quarter", *by], how="left")
 
 
@@ -190,6 +229,7 @@ class TrafficSection:
     """Every table the traffic notebook shows."""
 
     comparison: pd.DataFrame
+    measures: dict[str, dict]
     by_channel: pd.DataFrame
     mix: pd.DataFrame
     tests_qoq: pd.DataFrame
@@ -202,34 +242,57 @@ class TrafficSection:
     orders_source: str
 
 
-def build_section(engine: data_access.DataEngine, config: Config,
-                  periods: pd.DataFrame) -> TrafficSection:
+def build_section(
+    engine: data_access.DataEngine, config: Config, periods: pd.DataFrame
+) -> TrafficSection:
     """Query the engine once per grain and derive every traffic table."""
     has_orders = "orders" in engine.columns("traffic")
-    totals = add_rates(_orders_from_order_table(
-        engine, periods, data_access.traffic_by_period(engine, periods), []))
-    by_channel = add_rates(_orders_from_order_table(
-        engine, periods, data_access.traffic_by_period(engine, periods, ["channel"]),
-        ["channel"]))
+    totals = add_rates(
+        _orders_from_order_table(
+            engine, periods, data_access.traffic_by_period(engine, periods), []
+        )
+    )
+    by_channel = add_rates(
+        _orders_from_order_table(
+            engine,
+            periods,
+            data_access.traffic_by_period(engine, periods, ["channel"]),
+            ["channel"],
+        )
+    )
     devices = None
     if "device" in engine.columns("traffic"):
         by_device = data_access.traffic_by_period(engine, periods, ["device"])
         devices = device_split(by_device) if "orders" in by_device else None
     comparison = period_comparison(totals)
     mix = channel_mix(by_channel)
-    tests = {base: conversion_tests(by_channel, base, config.significance_level,
-                                    config.traffic.min_sessions_for_test)
-             for base in ("previous", "year_ago")}
+    tests = {
+        base: conversion_tests(
+            by_channel, base, config.significance_level, config.traffic.min_sessions_for_test
+        )
+        for base in ("previous", "year_ago")
+    }
     quarter = config.period
     weekly = data_access.traffic_weekly(
-        engine, quarter.shift(1 - config.traffic.trend_quarters).start, quarter.end)
-    thresholds = {"material_change_pct": config.material_change_pct,
-                  "material_rate_change_pp": config.material_rate_change_pp,
-                  "material_share_shift_pp": config.material_share_shift_pp}
+        engine, quarter.shift(1 - config.traffic.trend_quarters).start, quarter.end
+    )
+    thresholds = {
+        "material_change_pct": config.material_change_pct,
+        "material_rate_change_pp": config.material_rate_change_pp,
+        "material_share_shift_pp": config.material_share_shift_pp,
+    }
+    measures = measure_records(comparison)
     return TrafficSection(
-        comparison=comparison, by_channel=by_channel, mix=mix, tests_qoq=tests["previous"], tests_yoy=tests["year_ago"],
-        devices=devices, weekly=weekly, quadrants=efficiency_quadrants(mix),
+        comparison=comparison,
+        measures=measures,
+        by_channel=by_channel,
+        mix=mix,
+        tests_qoq=tests["previous"],
+        tests_yoy=tests["year_ago"],
+        devices=devices,
+        weekly=weekly,
+        quadrants=efficiency_quadrants(mix),
         findings=findings(comparison, mix, tests["previous"], thresholds, config.currency),
-        kpis=headline_kpis(comparison),
+        kpis={m: measures[m] for m in HEADLINE if m in measures},
         orders_source="the traffic table" if has_orders else "the orders table, by order channel",
     )

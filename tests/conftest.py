@@ -27,8 +27,9 @@ def params_for(tmp_path):
         import yaml
 
         path = tmp_path / f"extra_{len(list(tmp_path.glob('extra_*.yaml')))}.yaml"
-        path.write_text(yaml.safe_dump({k: str(v) if isinstance(v, Path) else v
-                                        for k, v in values.items()}))
+        path.write_text(
+            yaml.safe_dump({k: str(v) if isinstance(v, Path) else v for k, v in values.items()})
+        )
         return path
 
     return write

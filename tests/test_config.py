@@ -31,8 +31,11 @@ def test_extra_file_and_overrides_win(params_for):
 
 def test_unknown_parameter_names_suggest_the_right_one(params_for):
     extra = params_for(signifcance_level=0.01)
-    with pytest.raises(ParameterError, match=r"unknown parameter 'signifcance_level' "
-                                             r"\(did you mean 'significance_level'\?\)"):
+    with pytest.raises(
+        ParameterError,
+        match=r"unknown parameter 'signifcance_level' "
+        r"\(did you mean 'significance_level'\?\)",
+    ):
         load_config(PARAMS, extra_files=[extra])
     nested = params_for(traffic={"trend_quarter": 3})
     with pytest.raises(ParameterError, match=r"'traffic.trend_quarter'.*'traffic.trend_quarters'"):

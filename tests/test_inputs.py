@@ -1,4 +1,4 @@
-"""The data contract: every kind of bad input gets a specific message; nothing is dropped silently."""
+"""The data contract: each kind of bad input gets a specific message; nothing is dropped."""
 
 from pathlib import Path
 
@@ -35,8 +35,9 @@ def write_inputs(folder: Path, **tables: str) -> Path:
 
 
 def prepare(folder: Path, quarter: str = "2025Q1", **overrides):
-    config = load_config(PROJECT / "params", quarter, overrides={"data_dir": str(folder),
-                                                                 **overrides})
+    config = load_config(
+        PROJECT / "params", quarter, overrides={"data_dir": str(folder), **overrides}
+    )
     return prepare_inputs(config)
 
 
@@ -67,13 +68,18 @@ def test_missing_required_column(tmp_path):
 def test_unparseable_date_names_rows_and_values(tmp_path):
     folder = write_inputs(tmp_path, orders=ORDERS.replace("2025-02-01 12:00", "2025-13-45"))
     [message] = violations_of(folder)
-    assert message == ("orders.csv [order_ts]: unparseable date/time (1 rows) "
-                       "e.g. row 2: order_ts='2025-13-45'")
+    assert message == (
+        "orders.csv [order_ts]: unparseable date/time (1 rows) e.g. row 2: order_ts='2025-13-45'"
+    )
 
 
 def test_negative_sessions_and_spend(tmp_path):
-    folder = write_inputs(tmp_path, orders=ORDERS, traffic=TRAFFIC.replace(",50,45", ",-50,45"),
-                          marketing=MARKETING.replace("120.5", "-3"))
+    folder = write_inputs(
+        tmp_path,
+        orders=ORDERS,
+        traffic=TRAFFIC.replace(",50,45", ",-50,45"),
+        marketing=MARKETING.replace("120.5", "-3"),
+    )
     messages = violations_of(folder)
     assert "traffic.csv [sessions]: negative value (1 rows) e.g. row 2: sessions=-50" in messages
     assert "marketing.csv [spend]: negative value (1 rows) e.g. row 1: spend=-3" in messages
@@ -86,7 +92,9 @@ def test_duplicate_order_id(tmp_path):
 
 
 def test_orders_with_no_customer(tmp_path):
-    folder = write_inputs(tmp_path, orders=ORDERS.replace("O2,C1,", "O2,,").replace("O4,C3", "O4, "))
+    folder = write_inputs(
+        tmp_path, orders=ORDERS.replace("O2,C1,", "O2,,").replace("O4,C3", "O4, ")
+    )
     [message] = violations_of(folder)
     assert message.startswith("orders.csv [customer_id]: orders with no customer (2 rows)")
 
@@ -94,14 +102,18 @@ def test_orders_with_no_customer(tmp_path):
 def test_quarter_with_no_data(tmp_path):
     folder = write_inputs(tmp_path, orders=ORDERS, traffic=TRAFFIC)
     messages = violations_of(folder, quarter="2026Q1")
-    assert "orders.csv [order_ts]: no data in 2026Q1 (file covers 2024-12-30 to 2025-03-15)" in \
-        [m.split(" (0 rows)")[0] for m in messages]
+    assert "orders.csv [order_ts]: no data in 2026Q1 (file covers 2024-12-30 to 2025-03-15)" in [
+        m.split(" (0 rows)")[0] for m in messages
+    ]
     assert any(m.startswith("traffic.csv [date]: no data in 2026Q1") for m in messages)
 
 
 def test_every_violation_is_reported_at_once(tmp_path):
-    folder = write_inputs(tmp_path, orders=ORDERS.replace("100,", "abc,").replace("O2,", "O1,"),
-                          traffic=TRAFFIC.replace("Direct,100", "Direct,-1"))
+    folder = write_inputs(
+        tmp_path,
+        orders=ORDERS.replace("100,", "abc,").replace("O2,", "O1,"),
+        traffic=TRAFFIC.replace("Direct,100", "Direct,-1"),
+    )
     messages = violations_of(folder)
     assert len(messages) == 3
     assert any("[revenue]: not a number" in m for m in messages)
@@ -111,7 +123,9 @@ def test_order_lines_must_match_an_order(tmp_path):
     items = "order_id,sku,quantity,unit_price\nO1,SK-1,1,100\nO9,SK-2,2,5\n"
     folder = write_inputs(tmp_path, orders=ORDERS, order_items=items)
     [message] = violations_of(folder)
-    assert message.startswith("order_items.csv [order_id]: order line with no matching order (1 rows)")
+    assert message.startswith(
+        "order_items.csv [order_id]: order line with no matching order (1 rows)"
+    )
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk"])

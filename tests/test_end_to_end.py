@@ -1,0 +1,204 @@
+"""The batch end to end on a small generated data set: reports, HTML hygiene, KPIs, failures."""
+
+import contextlib
+import io
+import json
+import re
+import shutil
+
+import nbformat
+import pandas as pd
+import pytest
+import yaml
+
+from helpers import cli
+
+from .conftest import PROJECT
+
+pytestmark = pytest.mark.e2e
+QUARTERS = ("2025Q3", "2025Q4")
+
+
+@pytest.fixture(scope="module")
+def batch(small_data, tmp_path_factory):
+    """Run the batch once for two quarters; return (reports dir, extra params file, stdout)."""
+    tmp = tmp_path_factory.mktemp("batch")
+    extra = tmp / "small.yaml"
+    extra.write_text(yaml.safe_dump({"data_dir": str(small_data), "shop_name": "Test shop"}))
+    reports = tmp / "reports"
+    argv = ["--project", str(PROJECT), "--reports-dir", str(reports), "--params", str(extra)]
+    for quarter in QUARTERS:
+        argv += ["--quarter", quarter]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert cli.main(argv) == 0
+    return reports, extra, printed.getvalue()
+
+
+@pytest.fixture(scope="module")
+def ran(batch):
+    return batch[0]
+
+
+def test_batch_writes_every_artifact_and_shows_progress(batch):
+    reports, _, out = batch
+    for quarter in QUARTERS:
+        folder = reports / quarter
+        assert {p.name for p in folder.iterdir()} >= {
+            "index.html",
+            "traffic.html",
+            "metrics.json",
+            "notebooks",
+        }
+        assert not (folder / "clean").exists()  # customer-level inputs are not published
+        assert f"[{quarter}] traffic: running" in out and f"[{quarter}] traffic: done" in out
+        assert str(folder / "index.html") in out
+    assert not list(reports.glob(".*building*"))
+
+
+def _visible(html: str) -> str:
+    """The page without its style sheets (CSS comments name things like 'Error')."""
+    return re.sub(r"<style.*?</style>", "", html, flags=re.S)
+
+
+@pytest.mark.parametrize("page", ["index.html", "traffic.html"])
+def test_html_is_stakeholder_safe_and_offline(ran, page):
+    html = (ran / "2025Q4" / page).read_text(encoding="utf-8")
+    body = _visible(html)
+    assert "Traceback" not in body and "Error" not in body
+    assert "application/vnd.jupyter.stderr" not in body  # no warnings either
+    assert "jp-InputArea-editor" not in body and "jp-InputPrompt" not in body  # no code
+    assert "jp-OutputPrompt" not in body and "In&nbsp;[" not in body  # no prompts
+    assert "open_section" not in body and "import " not in body
+    external = re.findall(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", html, re.I)
+    assert not external, "nothing may be requested from another host"
+    assert not re.search(r"@import|<script[^>]+src=", html)
+    assert not re.search(r"\bC\d{7}\b", html), "no customer identifiers"
+    if page == "traffic.html":
+        images = re.findall(r'<img[^>]+src="([^"]{0,30})', html)
+        assert len(images) >= 5 and all(src.startswith("data:image/png;base64,") for src in images)
+        assert 'href="index.html"' in html
+
+
+def _raw(small_data, name):
+    return pd.read_parquet(small_data / f"{name}.parquet")
+
+
+def test_kpis_equal_an_independent_pandas_computation(ran, small_data):
+    metrics = json.loads((ran / "2025Q4" / "metrics.json").read_text())
+    traffic = _raw(small_data, "traffic")
+    orders = _raw(small_data, "orders")
+    valid = orders[
+        ~orders["status"].isin(["cancelled", "test"])
+        & ~((orders["refund"] >= orders["revenue"]) & (orders["revenue"] > 0))
+    ]
+    first_order = valid.groupby("customer_id")["order_ts"].min()
+    for period, quarter in (("current", "2025Q4"), ("previous", "2025Q3"), ("year_ago", "2024Q4")):
+        span = pd.Period(quarter, "Q")
+        t = traffic[traffic["date"].dt.to_period("Q") == span]
+        o = valid[valid["order_ts"].dt.to_period("Q") == span]
+        section = metrics["sections"]["traffic"]["kpis"]
+        assert section["sessions"][period] == t["sessions"].sum()
+        assert section["users"][period] == t["users"].sum()
+        assert section["engagement_rate"][period] == pytest.approx(
+            t["engaged_sessions"].sum() / t["sessions"].sum()
+        )
+        assert section["conversion_rate"][period] == pytest.approx(
+            t["orders"].sum() / t["sessions"].sum()
+        )
+        assert section["revenue_per_session"][period] == pytest.approx(
+            t["revenue"].sum() / t["sessions"].sum()
+        )
+        overview = metrics["overview"]
+        net = (o["revenue"] - o["refund"].clip(upper=o["revenue"])).sum()
+        assert overview["net_revenue"][period] == pytest.approx(net)
+        assert overview["orders"][period] == len(o)
+        assert overview["customers"][period] == o["customer_id"].nunique()
+        assert overview["new_customers"][period] == first_order.dt.to_period("Q").eq(span).sum()
+        assert overview["aov"][period] == pytest.approx(net / len(o))
+    sessions = metrics["sections"]["traffic"]["kpis"]["sessions"]
+    assert sessions["qoq"] == pytest.approx(sessions["current"] / sessions["previous"] - 1)
+    targets = pd.read_csv(small_data / "targets.csv").query("period == '2025Q4'")
+    target = targets.set_index("metric").loc["net_revenue", "target"]
+    assert metrics["overview"]["net_revenue"]["attainment"] == pytest.approx(
+        metrics["overview"]["net_revenue"]["current"] / target
+    )
+    excluded = {row["reason"]: row["rows"] for row in metrics["data_quality"]["exclusions"]}
+    assert excluded["status: cancelled"] == (orders["status"] == "cancelled").sum()
+
+
+def test_a_missing_table_skips_its_section_with_a_note(small_data, tmp_path):
+    data = tmp_path / "no_traffic"
+    shutil.copytree(small_data, data)
+    (data / "traffic.parquet").unlink()
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(yaml.safe_dump({"data_dir": str(data)}))
+    reports = tmp_path / "reports"
+    assert (
+        cli.main(["--project", str(PROJECT), "--reports-dir", str(reports), "--params", str(extra)])
+        == 0
+    )
+    index = (reports / "2025Q4" / "index.html").read_text()
+    assert "Traffic structure</strong> was skipped: no traffic table in the inputs" in index
+    metrics = json.loads((reports / "2025Q4" / "metrics.json").read_text())
+    assert metrics["skipped"][0]["name"] == "traffic" and "sessions" not in metrics["overview"]
+
+
+def test_failed_section_exits_nonzero_keeps_notebook_and_previous_report(
+    batch, ran, tmp_path, capsys
+):
+    reports, extra, _ = batch
+    project = tmp_path / "project"
+    shutil.copytree(PROJECT / "params", project / "params")
+    shutil.copytree(PROJECT / "notebooks", project / "notebooks")
+    notebook = nbformat.read(project / "notebooks" / "traffic.ipynb", as_version=4)
+    notebook.cells.insert(3, nbformat.v4.new_code_cell("raise RuntimeError('broken on purpose')"))
+    nbformat.write(notebook, project / "notebooks" / "traffic.ipynb")
+    good = (reports / "2025Q4" / "index.html").read_text()
+
+    code = cli.main(
+        [
+            "--project",
+            str(project),
+            "--reports-dir",
+            str(reports),
+            "--params",
+            str(extra),
+            "--quarter",
+            "2025Q4",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "[2025Q4] section 'traffic' failed in cell 4" in err
+    assert "RuntimeError: broken on purpose" in err
+    kept = reports / "2025Q4.failed" / "notebooks" / "traffic.ipynb"
+    assert kept.is_file() and str(kept) in err
+    assert (reports / "2025Q4" / "index.html").read_text() == good  # last good report intact
+    assert not list(reports.glob(".*building*"))
+
+
+def test_bad_inputs_stop_the_batch_before_any_notebook(small_data, tmp_path, capsys):
+    data = tmp_path / "bad"
+    shutil.copytree(small_data, data)
+    traffic = pd.read_parquet(data / "traffic.parquet")
+    traffic.loc[5, "sessions"] = -1
+    traffic.to_parquet(data / "traffic.parquet")
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(yaml.safe_dump({"data_dir": str(data)}))
+    code = cli.main(
+        ["--project", str(PROJECT), "--reports-dir", str(tmp_path / "r"), "--params", str(extra)]
+    )
+    captured = capsys.readouterr()
+    assert code == 2
+    assert (
+        "traffic.parquet [sessions]: negative value (1 rows) e.g. row 6: sessions=-1"
+        in captured.err
+    )
+    assert "traffic: running" not in captured.out
+    assert not (tmp_path / "r" / "2025Q4").exists()
+
+
+def test_malformed_quarter_on_the_command_line(capsys):
+    assert cli.main(["--project", str(PROJECT), "--quarter", "2024Q5"]) == 2
+    assert "malformed quarter '2024Q5'" in capsys.readouterr().err

@@ -1,0 +1,156 @@
+"""Traffic section helpers on a hand-built table; expected values computed by hand."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import chi2_contingency
+
+from helpers import data_access, traffic
+from helpers.periods import Quarter, comparison_periods
+from helpers.stats import two_proportion_ztest
+
+COLUMNS = [
+    "date",
+    "channel",
+    "device",
+    "sessions",
+    "users",
+    "new_users",
+    "engaged_sessions",
+    "pageviews",
+    "engagement_seconds",
+    "orders",
+    "revenue",
+]
+ROWS = [
+    ("2025-01-10", "A", "mobile", 1000, 800, 400, 600, 4000, 120000, 30, 3000.0),
+    ("2025-02-10", "B", "desktop", 500, 450, 300, 200, 1000, 30000, 5, 400.0),
+    ("2024-11-10", "A", "mobile", 800, 700, 300, 500, 3000, 90000, 16, 1600.0),
+    ("2024-11-10", "B", "desktop", 800, 700, 500, 300, 1600, 40000, 8, 800.0),
+    ("2024-02-10", "A", "mobile", 500, 400, 200, 300, 2000, 50000, 10, 900.0),
+    ("2024-02-10", "B", "desktop", 500, 400, 200, 250, 1500, 40000, 10, 1100.0),
+]
+
+
+@pytest.fixture
+def engine():
+    frame = pd.DataFrame(ROWS, columns=COLUMNS).assign(date=lambda d: pd.to_datetime(d["date"]))
+    return data_access.DataEngine({"traffic": frame})
+
+
+@pytest.fixture
+def periods():
+    return comparison_periods(Quarter.parse("2025Q1"))
+
+
+def test_totals_and_ga4_rates(engine, periods):
+    totals = traffic.add_rates(data_access.traffic_by_period(engine, periods)).set_index("period")
+    now = totals.loc["current"]
+    assert now["sessions"] == 1500
+    assert now["engagement_rate"] == pytest.approx(800 / 1500)
+    assert now["bounce_rate"] == pytest.approx(700 / 1500)
+    assert now["pages_per_session"] == pytest.approx(5000 / 1500)
+    assert now["engagement_time"] == pytest.approx(150000 / 1500)
+    assert now["conversion_rate"] == pytest.approx(35 / 1500)
+    assert now["revenue_per_session"] == pytest.approx(3400 / 1500)
+    comparison = traffic.period_comparison(totals.reset_index()).set_index("measure")
+    assert comparison.loc["sessions", "qoq"] == pytest.approx(1500 / 1600 - 1)
+    assert comparison.loc["sessions", "yoy"] == pytest.approx(0.5)
+    # rates change in rate units (0.01 = 1 pp)
+    assert comparison.loc["conversion_rate", "qoq"] == pytest.approx(35 / 1500 - 24 / 1600)
+
+
+def test_bounce_rate_from_bounces_when_engagement_is_absent():
+    frame = pd.DataFrame({"sessions": [200.0], "bounces": [50.0]})
+    rates = traffic.add_rates(frame).iloc[0]
+    assert rates["bounce_rate"] == 0.25
+    assert rates["engagement_rate"] == 0.75
+    assert np.isnan(rates["conversion_rate"])
+
+
+def test_channel_mix_shares_and_shifts(engine, periods):
+    by_channel = traffic.add_rates(data_access.traffic_by_period(engine, periods, ["channel"]))
+    mix = traffic.channel_mix(by_channel).set_index("channel")
+    assert mix.loc["A", "share"] == pytest.approx(1000 / 1500)
+    assert mix.loc["A", "share_shift_qoq"] == pytest.approx(1000 / 1500 - 0.5)
+    assert mix.loc["B", "share_shift_yoy"] == pytest.approx(500 / 1500 - 0.5)
+    assert mix.loc["B", "sessions_qoq"] == pytest.approx(500 / 800 - 1)
+    assert mix["share"].sum() == pytest.approx(1.0)
+    quadrants = traffic.efficiency_quadrants(mix.reset_index()).set_index("channel")
+    assert quadrants.loc["A", "quadrant"] == "Scale & convert"  # 3.0% > 35/1500 overall
+    assert quadrants.loc["B", "quadrant"] == "Small and weak"
+
+
+def test_two_proportion_test_matches_chi_square():
+    z, p = two_proportion_ztest([30, 5], [1000, 500], [16, 8], [800, 800])
+    # hand-computed z for channel A: 0.01 / sqrt(46/1800 * (1 - 46/1800) * (1/1000 + 1/800))
+    assert z[0] == pytest.approx(1.33595, abs=1e-4)
+    for i, (xa, na, xb, nb) in enumerate([(30, 1000, 16, 800), (5, 500, 8, 800)]):
+        chi2, p_chi, _, _ = chi2_contingency([[xa, na - xa], [xb, nb - xb]], correction=False)
+        assert z[i] ** 2 == pytest.approx(chi2)
+        assert p[i] == pytest.approx(p_chi)
+    z0, p0 = two_proportion_ztest([0], [100], [0], [100])
+    assert np.isnan(z0[0]) and np.isnan(p0[0])
+
+
+def test_conversion_tests_flag_significance_and_skip_small_channels(engine, periods):
+    by_channel = data_access.traffic_by_period(engine, periods, ["channel"])
+    tests = traffic.conversion_tests(by_channel, "previous", alpha=0.2).set_index("channel")
+    assert tests.loc["A", "change_pp"] == pytest.approx(1.0)
+    assert tests.loc["A", "significant"] == (tests.loc["A", "p_value"] < 0.2)
+    small = traffic.conversion_tests(by_channel, "previous", 0.05, min_sessions=600)
+    assert small.set_index("channel").loc["B", "significant"] is None  # 500 sessions: untested
+
+
+def test_device_split(engine, periods):
+    devices = traffic.device_split(data_access.traffic_by_period(engine, periods, ["device"]))
+    now = devices[devices["period"] == "current"].set_index("device")
+    assert now.loc["mobile", "share"] == pytest.approx(1000 / 1500)
+    assert now.loc["desktop", "conversion_rate"] == pytest.approx(5 / 500)
+
+
+def test_weekly_trend_keeps_complete_weeks_only():
+    days = pd.date_range("2025-01-06", "2025-01-22")  # Monday 6th to Wednesday 22nd
+    frame = pd.DataFrame({"date": days, "channel": "A", "sessions": 10.0, "users": 5.0})
+    weekly = data_access.traffic_weekly(
+        data_access.DataEngine({"traffic": frame}), days[0], days[-1] + pd.Timedelta(days=1)
+    )
+    assert weekly["week"].dt.strftime("%Y-%m-%d").tolist() == ["2025-01-06", "2025-01-13"]
+    assert weekly["sessions"].tolist() == [70.0, 70.0]
+
+
+def test_orders_come_from_the_orders_table_when_traffic_has_none(periods):
+    frame = pd.DataFrame(ROWS, columns=COLUMNS).drop(columns=["orders", "revenue"])
+    frame["date"] = pd.to_datetime(frame["date"])
+    orders = pd.DataFrame(
+        {
+            "order_id": ["1", "2", "3"],
+            "customer_id": ["x", "y", "x"],
+            "order_ts": pd.to_datetime(["2025-01-02", "2025-01-03", "2024-11-02"]),
+            "channel": ["A", "A", "B"],
+            "net_revenue": [10.0, 20.0, 5.0],
+        }
+    )
+    engine = data_access.DataEngine({"traffic": frame, "orders": orders})
+    sums = data_access.traffic_by_period(engine, periods, ["channel"])
+    filled = traffic._orders_from_order_table(engine, periods, sums, ["channel"])
+    now = filled[filled["period"] == "current"].set_index("channel")
+    assert now.loc["A", "orders"] == 2 and now.loc["A", "revenue"] == 30.0
+    assert np.isnan(now.loc["B", "orders"])
+
+
+def test_findings_name_material_changes_and_significant_conversion(engine, periods):
+    totals = traffic.add_rates(data_access.traffic_by_period(engine, periods))
+    by_channel = traffic.add_rates(data_access.traffic_by_period(engine, periods, ["channel"]))
+    comparison = traffic.period_comparison(totals)
+    mix = traffic.channel_mix(by_channel)
+    tests = traffic.conversion_tests(by_channel, "previous", alpha=0.5)
+    notes = traffic.findings(
+        comparison,
+        mix,
+        tests,
+        {"material_change_pct": 10, "material_rate_change_pp": 0.5, "material_share_shift_pp": 2},
+    )
+    assert notes[0] == "Sessions: +50.0% against a year ago, at 1,500 this quarter."
+    assert "B lost 16.7 pp of session share in a year; it now brings 33.3% of sessions." in notes
+    assert any(n.startswith("Conversion in A improved from 2.00% to 3.00%") for n in notes)
