@@ -23,7 +23,10 @@ setup: $(VENV)/.installed  ## create the virtual environment, install pinned pac
 data/sample/manifest.json: $(VENV)/.installed helpers/sample_data.py
 	$(PY) -m helpers.sample_data --customers $(CUSTOMERS) --out data/sample
 
-data: data/sample/manifest.json  ## generate the deterministic sample data set
+data/cdnow/orders.csv: $(VENV)/.installed helpers/cdnow.py
+	$(PY) -m helpers.cdnow --out data/cdnow
+
+data: data/sample/manifest.json data/cdnow/orders.csv  ## sample data set and CDNOW
 
 report: setup data  ## run the quarterly batch (QUARTER=2025Q3 or ARGS="--quarter 2025Q3 --quarter 2025Q4")
 	$(VENV)/bin/opsreport $(if $(QUARTER),--quarter $(QUARTER)) $(ARGS)
@@ -38,4 +41,4 @@ lint: setup
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) data/sample reports/*/ reports/.*-building-*
+	rm -rf $(VENV) data/sample data/cdnow reports/*/ reports/.*building*

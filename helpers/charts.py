@@ -201,3 +201,106 @@ def stacked_shares(
         fontsize=9,
     )
     return _finish(fig, ax, title, xlabel, "")
+
+
+def _value_axis(axis, value_kind: str, currency: str | None) -> None:
+    if value_kind == "rate":
+        rate_axis(axis)
+    elif value_kind == "number":
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.2g}"))
+    else:
+        count_axis(axis, currency if value_kind == "currency" else None)
+
+
+def paired_series(
+    frame: pd.DataFrame,
+    x: str,
+    series: dict[str, str],
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    kind: str = "line",
+    value_kind: str = "number",
+) -> Figure:
+    """Two or more measures against the same x (e.g. predicted vs actual), as lines or bars."""
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    positions = np.arange(len(frame))
+    width = 0.8 / len(series)
+    for i, (column, label) in enumerate(series.items()):
+        if kind == "bar":
+            ax.bar(
+                positions + (i - (len(series) - 1) / 2) * width, frame[column], width, label=label
+            )
+        else:
+            ax.plot(positions, frame[column], marker="o", label=label)
+    ax.set_xticks(positions, frame[x].astype(str))
+    _value_axis(ax.yaxis, value_kind, None)
+    ax.legend(title=None)
+    return _finish(fig, ax, title, xlabel, ylabel)
+
+
+def ranked_bars(
+    frame: pd.DataFrame,
+    category: str,
+    value: str,
+    title: str,
+    xlabel: str,
+    value_kind: str = "count",
+    currency: str | None = None,
+    reference: float | None = None,
+    sort: bool = True,
+) -> Figure:
+    """Horizontal bars, largest on top (or in the frame's order, first on top, if not sort)."""
+    data = frame.sort_values(value) if sort else frame.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(data) + 1.6))
+    ax.barh(data[category].astype(str), data[value], color=sns.color_palette(PALETTE)[0])
+    _value_axis(ax.xaxis, value_kind, currency)
+    if reference is not None:
+        ax.axvline(reference, color="#888", linestyle="--", linewidth=1)
+    return _finish(fig, ax, title, xlabel, "")
+
+
+def heatmap(
+    matrix: pd.DataFrame,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    value_kind: str = "rate",
+    annotate: bool = False,
+) -> Figure:
+    """A matrix as a heatmap with a labelled colour bar (rows top to bottom as given)."""
+    fig, ax = plt.subplots(figsize=(10, 0.32 * len(matrix) + 2.2))
+    fmt = ".0%" if value_kind == "rate" else ".2f"
+    sns.heatmap(
+        matrix,
+        ax=ax,
+        cmap="Blues",
+        annot=annotate,
+        fmt=fmt,
+        annot_kws={"size": 7},
+        cbar_kws={"format": PercentFormatter(1.0, 0) if value_kind == "rate" else None},
+    )
+    ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+    return _finish(fig, ax, title, xlabel, ylabel)
+
+
+def distribution(
+    values: pd.Series,
+    title: str,
+    xlabel: str,
+    currency: str | None = None,
+    clip_quantile: float = 0.99,
+) -> Figure:
+    """Histogram of a skewed value (clipped at a high quantile, which is said in the title)."""
+    limit = values.quantile(clip_quantile)
+    fig, ax = plt.subplots(figsize=(9, 4))
+    ax.hist(values.clip(upper=limit), bins=50, color=sns.color_palette(PALETTE)[0])
+    count_axis(ax.xaxis, currency)
+    count_axis(ax.yaxis)
+    return _finish(
+        fig,
+        ax,
+        f"{title} (values above the {clip_quantile:.0%} quantile shown at its level)",
+        xlabel,
+        "Customers",
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -32,6 +32,18 @@ class TrafficParams(_Strict):
     min_sessions_for_test: int = Field(1000, ge=0)
 
 
+class ClvParams(_Strict):
+    """Customer lifetime value: models, time unit and the bar a model must clear."""
+
+    model: Literal["bgnbd", "pareto", "mbgnbd", "auto"] = "bgnbd"
+    time_unit: Literal["days", "weeks"] = "weeks"
+    penalizer: float = Field(0.001, ge=0)
+    annual_discount_rate: float = Field(0.10, ge=0, lt=1)
+    horizon_months: int = Field(12, ge=1, le=60)
+    max_holdout_error_pct: float = Field(15.0, gt=0)
+    max_spend_correlation: float = Field(0.3, gt=0, le=1)
+
+
 class Config(_Strict):
     """Every parameter of a report run; see params/default.yaml for what each one means."""
 
@@ -52,6 +64,7 @@ class Config(_Strict):
     material_share_shift_pp: float = Field(2.0, ge=0)
     exclusions: ExclusionRules = Field(default_factory=ExclusionRules)
     traffic: TrafficParams = Field(default_factory=TrafficParams)
+    clv: ClvParams = Field(default_factory=ClvParams)
 
     @field_validator("quarter")
     @classmethod
@@ -116,6 +129,19 @@ def _check_names(values: dict[str, Any], model: type[BaseModel], source: str, pr
             _check_names(value, annotation, source, prefix=f"{prefix}{key}.")
 
 
+def _find_files(params_dir: Path, names: list[str | Path] | tuple) -> list[Path]:
+    """Extra parameter files as given, or relative to params_dir."""
+    paths = []
+    for name in names:
+        path = Path(name)
+        if not path.is_absolute() and not path.is_file():
+            path = params_dir / path
+        if not path.is_file():
+            raise ParameterError(f"parameter file not found: {name}")
+        paths.append(path)
+    return paths
+
+
 def load_config(
     params_dir: str | Path = "params",
     quarter: str | None = None,
@@ -124,28 +150,26 @@ def load_config(
 ) -> Config:
     """Merge default.yaml, <quarter>.yaml (if any), extra files and overrides into a Config.
 
+    The quarter is the argument, else the last one a file states; its <quarter>.yaml comes
+    before the extra files, so a brand or data-set file overrides a quarter's settings.
+
     Relative paths (`data_dir`) are resolved against the project root, the parent of params_dir.
     """
     params_dir = Path(params_dir).resolve()
     default = params_dir / "default.yaml"
     if not default.is_file():
         raise ParameterError(f"parameter file not found: {default}")
-    layers: list[tuple[str, dict[str, Any]]] = [(str(default), _read_yaml(default))]
-    chosen = quarter or layers[0][1].get("quarter")
+    base = [(str(default), _read_yaml(default))]
+    extras = [(str(path), _read_yaml(path)) for path in _find_files(params_dir, extra_files)]
+    stated = [values["quarter"] for _, values in base + extras if "quarter" in values]
+    chosen = quarter or (stated[-1] if stated else None)
     if chosen is None:
         raise ParameterError(f"{default}: no 'quarter' given")
     quarter_file = params_dir / f"{Quarter.parse(chosen).label}.yaml"
-    if quarter_file.is_file():
-        layers.append((str(quarter_file), _read_yaml(quarter_file)))
-    for extra in extra_files:
-        path = Path(extra)
-        if not path.is_absolute() and not path.is_file():
-            path = params_dir / path
-        if not path.is_file():
-            raise ParameterError(f"parameter file not found: {extra}")
-        layers.append((str(path), _read_yaml(path)))
-    if quarter is not None:  # the explicit quarter wins over anything a file says
-        layers.append(("quarter argument", {"quarter": Quarter.parse(quarter).label}))
+    for_quarter = [(str(quarter_file), _read_yaml(quarter_file))] if quarter_file.is_file() else []
+    # the explicit quarter wins over anything a file says
+    explicit = [("quarter argument", {"quarter": Quarter.parse(quarter).label})] if quarter else []
+    layers = base + for_quarter + extras + explicit
     layers.append(("overrides", overrides or {}))
 
     merged: dict[str, Any] = {}

@@ -121,3 +121,68 @@ def coverage(engine: DataEngine, table: str, column: str) -> tuple[pd.Timestamp,
     """First and last value of a date column."""
     first, last = engine.con.execute(f"SELECT min({column}), max({column}) FROM {table}").fetchone()
     return pd.Timestamp(first), pd.Timestamp(last)
+
+
+def customer_summary(
+    engine: DataEngine, end: pd.Timestamp, unit_days: float = 1.0, value: str = "net_revenue"
+) -> pd.DataFrame:
+    """RFM summary of every customer with an order before `end`, as lifetimes defines it.
+
+    Orders on the same day are merged (values summed). frequency = purchase days - 1;
+    recency = days from first to last purchase day; T = days from first purchase day to the
+    last day before `end`; both divided by `unit_days` (7 for weeks). monetary_value = mean value
+    of the repeat purchase days (0 without repeats). Identical to
+    `lifetimes.utils.summary_data_from_transaction_data(freq="D", freq_multiplier=unit_days)`.
+    """
+    last_day = (end - pd.Timedelta(days=1)).date()
+    return engine.sql(
+        f"""
+        WITH days AS (
+            SELECT customer_id, order_ts::DATE AS day, sum({value})::DOUBLE AS value
+            FROM orders WHERE order_ts < ? GROUP BY 1, 2),
+        firsts AS (SELECT *, min(day) OVER (PARTITION BY customer_id) AS first_day FROM days)
+        SELECT customer_id,
+               (count(*) - 1)::DOUBLE AS frequency,
+               date_diff('day', min(day), max(day)) / ? AS recency,
+               date_diff('day', min(day), ?::DATE) / ? AS T,
+               coalesce(avg(value) FILTER (WHERE day > first_day), 0)::DOUBLE AS monetary_value
+        FROM firsts GROUP BY customer_id ORDER BY customer_id""",
+        [end, unit_days, last_day, unit_days],
+    )
+
+
+def purchase_days_between(
+    engine: DataEngine, start: pd.Timestamp, end: pd.Timestamp
+) -> pd.DataFrame:
+    """Per customer: distinct purchase days in [start, end) (lifetimes' holdout frequency)."""
+    return engine.sql(
+        """
+        SELECT customer_id, count(DISTINCT order_ts::DATE)::DOUBLE AS purchases
+        FROM orders WHERE order_ts >= ? AND order_ts < ? GROUP BY 1""",
+        [start, end],
+    )
+
+
+def customer_origins(engine: DataEngine, end: pd.Timestamp) -> pd.DataFrame:
+    """Per customer with an order before `end`: first order time and its channel."""
+    channel = "arg_min(channel, order_ts)" if "channel" in engine.columns("orders") else "NULL"
+    return engine.sql(
+        f"""
+        SELECT customer_id, min(order_ts) AS first_order_ts,
+               {channel} AS acquisition_channel
+        FROM orders WHERE order_ts < ? GROUP BY 1""",
+        [end],
+    )
+
+
+def gross_margin_rate(engine: DataEngine, end: pd.Timestamp) -> float | None:
+    """(revenue - cost) / revenue over orders before `end` with a cost; None without costs."""
+    if "cost" not in engine.columns("orders"):
+        return None
+    revenue, cost = engine.con.execute(
+        """
+        SELECT sum(revenue), sum(cost) FROM orders
+        WHERE order_ts < ? AND cost IS NOT NULL""",
+        [end],
+    ).fetchone()
+    return None if not revenue else float((revenue - cost) / revenue)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-UNITS = ("currency", "count", "rate", "seconds", "ratio", "pp", "pvalue", "yesno")
+UNITS = ("currency", "count", "rate", "seconds", "ratio", "pp", "pct", "pvalue", "yesno")
 
 
 def _missing(value: float | None) -> bool:
@@ -34,6 +34,8 @@ def fmt_value(value: float | None, unit: str, currency: str = "¥") -> str:
     if unit == "seconds":
         minutes, seconds = divmod(round(value), 60)
         return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
+    if unit == "pct":
+        return f"{value:+.1f}%"
     if unit == "pvalue":
         return "< 0.001" if value < 0.001 else f"{value:.3f}"
     if unit == "yesno":

@@ -55,6 +55,16 @@ class SectionContext:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"kpis": kpis, **details}, indent=2, default=str))
 
+    def save_artifact(self, name: str, frame: pd.DataFrame) -> None:
+        """Write a table to artifacts/<name>.parquet and .csv (batch runs only): for CRM and
+        for sections that build on this one. Never shown in the HTML."""
+        if self.build_dir is None:
+            return
+        folder = self.build_dir / "artifacts"
+        folder.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(folder / f"{name}.parquet", index=False)
+        frame.to_csv(folder / f"{name}.csv", index=False)
+
 
 def open_section(
     section: str,

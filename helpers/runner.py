@@ -66,12 +66,14 @@ def execute_section(
 
 
 def _publish(build: Path, final: Path) -> None:
-    """Swap the finished build into place; the old report is removed only afterwards."""
+    """Swap the finished build into place; the old report (and any stale failed build) is
+    removed only afterwards."""
     old = final.with_name(f".{final.name}.old-{os.getpid()}")
     if final.exists():
         final.rename(old)
     build.rename(final)
     shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(final.with_name(f"{final.name}.failed"), ignore_errors=True)
 
 
 def _keep_failed(build: Path, final: Path, error: SectionFailedError) -> SectionFailedError:
@@ -157,7 +159,9 @@ def run_quarter(
     build.mkdir(parents=True)
     try:
         metrics = build_report(config, build, project, extra, log)
-        shutil.rmtree(build / "clean")  # customer-level inputs stay out of the published report
+        # customer-level inputs and per-section scratch files stay out of the published report
+        for scratch in ("clean", "metrics"):
+            shutil.rmtree(build / scratch, ignore_errors=True)
         (build / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
         params = ", ".join(["default.yaml", f"{config.quarter}.yaml", *extra])
         (build / "index.html").write_text(

@@ -24,6 +24,13 @@ SECTIONS: dict[str, Section] = {
             ("traffic",),
             "Channel mix, engagement, conversion and devices",
         ),
+        Section(
+            "clv",
+            "Customer lifetime value",
+            "clv.ipynb",
+            ("orders",),
+            "What customers are worth: holdout-validated purchase and spend models",
+        ),
     )
 }
 

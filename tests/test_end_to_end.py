@@ -61,11 +61,11 @@ def _visible(html: str) -> str:
     return re.sub(r"<style.*?</style>", "", html, flags=re.S)
 
 
-@pytest.mark.parametrize("page", ["index.html", "traffic.html"])
+@pytest.mark.parametrize("page", ["index.html", "traffic.html", "clv.html"])
 def test_html_is_stakeholder_safe_and_offline(ran, page):
     html = (ran / "2025Q4" / page).read_text(encoding="utf-8")
     body = _visible(html)
-    assert "Traceback" not in body and "Error" not in body
+    assert "Traceback" not in body and not re.search(r"\b[A-Z]\w*Error\b", body)
     assert "application/vnd.jupyter.stderr" not in body  # no warnings either
     assert "jp-InputArea-editor" not in body and "jp-InputPrompt" not in body  # no code
     assert "jp-OutputPrompt" not in body and "In&nbsp;[" not in body  # no prompts
@@ -74,7 +74,7 @@ def test_html_is_stakeholder_safe_and_offline(ran, page):
     assert not external, "nothing may be requested from another host"
     assert not re.search(r"@import|<script[^>]+src=", html)
     assert not re.search(r"\bC\d{7}\b", html), "no customer identifiers"
-    if page == "traffic.html":
+    if page != "index.html":
         images = re.findall(r'<img[^>]+src="([^"]{0,30})', html)
         assert len(images) >= 5 and all(src.startswith("data:image/png;base64,") for src in images)
         assert 'href="index.html"' in html
@@ -202,3 +202,60 @@ def test_bad_inputs_stop_the_batch_before_any_notebook(small_data, tmp_path, cap
 def test_malformed_quarter_on_the_command_line(capsys):
     assert cli.main(["--project", str(PROJECT), "--quarter", "2024Q5"]) == 2
     assert "malformed quarter '2024Q5'" in capsys.readouterr().err
+
+
+def test_clv_metrics_record_the_model_and_its_holdout_error(ran, small_data):
+    metrics = json.loads((ran / "2025Q4" / "metrics.json").read_text())
+    section = metrics["sections"]["clv"]
+    model = section["model"]
+    assert model["model"] == "BG/NBD" and set(model["params"]) == {"r", "alpha", "a", "b"}
+    assert section["kpis"]["holdout_error_pct"]["current"] == model["aggregate_error_pct"]
+    orders = _raw(small_data, "orders")
+    valid = orders[(orders["status"] == "completed") & (orders["refund"] < orders["revenue"])]
+    in_quarter = valid[valid["order_ts"].dt.to_period("Q") == pd.Period("2025Q4", "Q")]
+    before = set(valid.loc[valid["order_ts"] < "2025-10-01", "customer_id"])
+    repeat_days = in_quarter[in_quarter["customer_id"].isin(before)]
+    actual = (
+        repeat_days.groupby("customer_id")["order_ts"]
+        .apply(lambda ts: ts.dt.normalize().nunique())
+        .sum()
+    )
+    assert model["actual_purchases"] == actual
+    assert (
+        section["kpis"]["customers"]["current"]
+        == valid.loc[valid["order_ts"] < "2026-01-01", "customer_id"].nunique()
+    )
+
+
+def test_cdnow_runs_end_to_end_with_orders_only(tmp_path):
+    from helpers import cdnow
+
+    cdnow.main(["--out", str(tmp_path / "cdnow")])
+    extra = tmp_path / "where.yaml"
+    extra.write_text(yaml.safe_dump({"data_dir": str(tmp_path / "cdnow")}))
+    reports = tmp_path / "reports"
+    assert (
+        cli.main(
+            [
+                "--project",
+                str(PROJECT),
+                "--reports-dir",
+                str(reports),
+                "--params",
+                "cdnow.yaml",
+                "--params",
+                str(extra),
+            ]
+        )
+        == 0
+    )
+    folder = reports / "cdnow" / "1998Q2"
+    index = (folder / "index.html").read_text()
+    assert "Traffic structure</strong> was skipped: no traffic table" in index
+    metrics = json.loads((folder / "metrics.json").read_text())
+    holdout = metrics["sections"]["clv"]["model"]
+    assert holdout["customers"] == 23570  # the whole CDNOW cohort joined in 1997Q1
+    assert abs(holdout["aggregate_error_pct"]) < 50
+    assert metrics["sections"]["clv"]["basis"] == "revenue"  # CDNOW has no order costs
+    html = _visible((folder / "clv.html").read_text())
+    assert not re.search(r"\bCD\d{5}\b", html) and "Traceback" not in html
