@@ -56,7 +56,7 @@ class Config(_Strict):
     files: dict[str, str] = Field(default_factory=dict)
     columns: dict[str, dict[str, str]] = Field(default_factory=dict)
     csv_encoding: str | None = None
-    sections: list[str] = Field(default_factory=lambda: ["traffic"])
+    sections: list[str] = Field(default_factory=lambda: ["traffic", "clv"])
     seed: int = 42
     significance_level: float = Field(0.05, gt=0, lt=0.5)
     material_change_pct: float = Field(10.0, ge=0)

@@ -6,8 +6,9 @@ from datetime import datetime
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from helpers.formatting import fmt_change, fmt_value
+from helpers.formatting import fmt_value
 from helpers.html_export import TEMPLATES
+from helpers.kpis import formatted_kpis
 from helpers.periods import Quarter
 
 
@@ -17,25 +18,14 @@ def _change_class(value: float | None) -> str:
 
 def kpi_rows(kpis: dict[str, dict], currency: str) -> list[dict]:
     """Formatted KPI rows with CSS classes for the direction of each change."""
-    rows = []
-    for record in kpis.values():
-        unit = record["unit"]
-        attainment = record.get("attainment")
-        rows.append(
-            {
-                "label": record["label"],
-                "current": fmt_value(record.get("current"), unit, currency),
-                "previous": fmt_value(record.get("previous"), unit, currency),
-                "year_ago": fmt_value(record.get("year_ago"), unit, currency),
-                "qoq": fmt_change(record.get("qoq"), unit),
-                "qoq_class": _change_class(record.get("qoq")),
-                "yoy": fmt_change(record.get("yoy"), unit),
-                "yoy_class": _change_class(record.get("yoy")),
-                "target": fmt_value(record.get("target"), unit, currency),
-                "attainment": "—" if attainment is None else f"{attainment:.0%}",
-            }
-        )
-    return rows
+    return [
+        {
+            **row,
+            "qoq_class": _change_class(row["qoq_change"]),
+            "yoy_class": _change_class(row["yoy_change"]),
+        }
+        for row in formatted_kpis(kpis, currency)
+    ]
 
 
 def render_index(metrics: dict, title: str, shop: str, currency: str, params: str) -> str:

@@ -6,7 +6,6 @@ DataContractError listing every violation (file, column, rule, row count, exampl
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -351,18 +350,21 @@ def prepare_inputs(config: Config) -> InputBundle:
     return InputBundle(tables, sources, exclusions, absent)
 
 
-def write_clean_inputs(bundle: InputBundle, directory: Path) -> dict[str, Path]:
-    """Write the clean tables as Parquet (read by every section) and data_quality.json."""
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name, frame in bundle.tables.items():
-        paths[name] = directory / f"{name}.parquet"
-        frame.to_parquet(paths[name], index=False)
-    quality = {
+def data_quality(bundle: InputBundle) -> dict:
+    """What the report says about its inputs: files, absent tables, exclusions, rows used."""
+    return {
         "sources": bundle.sources,
         "absent": bundle.absent,
         "exclusions": bundle.exclusions,
         "rows": {name: len(frame) for name, frame in bundle.tables.items()},
     }
-    (directory / "data_quality.json").write_text(json.dumps(quality, indent=2, default=float))
+
+
+def write_clean_inputs(bundle: InputBundle, directory: Path) -> dict[str, Path]:
+    """Write the clean tables as Parquet, the form every section reads them in."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, frame in bundle.tables.items():
+        paths[name] = directory / f"{name}.parquet"
+        frame.to_parquet(paths[name], index=False)
     return paths

@@ -47,23 +47,25 @@ def kpi_record(
     return record
 
 
-def kpi_table(kpis: dict[str, dict], currency: str = "¥") -> pd.DataFrame:
-    """Formatted rows for display: KPI, this quarter, previous, QoQ, year ago, YoY, target."""
+def formatted_kpis(kpis: dict[str, dict], currency: str = "¥") -> list[dict]:
+    """Each KPI record as display strings: label, current, previous, year_ago, qoq, yoy,
+    target, attainment, plus the raw qoq_change and yoy_change for colouring."""
     rows = []
     for record in kpis.values():
         unit = record["unit"]
+        attainment = record.get("attainment")
         rows.append(
             {
-                "KPI": record["label"],
-                "This quarter": fmt_value(record.get("current"), unit, currency),
-                "Previous quarter": fmt_value(record.get("previous"), unit, currency),
-                "QoQ": fmt_change(record.get("qoq"), unit),
-                "Year ago": fmt_value(record.get("year_ago"), unit, currency),
-                "YoY": fmt_change(record.get("yoy"), unit),
-                "Target": fmt_value(record.get("target"), unit, currency),
-                "Attainment": "—"
-                if record.get("attainment") is None
-                else f"{record['attainment']:.0%}",
+                "label": record["label"],
+                "current": fmt_value(record.get("current"), unit, currency),
+                "previous": fmt_value(record.get("previous"), unit, currency),
+                "qoq": fmt_change(record.get("qoq"), unit),
+                "year_ago": fmt_value(record.get("year_ago"), unit, currency),
+                "yoy": fmt_change(record.get("yoy"), unit),
+                "target": fmt_value(record.get("target"), unit, currency),
+                "attainment": "—" if attainment is None else f"{attainment:.0%}",
+                "qoq_change": record.get("qoq"),
+                "yoy_change": record.get("yoy"),
             }
         )
-    return pd.DataFrame(rows)
+    return rows

@@ -24,7 +24,7 @@ from helpers.data_access import DataEngine
 from helpers.errors import SectionFailedError
 from helpers.html_export import export_html, make_exporter
 from helpers.index_page import render_index
-from helpers.inputs import prepare_inputs, write_clean_inputs
+from helpers.inputs import data_quality, prepare_inputs, write_clean_inputs
 from helpers.overview import headline_kpis
 from helpers.periods import comparison_periods
 from helpers.sections import SECTIONS, Section, missing_tables
@@ -105,7 +105,7 @@ def build_report(
         "overview": headline_kpis(engine, comparison_periods(config.period)),
         "sections": {},
         "skipped": [],
-        "data_quality": json.loads((build / "clean" / "data_quality.json").read_text()),
+        "data_quality": data_quality(bundle),
     }
     engine.close()
     exporter = make_exporter()

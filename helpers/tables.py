@@ -9,7 +9,7 @@ from IPython.display import HTML, Markdown
 from pandas.io.formats.style import Styler
 
 from helpers.formatting import fmt_change, fmt_value
-from helpers.kpis import kpi_table
+from helpers.kpis import formatted_kpis
 
 
 def styled(
@@ -61,17 +61,24 @@ def note(text: str) -> HTML:
     return HTML(f'<div class="report-note">{html.escape(text)}</div>')
 
 
+KPI_COLUMNS = {
+    "label": "KPI",
+    "current": "This quarter",
+    "previous": "Previous quarter",
+    "qoq": "QoQ",
+    "year_ago": "Year ago",
+    "yoy": "YoY",
+    "target": "Target",
+    "attainment": "Attainment",
+}
+
+
 def kpi_styler(kpis: dict[str, dict], currency: str = "¥", targets: bool = False) -> Styler:
     """The headline KPI table: values per period, QoQ and YoY changes (and targets if asked)."""
-    table = kpi_table(kpis, currency)
-    if not targets:
-        table = table.drop(columns=["Target", "Attainment"])
-    raw = {
-        "QoQ": [r.get("qoq") for r in kpis.values()],
-        "YoY": [r.get("yoy") for r in kpis.values()],
-    }
-    styler = table.style.hide(axis="index")
-    for column, values in raw.items():
-        colours = [_change_colour(v) for v in values]
+    rows = pd.DataFrame(formatted_kpis(kpis, currency))
+    columns = [c for c in KPI_COLUMNS if targets or c not in ("target", "attainment")]
+    styler = rows[columns].rename(columns=KPI_COLUMNS).style.hide(axis="index")
+    for change, column in (("qoq_change", "QoQ"), ("yoy_change", "YoY")):
+        colours = [_change_colour(v) for v in rows[change]]
         styler = styler.apply(lambda _, c=colours: c, subset=[column])
     return styler.set_table_attributes('class="report-table"')
