@@ -300,40 +300,38 @@ def clv_by(predictions: pd.DataFrame, column: str) -> pd.DataFrame:
     )
 
 
-def alive_matrix(
-    model: FittedModel, T: float, max_frequency: int, max_recency: float, points: int = 25
-) -> pd.DataFrame:
-    """P(alive) on a grid of frequency (rows) and recency (columns) for customers of age T."""
+def _on_grid(predict: Callable, T: float, max_frequency: int, points: int) -> pd.DataFrame:
+    """predict(frequency, recency, T) on a frequency (rows) x recency (columns) grid for
+    customers of age T; with no repeat purchase, recency is 0 by definition."""
     frequency = np.arange(max_frequency + 1)
-    recency = np.linspace(0, min(max_recency, T), points)
+    recency = np.linspace(0, T, points)
     f, r = np.meshgrid(frequency, recency, indexing="ij")
-    alive = np.asarray(
-        model.fitter.conditional_probability_alive(f.ravel(), r.ravel(), np.full(f.size, T))
+    values = np.asarray(
+        predict(f.ravel(), np.where(f.ravel() == 0, 0, r.ravel()), np.full(f.size, T)), dtype=float
     )
-    alive = np.where(
-        f.ravel() == 0, np.asarray(model.fitter.conditional_probability_alive(0, 0, T)), alive
-    )  # with no repeat purchase recency is 0 by definition
-    return pd.DataFrame(alive.reshape(f.shape), index=frequency, columns=np.round(recency, 1))
+    return pd.DataFrame(values.reshape(f.shape), index=frequency, columns=np.round(recency, 1))
+
+
+def alive_matrix(
+    model: FittedModel, T: float, max_frequency: int, points: int = 25
+) -> pd.DataFrame:
+    """P(alive) by frequency and recency for customers of age T."""
+    return _on_grid(model.fitter.conditional_probability_alive, T, max_frequency, points)
 
 
 def expected_purchases_matrix(
-    model: FittedModel,
-    T: float,
-    horizon: float,
-    max_frequency: int,
-    max_recency: float,
-    points: int = 25,
+    model: FittedModel, T: float, horizon: float, max_frequency: int, points: int = 25
 ) -> pd.DataFrame:
-    """Expected purchases in `horizon` on a frequency x recency grid for customers of age T."""
-    frequency = np.arange(max_frequency + 1)
-    recency = np.linspace(0, min(max_recency, T), points)
-    f, r = np.meshgrid(frequency, recency, indexing="ij")
-    values = np.asarray(
-        model.fitter.conditional_expected_number_of_purchases_up_to_time(
-            horizon, f.ravel(), np.where(f.ravel() == 0, 0, r.ravel()), np.full(f.size, T)
-        )
+    """Expected purchases within `horizon` by frequency and recency for customers of age T."""
+    fitter = model.fitter
+    return _on_grid(
+        lambda f, r, t: fitter.conditional_expected_number_of_purchases_up_to_time(
+            horizon, f, r, t
+        ),
+        T,
+        max_frequency,
+        points,
     )
-    return pd.DataFrame(values.reshape(f.shape), index=frequency, columns=np.round(recency, 1))
 
 
 def period_transactions(
@@ -570,9 +568,12 @@ def build_section(
         tiers=tiers,
         by_channel=by_channel,
         by_cohort=clv_by(current.predictions, "first_quarter"),
-        alive=alive_matrix(current.model, typical_age, max_f, typical_age),
+        alive=alive_matrix(current.model, typical_age, max_f),
         expected=expected_purchases_matrix(
-            current.model, typical_age, 91 / UNIT_DAYS[config.clv.time_unit], max_f, typical_age
+            current.model,
+            typical_age,
+            (quarter.shift(1).end - quarter.end).days / UNIT_DAYS[config.clv.time_unit],
+            max_f,
         ),
         matrix_age=typical_age,
         period_check=period_transactions(current.model, current.predictions, config.seed),

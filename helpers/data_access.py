@@ -12,17 +12,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-TRAFFIC_SUMS = (
-    "sessions",
-    "users",
-    "new_users",
-    "engaged_sessions",
-    "bounces",
-    "pageviews",
-    "engagement_seconds",
-    "orders",
-    "revenue",
-)
+from helpers.contract import CONTRACT
+
+# every numeric traffic column is a count or amount that sums over days, channels and devices
+TRAFFIC_SUMS = tuple(c for c, kind in CONTRACT["traffic"].columns.items() if kind == "number")
 
 
 class DataEngine:
