@@ -113,6 +113,7 @@ def trend_lines(
     ylabel: str,
     value_kind: str = "count",
     currency: str | None = None,
+    xlabel: str = "Week starting",
 ) -> Figure:
     """One line per `hue` over time (e.g. weekly sessions by channel)."""
     fig, ax = plt.subplots(figsize=(10, 4.4))
@@ -122,7 +123,7 @@ def trend_lines(
     else:
         count_axis(ax.yaxis, currency if value_kind == "currency" else None)
     ax.legend(title=None, fontsize=8, ncols=3, loc="upper left")
-    return _finish(fig, ax, title, "Week starting", ylabel)
+    return _finish(fig, ax, title, xlabel, ylabel)
 
 
 def bubble_scatter(
@@ -304,3 +305,69 @@ def distribution(
         xlabel,
         "Customers",
     )
+
+
+def _band(ax, x0: float, x1: float, top0: float, top1: float, height: float, color) -> None:
+    """A smooth ribbon from (x0, top0) to (x1, top1) of constant height."""
+    xs = np.linspace(x0, x1, 50)
+    ease = (1 - np.cos(np.linspace(0, np.pi, 50))) / 2
+    upper = top0 + (top1 - top0) * ease
+    ax.fill_between(xs, upper - height, upper, color=color, alpha=0.45, linewidth=0)
+
+
+def flow_diagram(matrix: pd.DataFrame, title: str, left_title: str, right_title: str) -> Figure:
+    """Alluvial chart of a transition matrix (rows: from, columns: to, values: counts)."""
+    matrix = matrix.loc[matrix.sum(axis=1) > 0, matrix.sum(axis=0) > 0]
+    total = float(matrix.to_numpy().sum())
+    gap = 0.012 * total
+    colors = dict(zip(matrix.index, sns.color_palette("tab20", len(matrix.index)), strict=True))
+
+    def tops(sizes: pd.Series) -> pd.Series:
+        return total + gap * len(sizes) - (sizes.cumsum() - sizes) - gap * np.arange(len(sizes))
+
+    left_top, right_top = tops(matrix.sum(axis=1)), tops(matrix.sum(axis=0))
+    fig, ax = plt.subplots(figsize=(10, 7.5))
+    left_used = pd.Series(0.0, index=matrix.index)
+    right_used = pd.Series(0.0, index=matrix.columns)
+    for source in matrix.index:
+        for target in matrix.columns:
+            count = float(matrix.loc[source, target])
+            if count <= 0:
+                continue
+            _band(
+                ax,
+                0.12,
+                0.88,
+                left_top[source] - left_used[source],
+                right_top[target] - right_used[target],
+                count,
+                colors[source],
+            )
+            left_used[source] += count
+            right_used[target] += count
+    for names, top, x, align in (
+        (matrix.sum(axis=1), left_top, 0.11, "right"),
+        (matrix.sum(axis=0), right_top, 0.89, "left"),
+    ):
+        for name, size in names.items():
+            ax.add_patch(
+                plt.Rectangle(
+                    (x - 0.01 if align == "right" else x, top[name] - size),
+                    0.01,
+                    size,
+                    color="#444",
+                )
+            )
+            ax.text(
+                x - 0.015 if align == "right" else x + 0.025,
+                top[name] - size / 2,
+                f"{name} ({compact(size)})",
+                ha=align,
+                va="center",
+                fontsize=8,
+            )
+    ax.text(0.11, total + gap * (len(matrix) + 1), left_title, ha="right", weight="bold")
+    ax.text(0.89, total + gap * (len(matrix) + 1), right_title, ha="left", weight="bold")
+    ax.set_xlim(-0.25, 1.25)
+    ax.axis("off")
+    return _finish(fig, ax, title, "", "")

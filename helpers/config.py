@@ -44,6 +44,15 @@ class ClvParams(_Strict):
     max_spend_correlation: float = Field(0.3, gt=0, le=1)
 
 
+class RepurchaseParams(_Strict):
+    """Repurchase cohorts and RFM tiers."""
+
+    cohort_grain: Literal["month", "quarter"] = "quarter"
+    max_cohort_periods: int = Field(8, ge=1, le=36)
+    rfm_bins: int = Field(5, ge=3, le=10)
+    second_order_windows: list[int] = Field(default_factory=lambda: [30, 60, 90])
+
+
 class Config(_Strict):
     """Every parameter of a report run; see params/default.yaml for what each one means."""
 
@@ -56,7 +65,7 @@ class Config(_Strict):
     files: dict[str, str] = Field(default_factory=dict)
     columns: dict[str, dict[str, str]] = Field(default_factory=dict)
     csv_encoding: str | None = None
-    sections: list[str] = Field(default_factory=lambda: ["traffic", "clv"])
+    sections: list[str] = Field(default_factory=lambda: ["traffic", "clv", "repurchase"])
     seed: int = 42
     significance_level: float = Field(0.05, gt=0, lt=0.5)
     material_change_pct: float = Field(10.0, ge=0)
@@ -65,6 +74,7 @@ class Config(_Strict):
     exclusions: ExclusionRules = Field(default_factory=ExclusionRules)
     traffic: TrafficParams = Field(default_factory=TrafficParams)
     clv: ClvParams = Field(default_factory=ClvParams)
+    repurchase: RepurchaseParams = Field(default_factory=RepurchaseParams)
 
     @field_validator("quarter")
     @classmethod

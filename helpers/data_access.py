@@ -179,3 +179,107 @@ def gross_margin_rate(engine: DataEngine, end: pd.Timestamp) -> float | None:
         [end],
     ).fetchone()
     return None if not revenue else float((revenue - cost) / revenue)
+
+
+def _grain(grain: str) -> str:
+    if grain not in ("month", "quarter"):
+        raise ValueError(f"grain must be month or quarter, not {grain!r}")
+    return grain
+
+
+def repurchase_by_period(engine: DataEngine, grain: str, end: pd.Timestamp) -> pd.DataFrame:
+    """Per month or quarter before `end`: customers, customers with 2+ orders in the period,
+    and returning customers (whose first order was before the period started)."""
+    g = _grain(grain)
+    return engine.sql(
+        f"""
+        WITH firsts AS (SELECT customer_id, min(order_ts) AS first_ts FROM orders GROUP BY 1),
+        per_customer AS (
+            SELECT date_trunc('{g}', o.order_ts) AS period, o.customer_id,
+                   count(*) AS orders, any_value(f.first_ts) AS first_ts
+            FROM orders o JOIN firsts f USING (customer_id)
+            WHERE o.order_ts < ? GROUP BY 1, 2)
+        SELECT period, count(*)::DOUBLE AS customers,
+               count(*) FILTER (WHERE orders > 1)::DOUBLE AS repeat_customers,
+               count(*) FILTER (WHERE first_ts < period)::DOUBLE AS returning_customers
+        FROM per_customer GROUP BY 1 ORDER BY 1""",
+        [end],
+    )
+
+
+def cohort_activity(engine: DataEngine, grain: str, end: pd.Timestamp) -> pd.DataFrame:
+    """Per acquisition cohort (month or quarter of first order) and period offset k:
+    cohort size, customers ordering in period k after the first, and their net revenue."""
+    g = _grain(grain)
+    months = 1 if g == "month" else 3
+    return engine.sql(
+        f"""
+        WITH firsts AS (SELECT customer_id, date_trunc('{g}', min(order_ts)) AS cohort
+                        FROM orders WHERE order_ts < ? GROUP BY 1),
+        sizes AS (SELECT cohort, count(*)::DOUBLE AS cohort_size FROM firsts GROUP BY 1)
+        SELECT f.cohort, s.cohort_size,
+               (date_diff('month', f.cohort, date_trunc('{g}', o.order_ts)) // {months})::INT AS k,
+               count(DISTINCT o.customer_id)::DOUBLE AS active,
+               sum(o.net_revenue)::DOUBLE AS revenue
+        FROM orders o JOIN firsts f USING (customer_id) JOIN sizes s USING (cohort)
+        WHERE o.order_ts < ? GROUP BY ALL ORDER BY 1, 3""",
+        [end, end],
+    )
+
+
+def second_orders(engine: DataEngine, end: pd.Timestamp) -> pd.DataFrame:
+    """Per customer acquired before `end`: first order time, acquisition channel (if known),
+    and days to the second order (NULL when there is none before `end`)."""
+    channel = "arg_min(channel, order_ts)" if "channel" in engine.columns("orders") else "NULL"
+    return engine.sql(
+        f"""
+        WITH ranked AS (
+            SELECT customer_id, order_ts,
+                   row_number() OVER (PARTITION BY customer_id ORDER BY order_ts, order_id) AS n
+            FROM orders WHERE order_ts < ?),
+        channels AS (SELECT customer_id, {channel} AS acquisition_channel
+                     FROM orders WHERE order_ts < ? GROUP BY 1)
+        SELECT r1.customer_id, r1.order_ts AS first_ts, c.acquisition_channel,
+               date_diff('second', r1.order_ts, r2.order_ts) / 86400.0 AS days_to_second
+        FROM ranked r1 LEFT JOIN ranked r2 ON r1.customer_id = r2.customer_id AND r2.n = 2
+        JOIN channels c ON c.customer_id = r1.customer_id
+        WHERE r1.n = 1""",
+        [end, end],
+    )
+
+
+def rfm_inputs(engine: DataEngine, end: pd.Timestamp, window_start: pd.Timestamp) -> pd.DataFrame:
+    """Per customer with an order before `end`: days since the last order (at `end`), orders,
+    net revenue to date, net revenue since `window_start`, and member flag (if known)."""
+    member = "bool_or(is_member)" if "is_member" in engine.columns("orders") else "NULL"
+    return engine.sql(
+        f"""
+        SELECT customer_id,
+               date_diff('day', max(order_ts)::DATE, ?::DATE)::DOUBLE AS recency_days,
+               count(*)::DOUBLE AS orders,
+               sum(net_revenue)::DOUBLE AS revenue,
+               coalesce(sum(net_revenue) FILTER (WHERE order_ts >= ?), 0)::DOUBLE AS window_revenue,
+               {member} AS is_member
+        FROM orders WHERE order_ts < ? GROUP BY 1 ORDER BY 1""",
+        [end, window_start, end],
+    )
+
+
+def member_repurchase(engine: DataEngine, periods: pd.DataFrame) -> pd.DataFrame:
+    """Per compared period and member flag: customers, repeat customers (2+ orders in the
+    period), returning customers, orders and net revenue."""
+    _with_periods(engine, periods)
+    return engine.sql("""
+        WITH firsts AS (SELECT customer_id, min(order_ts) AS first_ts FROM orders GROUP BY 1),
+        per_customer AS (
+            SELECT p.period, o.customer_id, bool_or(o.is_member) AS is_member,
+                   count(*) AS orders, sum(o.net_revenue) AS revenue,
+                   any_value(f.first_ts) < any_value(p.start) AS is_returning
+            FROM orders o JOIN firsts f USING (customer_id)
+            JOIN report_periods p ON o.order_ts >= p.start AND o.order_ts < p."end"
+            GROUP BY 1, 2)
+        SELECT period, is_member, count(*)::DOUBLE AS customers,
+               count(*) FILTER (WHERE orders > 1)::DOUBLE AS repeat_customers,
+               count(*) FILTER (WHERE is_returning)::DOUBLE AS returning_customers,
+               sum(orders)::DOUBLE AS orders, sum(revenue)::DOUBLE AS revenue
+        FROM per_customer GROUP BY ALL ORDER BY ALL""")

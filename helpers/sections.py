@@ -31,6 +31,13 @@ SECTIONS: dict[str, Section] = {
             ("orders",),
             "What customers are worth: holdout-validated purchase and spend models",
         ),
+        Section(
+            "repurchase",
+            "Repurchase and customer tiers",
+            "repurchase.ipynb",
+            ("orders",),
+            "Repeat and returning rates, cohorts, time to second order, RFM tiers and moves",
+        ),
     )
 }
 

@@ -1,0 +1,405 @@
+"""Repurchase: repeat and returning-customer rates, acquisition cohorts, time to second order,
+RFM value tiers and how customers move between them.
+
+Definitions. Repeat-purchase rate: share of a period's customers with two or more orders in that
+period. Returning-customer rate (Shopify): share of a period's customers whose first order was
+before the period. Retention at k: share of a cohort (customers whose first order fell in the
+same month or quarter) ordering in the k-th period after it.
+
+RFM scores (1 = worst, `bins` = best) are percentile ranks with ties sharing the lowest rank, so
+equal values get equal scores: recency by days since the last order (fewer is better),
+frequency by orders, monetary by net revenue to date. Segments follow the widely used R x F
+segment map (scores rescaled to 1-5), with "Lost" split from Hibernating at R = 1:
+
+    R\\F   1             2             3              4              5
+    5    New           Potential     Potential      Champions      Champions
+    4    Promising     Potential     Potential      Loyal          Loyal
+    3    About to sleep About to sleep Need attention Loyal        Loyal
+    2    Hibernating   Hibernating   At risk        At risk        Can't lose
+    1    Lost          Lost          At risk        At risk        Can't lose
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from helpers import data_access
+from helpers.config import Config
+from helpers.formatting import compact, fmt_change, fmt_value
+from helpers.kpis import kpi_record
+from helpers.stats import two_proportion_ztest
+
+SEGMENTS = [
+    "Champions",
+    "Loyal",
+    "Potential loyalists",
+    "New",
+    "Promising",
+    "Need attention",
+    "About to sleep",
+    "At risk",
+    "Can't lose",
+    "Hibernating",
+    "Lost",
+]
+LAPSED = {"Hibernating", "Lost"}
+_GRID = {  # (R, F) on 1-5 -> segment
+    **{(r, f): "Champions" for r in (5,) for f in (4, 5)},
+    **{(r, f): "Loyal" for r in (3, 4) for f in (4, 5)},
+    **{(r, f): "Potential loyalists" for r in (4, 5) for f in (2, 3)},
+    (5, 1): "New",
+    (4, 1): "Promising",
+    (3, 3): "Need attention",
+    (3, 1): "About to sleep",
+    (3, 2): "About to sleep",
+    **{(r, f): "At risk" for r in (1, 2) for f in (3, 4)},
+    (1, 5): "Can't lose",
+    (2, 5): "Can't lose",
+    (2, 1): "Hibernating",
+    (2, 2): "Hibernating",
+    (1, 1): "Lost",
+    (1, 2): "Lost",
+}
+
+
+def add_rates(counts: pd.DataFrame) -> pd.DataFrame:
+    """Add repeat_rate and returning_rate to per-period customer counts."""
+    return counts.assign(
+        repeat_rate=counts["repeat_customers"] / counts["customers"],
+        returning_rate=counts["returning_customers"] / counts["customers"],
+    )
+
+
+def cohort_matrices(
+    activity: pd.DataFrame, grain: str, last_period: pd.Timestamp, max_periods: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Retention (share of the cohort ordering in period k) and cumulative net revenue per
+    cohort customer; cohorts as rows, k = 0..max_periods as columns. Periods not yet reached
+    by `last_period` (the start of the last complete period) are NaN, reached ones with no
+    orders are 0."""
+    step = 1 if grain == "month" else 3
+    data = activity[activity["k"] <= max_periods]
+    columns = range(max_periods + 1)
+    rate = (
+        data.assign(v=data["active"] / data["cohort_size"])
+        .pivot(index="cohort", columns="k", values="v")
+        .reindex(columns=columns)
+    )
+    value = (
+        data.assign(v=data["revenue"] / data["cohort_size"])
+        .pivot(index="cohort", columns="k", values="v")
+        .reindex(columns=columns)
+    )
+    cohorts = pd.DatetimeIndex(rate.index)
+    elapsed = ((last_period.year - cohorts.year) * 12 + last_period.month - cohorts.month) // step
+    reached = np.arange(max_periods + 1)[None, :] <= np.asarray(elapsed)[:, None]
+    return rate.fillna(0).where(reached), value.fillna(0).cumsum(axis=1).where(reached)
+
+
+def cohorts_against_a_year_earlier(
+    retention: pd.DataFrame, recent: int, k: int = 1
+) -> pd.DataFrame:
+    """Retention at period k of the `recent` latest cohorts that have reached k, beside the
+    cohort of the same month or quarter a year earlier."""
+    reached = retention[k].dropna()
+    rows = []
+    for cohort in reached.index[-recent:]:
+        earlier = cohort - pd.DateOffset(years=1)
+        if earlier in reached.index:
+            rows.append(
+                {
+                    "cohort": cohort,
+                    "retention": reached[cohort],
+                    "year_earlier_cohort": earlier,
+                    "year_earlier_retention": reached[earlier],
+                }
+            )
+    table = pd.DataFrame(
+        rows, columns=["cohort", "retention", "year_earlier_cohort", "year_earlier_retention"]
+    )
+    table["change_pp"] = (table["retention"] - table["year_earlier_retention"]) * 100
+    return table
+
+
+def second_order_summary(
+    second: pd.DataFrame, end: pd.Timestamp, windows: list[int]
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Share of new customers ordering again within each window (among customers acquired at
+    least that many days before `end`, so every one had the full window), and the median days
+    to a second order by acquisition channel (None without channels)."""
+    age = (end - second["first_ts"]).dt.total_seconds() / 86400
+    shares = pd.DataFrame(
+        [
+            {
+                "window_days": w,
+                "customers": int((age >= w).sum()),
+                "share": float((second.loc[age >= w, "days_to_second"] <= w).mean()),
+            }
+            for w in windows
+        ]
+    )
+    repeat = second.dropna(subset=["days_to_second"])
+    if not repeat["acquisition_channel"].notna().any():
+        return shares, None
+    by_channel = (
+        repeat.groupby("acquisition_channel")["days_to_second"]
+        .agg(repeat_customers="size", median_days="median")
+        .reset_index()
+    )
+    return shares, by_channel
+
+
+def score(values: pd.Series, bins: int, higher_is_better: bool = True) -> pd.Series:
+    """Score 1..bins from the percentile rank; ties share the lowest rank, so equal values get
+    equal scores."""
+    ranked = (values if higher_is_better else -values).rank(method="min") / len(values)
+    return np.clip(np.ceil(ranked * bins), 1, bins).astype(int)
+
+
+def rfm_segments(customers: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
+    """Add r_score, f_score, m_score and the named segment to per-customer RFM inputs
+    (recency_days, orders, revenue)."""
+    r = score(customers["recency_days"], bins, higher_is_better=False)
+    f = score(customers["orders"], bins)
+    r5, f5 = (np.ceil(s * 5 / bins).astype(int) for s in (r, f))
+    segment = [_GRID[(a, b)] for a, b in zip(r5, f5, strict=True)]
+    return customers.assign(
+        r_score=r,
+        f_score=f,
+        m_score=score(customers["revenue"], bins),
+        segment=pd.Categorical(segment, categories=SEGMENTS, ordered=True),
+    )
+
+
+def segment_table(scored: pd.DataFrame) -> pd.DataFrame:
+    """Per segment: customers and their share, share of the window's (quarter's) revenue,
+    lifetime average order value, mean days since the last order."""
+    table = scored.groupby("segment", observed=False).agg(
+        customers=("customer_id", "size"),
+        orders=("orders", "sum"),
+        revenue=("revenue", "sum"),
+        window_revenue=("window_revenue", "sum"),
+        recency_days=("recency_days", "mean"),
+    )
+    table["customer_share"] = table["customers"] / table["customers"].sum()
+    table["revenue_share"] = table["window_revenue"] / table["window_revenue"].sum()
+    table["aov"] = table["revenue"] / table["orders"].replace(0, np.nan)
+    return table.reset_index()
+
+
+FLOWS = ["New", "Moved up", "Stayed", "Moved down", "Lapsed"]
+
+
+def migration(previous: pd.DataFrame, current: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """How customers moved between segments from the previous quarter's end to this one's.
+
+    Returns the transition counts (rows: previous segment, plus "New this quarter"; columns:
+    current segment) and the flows (new, moved up, stayed, moved down, lapsed = into
+    Hibernating or Lost from another segment) with customers and this quarter's revenue.
+    """
+    merged = current[["customer_id", "segment", "window_revenue"]].merge(
+        previous[["customer_id", "segment"]], on="customer_id", how="left", suffixes=("", "_before")
+    )
+    before = (
+        merged["segment_before"]
+        .astype(object)
+        .where(merged["segment_before"].notna(), "New this quarter")
+    )
+    matrix = pd.crosstab(
+        pd.Categorical(before, ["New this quarter", *SEGMENTS]), merged["segment"], dropna=False
+    )
+    matrix.index.name, matrix.columns.name = "previous segment", "segment now"
+    rank_now = merged["segment"].cat.codes
+    rank_before = pd.Categorical(merged["segment_before"], SEGMENTS, ordered=True).codes
+    flow = np.select(
+        [
+            merged["segment_before"].isna(),
+            merged["segment"].isin(LAPSED) & ~merged["segment_before"].isin(LAPSED),
+            rank_now < rank_before,
+            rank_now == rank_before,
+        ],
+        ["New", "Lapsed", "Moved up", "Stayed"],
+        "Moved down",
+    )
+    flows = (
+        merged.assign(flow=flow)
+        .groupby("flow")
+        .agg(customers=("customer_id", "size"), revenue=("window_revenue", "sum"))
+        .reindex(FLOWS, fill_value=0)
+        .reset_index()
+    )
+    return matrix, flows
+
+
+def member_comparison(counts: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Members against non-members per compared period: repeat and returning rates, orders per
+    customer, average order value, and a two-proportion test of the repeat-rate gap."""
+    table = add_rates(counts).assign(
+        orders_per_customer=lambda d: d["orders"] / d["customers"],
+        aov=lambda d: d["revenue"] / d["orders"],
+    )
+    members = table[table["is_member"]].set_index("period")
+    others = table[~table["is_member"]].set_index("period")
+    _, p = two_proportion_ztest(
+        members["repeat_customers"],
+        members["customers"],
+        others["repeat_customers"].reindex(members.index),
+        others["customers"].reindex(members.index),
+    )
+    tests = pd.DataFrame({"period": members.index, "p_value": p, "significant": p < alpha})
+    return table.merge(tests, on="period")
+
+
+def _period_rates(quarterly: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:
+    starts = periods.set_index("period")["start"]
+    return quarterly.set_index("period").reindex(starts.to_numpy()).set_axis(starts.index)
+
+
+@dataclass
+class RepurchaseSection:
+    """Every table the repurchase notebook shows."""
+
+    quarterly: pd.DataFrame
+    monthly: pd.DataFrame
+    retention: pd.DataFrame
+    cumulative: pd.DataFrame
+    cohort_change: pd.DataFrame
+    second_days: pd.Series
+    second_shares: pd.DataFrame
+    second_by_channel: pd.DataFrame | None
+    scored: pd.DataFrame
+    segments: pd.DataFrame
+    transitions: pd.DataFrame
+    flows: pd.DataFrame
+    members: pd.DataFrame | None
+    findings: list[str]
+    kpis: dict[str, dict]
+
+
+def build_section(
+    engine: data_access.DataEngine, config: Config, periods: pd.DataFrame
+) -> RepurchaseSection:
+    """Query the engine per grain and derive every repurchase table for the quarter."""
+    params, quarter = config.repurchase, config.period
+    end = quarter.end
+    quarterly = add_rates(data_access.repurchase_by_period(engine, "quarter", end))
+    grain = params.cohort_grain
+    last_period = quarter.start if grain == "quarter" else end - pd.DateOffset(months=1)
+    retention, cumulative = cohort_matrices(
+        data_access.cohort_activity(engine, grain, end),
+        grain,
+        last_period,
+        params.max_cohort_periods,
+    )
+    second = data_access.second_orders(engine, end)
+    shares, by_channel = second_order_summary(second, end, params.second_order_windows)
+    current = rfm_segments(data_access.rfm_inputs(engine, end, quarter.start), params.rfm_bins)
+    previous = rfm_segments(
+        data_access.rfm_inputs(engine, quarter.start, quarter.previous.start), params.rfm_bins
+    )
+    transitions, flows = migration(previous, current)
+    members = (
+        member_comparison(data_access.member_repurchase(engine, periods), config.significance_level)
+        if "is_member" in engine.columns("orders")
+        else None
+    )
+    cohort_change = cohorts_against_a_year_earlier(retention, recent=4 if grain == "quarter" else 6)
+    kpis = headline_kpis(engine, quarterly, periods, params.second_order_windows[-1])
+    return RepurchaseSection(
+        quarterly=quarterly,
+        monthly=add_rates(data_access.repurchase_by_period(engine, "month", end)),
+        retention=retention,
+        cumulative=cumulative,
+        cohort_change=cohort_change,
+        second_days=second["days_to_second"].dropna(),
+        second_shares=shares,
+        second_by_channel=by_channel,
+        scored=current,
+        segments=segment_table(current),
+        transitions=transitions,
+        flows=flows,
+        members=members,
+        findings=findings(kpis, cohort_change, shares, by_channel, flows, members),
+        kpis=kpis,
+    )
+
+
+def headline_kpis(
+    engine: data_access.DataEngine, quarterly: pd.DataFrame, periods: pd.DataFrame, window: int
+) -> dict[str, dict]:
+    """Repeat and returning rates and the second-order rate for the compared quarters."""
+    rates = _period_rates(quarterly, periods)
+    second = {}
+    for row in periods.itertuples():
+        orders = data_access.second_orders(engine, row.end)
+        shares, _ = second_order_summary(orders, row.end, [window])
+        second[row.period] = shares["share"].iloc[0]
+    return {
+        "repeat_rate": kpi_record(
+            "Repeat-purchase rate (2+ orders in the quarter)",
+            "rate",
+            rates["repeat_rate"].to_dict(),
+        ),
+        "returning_rate": kpi_record(
+            "Returning-customer rate", "rate", rates["returning_rate"].to_dict()
+        ),
+        f"second_order_{window}d": kpi_record(
+            f"New customers ordering again within {window} days", "rate", second
+        ),
+    }
+
+
+def findings(
+    kpis: dict[str, dict],
+    cohort_change: pd.DataFrame,
+    shares: pd.DataFrame,
+    by_channel: pd.DataFrame | None,
+    flows: pd.DataFrame,
+    members: pd.DataFrame | None,
+) -> list[str]:
+    """Plain-language findings from the numbers."""
+    notes = []
+    for key in ("returning_rate", "repeat_rate"):
+        record = kpis[key]
+        notes.append(
+            f"{record['label']}: {fmt_value(record['current'], 'rate')} this quarter, "
+            f"{fmt_change(record['yoy'], 'rate')} against a year ago."
+        )
+    if len(cohort_change):
+        mean = cohort_change["change_pp"].mean()
+        notes.append(
+            f"Recent cohorts retain {'better' if mean > 0 else 'worse'} than the same "
+            f"cohorts a year earlier: {mean:+.1f} pp on average in their first period "
+            "after acquisition."
+        )
+    last = shares.iloc[-1]
+    note = (
+        f"{last['share']:.0%} of new customers order again within {int(last['window_days'])} days"
+    )
+    if by_channel is not None and len(by_channel):
+        fastest = by_channel.loc[by_channel["median_days"].idxmin()]
+        note += (
+            f"; customers from {fastest['acquisition_channel']} come back fastest "
+            f"(median {fastest['median_days']:.0f} days to the second order)"
+        )
+    notes.append(note + ".")
+    f = flows.set_index("flow")
+    notes.append(
+        f"Since last quarter {compact(f.loc['Moved up', 'customers'])} customers moved "
+        f"up a tier, {compact(f.loc['Moved down', 'customers'])} moved down and "
+        f"{compact(f.loc['Lapsed', 'customers'])} lapsed into Hibernating or Lost."
+    )
+    if members is not None:
+        now = members[members["period"] == "current"].set_index("is_member")
+        if {True, False} <= set(now.index):
+            verdict = (
+                "a significant gap" if now.loc[True, "significant"] else "not a significant gap"
+            )
+            notes.append(
+                f"Members repeat at {now.loc[True, 'repeat_rate']:.1%} against "
+                f"{now.loc[False, 'repeat_rate']:.1%} for non-members ({verdict})."
+            )
+    return notes
