@@ -272,13 +272,14 @@ def member_repurchase(engine: DataEngine, periods: pd.DataFrame) -> pd.DataFrame
     return engine.sql("""
         WITH firsts AS (SELECT customer_id, min(order_ts) AS first_ts FROM orders GROUP BY 1),
         per_customer AS (
-            SELECT p.period, o.customer_id, bool_or(o.is_member) AS is_member,
+            SELECT p.period, any_value(p.quarter) AS quarter, o.customer_id,
+                   bool_or(o.is_member) AS is_member,
                    count(*) AS orders, sum(o.net_revenue) AS revenue,
                    any_value(f.first_ts) < any_value(p.start) AS is_returning
             FROM orders o JOIN firsts f USING (customer_id)
             JOIN report_periods p ON o.order_ts >= p.start AND o.order_ts < p."end"
-            GROUP BY 1, 2)
-        SELECT period, is_member, count(*)::DOUBLE AS customers,
+            GROUP BY p.period, o.customer_id)
+        SELECT period, any_value(quarter) AS quarter, is_member, count(*)::DOUBLE AS customers,
                count(*) FILTER (WHERE orders > 1)::DOUBLE AS repeat_customers,
                count(*) FILTER (WHERE is_returning)::DOUBLE AS returning_customers,
                sum(orders)::DOUBLE AS orders, sum(revenue)::DOUBLE AS revenue

@@ -103,7 +103,7 @@ def cohorts_against_a_year_earlier(
     retention: pd.DataFrame, recent: int, k: int = 1
 ) -> pd.DataFrame:
     """Retention at period k of the `recent` latest cohorts that have reached k, beside the
-    cohort of the same month or quarter a year earlier."""
+    cohort of the same month or quarter a year earlier (cohorts labelled YYYY-MM)."""
     reached = retention[k].dropna()
     rows = []
     for cohort in reached.index[-recent:]:
@@ -111,9 +111,9 @@ def cohorts_against_a_year_earlier(
         if earlier in reached.index:
             rows.append(
                 {
-                    "cohort": cohort,
+                    "cohort": f"{cohort:%Y-%m}",
                     "retention": reached[cohort],
-                    "year_earlier_cohort": earlier,
+                    "year_earlier_cohort": f"{earlier:%Y-%m}",
                     "year_earlier_retention": reached[earlier],
                 }
             )

@@ -61,7 +61,7 @@ def _visible(html: str) -> str:
     return re.sub(r"<style.*?</style>", "", html, flags=re.S)
 
 
-@pytest.mark.parametrize("page", ["index.html", "traffic.html", "clv.html"])
+@pytest.mark.parametrize("page", ["index.html", "traffic.html", "clv.html", "repurchase.html"])
 def test_html_is_stakeholder_safe_and_offline(ran, page):
     html = (ran / "2025Q4" / page).read_text(encoding="utf-8")
     body = _visible(html)
@@ -259,3 +259,18 @@ def test_cdnow_runs_end_to_end_with_orders_only(tmp_path):
     assert metrics["sections"]["clv"]["basis"] == "revenue"  # CDNOW has no order costs
     html = _visible((folder / "clv.html").read_text())
     assert not re.search(r"\bCD\d{5}\b", html) and "Traceback" not in html
+
+
+def test_repurchase_kpis_equal_an_independent_pandas_computation(ran, small_data):
+    metrics = json.loads((ran / "2025Q4" / "metrics.json").read_text())
+    kpis = metrics["sections"]["repurchase"]["kpis"]
+    orders = _raw(small_data, "orders")
+    valid = orders[(orders["status"] == "completed") & (orders["refund"] < orders["revenue"])]
+    first = valid.groupby("customer_id")["order_ts"].min()
+    for period, quarter in (("current", "2025Q4"), ("previous", "2025Q3"), ("year_ago", "2024Q4")):
+        span = pd.Period(quarter, "Q")
+        in_quarter = valid[valid["order_ts"].dt.to_period("Q") == span]
+        counts = in_quarter.groupby("customer_id").size()
+        assert kpis["repeat_rate"][period] == pytest.approx((counts > 1).mean())
+        returning = first.reindex(counts.index) < span.start_time
+        assert kpis["returning_rate"][period] == pytest.approx(returning.mean())

@@ -1,0 +1,143 @@
+"""Repurchase helpers on hand-built orders; every expected value is worked out by hand."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import chi2_contingency
+
+from helpers import data_access, repurchase
+from helpers.periods import Quarter, comparison_periods
+
+# A: Jan 5, Jan 20, Apr 10 2025; B: Dec 1 2024, Feb 1 2025; C: Mar 3 2025
+ORDERS = pd.DataFrame(
+    {
+        "order_id": ["1", "2", "3", "4", "5", "6"],
+        "customer_id": ["A", "A", "A", "B", "B", "C"],
+        "order_ts": pd.to_datetime(
+            ["2025-01-05", "2025-01-20", "2025-04-10", "2024-12-01", "2025-02-01", "2025-03-03"]
+        ),
+        "net_revenue": [10.0, 20.0, 30.0, 40.0, 50.0, 60.0],
+        "channel": ["Email", "Email", "Email", "Paid", "Paid", "Paid"],
+        "is_member": [True, True, True, False, False, False],
+    }
+)
+END = pd.Timestamp("2025-07-01")
+
+
+@pytest.fixture
+def engine():
+    return data_access.DataEngine({"orders": ORDERS})
+
+
+def test_repeat_and_returning_rates(engine):
+    rates = repurchase.add_rates(data_access.repurchase_by_period(engine, "quarter", END))
+    by = rates.set_index("period")
+    q1, q2 = by.loc[pd.Timestamp("2025-01-01")], by.loc[pd.Timestamp("2025-04-01")]
+    assert (q1["customers"], q1["repeat_rate"], q1["returning_rate"]) == (3, 1 / 3, 1 / 3)
+    assert (q2["customers"], q2["repeat_rate"], q2["returning_rate"]) == (1, 0, 1)
+
+
+def test_cohort_retention_and_cumulative_revenue(engine):
+    activity = data_access.cohort_activity(engine, "quarter", END)
+    retention, cumulative = repurchase.cohort_matrices(
+        activity, "quarter", pd.Timestamp("2025-04-01"), 2
+    )
+    q4, q1 = pd.Timestamp("2024-10-01"), pd.Timestamp("2025-01-01")
+    assert retention.loc[q4].tolist() == [1.0, 1.0, 0.0]  # B bought in Dec and Feb, not in Q2
+    assert retention.loc[q1, [0, 1]].tolist() == [1.0, 0.5] and np.isnan(retention.loc[q1, 2])
+    assert cumulative.loc[q1, [0, 1]].tolist() == [(10 + 20 + 60) / 2, (10 + 20 + 60 + 30) / 2]
+    monthly = data_access.cohort_activity(engine, "month", END)
+    december = monthly[monthly["cohort"] == pd.Timestamp("2024-12-01")]
+    assert december.set_index("k")["active"].to_dict() == {0: 1.0, 2: 1.0}
+
+
+def test_cohorts_against_a_year_earlier():
+    index = pd.to_datetime(["2024-01-01", "2024-04-01", "2025-01-01", "2025-04-01"])
+    retention = pd.DataFrame({0: 1.0, 1: [0.40, 0.30, 0.35, 0.36]}, index=index)
+    table = repurchase.cohorts_against_a_year_earlier(retention, recent=2)
+    assert table["cohort"].tolist() == ["2025-01", "2025-04"]
+    assert table["year_earlier_cohort"].tolist() == ["2024-01", "2024-04"]
+    np.testing.assert_allclose(table["change_pp"], [-5.0, 6.0])
+
+
+def test_time_to_second_order(engine):
+    second = data_access.second_orders(engine, END).set_index("customer_id")
+    assert second.loc["A", "days_to_second"] == 15 and second.loc["B", "days_to_second"] == 62
+    assert np.isnan(second.loc["C", "days_to_second"])
+    shares, by_channel = repurchase.second_order_summary(second.reset_index(), END, [30, 90])
+    assert shares["share"].tolist() == pytest.approx([1 / 3, 2 / 3])
+    assert by_channel.set_index("acquisition_channel")["median_days"].to_dict() == {
+        "Email": 15,
+        "Paid": 62,
+    }
+    april = pd.Timestamp("2025-04-01")
+    young = repurchase.second_order_summary(data_access.second_orders(engine, april), april, [30])[
+        0
+    ].iloc[0]
+    # C joined 29 days before April: only A (15 days) and B (62 days) had a full window
+    assert (young["customers"], young["share"]) == (2, 0.5)
+
+
+def test_rfm_scores_and_segment_map():
+    customers = pd.DataFrame(
+        {
+            "customer_id": list("abcde"),
+            "recency_days": [1.0, 5.0, 10.0, 100.0, 1000.0],
+            "orders": [1.0, 1.0, 1.0, 2.0, 5.0],
+            "revenue": [10.0, 20.0, 30.0, 40.0, 50.0],
+        }
+    )
+    scored = repurchase.rfm_segments(customers, bins=5)
+    assert scored["r_score"].tolist() == [5, 4, 3, 2, 1]
+    assert scored["f_score"].tolist() == [1, 1, 1, 4, 5]  # ties share the lowest rank
+    assert scored["m_score"].tolist() == [1, 2, 3, 4, 5]
+    assert scored["segment"].astype(str).tolist() == [
+        "New",
+        "Promising",
+        "About to sleep",
+        "At risk",
+        "Can't lose",
+    ]
+
+
+def test_migration_flows_and_revenue():
+    previous = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d"],
+            "segment": pd.Categorical(
+                ["Loyal", "Champions", "At risk", "Lost"], repurchase.SEGMENTS
+            ),
+        }
+    )
+    current = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d", "e"],
+            "segment": pd.Categorical(
+                ["Champions", "Champions", "Hibernating", "Lost", "New"],
+                repurchase.SEGMENTS,
+                ordered=True,
+            ),
+            "window_revenue": [100.0, 50.0, 0.0, 0.0, 30.0],
+        }
+    )
+    matrix, flows = repurchase.migration(previous, current)
+    f = flows.set_index("flow")
+    assert f["customers"].to_dict() == {
+        "New": 1,
+        "Moved up": 1,
+        "Stayed": 2,
+        "Moved down": 0,
+        "Lapsed": 1,
+    }
+    assert f.loc["Moved up", "revenue"] == 100.0 and f.loc["New", "revenue"] == 30.0
+    assert matrix.loc["Loyal", "Champions"] == 1 and matrix.to_numpy().sum() == 5
+
+
+def test_members_against_non_members_with_a_two_proportion_test(engine):
+    periods = comparison_periods(Quarter.parse("2025Q1"))
+    table = repurchase.member_comparison(data_access.member_repurchase(engine, periods), 0.05)
+    now = table[table["period"] == "current"].set_index("is_member")
+    assert now.loc[True, "repeat_rate"] == 1.0 and now.loc[False, "repeat_rate"] == 0.0
+    assert now.loc[True, "orders_per_customer"] == 2 and now.loc[False, "aov"] == 55.0
+    _, p, _, _ = chi2_contingency([[1, 0], [0, 2]], correction=False)
+    assert now.loc[True, "p_value"] == pytest.approx(p)
