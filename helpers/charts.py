@@ -73,10 +73,7 @@ def period_bars(
         ax=ax,
         order=data[data["period"] == "current"].sort_values(value, ascending=False)[category],
     )
-    if value_kind == "rate":
-        rate_axis(ax.xaxis)
-    else:
-        count_axis(ax.xaxis, currency if value_kind == "currency" else None)
+    _value_axis(ax.xaxis, value_kind, currency)
     ax.legend(title=None, loc="lower right")
     return _finish(fig, ax, title, xlabel, "")
 
@@ -371,3 +368,82 @@ def flow_diagram(matrix: pd.DataFrame, title: str, left_title: str, right_title:
     ax.set_xlim(-0.25, 1.25)
     ax.axis("off")
     return _finish(fig, ax, title, "", "")
+
+
+def waterfall(
+    start: tuple[str, float],
+    steps: dict[str, float],
+    end: tuple[str, float],
+    title: str,
+    ylabel: str,
+) -> Figure:
+    """A bridge from a start value through signed steps to an end value."""
+    labels = [start[0], *steps, end[0]]
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    level = start[1]
+    ax.bar(0, start[1], color="#7fa7cf")
+    for i, delta in enumerate(steps.values(), start=1):
+        ax.bar(i, delta, bottom=level, color="#2e7d32" if delta >= 0 else "#c62828")
+        ax.annotate(
+            f"{delta:+.2f}",
+            (i, level + max(delta, 0)),
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha="center",
+            fontsize=9,
+        )
+        level += delta
+    ax.bar(len(labels) - 1, end[1], color="#1f4e79")
+    for i, value in ((0, start[1]), (len(labels) - 1, end[1])):
+        ax.annotate(
+            f"{value:.2f}",
+            (i, value),
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha="center",
+            fontsize=9,
+        )
+    levels = np.cumsum([start[1], *steps.values()])
+    low, high = min(levels.min(), end[1]), max(levels.max(), end[1])
+    ax.set_ylim(
+        max(0.0, low - 0.6 * (high - low) - 0.05 * high), high + 0.25 * (high - low) + 0.05 * high
+    )
+    ax.set_xticks(range(len(labels)), labels)
+    return _finish(fig, ax, title, "", ylabel)
+
+
+def response_panels(
+    weekly: pd.DataFrame, curves: pd.DataFrame, curve, title: str, currency: str | None = None
+) -> Figure:
+    """One panel per channel: weekly revenue against spend, the fitted curve (dashed when the
+    fit is too poor to act on) and the current spend."""
+    rows = curves.reset_index(drop=True)
+    columns = min(2, len(rows))
+    fig, axes = plt.subplots(
+        int(np.ceil(len(rows) / columns)),
+        columns,
+        figsize=(10, 3.6 * np.ceil(len(rows) / columns)),
+        squeeze=False,
+    )
+    for ax, row in zip(axes.ravel(), rows.itertuples(), strict=False):
+        points = weekly[weekly["channel"] == row.channel]
+        ax.scatter(points["spend"], points["revenue"], s=10, alpha=0.5)
+        grid = np.linspace(0, points["spend"].max() * 1.3, 100)
+        if np.isfinite(row.r2):
+            ax.plot(
+                grid,
+                curve(grid, row.top, row.half, row.shape),
+                color="#c62828",
+                linestyle="-" if row.usable else "--",
+            )
+        ax.axvline(row.current_spend, color="#555", linewidth=1)
+        ax.set_title(f"{row.channel} (R² {row.r2:.2f})", fontsize=10, loc="left")
+        count_axis(ax.xaxis, currency)
+        count_axis(ax.yaxis, currency)
+        ax.set_xlabel("Weekly spend")
+        ax.set_ylabel("Weekly attributed revenue")
+    for ax in axes.ravel()[len(rows) :]:
+        ax.set_visible(False)
+    fig.suptitle(title, x=0.01, ha="left", fontweight="bold")
+    plt.close(fig)
+    return fig

@@ -617,3 +617,17 @@ def model_note(section: ClvSection) -> str:
         spend["note"],
     ]
     return " ".join(part for part in parts if part)
+
+
+def value_by_channel(engine: data_access.DataEngine, config: Config) -> pd.DataFrame | None:
+    """CLV per acquisition channel at the quarter's end (what the CLV section saves as
+    clv_by_channel), for sections run without it; None when orders carry no channel."""
+    quarter = config.period
+    key = "bgnbd" if config.clv.model == "auto" else config.clv.model
+    margin = data_access.gross_margin_rate(engine, quarter.end)
+    predictions = _with_origins(
+        engine, value_snapshot(engine, config, quarter, key, margin).predictions, quarter.end
+    )
+    if not predictions["acquisition_channel"].notna().any():
+        return None
+    return clv_by(predictions, "acquisition_channel")

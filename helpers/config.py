@@ -53,6 +53,14 @@ class RepurchaseParams(_Strict):
     second_order_windows: list[int] = Field(default_factory=lambda: [30, 60, 90])
 
 
+class MarketingParams(_Strict):
+    """Marketing ROI: when a response curve is good enough, and how far budgets may move."""
+
+    min_fit_r2: float = Field(0.5, ge=0, le=1)
+    max_budget_shift_pct: float = Field(50.0, gt=0, le=100)
+    ltv_cac_reference: float = Field(3.0, gt=0)
+
+
 class Config(_Strict):
     """Every parameter of a report run; see params/default.yaml for what each one means."""
 
@@ -65,7 +73,9 @@ class Config(_Strict):
     files: dict[str, str] = Field(default_factory=dict)
     columns: dict[str, dict[str, str]] = Field(default_factory=dict)
     csv_encoding: str | None = None
-    sections: list[str] = Field(default_factory=lambda: ["traffic", "clv", "repurchase"])
+    sections: list[str] = Field(
+        default_factory=lambda: ["traffic", "clv", "repurchase", "marketing"]
+    )
     seed: int = 42
     significance_level: float = Field(0.05, gt=0, lt=0.5)
     material_change_pct: float = Field(10.0, ge=0)
@@ -75,6 +85,7 @@ class Config(_Strict):
     traffic: TrafficParams = Field(default_factory=TrafficParams)
     clv: ClvParams = Field(default_factory=ClvParams)
     repurchase: RepurchaseParams = Field(default_factory=RepurchaseParams)
+    marketing: MarketingParams = Field(default_factory=MarketingParams)
 
     @field_validator("quarter")
     @classmethod

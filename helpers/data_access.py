@@ -284,3 +284,32 @@ def member_repurchase(engine: DataEngine, periods: pd.DataFrame) -> pd.DataFrame
                count(*) FILTER (WHERE is_returning)::DOUBLE AS returning_customers,
                sum(orders)::DOUBLE AS orders, sum(revenue)::DOUBLE AS revenue
         FROM per_customer GROUP BY ALL ORDER BY ALL""")
+
+
+MARKETING_SUMS = tuple(c for c, kind in CONTRACT["marketing"].columns.items() if kind == "number")
+
+
+def marketing_by_period(
+    engine: DataEngine, periods: pd.DataFrame, by: list[str] | tuple = ()
+) -> pd.DataFrame:
+    """Sum of every marketing measure present, per compared period and the `by` dimensions."""
+    present = [c for c in MARKETING_SUMS if c in engine.columns("marketing")]
+    dims = "".join(f", m.{d}" for d in by)
+    sums = ", ".join(f"sum(m.{c})::DOUBLE AS {c}" for c in present)
+    _with_periods(engine, periods)
+    return engine.sql(f"""
+        SELECT p.period, p.quarter{dims}, {sums}
+        FROM marketing m JOIN report_periods p ON m.date >= p.start AND m.date < p."end"
+        GROUP BY ALL ORDER BY ALL""")
+
+
+def marketing_weekly(engine: DataEngine, end: pd.Timestamp) -> pd.DataFrame:
+    """Weekly spend and attributed revenue per channel before `end` (complete weeks only)."""
+    return engine.sql(
+        """
+        SELECT date_trunc('week', date) AS week, channel,
+               sum(spend)::DOUBLE AS spend, sum(attributed_revenue)::DOUBLE AS revenue
+        FROM marketing WHERE date < ?
+        GROUP BY ALL HAVING count(DISTINCT date) = 7 ORDER BY ALL""",
+        [end],
+    )

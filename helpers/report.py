@@ -65,6 +65,14 @@ class SectionContext:
         frame.to_parquet(folder / f"{name}.parquet", index=False)
         frame.to_csv(folder / f"{name}.csv", index=False)
 
+    def read_artifact(self, name: str) -> pd.DataFrame | None:
+        """An artifact an earlier section of this batch wrote, or None (interactive runs, or
+        the section did not run)."""
+        if self.build_dir is None:
+            return None
+        path = self.build_dir / "artifacts" / f"{name}.parquet"
+        return pd.read_parquet(path) if path.is_file() else None
+
 
 def open_section(
     section: str,

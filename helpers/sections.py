@@ -38,6 +38,13 @@ SECTIONS: dict[str, Section] = {
             ("orders",),
             "Repeat and returning rates, cohorts, time to second order, RFM tiers and moves",
         ),
+        Section(
+            "marketing",
+            "Marketing ROI",
+            "marketing.ipynb",
+            ("marketing",),
+            "Return on spend by channel and campaign, why it moved, where to put the next budget",
+        ),
     )
 }
 
