@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -46,6 +47,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="where reports go (default: <project>/reports)",
     )
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="sections run at the same time (default: 2, or 1 on one core)",
+    )
     return parser.parse_args(argv)
 
 
@@ -60,7 +68,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {label} ({position}/{len(quarters)})", flush=True)
         try:
             index = run_quarter(
-                quarter, project, reports_dir, args.params, log=lambda line: print(line, flush=True)
+                quarter,
+                project,
+                reports_dir,
+                args.params,
+                log=lambda line: print(line, flush=True),
+                jobs=args.jobs,
             )
         except SectionFailedError as exc:
             print(f"FAILED {exc}", file=sys.stderr)

@@ -13,6 +13,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import datetime
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from papermill.exceptions import PapermillExecutionError
 from helpers.config import Config, load_config
 from helpers.data_access import DataEngine
 from helpers.errors import SectionFailedError
-from helpers.html_export import export_html, make_exporter
+from helpers.html_export import export_html
 from helpers.index_page import render_index
 from helpers.inputs import data_quality, prepare_inputs, write_clean_inputs
 from helpers.overview import headline_kpis
@@ -87,7 +88,7 @@ def _keep_failed(build: Path, final: Path, error: SectionFailedError) -> Section
 
 
 def build_report(
-    config: Config, build: Path, project: Path, extra_params: list[str], log: Log
+    config: Config, build: Path, project: Path, extra_params: list[str], log: Log, jobs: int = 2
 ) -> dict:
     """Everything of one quarter's report, written into `build`; returns metrics.json content."""
     started = time.perf_counter()
@@ -108,39 +109,71 @@ def build_report(
         "data_quality": data_quality(bundle),
     }
     engine.close()
-    exporter = make_exporter()
     parameters = {
         "quarter": config.quarter,
         "params_dir": str(project / "params"),
         "build_dir": str(build),
         "extra_params": extra_params,
     }
+    runnable = []
     for name in config.sections:
-        section = SECTIONS[name]
-        missing = missing_tables(section, set(bundle.tables))
+        missing = missing_tables(SECTIONS[name], set(bundle.tables))
         if missing:
             reason = f"no {', '.join(missing)} table in the inputs"
-            metrics["skipped"].append({"name": name, "title": section.title, "reason": reason})
+            metrics["skipped"].append(
+                {"name": name, "title": SECTIONS[name].title, "reason": reason}
+            )
             log(f"[{config.quarter}] {name}: skipped ({reason})")
-            continue
-        began = time.perf_counter()
+        else:
+            runnable.append(name)
+
+    def run(name: str) -> dict:
+        section, began = SECTIONS[name], time.perf_counter()
         log(f"[{config.quarter}] {name}: running")
         executed = execute_section(
             section, build, project / "notebooks", parameters, config.quarter
         )
-        export_html(
-            executed, build / f"{name}.html", f"{section.title}: {config.quarter}", exporter
-        )
+        export_html(executed, build / f"{name}.html", f"{section.title}: {config.quarter}")
         recorded = json.loads((build / "metrics" / f"{name}.json").read_text())
-        metrics["sections"][name] = {
+        log(f"[{config.quarter}] {name}: done ({time.perf_counter() - began:.1f} s)")
+        return {
             "name": name,
             "title": section.title,
             "summary": section.summary,
             "href": f"{name}.html",
             **recorded,
         }
-        log(f"[{config.quarter}] {name}: done ({time.perf_counter() - began:.1f} s)")
+
+    results = run_in_dependency_order(runnable, run, jobs)
+    metrics["sections"] = {name: results[name] for name in runnable}
     return metrics
+
+
+def run_in_dependency_order(
+    names: list[str], run: Callable[[str], dict], jobs: int
+) -> dict[str, dict]:
+    """Run sections on up to `jobs` threads (each drives its own kernel process); a section
+    starts once the sections it reads from (Section.after) have finished. The first failure
+    is raised after the running sections stop; nothing new starts after it."""
+    results: dict[str, dict] = {}
+    pending = list(names)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        running: dict = {}
+        while pending or running:
+            for name in [
+                n for n in pending if all(d in results or d not in names for d in SECTIONS[n].after)
+            ]:
+                pending.remove(name)
+                running[pool.submit(run, name)] = name
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                name = running.pop(future)
+                if future.exception() is not None:
+                    pending.clear()
+                    wait(running)
+                    raise future.exception()
+                results[name] = future.result()
+    return results
 
 
 def run_quarter(
@@ -149,6 +182,7 @@ def run_quarter(
     reports_dir: Path,
     extra_params: list[str] | tuple = (),
     log: Log = print,
+    jobs: int = 2,
 ) -> Path:
     """Build and publish one quarter's report; return the path of its index.html."""
     extra = [str(Path(p).resolve()) if Path(p).is_file() else str(p) for p in extra_params]
@@ -158,7 +192,7 @@ def run_quarter(
     shutil.rmtree(build, ignore_errors=True)
     build.mkdir(parents=True)
     try:
-        metrics = build_report(config, build, project, extra, log)
+        metrics = build_report(config, build, project, extra, log, jobs)
         # customer-level inputs and per-section scratch files stay out of the published report
         for scratch in ("clean", "metrics"):
             shutil.rmtree(build / scratch, ignore_errors=True)

@@ -12,6 +12,7 @@ class Section:
     notebook: str
     requires: tuple[str, ...]
     summary: str
+    after: tuple[str, ...] = ()  # sections whose artifacts this one reads, when they run
 
 
 SECTIONS: dict[str, Section] = {
@@ -44,6 +45,7 @@ SECTIONS: dict[str, Section] = {
             "marketing.ipynb",
             ("marketing",),
             "Return on spend by channel and campaign, why it moved, where to put the next budget",
+            after=("clv",),
         ),
     )
 }

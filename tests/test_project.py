@@ -1,9 +1,13 @@
 """Project hygiene users rely on: one environment for pip and conda, clean notebooks."""
 
 import json
+import threading
+import time
 
+import pytest
 import yaml
 
+from helpers.runner import run_in_dependency_order
 from helpers.sections import SECTIONS
 
 from .conftest import PROJECT
@@ -34,3 +38,29 @@ def test_notebooks_are_clean_with_one_parameters_cell_and_the_project_kernel():
         tagged = [c for c in code if "parameters" in c["metadata"].get("tags", [])]
         assert len(tagged) == 1
         assert notebook["metadata"]["kernelspec"]["name"] == "ecom-report"
+
+
+def test_sections_run_after_the_sections_they_read_and_stop_at_the_first_failure():
+    finished: list[str] = []
+    lock = threading.Lock()
+
+    def run(name: str) -> dict:
+        time.sleep({"clv": 0.2}.get(name, 0.01))
+        with lock:
+            finished.append(name)
+        return {"name": name}
+
+    results = run_in_dependency_order(["traffic", "clv", "repurchase", "marketing"], run, jobs=2)
+    assert set(results) == {"traffic", "clv", "repurchase", "marketing"}
+    assert finished.index("marketing") > finished.index("clv")  # marketing reads CLV's output
+    assert finished[0] != "clv"  # independent sections did not wait for the slow one
+
+    def fail(name: str) -> dict:
+        if name == "clv":
+            raise RuntimeError("clv broke")
+        return run(name)
+
+    finished.clear()
+    with pytest.raises(RuntimeError, match="clv broke"):
+        run_in_dependency_order(["clv", "marketing"], fail, jobs=2)
+    assert "marketing" not in finished  # nothing that depends on a failure starts
