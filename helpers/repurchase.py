@@ -64,6 +64,10 @@ _GRID = {  # (R, F) on 1-5 -> segment
     (1, 2): "Lost",
 }
 
+_GRID_ARRAY = np.full((6, 6), None, dtype=object)
+for (_r, _f), _name in _GRID.items():
+    _GRID_ARRAY[_r, _f] = _name
+
 
 def add_rates(counts: pd.DataFrame) -> pd.DataFrame:
     """Add repeat_rate and returning_rate to per-period customer counts."""
@@ -165,7 +169,7 @@ def rfm_segments(customers: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
     r = score(customers["recency_days"], bins, higher_is_better=False)
     f = score(customers["orders"], bins)
     r5, f5 = (np.ceil(s * 5 / bins).astype(int) for s in (r, f))
-    segment = [_GRID[(a, b)] for a, b in zip(r5, f5, strict=True)]
+    segment = _GRID_ARRAY[r5, f5]
     return customers.assign(
         r_score=r,
         f_score=f,
@@ -307,7 +311,7 @@ def build_section(
         else None
     )
     cohort_change = cohorts_against_a_year_earlier(retention, recent=4 if grain == "quarter" else 6)
-    kpis = headline_kpis(engine, quarterly, periods, params.second_order_windows[-1])
+    kpis = headline_kpis(quarterly, second, periods, params.second_order_windows[-1])
     return RepurchaseSection(
         quarterly=quarterly,
         monthly=add_rates(data_access.repurchase_by_period(engine, "month", end)),
@@ -327,16 +331,26 @@ def build_section(
     )
 
 
+def as_of(second: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame:
+    """second_orders() output as it was at an earlier `end`: customers acquired before it, and
+    second orders counted only if they happened before it."""
+    known = second[second["first_ts"] < end]
+    happened = known["first_ts"] + pd.to_timedelta(known["days_to_second"], unit="D") < end
+    return known.assign(days_to_second=known["days_to_second"].where(happened))
+
+
 def headline_kpis(
-    engine: data_access.DataEngine, quarterly: pd.DataFrame, periods: pd.DataFrame, window: int
+    quarterly: pd.DataFrame, second: pd.DataFrame, periods: pd.DataFrame, window: int
 ) -> dict[str, dict]:
-    """Repeat and returning rates and the second-order rate for the compared quarters."""
+    """Repeat and returning rates and the second-order rate for the compared quarters;
+    `second` is second_orders() at the latest quarter's end."""
     rates = _period_rates(quarterly, periods)
-    second = {}
-    for row in periods.itertuples():
-        orders = data_access.second_orders(engine, row.end)
-        shares, _ = second_order_summary(orders, row.end, [window])
-        second[row.period] = shares["share"].iloc[0]
+    rate = {
+        row.period: second_order_summary(as_of(second, row.end), row.end, [window])[0][
+            "share"
+        ].iloc[0]
+        for row in periods.itertuples()
+    }
     return {
         "repeat_rate": kpi_record(
             "Repeat-purchase rate (2+ orders in the quarter)",
@@ -347,7 +361,7 @@ def headline_kpis(
             "Returning-customer rate", "rate", rates["returning_rate"].to_dict()
         ),
         f"second_order_{window}d": kpi_record(
-            f"New customers ordering again within {window} days", "rate", second
+            f"New customers ordering again within {window} days", "rate", rate
         ),
     }
 

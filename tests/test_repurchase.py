@@ -141,3 +141,11 @@ def test_members_against_non_members_with_a_two_proportion_test(engine):
     assert now.loc[True, "orders_per_customer"] == 2 and now.loc[False, "aov"] == 55.0
     _, p, _, _ = chi2_contingency([[1, 0], [0, 2]], correction=False)
     assert now.loc[True, "p_value"] == pytest.approx(p)
+
+
+def test_second_orders_as_of_an_earlier_end_equal_a_query_at_that_end(engine):
+    latest = data_access.second_orders(engine, END)
+    for end in pd.to_datetime(["2025-01-10", "2025-02-01", "2025-04-01"]):
+        derived = repurchase.as_of(latest, end).set_index("customer_id").sort_index()
+        queried = data_access.second_orders(engine, end).set_index("customer_id").sort_index()
+        pd.testing.assert_series_equal(derived["days_to_second"], queried["days_to_second"])
