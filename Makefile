@@ -7,7 +7,9 @@ CUSTOMERS ?= 30000
 QUARTER ?=
 ARGS ?=
 
-.PHONY: setup data report test lab lint clean
+SCALE ?= 1000000
+
+.PHONY: setup data report test lab lint bench clean
 .DEFAULT_GOAL := report
 
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -37,8 +39,11 @@ test: setup data  ## run the test suite
 lab: setup data  ## open JupyterLab on the notebooks with the project's kernel
 	$(VENV)/bin/jupyter lab notebooks/
 
+bench: setup  ## benchmark the batch: make bench SCALE=1000000 (or SCALE="100000 1000000")
+	$(PY) -m helpers.bench $(foreach size,$(SCALE),--customers $(size))
+
 lint: setup
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) data/sample data/cdnow reports/*/ reports/.*building*
+	rm -rf $(VENV) data/sample data/cdnow data/bench reports/*/ reports/.*building*

@@ -19,7 +19,11 @@ TRAFFIC_SUMS = tuple(c for c, kind in CONTRACT["traffic"].columns.items() if kin
 
 
 class DataEngine:
-    """An embedded DuckDB connection with one view per clean input table."""
+    """An embedded DuckDB database holding one table per clean input table.
+
+    Inputs are loaded once into DuckDB's own columnar storage: every later query scans that,
+    not the Parquet file or the pandas frame again (several times faster on millions of rows).
+    """
 
     def __init__(self, tables: Mapping[str, pd.DataFrame | Path]):
         self.con = duckdb.connect()
@@ -28,9 +32,11 @@ class DataEngine:
         for name, source in tables.items():
             if isinstance(source, Path):
                 path = str(source).replace("'", "''")
-                self.con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
+                self.con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_parquet('{path}')")
             else:
-                self.con.register(name, source)
+                self.con.register("incoming", source)
+                self.con.execute(f"CREATE TABLE {name} AS SELECT * FROM incoming")
+                self.con.unregister("incoming")
             self.tables.append(name)
 
     def has(self, table: str) -> bool:

@@ -1,0 +1,313 @@
+"""Benchmark the quarterly batch at scale, against the naive way of doing the same work.
+
+    python -m helpers.bench --customers 100000 --customers 1000000
+
+For each size: generate the sample data set, run the whole batch (`opsreport`), and measure
+side by side: our DuckDB customer summary against lifetimes' summary_data_from_transaction_data
+(results checked identical), the weighted BG/NBD fit against lifetimes' plain per-customer fit
+(parameters checked equal to 1e-4), and the batch runner against running the same notebooks
+one after another with the papermill and jupyter nbconvert command-line tools. Memory is the
+peak resident memory of the whole process tree (kernels included), sampled from /proc (Linux).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+PROJECT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Step:
+    """One measured step: wall seconds and peak resident memory of its processes."""
+
+    size: int
+    name: str
+    seconds: float
+    peak_mb: float
+    note: str = ""
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _descendants(pid: int) -> list[int]:
+    found, stack = [], [pid]
+    while stack:
+        current = stack.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                stack += [int(child) for child in task.read_text().split()]
+            except OSError:
+                continue
+    return found
+
+
+class TreeMemory:
+    """Samples the summed RSS of a process and its descendants every 0.1 s; keeps the peak,
+    and each kernel's own peak in the order the kernels started."""
+
+    def __init__(self, pid: int | None = None):
+        self.pid, self.peak_kb, self.kernels = pid or os.getpid(), 0, {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            pids = _descendants(self.pid)
+            sizes = {pid: _rss_kb(pid) for pid in pids}
+            self.peak_kb = max(self.peak_kb, sum(sizes.values()))
+            for pid, size in sizes.items():
+                if pid in self.kernels or _is_kernel(pid):
+                    self.kernels[pid] = max(self.kernels.get(pid, 0), size)
+            self._stop.wait(0.1)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak_kb / 1024
+
+
+def _is_kernel(pid: int) -> bool:
+    try:
+        return b"ipykernel_launcher" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def run_command(command: list[str], cwd: Path = PROJECT) -> tuple[str, float, TreeMemory]:
+    """Run a command to completion; return its output, wall seconds and memory sampler."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    with TreeMemory(process.pid) as memory:
+        output, _ = process.communicate()
+    if process.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{output[-3000:]}")
+    return output, time.perf_counter() - started, memory
+
+
+def generate(size: int, folder: Path) -> Step:
+    manifest = folder / "manifest.json"
+    if manifest.is_file() and json.loads(manifest.read_text()).get("customers") == size:
+        return Step(size, "generate data (cached)", 0.0, 0.0, f"{folder}")
+    _, seconds, memory = run_command(
+        [
+            str(BIN / "python"),
+            "-m",
+            "helpers.sample_data",
+            "--customers",
+            str(size),
+            "--out",
+            str(folder),
+        ]
+    )
+    rows = json.loads(manifest.read_text())["rows"]["orders"]
+    return Step(size, "generate data", seconds, memory.peak_mb, f"{rows:,} orders")
+
+
+def batch(size: int, params: Path, reports: Path) -> list[Step]:
+    """The whole batch, then each section's wall time and its kernel's peak memory."""
+    output, seconds, memory = run_command(
+        [str(BIN / "opsreport"), "--params", str(params), "--reports-dir", str(reports)]
+    )
+    started = re.findall(r"\] (\w+): running", output)
+    done = dict(re.findall(r"\] (\w+): done \(([\d.]+) s\)", output))
+    inputs = re.search(r"inputs valid: .* \(([\d.]+) s\)", output)
+    kernels = [kb / 1024 for _, kb in sorted(memory.kernels.items())]
+    steps = [Step(size, "batch: validate inputs", float(inputs.group(1)), float("nan"))]
+    for name, peak in zip(started, kernels + [float("nan")] * len(started), strict=False):
+        steps.append(Step(size, f"batch: {name} (kernel)", float(done[name]), peak))
+    steps.append(
+        Step(
+            size,
+            "whole batch (opsreport, 2 sections at a time)",
+            seconds,
+            memory.peak_mb,
+            "all processes",
+        )
+    )
+    return steps
+
+
+def summary_comparison(size: int, orders: pd.DataFrame, end: pd.Timestamp) -> list[Step]:
+    """Our DuckDB summary against lifetimes', checked identical."""
+    from lifetimes.utils import summary_data_from_transaction_data
+
+    from helpers import data_access
+
+    engine = data_access.DataEngine({"orders": orders})
+    with TreeMemory() as ours_memory:
+        started = time.perf_counter()
+        ours = data_access.customer_summary(engine, end, 7.0).set_index("customer_id")
+        ours_seconds = time.perf_counter() - started
+    with TreeMemory() as theirs_memory:
+        started = time.perf_counter()
+        theirs = summary_data_from_transaction_data(
+            orders,
+            "customer_id",
+            "order_ts",
+            "net_revenue",
+            observation_period_end=end - pd.Timedelta(days=1),
+            freq="D",
+            freq_multiplier=7,
+        )
+        theirs_seconds = time.perf_counter() - started
+    pd.testing.assert_frame_equal(
+        ours.sort_index(), theirs.sort_index(), check_names=False, check_dtype=False, rtol=1e-9
+    )
+    ratio = f"{theirs_seconds / ours_seconds:.1f}x faster, results identical"
+    return [
+        Step(size, "customer summary: DuckDB (ours)", ours_seconds, ours_memory.peak_mb, ratio),
+        Step(size, "customer summary: lifetimes", theirs_seconds, theirs_memory.peak_mb),
+    ]
+
+
+def fit_comparison(size: int, summary: pd.DataFrame) -> list[Step]:
+    """Weighted fit on distinct rows against lifetimes' plain per-customer fit."""
+    from lifetimes import BetaGeoFitter
+
+    from helpers import clv
+
+    with TreeMemory() as ours_memory:
+        started = time.perf_counter()
+        weighted = clv.fit_purchase_model(summary, "bgnbd", 0.001, seed=0).fitter.params_
+        ours_seconds = time.perf_counter() - started
+    with TreeMemory() as theirs_memory:
+        started = time.perf_counter()
+        plain = (
+            BetaGeoFitter(penalizer_coef=0.001)
+            .fit(summary["frequency"], summary["recency"], summary["T"])
+            .params_
+        )
+        theirs_seconds = time.perf_counter() - started
+    np.testing.assert_allclose(weighted.to_numpy(), plain.to_numpy(), rtol=1e-4)
+    ratio = f"{theirs_seconds / ours_seconds:.1f}x faster, parameters equal to 1e-4"
+    return [
+        Step(
+            size,
+            "BG/NBD fit: weighted distinct rows (ours)",
+            ours_seconds,
+            ours_memory.peak_mb,
+            ratio,
+        ),
+        Step(size, "BG/NBD fit: lifetimes per customer", theirs_seconds, theirs_memory.peak_mb),
+    ]
+
+
+def naive_batch(size: int, params: Path, quarter: str, workdir: Path) -> Step:
+    """The same notebooks run one after another with the papermill and nbconvert CLIs."""
+    from helpers.sections import SECTIONS
+
+    seconds, peak = 0.0, 0.0
+    for section in SECTIONS.values():
+        executed = workdir / section.notebook
+        for command in (
+            [
+                str(BIN / "papermill"),
+                str(PROJECT / "notebooks" / section.notebook),
+                str(executed),
+                "--cwd",
+                str(PROJECT / "notebooks"),
+                "-p",
+                "quarter",
+                quarter,
+                "-y",
+                yaml.safe_dump({"extra_params": [str(params)]}),
+            ],
+            [str(BIN / "jupyter"), "nbconvert", "--to", "html", "--no-input", str(executed)],
+        ):
+            _, spent, memory = run_command(command)
+            seconds, peak = seconds + spent, max(peak, memory.peak_mb)
+    return Step(size, "naive: papermill + nbconvert CLIs, one by one", seconds, peak)
+
+
+def bench_size(size: int, root: Path) -> list[Step]:
+    from helpers.config import load_config
+    from helpers.data_access import DataEngine, customer_summary
+    from helpers.inputs import prepare_inputs
+
+    folder = root / str(size)
+    steps = [generate(size, folder)]
+    params = root / f"bench-{size}.yaml"
+    params.write_text(yaml.safe_dump({"data_dir": str(folder)}))
+    with tempfile.TemporaryDirectory() as tmp:
+        steps += batch(size, params, Path(tmp) / "reports")
+        config = load_config(PROJECT / "params", extra_files=[params])
+        orders = prepare_inputs(config).tables["orders"][
+            ["order_id", "customer_id", "order_ts", "net_revenue"]
+        ]
+        end = config.period.end
+        steps += summary_comparison(size, orders, end)
+        summary = customer_summary(DataEngine({"orders": orders}), end, 7.0)
+        steps += fit_comparison(size, summary)
+        naive = naive_batch(size, params, config.quarter, Path(tmp))
+    whole = next(s for s in steps if s.name.startswith("whole batch"))
+    whole.note += f"; {naive.seconds / whole.seconds:.1f}x faster than the naive run"
+    return steps + [naive]
+
+
+def table(steps: list[Step]) -> str:
+    """A Markdown table of every step."""
+    lines = [
+        "| customers | step | wall (s) | peak memory (MB) | note |",
+        "|---:|---|---:|---:|---|",
+    ]
+    for s in steps:
+        memory = "—" if np.isnan(s.peak_mb) or not s.peak_mb else f"{s.peak_mb:,.0f}"
+        lines.append(f"| {s.size:,} | {s.name} | {s.seconds:,.1f} | {memory} | {s.note} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--customers",
+        type=int,
+        action="append",
+        help="data-set size; repeat for several (default 1,000,000)",
+    )
+    parser.add_argument("--out", type=Path, default=PROJECT / "data" / "bench")
+    args = parser.parse_args(argv)
+    steps = []
+    for size in args.customers or [1_000_000]:
+        print(f"== {size:,} customers", flush=True)
+        steps += bench_size(size, args.out)
+        print(table([s for s in steps if s.size == size]), flush=True)
+    print(f"\n{os.cpu_count()} cores; all sizes:\n{table(steps)}")
+    (args.out / "results.json").write_text(json.dumps([asdict(s) for s in steps], indent=2))
+
+
+if __name__ == "__main__":
+    main()
