@@ -139,13 +139,13 @@ def customer_summary(
         WITH days AS (
             SELECT customer_id, order_ts::DATE AS day, sum({value})::DOUBLE AS value
             FROM orders WHERE order_ts < ? GROUP BY 1, 2),
-        firsts AS (SELECT *, min(day) OVER (PARTITION BY customer_id) AS first_day FROM days)
+        firsts AS (SELECT customer_id, min(day) AS first_day FROM days GROUP BY 1)
         SELECT customer_id,
                (count(*) - 1)::DOUBLE AS frequency,
                date_diff('day', min(day), max(day)) / ? AS recency,
                date_diff('day', min(day), ?::DATE) / ? AS T,
                coalesce(avg(value) FILTER (WHERE day > first_day), 0)::DOUBLE AS monetary_value
-        FROM firsts GROUP BY customer_id ORDER BY customer_id""",
+        FROM days JOIN firsts USING (customer_id) GROUP BY customer_id ORDER BY customer_id""",
         [end, unit_days, last_day, unit_days],
     )
 

@@ -87,18 +87,26 @@ def _keep_failed(build: Path, final: Path, error: SectionFailedError) -> Section
     )
 
 
-def build_report(
-    config: Config, build: Path, project: Path, extra_params: list[str], log: Log, jobs: int = 2
-) -> dict:
-    """Everything of one quarter's report, written into `build`; returns metrics.json content."""
+def clean_inputs(config: Config, folder: Path, log: Log) -> tuple[dict[str, Path], dict]:
+    """Validate the inputs and write them as clean Parquet for the sections; return the paths
+    and the data-quality summary. The in-memory tables are released on return, so the runner
+    holds no input data while the notebooks run."""
     started = time.perf_counter()
     bundle = prepare_inputs(config)
-    clean = write_clean_inputs(bundle, build / "clean")
+    paths = write_clean_inputs(bundle, folder)
     log(
         f"[{config.quarter}] inputs valid: "
         + ", ".join(f"{t} {len(f):,} rows" for t, f in bundle.tables.items())
         + f" ({time.perf_counter() - started:.1f} s)"
     )
+    return paths, data_quality(bundle)
+
+
+def build_report(
+    config: Config, build: Path, project: Path, extra_params: list[str], log: Log, jobs: int = 2
+) -> dict:
+    """Everything of one quarter's report, written into `build`; returns metrics.json content."""
+    clean, quality = clean_inputs(config, build / "clean", log)
     engine = DataEngine(clean)
     metrics = {
         "quarter": config.quarter,
@@ -106,7 +114,7 @@ def build_report(
         "overview": headline_kpis(engine, comparison_periods(config.period)),
         "sections": {},
         "skipped": [],
-        "data_quality": data_quality(bundle),
+        "data_quality": quality,
     }
     engine.close()
     parameters = {
@@ -117,7 +125,7 @@ def build_report(
     }
     runnable = []
     for name in config.sections:
-        missing = missing_tables(SECTIONS[name], set(bundle.tables))
+        missing = missing_tables(SECTIONS[name], set(clean))
         if missing:
             reason = f"no {', '.join(missing)} table in the inputs"
             metrics["skipped"].append(
