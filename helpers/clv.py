@@ -78,29 +78,11 @@ def compress(summary: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-WARM_START_ROWS = 50_000  # above this many distinct rows, BG/NBD fits start from a sample's fit
-
-
-def _warm_start(key: str, rows: pd.DataFrame, penalizer: float, seed: int) -> np.ndarray | None:
-    """Starting point for a large BG/NBD or modified BG/NBD fit: the fit on a sample of the
-    distinct rows, in lifetimes' internal log-parameters (alpha on the time scale 1 / max T).
-    The full fit then converges to the same optimum in fewer iterations."""
-    if key == "pareto" or len(rows) <= WARM_START_ROWS:
-        return None
-    sample = rows.sample(WARM_START_ROWS, random_state=seed)
-    params = _fit_once(key, sample, penalizer, seed).params_
-    return np.log([params["r"], params["alpha"] / rows["T"].max(), params["a"], params["b"]])
-
-
 def _fit_once(key: str, rows: pd.DataFrame, penalizer: float, seed: int):
     fitter = MODELS[key](penalizer_coef=penalizer)
     kwargs = {"weights": rows["weight"].to_numpy()}
     if key == "pareto":  # lifetimes would start from numpy's global random state
         kwargs["initial_params"] = np.random.default_rng(seed).normal(1.0, 0.05, 4)
-    else:
-        start = _warm_start(key, rows, penalizer, seed)
-        if start is not None:
-            kwargs["initial_params"] = start
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         fitter.fit(

@@ -194,16 +194,3 @@ def test_compressed_clv_equals_lifetimes_customer_lifetime_value(engine):
     )
     np.testing.assert_allclose(ours["p_alive"], alive, rtol=1e-12)
     assert ours["customer_id"].tolist() == summary["customer_id"].tolist()
-
-
-def test_warm_started_fit_reaches_the_plain_fit(engine, monkeypatch):
-    summary = data_access.customer_summary(engine, pd.Timestamp("2025-10-01"), 7)
-    monkeypatch.setattr(clv, "WARM_START_ROWS", 300)  # force the sample-first path
-    assert len(clv.compress(summary)) > 300
-    warm = clv.fit_purchase_model(summary, "bgnbd", 0.001, seed=2).fitter.params_
-    plain = (
-        BetaGeoFitter(penalizer_coef=0.001)
-        .fit(summary["frequency"], summary["recency"], summary["T"])
-        .params_
-    )
-    np.testing.assert_allclose(warm.to_numpy(), plain.to_numpy(), rtol=1e-4)
