@@ -411,11 +411,13 @@ def value_snapshot(
     quarter: Quarter,
     key: str,
     margin_rate: float | None,
+    model: FittedModel | None = None,
 ) -> Snapshot:
-    """Fit `key` and Gamma-Gamma on all history before `quarter` ends; value every customer."""
+    """Fit `key` (unless `model` was already fitted on this history) and Gamma-Gamma on all
+    history before `quarter` ends; value every customer."""
     params = config.clv
     summary = data_access.customer_summary(engine, quarter.end, UNIT_DAYS[params.time_unit])
-    model = fit_purchase_model(summary, key, params.penalizer, config.seed)
+    model = model or fit_purchase_model(summary, key, params.penalizer, config.seed)
     ggf, spend = spend_model(summary, params.penalizer)
     next_days = (quarter.shift(1).end - quarter.end).days
     predictions = predict_customers(
@@ -433,11 +435,12 @@ def value_snapshot(
 
 def validate_models(
     engine: data_access.DataEngine, config: Config, quarter: Quarter
-) -> tuple[pd.DataFrame, dict[str, dict], str]:
+) -> tuple[pd.DataFrame, dict[str, dict], FittedModel]:
     """Fit each candidate on history before the quarter, predict the quarter, compare.
 
     Returns the calibration-vs-holdout table of the chosen model, every candidate's metrics
-    (or its failure), and the chosen model's key (lowest absolute aggregate error).
+    (or its failure), and the chosen model (lowest absolute aggregate error), which is also
+    the model of the customer base at the previous quarter's end.
     """
     params = config.clv
     unit_days = UNIT_DAYS[params.time_unit]
@@ -445,20 +448,21 @@ def validate_models(
     actual = data_access.purchase_days_between(engine, quarter.start, quarter.end)
     horizon = (quarter.end - quarter.start).days / unit_days
     candidates = list(MODELS) if params.model == "auto" else [params.model]
-    results, tables = {}, {}
+    results, tables, models = {}, {}, {}
     for key in candidates:
         try:
             model = fit_purchase_model(calibration, key, params.penalizer, config.seed)
         except ModelFitError as exc:
             results[key] = {"model": MODEL_NAMES[key], "error": str(exc)}
             continue
+        models[key] = model
         tables[key], metrics = holdout_validation(model, calibration, actual, horizon)
         results[key] = {"model": model.name, "params": model.params, "note": model.note, **metrics}
     fitted = list(tables)
     if not fitted:
         raise ModelFitError("; ".join(r["error"] for r in results.values()))
     chosen = min(fitted, key=lambda k: abs(results[k]["aggregate_error_pct"]))
-    return tables[chosen], results, chosen
+    return tables[chosen], results, models[chosen]
 
 
 def base_summary(snapshot: Snapshot) -> dict[str, float]:
@@ -569,12 +573,20 @@ def build_section(
 ) -> ClvSection:
     """Validate on the quarter, refit to its end, value the base now, last quarter, a year ago."""
     quarter = config.period
-    validation_table, results, key = validate_models(engine, config, quarter)
+    validation_table, results, calibrated = validate_models(engine, config, quarter)
+    key = calibrated.key
     chosen = results[key]
     trusted = abs(chosen["aggregate_error_pct"]) <= config.clv.max_holdout_error_pct
     margin = data_access.gross_margin_rate(engine, quarter.end)
-    snapshots = {
-        name: value_snapshot(engine, config, Quarter.parse(q), key, margin)
+    snapshots = {  # the validation fit is the model of the base at the previous quarter's end
+        name: value_snapshot(
+            engine,
+            config,
+            Quarter.parse(q),
+            key,
+            margin,
+            calibrated if name == "previous" else None,
+        )
         for name, q in zip(periods["period"], periods["quarter"], strict=True)
     }
     current = snapshots["current"]
