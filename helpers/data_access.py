@@ -14,9 +14,6 @@ import pandas as pd
 
 from helpers.contract import CONTRACT
 
-# every numeric traffic column is a count or amount that sums over days, channels and devices
-TRAFFIC_SUMS = tuple(c for c, kind in CONTRACT["traffic"].columns.items() if kind == "number")
-
 
 class DataEngine:
     """An embedded DuckDB database holding one table per clean input table.
@@ -56,21 +53,27 @@ def _with_periods(engine: DataEngine, periods: pd.DataFrame) -> None:
     engine.con.register("report_periods", periods[["period", "quarter", "start", "end"]])
 
 
-def traffic_by_period(
-    engine: DataEngine, periods: pd.DataFrame, by: list[str] | tuple = ()
+def sums_by_period(
+    engine: DataEngine, table: str, periods: pd.DataFrame, by: list[str] | tuple = ()
 ) -> pd.DataFrame:
-    """Sum of every traffic measure present, per compared period and the `by` dimensions.
-
-    Returns one row per period (x by) with columns period, quarter, *by, and the sums.
-    """
-    present = [c for c in TRAFFIC_SUMS if c in engine.columns("traffic")]
+    """Sum of every numeric contract column present in a daily table (traffic, marketing), per
+    compared period and the `by` dimensions: columns period, quarter, *by, and the sums."""
+    numeric = [c for c, kind in CONTRACT[table].columns.items() if kind == "number"]
+    present = [c for c in numeric if c in engine.columns(table)]
     dims = "".join(f", t.{d}" for d in by)
     sums = ", ".join(f"sum(t.{c})::DOUBLE AS {c}" for c in present)
     _with_periods(engine, periods)
     return engine.sql(f"""
         SELECT p.period, p.quarter{dims}, {sums}
-        FROM traffic t JOIN report_periods p ON t.date >= p.start AND t.date < p."end"
+        FROM {table} t JOIN report_periods p ON t.date >= p.start AND t.date < p."end"
         GROUP BY ALL ORDER BY ALL""")
+
+
+def traffic_by_period(
+    engine: DataEngine, periods: pd.DataFrame, by: list[str] | tuple = ()
+) -> pd.DataFrame:
+    """Every traffic measure summed per compared period (x by)."""
+    return sums_by_period(engine, "traffic", periods, by)
 
 
 def traffic_weekly(
@@ -292,21 +295,11 @@ def member_repurchase(engine: DataEngine, periods: pd.DataFrame) -> pd.DataFrame
         FROM per_customer GROUP BY ALL ORDER BY ALL""")
 
 
-MARKETING_SUMS = tuple(c for c, kind in CONTRACT["marketing"].columns.items() if kind == "number")
-
-
 def marketing_by_period(
     engine: DataEngine, periods: pd.DataFrame, by: list[str] | tuple = ()
 ) -> pd.DataFrame:
-    """Sum of every marketing measure present, per compared period and the `by` dimensions."""
-    present = [c for c in MARKETING_SUMS if c in engine.columns("marketing")]
-    dims = "".join(f", m.{d}" for d in by)
-    sums = ", ".join(f"sum(m.{c})::DOUBLE AS {c}" for c in present)
-    _with_periods(engine, periods)
-    return engine.sql(f"""
-        SELECT p.period, p.quarter{dims}, {sums}
-        FROM marketing m JOIN report_periods p ON m.date >= p.start AND m.date < p."end"
-        GROUP BY ALL ORDER BY ALL""")
+    """Every marketing measure summed per compared period (x by)."""
+    return sums_by_period(engine, "marketing", periods, by)
 
 
 def marketing_weekly(engine: DataEngine, end: pd.Timestamp) -> pd.DataFrame:
