@@ -205,7 +205,9 @@ def run_quarter(
         for scratch in ("clean", "metrics"):
             shutil.rmtree(build / scratch, ignore_errors=True)
         (build / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
-        params = ", ".join(["default.yaml", f"{config.quarter}.yaml", *extra])
+        quarter_file = project / "params" / f"{config.quarter}.yaml"
+        files = ["default.yaml", *([quarter_file.name] if quarter_file.is_file() else [])]
+        params = ", ".join(files + [Path(p).name for p in extra])
         (build / "index.html").write_text(
             render_index(metrics, config.report_title, config.shop_name, config.currency, params),
             encoding="utf-8",

@@ -254,6 +254,7 @@ def test_cdnow_runs_end_to_end_with_orders_only(tmp_path):
     folder = reports / "cdnow" / "1998Q2"
     index = (folder / "index.html").read_text()
     assert "Traffic structure</strong> was skipped: no traffic table" in index
+    assert "from parameters default.yaml, cdnow.yaml, where.yaml." in index  # no 1998Q2.yaml
     metrics = json.loads((folder / "metrics.json").read_text())
     holdout = metrics["sections"]["clv"]["model"]
     assert holdout["customers"] == 23570  # the whole CDNOW cohort joined in 1997Q1
