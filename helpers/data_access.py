@@ -6,7 +6,7 @@ section helpers only see the pandas tables they return.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import duckdb
@@ -16,20 +16,27 @@ from helpers.contract import CONTRACT
 
 
 class DataEngine:
-    """An embedded DuckDB database holding one table per clean input table.
+    """An embedded DuckDB database over the clean input tables.
 
-    Inputs are loaded once into DuckDB's own columnar storage: every later query scans that,
-    not the Parquet file or the pandas frame again (several times faster on millions of rows).
+    Tables named in `materialize` (all of them by default) are loaded once into DuckDB's own
+    columnar storage, so repeated queries scan that rather than the Parquet file again (several
+    times faster on millions of rows); the others stay views over their Parquet files and cost
+    nothing until queried. DataFrames are always loaded.
     """
 
-    def __init__(self, tables: Mapping[str, pd.DataFrame | Path]):
+    def __init__(
+        self,
+        tables: Mapping[str, pd.DataFrame | Path],
+        materialize: Collection[str] | None = None,
+    ):
         self.con = duckdb.connect()
         self.con.execute("SET threads TO 2")
         self.tables: list[str] = []
         for name, source in tables.items():
             if isinstance(source, Path):
                 path = str(source).replace("'", "''")
-                self.con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_parquet('{path}')")
+                kind = "TABLE" if materialize is None or name in materialize else "VIEW"
+                self.con.execute(f"CREATE {kind} {name} AS SELECT * FROM read_parquet('{path}')")
             else:
                 self.con.register("incoming", source)
                 self.con.execute(f"CREATE TABLE {name} AS SELECT * FROM incoming")

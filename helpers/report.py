@@ -86,7 +86,8 @@ def open_section(
     use_report_style()
     if build_dir is not None:
         clean = Path(build_dir) / "clean"
-        engine = DataEngine({p.stem: p for p in sorted(clean.glob("*.parquet"))})
+        paths = {p.stem: p for p in sorted(clean.glob("*.parquet"))}
+        engine = DataEngine(paths, materialize=SECTIONS[section].requires)
     else:
         engine = DataEngine(prepare_inputs(config).tables)
     return SectionContext(

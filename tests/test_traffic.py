@@ -154,3 +154,26 @@ def test_findings_name_material_changes_and_significant_conversion(engine, perio
     assert notes[0] == "Sessions: +50.0% against a year ago, at 1,500 this quarter."
     assert "B lost 16.7 pp of session share in a year; it now brings 33.3% of sessions." in notes
     assert any(n.startswith("Conversion in A improved from 2.00% to 3.00%") for n in notes)
+
+
+def test_engine_loads_only_the_tables_a_section_needs(tmp_path):
+    frame = pd.DataFrame(ROWS, columns=COLUMNS).assign(date=lambda d: pd.to_datetime(d["date"]))
+    frame.to_parquet(tmp_path / "traffic.parquet")
+    frame.to_parquet(tmp_path / "other.parquet")
+    engine = data_access.DataEngine(
+        {"traffic": tmp_path / "traffic.parquet", "other": tmp_path / "other.parquet"},
+        materialize=("traffic",),
+    )
+    tables = {
+        row[0] for row in engine.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+    }
+    views = {
+        row[0]
+        for row in engine.con.execute(
+            "SELECT view_name FROM duckdb_views() WHERE NOT internal"
+        ).fetchall()
+    }
+    assert tables == {"traffic"} and views == {"other"}
+    assert (
+        engine.sql("SELECT sum(sessions) AS s FROM other")["s"].iloc[0] == frame["sessions"].sum()
+    )
