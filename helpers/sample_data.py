@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from helpers.marketing import hill  # the response curve the ROI section fits
+
 START, END = pd.Timestamp("2023-01-01"), pd.Timestamp("2025-12-31")
 
 CHANNELS = pd.DataFrame(
@@ -370,12 +372,6 @@ def build_traffic(
             "revenue": np.round(revenue, 2),
         }
     )
-
-
-def hill(spend: np.ndarray, top: float, half: float, shape: float) -> np.ndarray:
-    """Saturating response: top * s^shape / (half^shape + s^shape)."""
-    spend = np.asarray(spend, dtype=float)
-    return top * spend**shape / (half**shape + spend**shape)
 
 
 def build_marketing(
