@@ -411,13 +411,16 @@ def value_snapshot(
     quarter: Quarter,
     key: str,
     margin_rate: float | None,
-    model: FittedModel | None = None,
+    fitted: tuple[pd.DataFrame, FittedModel] | None = None,
 ) -> Snapshot:
-    """Fit `key` (unless `model` was already fitted on this history) and Gamma-Gamma on all
-    history before `quarter` ends; value every customer."""
+    """Fit `key` and Gamma-Gamma on all history before `quarter` ends and value every customer;
+    `fitted` passes a summary of that history and its purchase model when already at hand."""
     params = config.clv
-    summary = data_access.customer_summary(engine, quarter.end, UNIT_DAYS[params.time_unit])
-    model = model or fit_purchase_model(summary, key, params.penalizer, config.seed)
+    if fitted is None:
+        summary = data_access.customer_summary(engine, quarter.end, UNIT_DAYS[params.time_unit])
+        model = fit_purchase_model(summary, key, params.penalizer, config.seed)
+    else:
+        summary, model = fitted
     ggf, spend = spend_model(summary, params.penalizer)
     next_days = (quarter.shift(1).end - quarter.end).days
     predictions = predict_customers(
@@ -435,12 +438,12 @@ def value_snapshot(
 
 def validate_models(
     engine: data_access.DataEngine, config: Config, quarter: Quarter
-) -> tuple[pd.DataFrame, dict[str, dict], FittedModel]:
+) -> tuple[pd.DataFrame, dict[str, dict], tuple[pd.DataFrame, FittedModel]]:
     """Fit each candidate on history before the quarter, predict the quarter, compare.
 
     Returns the calibration-vs-holdout table of the chosen model, every candidate's metrics
-    (or its failure), and the chosen model (lowest absolute aggregate error), which is also
-    the model of the customer base at the previous quarter's end.
+    (or its failure), and the calibration summary with the chosen model (lowest absolute
+    aggregate error): the customer base and its model at the previous quarter's end.
     """
     params = config.clv
     unit_days = UNIT_DAYS[params.time_unit]
@@ -462,7 +465,7 @@ def validate_models(
     if not fitted:
         raise ModelFitError("; ".join(r["error"] for r in results.values()))
     chosen = min(fitted, key=lambda k: abs(results[k]["aggregate_error_pct"]))
-    return tables[chosen], results, models[chosen]
+    return tables[chosen], results, (calibration, models[chosen])
 
 
 def base_summary(snapshot: Snapshot) -> dict[str, float]:
@@ -574,7 +577,7 @@ def build_section(
     """Validate on the quarter, refit to its end, value the base now, last quarter, a year ago."""
     quarter = config.period
     validation_table, results, calibrated = validate_models(engine, config, quarter)
-    key = calibrated.key
+    key = calibrated[1].key
     chosen = results[key]
     trusted = abs(chosen["aggregate_error_pct"]) <= config.clv.max_holdout_error_pct
     margin = data_access.gross_margin_rate(engine, quarter.end)
