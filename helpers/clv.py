@@ -1,9 +1,11 @@
 """Customer lifetime value with lifetimes: validate on a holdout quarter, then predict.
 
 Shape the data (data_access.customer_summary), fit (BG/NBD, Pareto/NBD or modified BG/NBD
-for purchases, Gamma-Gamma for spend), predict and summarise. Models are fitted on the distinct
-(frequency, recency, T) rows with lifetimes' `weights`, which gives the same likelihood as one row
-per customer at a fraction of the cost.
+for purchases, Gamma-Gamma for spend), predict and summarise. Purchase models are fitted on the
+distinct (frequency, recency, T) rows with their number of customers as weights, which gives the
+same likelihood as one row per customer at a fraction of the cost. BG/NBD and Gamma-Gamma are
+fitted by helpers.likelihood (lifetimes' objectives with closed-form gradients, same optimum);
+the other models by lifetimes itself.
 
 Work-arounds for lifetimes 0.11.3 on current pandas/numpy/scipy: the calibration/holdout split is
 our own (lifetimes' fails without a monetary column); Pareto/NBD gets a seeded starting point
@@ -29,7 +31,7 @@ from lifetimes import (
 )
 from lifetimes.utils import ConvergenceError
 
-from helpers import data_access
+from helpers import data_access, likelihood
 from helpers.config import Config
 from helpers.errors import ReportError
 from helpers.kpis import kpi_record
@@ -79,6 +81,10 @@ def compress(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def _fit_once(key: str, rows: pd.DataFrame, penalizer: float, seed: int):
+    if key == "bgnbd":
+        return likelihood.fit_bgnbd(
+            rows["frequency"], rows["recency"], rows["T"], rows["weight"], penalizer
+        )
     fitter = MODELS[key](penalizer_coef=penalizer)
     kwargs = {"weights": rows["weight"].to_numpy()}
     if key == "pareto":  # lifetimes would start from numpy's global random state
@@ -190,15 +196,13 @@ def spend_model(summary: pd.DataFrame, penalizer: float) -> tuple[GammaGammaFitt
             f"only {len(repeat)} repeat customers with spend: too few for Gamma-Gamma"
         )
 
-    def fit(coef: float) -> GammaGammaFitter:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return GammaGammaFitter(penalizer_coef=coef).fit(
-                repeat["frequency"], repeat["monetary_value"]
-            )
-
     ggf, coef, note = _with_fallback(
-        fit, penalizer, "Gamma-Gamma", "spend per order may be too uneven to model"
+        lambda coef: likelihood.fit_gamma_gamma(
+            repeat["frequency"], repeat["monetary_value"], penalizer=coef
+        ),
+        penalizer,
+        "Gamma-Gamma",
+        "spend per order may be too uneven to model",
     )
     correlation = float(np.corrcoef(repeat["frequency"], repeat["monetary_value"])[0, 1])
     return ggf, {

@@ -4,10 +4,11 @@ parameters are reproduced, and the derived tables add up."""
 import numpy as np
 import pandas as pd
 import pytest
-from lifetimes import BetaGeoFitter
+from lifetimes import BetaGeoFitter, GammaGammaFitter
 from lifetimes.utils import calibration_and_holdout_data, summary_data_from_transaction_data
+from scipy.optimize import approx_fprime
 
-from helpers import cdnow, clv, data_access
+from helpers import cdnow, clv, data_access, likelihood
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +64,7 @@ def test_calibration_and_holdout_match_lifetimes(orders, engine):
     np.testing.assert_array_equal(actual, theirs["frequency_holdout"])
 
 
-def test_weighted_fit_equals_the_plain_fit(engine):
-    summary = data_access.customer_summary(engine, pd.Timestamp("2025-10-01"), 7)
+def test_weighted_fit_equals_the_plain_fit(summary):
     weighted = clv.fit_purchase_model(summary, "bgnbd", 0.001, seed=1).fitter.params_
     plain = (
         BetaGeoFitter(penalizer_coef=0.001)
@@ -73,6 +73,45 @@ def test_weighted_fit_equals_the_plain_fit(engine):
     )
     assert len(clv.compress(summary)) < len(summary)
     np.testing.assert_allclose(weighted.to_numpy(), plain.to_numpy(), rtol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def summary(engine):
+    return data_access.customer_summary(engine, pd.Timestamp("2025-10-01"), 7)
+
+
+@pytest.mark.parametrize("params", [[0.3, 0.2, 0.7, 2.5], [1.2, 0.05, 0.3, 1.1]])
+def test_bgnbd_objective_is_lifetimes_likelihood_with_its_gradient(summary, params):
+    rows = clv.compress(summary)
+    x, w = rows["frequency"].to_numpy(float), rows["weight"].to_numpy(float)
+    recency, age = rows["recency"].to_numpy(), rows["T"].to_numpy()
+    histories = likelihood._PurchaseHistories.build(x, recency, age, w)
+    value, gradient = likelihood._bgnbd_objective(np.array(params), histories)
+    theirs = BetaGeoFitter._negative_log_likelihood(np.log(params), x, recency, age, w, 0.0)
+    assert value == pytest.approx(theirs, rel=1e-12)
+    numerical = approx_fprime(
+        np.array(params), lambda p: likelihood._bgnbd_objective(p, histories)[0], 1e-7
+    )
+    np.testing.assert_allclose(gradient, numerical, rtol=1e-4, atol=1e-6)
+
+
+def test_gamma_gamma_fit_equals_lifetimes(summary):
+    repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+    x, m = repeat["frequency"].to_numpy(), repeat["monetary_value"].to_numpy()
+    spends = likelihood._Spends.build(x, m, np.ones(len(x)))
+    params = np.array([3.0, 4.0, 200.0])
+    value, gradient = likelihood._gamma_gamma_objective(params, spends)
+    theirs = GammaGammaFitter._negative_log_likelihood(np.log(params), x, m, np.ones(len(x)), 0)
+    assert value == pytest.approx(theirs, rel=1e-12)
+    numerical = approx_fprime(
+        params, lambda p: likelihood._gamma_gamma_objective(p, spends)[0], 1e-6
+    )
+    np.testing.assert_allclose(gradient, numerical, rtol=1e-4, atol=1e-6)
+    ours = likelihood.fit_gamma_gamma(x, m, penalizer=0.001).params_
+    lifetimes_fit = GammaGammaFitter(penalizer_coef=0.001).fit(x, m).params_
+    np.testing.assert_allclose(ours.to_numpy(), lifetimes_fit.to_numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="frequency > 0"):
+        likelihood.fit_gamma_gamma(summary["frequency"], summary["monetary_value"] + 1)
 
 
 def test_cdnow_reproduces_fader_hardie_lee_2005():
