@@ -27,7 +27,6 @@ from lifetimes import (
     GammaGammaFitter,
     ModifiedBetaGeoFitter,
     ParetoNBDFitter,
-    generate_data,
 )
 from lifetimes.utils import ConvergenceError
 
@@ -39,11 +38,6 @@ from helpers.periods import Quarter
 
 MODELS = {"bgnbd": BetaGeoFitter, "pareto": ParetoNBDFitter, "mbgnbd": ModifiedBetaGeoFitter}
 MODEL_NAMES = {"bgnbd": "BG/NBD", "pareto": "Pareto/NBD", "mbgnbd": "Modified BG/NBD"}
-_SIMULATORS = {
-    "bgnbd": generate_data.beta_geometric_nbd_model,
-    "pareto": generate_data.pareto_nbd_model,
-    "mbgnbd": generate_data.modified_beta_geometric_nbd_model,
-}
 UNIT_DAYS = {"days": 1.0, "weeks": 7.0}
 LIFETIMES_FREQ = {"days": "D", "weeks": "W"}
 
@@ -222,24 +216,42 @@ def monthly_rate(annual_rate: float) -> float:
 LIFETIMES_MONTH = {"days": 30.0, "weeks": 4.345}  # lifetimes' time units per month
 
 
-def discounted_clv(
-    fitter, rows: pd.DataFrame, spend: np.ndarray, months: int, monthly_discount: float, unit: str
+def _expected_purchases(fitter, t: float, rows: pd.DataFrame) -> np.ndarray:
+    return np.asarray(
+        fitter.conditional_expected_number_of_purchases_up_to_time(
+            t, rows["frequency"].to_numpy(), rows["recency"].to_numpy(), rows["T"].to_numpy()
+        ),
+        dtype=float,
+    )
+
+
+def discounted_purchases(
+    fitter,
+    rows: pd.DataFrame,
+    horizon_purchases: np.ndarray,
+    months: int,
+    monthly_discount: float,
+    unit: str,
 ) -> np.ndarray:
-    """lifetimes' GammaGammaFitter.customer_lifetime_value, computed once per distinct
-    (frequency, recency, T) row: expected purchases in each month times expected spend,
-    discounted monthly. Same formula and month length as lifetimes; `rows` and `spend` align."""
+    """Expected purchases in each of `months` months, discounted monthly and summed, per
+    distinct (frequency, recency, T) row: lifetimes' customer_lifetime_value without the spend
+    factor (same formula and month length). `horizon_purchases` are the rows' expected
+    purchases over all `months`.
+
+    In BG/NBD, modified BG/NBD and Pareto/NBD the expectation E(t | x, t_x, T) is f(t; x, T)
+    times g(x, t_x, T): recency only enters through the chance of being alive. So the monthly
+    expectations are computed on one row per distinct (x, T) and each row's sum is that row's,
+    scaled by the ratio of their expectations over the horizon."""
     month = LIFETIMES_MONTH[unit]
-    cumulative = [np.zeros(len(rows))] + [
-        np.asarray(
-            fitter.conditional_expected_number_of_purchases_up_to_time(
-                m * month, rows["frequency"], rows["recency"], rows["T"]
-            )
-        )
-        for m in range(1, months + 1)
-    ]
+    pair = rows.groupby(["frequency", "T"], sort=False).ngroup().to_numpy()
+    pairs = rows.drop_duplicates(["frequency", "T"])  # first row of each, in ngroup order
+    cumulative = np.vstack(
+        [np.zeros(len(pairs))]
+        + [_expected_purchases(fitter, m * month, pairs) for m in range(1, months + 1)]
+    )
     discount = (1 + monthly_discount) ** -np.arange(1, months + 1)
-    purchases = np.diff(np.vstack(cumulative), axis=0)  # months x rows
-    return spend * (discount @ purchases)
+    per_pair = discount @ np.diff(cumulative, axis=0)
+    return per_pair[pair] * horizon_purchases / cumulative[-1][pair]
 
 
 def predict_customers(
@@ -260,30 +272,25 @@ def predict_customers(
     fitter, unit_days = model.fitter, UNIT_DAYS[unit]
     keys = ["frequency", "recency", "T"]
     rows = summary[keys].drop_duplicates().reset_index(drop=True)
-    f, r, t = rows["frequency"], rows["recency"], rows["T"]
+    horizon = _expected_purchases(fitter, months * LIFETIMES_MONTH[unit], rows)
     per_row = rows.assign(
-        p_alive=np.asarray(fitter.conditional_probability_alive(f, r, t)),
-        expected_purchases_next_quarter=np.asarray(
-            fitter.conditional_expected_number_of_purchases_up_to_time(
-                next_quarter_days / unit_days, f, r, t
-            )
+        p_alive=np.asarray(
+            fitter.conditional_probability_alive(*(rows[k].to_numpy() for k in keys)), float
         ),
-        expected_purchases_horizon=np.asarray(
-            fitter.conditional_expected_number_of_purchases_up_to_time(
-                months * LIFETIMES_MONTH[unit], f, r, t
-            )
+        expected_purchases_next_quarter=_expected_purchases(
+            fitter, next_quarter_days / unit_days, rows
         ),
-        row=np.arange(len(rows)),
+        expected_purchases_horizon=horizon,
+        discounted_purchases=discounted_purchases(
+            fitter, rows, horizon, months, monthly_rate(annual_rate), unit
+        ),
     )
     out = summary.merge(per_row, on=keys, how="left")
     spend = np.asarray(
         ggf.conditional_expected_average_profit(out["frequency"], out["monetary_value"])
     )
-    unit_spend = discounted_clv(
-        fitter, rows, np.ones(len(rows)), months, monthly_rate(annual_rate), unit
-    )
-    clv = spend * unit_spend[out["row"].to_numpy()]
-    return out.drop(columns="row").assign(
+    clv = spend * out.pop("discounted_purchases").to_numpy()
+    return out.assign(
         expected_order_value=spend,
         expected_revenue_next_quarter=out["expected_purchases_next_quarter"] * spend,
         clv=clv * (margin_rate if margin_rate is not None else 1.0),
@@ -365,36 +372,46 @@ def expected_purchases_matrix(
     )
 
 
+def simulate_repeat_purchases(
+    key: str, params: dict[str, float], ages: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Repeat purchases of customers of the given ages, drawn from fitted model `key`.
+
+    Each customer draws a purchase rate from Gamma(r, alpha) and buys as a Poisson process
+    while alive. Pareto/NBD: alive for an exponential lifetime with a Gamma(s, beta) rate.
+    BG/NBD: after each purchase, leaves with a Beta(a, b) probability, so the count is capped
+    by a geometric draw; modified BG/NBD can also leave at the first purchase. Vectorised, and
+    counting every purchase as the likelihood does (lifetimes' simulators loop per customer in
+    Python and merge purchases within one time unit)."""
+    size = len(ages)
+    rate = rng.gamma(params["r"], 1 / params["alpha"], size)
+    if key == "pareto":
+        lifetime = rng.exponential(1 / rng.gamma(params["s"], 1 / params["beta"], size))
+        return rng.poisson(rate * np.minimum(lifetime, ages))
+    purchases_before_leaving = rng.geometric(rng.beta(params["a"], params["b"], size))
+    if key == "mbgnbd":
+        purchases_before_leaving -= 1
+    return np.minimum(rng.poisson(rate * ages), purchases_before_leaving)
+
+
 def period_transactions(
-    model: FittedModel,
-    summary: pd.DataFrame,
-    seed: int,
-    max_frequency: int = 7,
-    sample: int = 20_000,
+    model: FittedModel, summary: pd.DataFrame, seed: int, max_frequency: int = 7
 ) -> pd.DataFrame:
-    """Customers by number of repeat purchases: actual against data simulated from the model
-    with customers' own T (lifetimes' period-transactions check, seeded). lifetimes simulates
-    one customer at a time in Python, so at most `sample` customers' T are simulated and the
-    counts scaled to the whole base."""
-    ages = summary["T"].to_numpy()
-    if len(ages) > sample:
-        ages = np.random.default_rng(seed).choice(ages, sample, replace=False)
-    state = np.random.get_state()  # noqa: NPY002 (lifetimes simulates with the global state)
-    np.random.seed(seed)  # noqa: NPY002 (lifetimes simulators draw from the global state)
-    try:
-        simulated = _SIMULATORS[model.key](ages, *model.params.values(), size=len(ages))
-    finally:
-        np.random.set_state(state)  # noqa: NPY002
+    """Customers by number of repeat purchases: actual against one draw from the model with
+    every customer's own age T (lifetimes' period-transactions check, seeded)."""
+    simulated = simulate_repeat_purchases(
+        model.key, model.params, summary["T"].to_numpy(), np.random.default_rng(seed)
+    )
     buckets = range(max_frequency + 1)
-    count = lambda f: f.clip(upper=max_frequency).astype(int).value_counts()  # noqa: E731
-    scale = len(summary) / len(ages)
+
+    def count(frequency: pd.Series) -> pd.Series:
+        return frequency.clip(upper=max_frequency).astype(int).value_counts()
+
     return pd.DataFrame(
         {
             "repeat_purchases": list(buckets),
             "actual": count(summary["frequency"]).reindex(buckets, fill_value=0),
-            "model": (count(simulated["frequency"]).reindex(buckets, fill_value=0) * scale)
-            .round()
-            .astype(int),
+            "model": count(pd.Series(simulated)).reindex(buckets, fill_value=0),
         }
     ).reset_index(drop=True)
 
