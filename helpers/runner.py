@@ -12,8 +12,9 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import papermill as pm
 from papermill.exceptions import PapermillExecutionError
 
 from helpers.config import Config, load_config
-from helpers.data_access import DataEngine
+from helpers.data_access import ENGINE_THREADS_VARIABLE, DataEngine
 from helpers.errors import SectionFailedError
 from helpers.html_export import export_html
 from helpers.index_page import render_index
@@ -152,9 +153,25 @@ def build_report(
             **recorded,
         }
 
-    results = run_in_dependency_order(runnable, run, jobs)
+    with engine_threads(max(1, (os.cpu_count() or 1) // max(1, jobs))):
+        results = run_in_dependency_order(runnable, run, jobs)
     metrics["sections"] = {name: results[name] for name in runnable}
     return metrics
+
+
+@contextmanager
+def engine_threads(threads: int) -> Iterator[None]:
+    """DuckDB threads of each section kernel started meanwhile (kernels inherit the
+    environment); the previous setting is restored afterwards."""
+    previous = os.environ.get(ENGINE_THREADS_VARIABLE)
+    os.environ[ENGINE_THREADS_VARIABLE] = str(threads)
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[ENGINE_THREADS_VARIABLE]
+        else:
+            os.environ[ENGINE_THREADS_VARIABLE] = previous
 
 
 def run_in_dependency_order(

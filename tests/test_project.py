@@ -1,13 +1,15 @@
 """Project hygiene users rely on: one environment for pip and conda, clean notebooks."""
 
 import json
+import os
 import threading
 import time
 
 import pytest
 import yaml
 
-from helpers.runner import run_in_dependency_order
+from helpers.data_access import ENGINE_THREADS_VARIABLE, DataEngine
+from helpers.runner import engine_threads, run_in_dependency_order
 from helpers.sections import SECTIONS
 
 from .conftest import PROJECT
@@ -64,3 +66,18 @@ def test_sections_run_after_the_sections_they_read_and_stop_at_the_first_failure
     with pytest.raises(RuntimeError, match="clv broke"):
         run_in_dependency_order(["clv", "marketing"], fail, jobs=2)
     assert "marketing" not in finished  # nothing that depends on a failure starts
+
+
+def test_section_engines_take_the_threads_the_runner_gives_them(monkeypatch):
+    def threads() -> int:
+        engine = DataEngine({})
+        try:
+            return engine.con.execute("SELECT current_setting('threads')").fetchone()[0]
+        finally:
+            engine.close()
+
+    monkeypatch.delenv(ENGINE_THREADS_VARIABLE, raising=False)
+    assert threads() == os.cpu_count()
+    with engine_threads(1):
+        assert os.environ[ENGINE_THREADS_VARIABLE] == "1" and threads() == 1
+    assert ENGINE_THREADS_VARIABLE not in os.environ and threads() == os.cpu_count()
