@@ -152,18 +152,20 @@ def customer_summary(
     `lifetimes.utils.summary_data_from_transaction_data(freq="D", freq_multiplier=unit_days)`.
     """
     last_day = (end - pd.Timedelta(days=1)).date()
+    # the repeat days' mean is (all days' total - first day's value) / repeat days: one
+    # aggregation, no join back to each customer's first day
     return engine.sql(
         f"""
         WITH days AS (
             SELECT customer_id, order_ts::DATE AS day, sum({value})::DOUBLE AS value
-            FROM orders WHERE order_ts < ? GROUP BY 1, 2),
-        firsts AS (SELECT customer_id, min(day) AS first_day FROM days GROUP BY 1)
+            FROM orders WHERE order_ts < ? GROUP BY 1, 2)
         SELECT customer_id,
                (count(*) - 1)::DOUBLE AS frequency,
                date_diff('day', min(day), max(day)) / ? AS recency,
                date_diff('day', min(day), ?::DATE) / ? AS T,
-               coalesce(avg(value) FILTER (WHERE day > first_day), 0)::DOUBLE AS monetary_value
-        FROM days JOIN firsts USING (customer_id) GROUP BY customer_id ORDER BY customer_id""",
+               coalesce((sum(value) - arg_min(value, day)) / nullif(count(*) - 1, 0), 0)::DOUBLE
+                   AS monetary_value
+        FROM days GROUP BY customer_id ORDER BY customer_id""",
         [end, unit_days, last_day, unit_days],
     )
 
