@@ -213,24 +213,31 @@ def _grain(grain: str) -> str:
     return grain
 
 
-def repurchase_by_period(engine: DataEngine, grain: str, end: pd.Timestamp) -> pd.DataFrame:
-    """Per month or quarter before `end`: customers, customers with 2+ orders in the period,
-    and returning customers (whose first order was before the period started)."""
-    g = _grain(grain)
-    return engine.sql(
-        f"""
-        WITH firsts AS (SELECT customer_id, min(order_ts) AS first_ts FROM orders GROUP BY 1),
-        per_customer AS (
-            SELECT date_trunc('{g}', o.order_ts) AS period, o.customer_id,
-                   count(*) AS orders, any_value(f.first_ts) AS first_ts
-            FROM orders o JOIN firsts f USING (customer_id)
-            WHERE o.order_ts < ? GROUP BY 1, 2)
-        SELECT period, count(*)::DOUBLE AS customers,
+def repurchase_by_period(engine: DataEngine, end: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    """Per month and per quarter before `end` (keys "month", "quarter"): customers, customers
+    with 2+ orders in the period, and returning customers (first order before the period).
+    One scan of the orders: quarters are rolled up from each customer's months."""
+    both = engine.sql(
+        """
+        WITH months AS (
+            SELECT customer_id, date_trunc('month', order_ts) AS period, count(*) AS orders,
+                   min(min(order_ts)) OVER (PARTITION BY customer_id) AS first_ts
+            FROM orders WHERE order_ts < ? GROUP BY 1, 2),
+        periods AS (
+            SELECT 'month' AS grain, period, orders, first_ts FROM months
+            UNION ALL
+            SELECT 'quarter', date_trunc('quarter', period), sum(orders), any_value(first_ts)
+            FROM months GROUP BY customer_id, date_trunc('quarter', period))
+        SELECT grain, period, count(*)::DOUBLE AS customers,
                count(*) FILTER (WHERE orders > 1)::DOUBLE AS repeat_customers,
                count(*) FILTER (WHERE first_ts < period)::DOUBLE AS returning_customers
-        FROM per_customer GROUP BY 1 ORDER BY 1""",
+        FROM periods GROUP BY 1, 2 ORDER BY 1, 2""",
         [end],
     )
+    return {
+        grain: rows.drop(columns="grain").reset_index(drop=True)
+        for grain, rows in both.groupby("grain")
+    }
 
 
 def cohort_activity(engine: DataEngine, grain: str, end: pd.Timestamp) -> pd.DataFrame:

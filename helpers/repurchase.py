@@ -289,7 +289,8 @@ def build_section(
     """Query the engine per grain and derive every repurchase table for the quarter."""
     params, quarter = config.repurchase, config.period
     end = quarter.end
-    quarterly = add_rates(data_access.repurchase_by_period(engine, "quarter", end))
+    by_period = data_access.repurchase_by_period(engine, end)
+    quarterly = add_rates(by_period["quarter"])
     grain = params.cohort_grain
     last_period = quarter.start if grain == "quarter" else end - pd.DateOffset(months=1)
     retention, cumulative = cohort_matrices(
@@ -314,7 +315,7 @@ def build_section(
     kpis = headline_kpis(quarterly, second, periods, params.second_order_windows[-1])
     return RepurchaseSection(
         quarterly=quarterly,
-        monthly=add_rates(data_access.repurchase_by_period(engine, "month", end)),
+        monthly=add_rates(by_period["month"]),
         retention=retention,
         cumulative=cumulative,
         cohort_change=cohort_change,

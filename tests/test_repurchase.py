@@ -30,11 +30,15 @@ def engine():
 
 
 def test_repeat_and_returning_rates(engine):
-    rates = repurchase.add_rates(data_access.repurchase_by_period(engine, "quarter", END))
-    by = rates.set_index("period")
+    by_period = data_access.repurchase_by_period(engine, END)
+    by = repurchase.add_rates(by_period["quarter"]).set_index("period")
     q1, q2 = by.loc[pd.Timestamp("2025-01-01")], by.loc[pd.Timestamp("2025-04-01")]
     assert (q1["customers"], q1["repeat_rate"], q1["returning_rate"]) == (3, 1 / 3, 1 / 3)
     assert (q2["customers"], q2["repeat_rate"], q2["returning_rate"]) == (1, 0, 1)
+    months = by_period["month"].set_index("period")  # B in Dec, A twice in Jan, B, C, A
+    assert months["customers"].tolist() == [1, 1, 1, 1, 1]
+    assert months["repeat_customers"].tolist() == [0, 1, 0, 0, 0]
+    assert months["returning_customers"].tolist() == [0, 0, 1, 0, 1]
 
 
 def test_cohort_retention_and_cumulative_revenue(engine):
