@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 import papermill as pm
+import pyarrow as pa
 from papermill.exceptions import PapermillExecutionError
 
 from helpers.config import Config, load_config
@@ -103,11 +104,19 @@ def clean_inputs(config: Config, folder: Path, log: Log) -> tuple[dict[str, Path
     return paths, data_quality(bundle)
 
 
+def return_freed_memory() -> None:
+    """Hand the memory that input validation freed back to the OS while the kernels run:
+    pyarrow's allocator keeps it otherwise (0.9 GB resident instead of 0.24 GB at 1M
+    customers)."""
+    pa.default_memory_pool().release_unused()
+
+
 def build_report(
     config: Config, build: Path, project: Path, extra_params: list[str], log: Log, jobs: int = 2
 ) -> dict:
     """Everything of one quarter's report, written into `build`; returns metrics.json content."""
     clean, quality = clean_inputs(config, build / "clean", log)
+    return_freed_memory()
     engine = DataEngine(clean, materialize=())  # a few aggregate queries: views suffice
     metrics = {
         "quarter": config.quarter,
