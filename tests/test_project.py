@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from helpers.data_access import ENGINE_THREADS_VARIABLE, DataEngine
-from helpers.runner import engine_threads, run_in_dependency_order
+from helpers.kernels import KernelPool
+from helpers.runner import KERNEL, run_in_dependency_order
 from helpers.sections import SECTIONS
 
 from .conftest import PROJECT
@@ -68,7 +69,7 @@ def test_sections_run_after_the_sections_they_read_and_stop_at_the_first_failure
     assert "marketing" not in finished  # nothing that depends on a failure starts
 
 
-def test_section_engines_take_the_threads_the_runner_gives_them(monkeypatch):
+def test_engine_threads_follow_the_variable(monkeypatch):
     def threads() -> int:
         engine = DataEngine({})
         try:
@@ -78,6 +79,40 @@ def test_section_engines_take_the_threads_the_runner_gives_them(monkeypatch):
 
     monkeypatch.delenv(ENGINE_THREADS_VARIABLE, raising=False)
     assert threads() == os.cpu_count()
-    with engine_threads(1):
-        assert os.environ[ENGINE_THREADS_VARIABLE] == "1" and threads() == 1
-    assert ENGINE_THREADS_VARIABLE not in os.environ and threads() == os.cpu_count()
+    monkeypatch.setenv(ENGINE_THREADS_VARIABLE, "1")
+    assert threads() == 1
+
+
+CHECK = (
+    "import os, sys; "
+    "print(os.environ['OPSREPORT_ENGINE_THREADS'], 'helpers.charts' in sys.modules, os.getcwd())"
+)
+
+
+def _printed_by(kernel, code: str) -> str:
+    client, printed = kernel.client(), []
+    client.start_channels()
+    try:
+        client.execute_interactive(
+            code, output_hook=lambda msg: printed.append(msg["content"].get("text", "")), timeout=60
+        )
+    finally:
+        client.stop_channels()
+    return "".join(printed)
+
+
+def test_kernel_pool_hands_out_warm_kernels_with_the_engine_threads():
+    """Kernels come with the helpers imported and the DuckDB thread limit in their
+    environment; a take beyond the planned total still gets a kernel; close() shuts down
+    the ones never taken."""
+    pool = KernelPool(KERNEL, PROJECT / "notebooks", engine_threads=1, ready=1, total=1)
+    taken = []
+    try:
+        taken = [pool.take(), pool.take()]
+        for kernel in taken:
+            assert _printed_by(kernel, CHECK).split() == ["1", "True", str(PROJECT / "notebooks")]
+    finally:
+        for kernel in taken:
+            kernel.shutdown_kernel(now=True)
+        pool.close()
+    assert not any(kernel.is_alive() for kernel in taken)
