@@ -305,17 +305,19 @@ def apply_exclusions(tables: dict[str, pd.DataFrame], config: Config) -> list[di
         reasons = reasons.mask(full, "fully refunded")
     orders["net_revenue"] = orders["revenue"] - refund.clip(upper=orders["revenue"])
     excluded = reasons.notna()
-    summary = (
-        orders.assign(reason=reasons)[excluded]
+    summary = (  # only the excluded rows: a copy of every order would double the peak memory
+        pd.DataFrame({"reason": reasons[excluded], "revenue": orders.loc[excluded, "revenue"]})
         .groupby("reason")
-        .agg(rows=("order_id", "size"), revenue=("revenue", "sum"))
+        .agg(rows=("revenue", "size"), revenue=("revenue", "sum"))
         .reset_index()
     )
     records = [{"table": "orders", **r} for r in summary.to_dict("records")]
+    excluded_ids = orders.loc[excluded, "order_id"]
     tables["orders"] = orders[~excluded].reset_index(drop=True)
-    if "order_items" in tables and excluded.any():
+    del orders  # freed before the order lines are copied, not held alongside them
+    if "order_items" in tables and len(excluded_ids):
         items = tables["order_items"]
-        gone = is_in(items["order_id"], orders.loc[excluded, "order_id"])
+        gone = is_in(items["order_id"], excluded_ids)
         records.append(
             {
                 "table": "order_items",
