@@ -433,12 +433,16 @@ def value_snapshot(
     key: str,
     margin_rate: float | None,
     fitted: tuple[pd.DataFrame, FittedModel] | None = None,
+    origins: bool = False,
 ) -> Snapshot:
     """Fit `key` and Gamma-Gamma on all history before `quarter` ends and value every customer;
-    `fitted` passes a summary of that history and its purchase model when already at hand."""
+    `fitted` passes a summary of that history and its purchase model when already at hand;
+    `origins` adds each customer's first order, its quarter and channel (customer_summary)."""
     params = config.clv
     if fitted is None:
-        summary = data_access.customer_summary(engine, quarter.end, UNIT_DAYS[params.time_unit])
+        summary = data_access.customer_summary(
+            engine, quarter.end, UNIT_DAYS[params.time_unit], origins=origins
+        )
         model = fit_purchase_model(summary, key, params.penalizer, config.seed)
     else:
         summary, model = fitted
@@ -583,15 +587,6 @@ class ClvSection:
     kpis: dict[str, dict]
 
 
-def _with_origins(
-    engine: data_access.DataEngine, predictions: pd.DataFrame, end: pd.Timestamp
-) -> pd.DataFrame:
-    origins = data_access.customer_origins(engine, end)
-    merged = predictions.merge(origins, on="customer_id", how="left")
-    merged["first_quarter"] = merged["first_order_ts"].dt.to_period("Q").astype(str)
-    return merged
-
-
 def build_section(
     engine: data_access.DataEngine, config: Config, periods: pd.DataFrame
 ) -> ClvSection:
@@ -602,20 +597,18 @@ def build_section(
     chosen = results[key]
     trusted = abs(chosen["aggregate_error_pct"]) <= config.clv.max_holdout_error_pct
     margin = data_access.gross_margin_rate(engine, quarter.end)
-    snapshots = {  # the validation fit is the model of the base at the previous quarter's end
-        name: value_snapshot(
-            engine,
-            config,
-            Quarter.parse(q),
-            key,
-            margin,
-            calibrated if name == "previous" else None,
+    base = {}  # headline figures of each valued base; only the current one is kept whole
+    for name, label in zip(periods["period"], periods["quarter"], strict=True):
+        # the validation fit is the model of the base at the previous quarter's end
+        fitted = calibrated if name == "previous" else None
+        snapshot = value_snapshot(
+            engine, config, Quarter.parse(label), key, margin, fitted, origins=name == "current"
         )
-        for name, q in zip(periods["period"], periods["quarter"], strict=True)
-    }
-    current = snapshots["current"]
-    current.predictions = _with_origins(engine, current.predictions, quarter.end)
-    base = pd.DataFrame({name: base_summary(s) for name, s in snapshots.items()})
+        base[name] = base_summary(snapshot)
+        if name == "current":
+            current = snapshot
+    del calibrated  # a 1M-row summary at scale
+    base = pd.DataFrame(base)
     tiers = value_tiers(current.predictions)
     has_channel = current.predictions["acquisition_channel"].notna().any()
     by_channel = clv_by(current.predictions, "acquisition_channel") if has_channel else None
@@ -698,9 +691,7 @@ def value_by_channel(engine: data_access.DataEngine, config: Config) -> pd.DataF
     quarter = config.period
     key = "bgnbd" if config.clv.model == "auto" else config.clv.model
     margin = data_access.gross_margin_rate(engine, quarter.end)
-    predictions = _with_origins(
-        engine, value_snapshot(engine, config, quarter, key, margin).predictions, quarter.end
-    )
+    predictions = value_snapshot(engine, config, quarter, key, margin, origins=True).predictions
     if not predictions["acquisition_channel"].notna().any():
         return None
     return clv_by(predictions, "acquisition_channel")

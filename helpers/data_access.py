@@ -16,9 +16,9 @@ import pandas as pd
 from helpers.contract import CONTRACT
 
 ENGINE_THREADS_VARIABLE = "OPSREPORT_ENGINE_THREADS"
-# contract columns no query here reads: loaded tables leave them out (at 1M customers, 120 MB of
+# contract columns no query here reads: loaded tables leave them out (at 1M customers, 220 MB of
 # the orders' 460 MB in each section's kernel); views still show every column
-UNQUERIED = {"orders": ("status", "region", "discount", "refund")}
+UNQUERIED = {"orders": ("order_id", "status", "region", "discount", "refund")}
 
 
 class DataEngine:
@@ -154,7 +154,11 @@ def coverage(engine: DataEngine, table: str, column: str) -> tuple[pd.Timestamp,
 
 
 def customer_summary(
-    engine: DataEngine, end: pd.Timestamp, unit_days: float = 1.0, value: str = "net_revenue"
+    engine: DataEngine,
+    end: pd.Timestamp,
+    unit_days: float = 1.0,
+    value: str = "net_revenue",
+    origins: bool = False,
 ) -> pd.DataFrame:
     """RFM summary of every customer with an order before `end`, as lifetimes defines it.
 
@@ -163,21 +167,31 @@ def customer_summary(
     last day before `end`; both divided by `unit_days` (7 for weeks). monetary_value = mean value
     of the repeat purchase days (0 without repeats). Identical to
     `lifetimes.utils.summary_data_from_transaction_data(freq="D", freq_multiplier=unit_days)`.
+    With `origins`, also first_order_ts, first_quarter (e.g. 2025Q3) and acquisition_channel
+    (the first order's; NULL without a channel column), in the same pass.
     """
     last_day = (end - pd.Timedelta(days=1)).date()
+    per_day = per_customer = ""
+    if origins:
+        channel = "arg_min(channel, order_ts)" if "channel" in engine.columns("orders") else "NULL"
+        per_day = f", min(order_ts) AS first_ts, {channel} AS first_channel"
+        per_customer = """,
+               min(first_ts) AS first_order_ts,
+               year(min(first_ts)) || 'Q' || quarter(min(first_ts)) AS first_quarter,
+               arg_min(first_channel, day) AS acquisition_channel"""
     # the repeat days' mean is (all days' total - first day's value) / repeat days: one
     # aggregation, no join back to each customer's first day
     return engine.sql(
         f"""
         WITH days AS (
-            SELECT customer_id, order_ts::DATE AS day, sum({value})::DOUBLE AS value
+            SELECT customer_id, order_ts::DATE AS day, sum({value})::DOUBLE AS value{per_day}
             FROM orders WHERE order_ts < ? GROUP BY 1, 2)
         SELECT customer_id,
                (count(*) - 1)::DOUBLE AS frequency,
                date_diff('day', min(day), max(day)) / ? AS recency,
                date_diff('day', min(day), ?::DATE) / ? AS T,
                coalesce((sum(value) - arg_min(value, day)) / nullif(count(*) - 1, 0), 0)::DOUBLE
-                   AS monetary_value
+                   AS monetary_value{per_customer}
         FROM days GROUP BY customer_id ORDER BY customer_id""",
         [end, unit_days, last_day, unit_days],
     )
@@ -192,18 +206,6 @@ def purchase_days_between(
         SELECT customer_id, count(DISTINCT order_ts::DATE)::DOUBLE AS purchases
         FROM orders WHERE order_ts >= ? AND order_ts < ? GROUP BY 1""",
         [start, end],
-    )
-
-
-def customer_origins(engine: DataEngine, end: pd.Timestamp) -> pd.DataFrame:
-    """Per customer with an order before `end`: first order time and its channel."""
-    channel = "arg_min(channel, order_ts)" if "channel" in engine.columns("orders") else "NULL"
-    return engine.sql(
-        f"""
-        SELECT customer_id, min(order_ts) AS first_order_ts,
-               {channel} AS acquisition_channel
-        FROM orders WHERE order_ts < ? GROUP BY 1""",
-        [end],
     )
 
 
@@ -279,9 +281,9 @@ def second_orders(engine: DataEngine, end: pd.Timestamp) -> pd.DataFrame:
     channel = "arg_min(channel, order_ts)" if "channel" in engine.columns("orders") else "NULL"
     return engine.sql(
         f"""
-        WITH ranked AS (
+        WITH ranked AS (  -- orders at the same time share it: which one is "second" is moot
             SELECT customer_id, order_ts,
-                   row_number() OVER (PARTITION BY customer_id ORDER BY order_ts, order_id) AS n
+                   row_number() OVER (PARTITION BY customer_id ORDER BY order_ts) AS n
             FROM orders WHERE order_ts < ?),
         channels AS (SELECT customer_id, {channel} AS acquisition_channel
                      FROM orders WHERE order_ts < ? GROUP BY 1)

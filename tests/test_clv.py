@@ -40,6 +40,18 @@ def test_summary_matches_lifetimes(orders, engine, unit, days):
     )
 
 
+def test_summary_origins_are_each_customers_first_order(orders, engine):
+    end = pd.Timestamp("2025-10-01")
+    ours = data_access.customer_summary(engine, end, 7, origins=True).set_index("customer_id")
+    first = orders[orders["order_ts"] < end].sort_values("order_ts").groupby("customer_id").first()
+    first = first.reindex(ours.index)
+    assert (ours["first_order_ts"] == first["order_ts"]).all()
+    assert (ours["acquisition_channel"] == first["channel"]).all()
+    assert (ours["first_quarter"] == first["order_ts"].dt.to_period("Q").astype(str)).all()
+    plain = data_access.customer_summary(engine, end, 7).set_index("customer_id")
+    pd.testing.assert_frame_equal(ours[plain.columns], plain)
+
+
 def test_calibration_and_holdout_match_lifetimes(orders, engine):
     start, end = pd.Timestamp("2025-07-01"), pd.Timestamp("2025-10-01")
     # lifetimes' own split needs a monetary column to work on current pandas, and dates without
