@@ -257,42 +257,40 @@ def repurchase_by_period(engine: DataEngine, end: pd.Timestamp) -> dict[str, pd.
 
 def cohort_activity(engine: DataEngine, grain: str, end: pd.Timestamp) -> pd.DataFrame:
     """Per acquisition cohort (month or quarter of first order) and period offset k:
-    cohort size, customers ordering in period k after the first, and their net revenue."""
+    cohort size, customers ordering in period k after the first, and their net revenue.
+    Orders are first rolled up per customer and period, so no join and no distinct count."""
     g = _grain(grain)
     months = 1 if g == "month" else 3
     return engine.sql(
         f"""
-        WITH firsts AS (SELECT customer_id, date_trunc('{g}', min(order_ts)) AS cohort
-                        FROM orders WHERE order_ts < ? GROUP BY 1),
-        sizes AS (SELECT cohort, count(*)::DOUBLE AS cohort_size FROM firsts GROUP BY 1)
-        SELECT f.cohort, s.cohort_size,
-               (date_diff('month', f.cohort, date_trunc('{g}', o.order_ts)) // {months})::INT AS k,
-               count(DISTINCT o.customer_id)::DOUBLE AS active,
-               sum(o.net_revenue)::DOUBLE AS revenue
-        FROM orders o JOIN firsts f USING (customer_id) JOIN sizes s USING (cohort)
-        WHERE o.order_ts < ? GROUP BY ALL ORDER BY 1, 3""",
-        [end, end],
+        WITH periods AS (
+            SELECT date_trunc('{g}', order_ts) AS period, sum(net_revenue) AS revenue,
+                   date_trunc('{g}', min(min(order_ts)) OVER (PARTITION BY customer_id)) AS cohort
+            FROM orders WHERE order_ts < ? GROUP BY customer_id, period),
+        cells AS (
+            SELECT cohort, (date_diff('month', cohort, period) // {months})::INT AS k,
+                   count(*)::DOUBLE AS active, sum(revenue)::DOUBLE AS revenue
+            FROM periods GROUP BY ALL)
+        SELECT cohort, max(active) FILTER (WHERE k = 0) OVER (PARTITION BY cohort) AS cohort_size,
+               k, active, revenue
+        FROM cells ORDER BY 1, 3""",
+        [end],
     )
 
 
 def second_orders(engine: DataEngine, end: pd.Timestamp) -> pd.DataFrame:
     """Per customer acquired before `end`: first order time, acquisition channel (if known),
-    and days to the second order (NULL when there is none before `end`)."""
+    and days to the second order (NULL when there is none before `end`; 0 when two orders
+    share the first time)."""
     channel = "arg_min(channel, order_ts)" if "channel" in engine.columns("orders") else "NULL"
     return engine.sql(
         f"""
-        WITH ranked AS (  -- orders at the same time share it: which one is "second" is moot
-            SELECT customer_id, order_ts,
-                   row_number() OVER (PARTITION BY customer_id ORDER BY order_ts) AS n
-            FROM orders WHERE order_ts < ?),
-        channels AS (SELECT customer_id, {channel} AS acquisition_channel
-                     FROM orders WHERE order_ts < ? GROUP BY 1)
-        SELECT r1.customer_id, r1.order_ts AS first_ts, c.acquisition_channel,
-               date_diff('second', r1.order_ts, r2.order_ts) / 86400.0 AS days_to_second
-        FROM ranked r1 LEFT JOIN ranked r2 ON r1.customer_id = r2.customer_id AND r2.n = 2
-        JOIN channels c ON c.customer_id = r1.customer_id
-        WHERE r1.n = 1""",
-        [end, end],
+        SELECT customer_id, first_two[1] AS first_ts, acquisition_channel,
+               date_diff('second', first_two[1], first_two[2]) / 86400.0 AS days_to_second
+        FROM (SELECT customer_id, min(order_ts, 2) AS first_two,
+                     {channel} AS acquisition_channel
+              FROM orders WHERE order_ts < ? GROUP BY 1)""",
+        [end],
     )
 
 
