@@ -45,6 +45,10 @@ class NoDataError(ReportError):
     """The requested quarter has no data to report on."""
 
 
+class KernelStartError(ReportError):
+    """A section kernel could not start, or could not import the helpers."""
+
+
 class SectionFailedError(ReportError):
     """A section notebook failed while the batch executed it."""
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from jupyter_client import KernelManager
 
 from helpers.data_access import ENGINE_THREADS_VARIABLE
+from helpers.errors import KernelStartError
 
 # what the section notebooks import in their first code cell, executed silently (no
 # execution count, no output) before a notebook is sent to the kernel
@@ -27,14 +28,23 @@ WARM_UP = (
 
 def _start_warm_kernel(kernel_name: str, cwd: Path, env: dict[str, str]) -> KernelManager:
     manager = KernelManager(kernel_name=kernel_name)
-    manager.start_kernel(cwd=str(cwd), env=env)
+    try:
+        manager.start_kernel(cwd=str(cwd), env=env)
+    except Exception as exc:  # e.g. NoSuchKernel
+        raise KernelStartError(
+            f"cannot start the {kernel_name!r} kernel ({exc}); `make setup` registers it"
+        ) from exc
     client = manager.client()
     client.start_channels()
     try:
         client.wait_for_ready(timeout=60)
         reply = client.execute_interactive(WARM_UP, silent=True, store_history=False, timeout=120)
         if reply["content"]["status"] != "ok":
-            raise RuntimeError(f"kernel {kernel_name} could not import the helpers: {reply}")
+            content = reply["content"]
+            raise KernelStartError(
+                f"the {kernel_name!r} kernel cannot import the helpers: "
+                f"{content.get('ename')}: {content.get('evalue')}"
+            )
     except BaseException:
         manager.shutdown_kernel(now=True)
         raise

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from helpers.data_access import ENGINE_THREADS_VARIABLE, DataEngine
+from helpers.errors import KernelStartError
 from helpers.kernels import KernelPool
 from helpers.runner import KERNEL, run_in_dependency_order
 from helpers.sections import SECTIONS
@@ -116,3 +117,12 @@ def test_kernel_pool_hands_out_warm_kernels_with_the_engine_threads():
             kernel.shutdown_kernel(now=True)
         pool.close()
     assert not any(kernel.is_alive() for kernel in taken)
+
+
+def test_kernel_pool_says_how_to_fix_a_kernel_it_cannot_start():
+    pool = KernelPool("no-such-kernel", PROJECT / "notebooks", engine_threads=1, ready=1, total=1)
+    try:
+        with pytest.raises(KernelStartError, match="no-such-kernel.*make setup"):
+            pool.take()
+    finally:
+        pool.close()
