@@ -5,8 +5,9 @@ Hessian with it too (for standard errors the report does not show): about 5 s pe
 at a million customers. These fits minimise the same objectives as lifetimes 0.11.3 (its
 log-likelihood, time scaling, penalizer, starting point and BFGS tolerance) but compute every
 term that depends only on the number of purchases once per distinct number, and the gradient
-in closed form. The optimum equals lifetimes' to 1e-4 (tests/test_clv.py). They return
-lifetimes fitters carrying the parameters, so every prediction is still lifetimes' own.
+in closed form. The optimum equals lifetimes' (tests/test_clv.py). They return lifetimes
+fitters carrying the parameters, so every prediction is still lifetimes' own; having no
+Hessian, they have no standard errors (`summary`).
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ TOLERANCE = 1e-7  # lifetimes' default `tol`
 
 
 def _minimise(objective, size: int, args: tuple, penalizer: float, name: str) -> np.ndarray:
-    """exp of the log-parameters minimising objective(log_params, *args) + penalizer * |params|²,
-    from lifetimes' starting point with its solver (BFGS) and tolerance."""
+    """The parameters minimising objective(params, *args) + penalizer * |params|², searched in
+    log space from lifetimes' starting point with its solver (BFGS) and tolerance. `objective`
+    returns its value and its gradient in the parameters."""
 
     def penalised(log_params: np.ndarray) -> tuple[float, np.ndarray]:
         params = np.exp(log_params)
