@@ -7,6 +7,7 @@ In the batch, the runner has validated the inputs and written clean Parquet file
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,8 +67,14 @@ class SectionContext:
         folder = self.build_dir / "artifacts"
         folder.mkdir(parents=True, exist_ok=True)
         table = pa.Table.from_pandas(frame, preserve_index=False)
-        pq.write_table(table, folder / f"{name}.parquet")
-        csv.write_csv(table, folder / f"{name}.csv")  # 10x pandas' to_csv on 1M rows
+        # each file appears whole or not at all: the runner starts readers once it exists
+        for path, write in (
+            (folder / f"{name}.csv", csv.write_csv),  # 10x pandas' to_csv on 1M rows
+            (folder / f"{name}.parquet", pq.write_table),
+        ):
+            partial = path.with_name(f".{path.name}.partial")
+            write(table, partial)
+            os.replace(partial, path)
 
     def read_artifact(self, name: str) -> pd.DataFrame | None:
         """An artifact an earlier section of this batch wrote, or None (interactive runs, or

@@ -185,7 +185,12 @@ def build_report(
                 **recorded,
             }
 
-        results = run_in_dependency_order(runnable, run, jobs)
+        results = run_in_dependency_order(
+            runnable,
+            run,
+            jobs,
+            written=lambda artifact: (build / "artifacts" / f"{artifact}.parquet").is_file(),
+        )
     finally:
         kernels.close()
     metrics["sections"] = {name: results[name] for name in runnable}
@@ -193,22 +198,32 @@ def build_report(
 
 
 def run_in_dependency_order(
-    names: list[str], run: Callable[[str], dict], jobs: int
+    names: list[str],
+    run: Callable[[str], dict],
+    jobs: int,
+    written: Callable[[str], bool] = lambda artifact: False,
 ) -> dict[str, dict]:
-    """Run sections on up to `jobs` threads (each drives its own kernel process); a section
-    starts once the sections it reads from (Section.after) have finished. The first failure
-    is raised after the running sections stop; nothing new starts after it."""
+    """Run sections on up to `jobs` threads (each drives its own kernel process). A section
+    starts once the sections it reads from (Section.after) have finished, or earlier, as soon
+    as `written` says every artifact it reads (Section.reads) is there. The first failure is
+    raised after the running sections stop; nothing new starts after it."""
     results: dict[str, dict] = {}
     pending = list(names)
+
+    def ready(name: str) -> bool:
+        section = SECTIONS[name]
+        if all(d in results or d not in names for d in section.after):
+            return True
+        return bool(section.reads) and all(written(artifact) for artifact in section.reads)
+
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         running: dict = {}
         while pending or running:
-            for name in [
-                n for n in pending if all(d in results or d not in names for d in SECTIONS[n].after)
-            ]:
+            for name in [n for n in pending if ready(n)]:
                 pending.remove(name)
                 running[pool.submit(run, name)] = name
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            polling = any(SECTIONS[n].reads for n in pending)  # for artifacts to appear
+            done, _ = wait(running, timeout=0.25 if polling else None, return_when=FIRST_COMPLETED)
             for future in done:
                 name = running.pop(future)
                 if future.exception() is not None:

@@ -13,6 +13,7 @@ class Section:
     requires: tuple[str, ...]
     summary: str
     after: tuple[str, ...] = ()  # sections whose artifacts this one reads, when they run
+    reads: tuple[str, ...] = ()  # those artifacts: once all are written, it need not wait
 
 
 SECTIONS: dict[str, Section] = {
@@ -46,6 +47,7 @@ SECTIONS: dict[str, Section] = {
             ("marketing",),
             "Return on spend by channel and campaign, why it moved, where to put the next budget",
             after=("clv",),
+            reads=("clv_by_channel",),
         ),
     )
 }

@@ -70,6 +70,27 @@ def test_sections_run_after_the_sections_they_read_and_stop_at_the_first_failure
     assert "marketing" not in finished  # nothing that depends on a failure starts
 
 
+def test_a_section_starts_once_the_artifacts_it_reads_are_written():
+    saved, finished = threading.Event(), []
+
+    def run(name: str) -> dict:
+        if name == "clv":
+            saved.set()  # clv_by_channel written; charts and the CRM table still to come
+            time.sleep(0.5)
+        finished.append(name)
+        return {"name": name}
+
+    def written(artifact: str) -> bool:
+        return artifact == "clv_by_channel" and saved.is_set()
+
+    run_in_dependency_order(["clv", "marketing"], run, jobs=2, written=written)
+    assert finished == ["marketing", "clv"]  # marketing ran while CLV was still running
+    saved.clear()
+    finished.clear()
+    run_in_dependency_order(["clv", "marketing"], run, jobs=2)  # nothing written: it waits
+    assert finished == ["clv", "marketing"]
+
+
 def test_engine_threads_follow_the_variable(monkeypatch):
     def threads() -> int:
         engine = DataEngine({})
