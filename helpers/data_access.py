@@ -153,6 +153,11 @@ def coverage(engine: DataEngine, table: str, column: str) -> tuple[pd.Timestamp,
     return pd.Timestamp(first), pd.Timestamp(last)
 
 
+def _first_order_channel(engine: DataEngine) -> str:
+    """SQL aggregate for the channel of the earliest order (NULL when orders have none)."""
+    return "arg_min(channel, order_ts)" if "channel" in engine.columns("orders") else "NULL"
+
+
 def customer_summary(
     engine: DataEngine,
     end: pd.Timestamp,
@@ -173,8 +178,7 @@ def customer_summary(
     last_day = (end - pd.Timedelta(days=1)).date()
     per_day = per_customer = ""
     if origins:
-        channel = "arg_min(channel, order_ts)" if "channel" in engine.columns("orders") else "NULL"
-        per_day = f", min(order_ts) AS first_ts, {channel} AS first_channel"
+        per_day = f", min(order_ts) AS first_ts, {_first_order_channel(engine)} AS first_channel"
         per_customer = """,
                min(first_ts) AS first_order_ts,
                year(min(first_ts)) || 'Q' || quarter(min(first_ts)) AS first_quarter,
@@ -282,7 +286,7 @@ def second_orders(engine: DataEngine, end: pd.Timestamp) -> pd.DataFrame:
     """Per customer acquired before `end`: first order time, acquisition channel (if known),
     and days to the second order (NULL when there is none before `end`; 0 when two orders
     share the first time)."""
-    channel = "arg_min(channel, order_ts)" if "channel" in engine.columns("orders") else "NULL"
+    channel = _first_order_channel(engine)
     return engine.sql(
         f"""
         SELECT customer_id, first_two[1] AS first_ts, acquisition_channel,
