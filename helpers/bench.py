@@ -200,7 +200,7 @@ def fit_comparison(size: int, summary: pd.DataFrame) -> list[Step]:
     and lifetimes' own weighted fit on the same rows (what compression alone gives)."""
     from lifetimes import BetaGeoFitter
 
-    from helpers import clv
+    from helpers import clv_models
 
     def timed(fit):
         with TreeMemory() as memory:
@@ -208,17 +208,17 @@ def fit_comparison(size: int, summary: pd.DataFrame) -> list[Step]:
             params = fit().params_
             return params, time.perf_counter() - started, memory.peak_mb
 
-    rows = clv.compress(summary)
+    rows = clv_models.compress(summary)
     ours, ours_seconds, ours_mb = timed(
-        lambda: clv.fit_purchase_model(summary, "bgnbd", 0.001, seed=0).fitter
+        lambda: clv_models.fit_purchase_model(summary, "bgnbd").fitter
     )
     plain, plain_seconds, plain_mb = timed(
-        lambda: BetaGeoFitter(penalizer_coef=0.001).fit(
+        lambda: BetaGeoFitter().fit(
             summary["frequency"], summary["recency"], summary["T"]
         )
     )
     weighted, weighted_seconds, weighted_mb = timed(
-        lambda: BetaGeoFitter(penalizer_coef=0.001).fit(
+        lambda: BetaGeoFitter().fit(
             rows["frequency"], rows["recency"], rows["T"], weights=rows["weight"].to_numpy()
         )
     )

@@ -1,299 +1,88 @@
-"""Customer lifetime value with lifetimes: validate on a holdout quarter, then predict.
+"""Customer lifetime value with lifetimes: choose and validate the purchase model on a holdout
+quarter, then value the customer base at the quarter's end, a quarter before and a year before.
 
-Shape the data (data_access.customer_summary), fit (BG/NBD, Pareto/NBD or modified BG/NBD
-for purchases, Gamma-Gamma for spend), predict and summarise. Purchase models are fitted on the
-distinct (frequency, recency, T) rows with their number of customers as weights, which gives the
-same likelihood as one row per customer at a fraction of the cost. BG/NBD and Gamma-Gamma are
-fitted by helpers.likelihood (lifetimes' objectives with closed-form gradients, same optimum);
-the other models by lifetimes itself.
+Shape the data (data_access.customer_summary), fit and check the models (clv_models), predict
+and summarise (here). A figure whose model could not be fitted soundly is withheld with the
+reason, never published.
 
 Work-arounds for lifetimes 0.11.3 on current pandas/numpy/scipy: the calibration/holdout split is
-our own (lifetimes' fails without a monetary column); Pareto/NBD gets a seeded starting point
-(lifetimes draws one from numpy's global random state); lifetimes.datasets is never imported
+our own (lifetimes' fails without a monetary column); lifetimes.datasets is never imported
 (it needs pkg_resources); time units are days or weeks only.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from lifetimes import (
-    BetaGeoFitter,
-    GammaGammaFitter,
-    ModifiedBetaGeoFitter,
-    ParetoNBDFitter,
+
+from helpers import data_access
+from helpers.clv_models import (
+    MODEL_KEYS,
+    MODEL_NAMES,
+    FittedModel,
+    Horizon,
+    ModelFitError,
+    SpendModel,
+    check_predictions,
+    choose_model,
+    fit_purchase_model,
+    headline_standard_errors,
+    holdout_validation,
+    monthly_rate,
+    purchase_expectations,
+    spend_model,
+    spend_validation,
 )
-from lifetimes.utils import ConvergenceError
-
-from helpers import data_access, likelihood
 from helpers.config import Config
-from helpers.errors import ReportError
 from helpers.kpis import kpi_record
-from helpers.periods import Quarter
+from helpers.periods import Quarter, comparison_periods
 
-MODELS = {"bgnbd": BetaGeoFitter, "pareto": ParetoNBDFitter, "mbgnbd": ModifiedBetaGeoFitter}
-MODEL_NAMES = {"bgnbd": "BG/NBD", "pareto": "Pareto/NBD", "mbgnbd": "Modified BG/NBD"}
 UNIT_DAYS = {"days": 1.0, "weeks": 7.0}
-LIFETIMES_FREQ = {"days": "D", "weeks": "W"}
-
-
-class ModelFitError(ReportError):
-    """No model could be fitted, even with the fallback penalizers."""
-
-
-@dataclass
-class FittedModel:
-    """A fitted purchase model and how it was obtained."""
-
-    key: str
-    fitter: object
-    penalizer: float
-    note: str
-
-    @property
-    def name(self) -> str:
-        return MODEL_NAMES[self.key]
-
-    @property
-    def params(self) -> dict[str, float]:
-        return {k: float(v) for k, v in self.fitter.params_.items()}
-
-
-def compress(summary: pd.DataFrame) -> pd.DataFrame:
-    """Distinct (frequency, recency, T) rows with the number of customers as `weight`."""
-    return (
-        summary.groupby(["frequency", "recency", "T"], sort=True)
-        .size()
-        .rename("weight")
-        .reset_index()
-    )
-
-
-def _fit_once(key: str, rows: pd.DataFrame, penalizer: float, seed: int):
-    if key == "bgnbd":
-        return likelihood.fit_bgnbd(
-            rows["frequency"], rows["recency"], rows["T"], rows["weight"], penalizer
-        )
-    fitter = MODELS[key](penalizer_coef=penalizer)
-    kwargs = {"weights": rows["weight"].to_numpy()}
-    if key == "pareto":  # lifetimes would start from numpy's global random state
-        kwargs["initial_params"] = np.random.default_rng(seed).normal(1.0, 0.05, 4)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        fitter.fit(
-            rows["frequency"].to_numpy(),
-            rows["recency"].to_numpy(),
-            rows["T"].to_numpy(),
-            **kwargs,
-        )
-    if not np.all(np.isfinite(fitter.params_.to_numpy())):
-        raise ConvergenceError("non-finite parameters")
-    return fitter
-
-
-def _with_fallback(
-    fit: Callable[[float], Any], penalizer: float, name: str, hint: str
-) -> tuple[Any, float, str]:
-    """Call fit(penalizer); on non-convergence retry with 10x and 100x the penalizer.
-
-    Returns the result, the penalizer used and a note for the report (empty if the first try
-    converged). Raises ModelFitError naming the model and every penalizer tried.
-    """
-    ladder = [penalizer] + [max(penalizer, 1e-3) * factor for factor in (10, 100)]
-    for attempt, coef in enumerate(ladder):
-        try:
-            result = fit(coef)
-        except (ConvergenceError, ValueError, np.linalg.LinAlgError):
-            continue
-        note = (
-            ""
-            if attempt == 0
-            else (
-                f"{name} did not converge with penalizer {penalizer}; fitted with {coef} instead "
-                "(parameters shrink towards zero)."
-            )
-        )
-        return result, coef, note
-    raise ModelFitError(f"{name} did not converge with penalizers {ladder}; {hint}")
-
-
-def fit_purchase_model(summary: pd.DataFrame, key: str, penalizer: float, seed: int) -> FittedModel:
-    """Fit purchase model `key` on the summary's distinct rows, with the penalizer fallback."""
-    rows = compress(summary)
-    fitter, coef, note = _with_fallback(
-        lambda coef: _fit_once(key, rows, coef, seed),
-        penalizer,
-        MODEL_NAMES[key],
-        "try another model (clv.model) or more history",
-    )
-    return FittedModel(key, fitter, coef, note)
-
-
-def holdout_validation(
-    model: FittedModel,
-    calibration: pd.DataFrame,
-    actual: pd.DataFrame,
-    horizon: float,
-    max_frequency: int = 7,
-) -> tuple[pd.DataFrame, dict]:
-    """Predicted vs actual purchases in the holdout for every calibration customer.
-
-    Returns the table by number of calibration repeat purchases (capped at `max_frequency`)
-    and the error metrics: aggregate error in percent, per-customer MAE and RMSE.
-    """
-    predicted = model.fitter.conditional_expected_number_of_purchases_up_to_time(
-        horizon, calibration["frequency"], calibration["recency"], calibration["T"]
-    )
-    per_customer = calibration[["customer_id", "frequency"]].assign(
-        predicted=np.asarray(predicted, dtype=float),
-        actual=calibration["customer_id"]
-        .map(actual.set_index("customer_id")["purchases"])
-        .fillna(0.0)
-        .to_numpy(),
-    )
-    error = per_customer["predicted"] - per_customer["actual"]
-    metrics = {
-        "customers": len(per_customer),
-        "predicted_purchases": float(per_customer["predicted"].sum()),
-        "actual_purchases": float(per_customer["actual"].sum()),
-        "mae": float(error.abs().mean()),
-        "rmse": float(np.sqrt((error**2).mean())),
-    }
-    metrics["aggregate_error_pct"] = 100 * (
-        metrics["predicted_purchases"] / metrics["actual_purchases"] - 1
-    )
-    bucket = per_customer["frequency"].clip(upper=max_frequency).astype(int)
-    by_frequency = (
-        per_customer.groupby(bucket)[["predicted", "actual"]]
-        .mean()
-        .join(bucket.value_counts().rename("customers"))
-        .reset_index()
-        .rename(columns={"frequency": "calibration_purchases"})
-    )
-    return by_frequency, metrics
-
-
-def spend_model(summary: pd.DataFrame, penalizer: float) -> tuple[GammaGammaFitter, dict]:
-    """Gamma-Gamma fitted on repeat customers with positive spend, plus its diagnostics.
-
-    The model assumes spend per order is independent of purchase frequency; the Pearson
-    correlation between the two is returned so the report can warn when it is not.
-    """
-    repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
-    if len(repeat) < 20:
-        raise ModelFitError(
-            f"only {len(repeat)} repeat customers with spend: too few for Gamma-Gamma"
-        )
-
-    ggf, coef, note = _with_fallback(
-        lambda coef: likelihood.fit_gamma_gamma(
-            repeat["frequency"], repeat["monetary_value"], penalizer=coef
-        ),
-        penalizer,
-        "Gamma-Gamma",
-        "spend per order may be too uneven to model",
-    )
-    correlation = float(np.corrcoef(repeat["frequency"], repeat["monetary_value"])[0, 1])
-    return ggf, {
-        "repeat_customers": len(repeat),
-        "frequency_spend_correlation": correlation,
-        "params": {k: float(v) for k, v in ggf.params_.items()},
-        "penalizer": coef,
-        "note": note,
-    }
-
-
-def monthly_rate(annual_rate: float) -> float:
-    """The monthly discount rate equivalent to an annual one."""
-    return (1 + annual_rate) ** (1 / 12) - 1
-
-
-LIFETIMES_MONTH = {"days": 30.0, "weeks": 4.345}  # lifetimes' time units per month
-
-
-def _expected_purchases(fitter, t: float, rows: pd.DataFrame) -> np.ndarray:
-    return np.asarray(
-        fitter.conditional_expected_number_of_purchases_up_to_time(
-            t, rows["frequency"].to_numpy(), rows["recency"].to_numpy(), rows["T"].to_numpy()
-        ),
-        dtype=float,
-    )
-
-
-def discounted_purchases(
-    fitter,
-    rows: pd.DataFrame,
-    horizon_purchases: np.ndarray,
-    months: int,
-    monthly_discount: float,
-    unit: str,
-) -> np.ndarray:
-    """Expected purchases in each of `months` months, discounted monthly and summed, per
-    distinct (frequency, recency, T) row: lifetimes' customer_lifetime_value without the spend
-    factor (same formula and month length). `horizon_purchases` are the rows' expected
-    purchases over all `months`.
-
-    In BG/NBD, modified BG/NBD and Pareto/NBD the expectation E(t | x, t_x, T) is f(t; x, T)
-    times g(x, t_x, T): recency only enters through the chance of being alive. So the monthly
-    expectations are computed on one row per distinct (x, T) and each row's sum is that row's,
-    scaled by the ratio of their expectations over the horizon."""
-    month = LIFETIMES_MONTH[unit]
-    pair = rows.groupby(["frequency", "T"], sort=False).ngroup().to_numpy()
-    pairs = rows.drop_duplicates(["frequency", "T"])  # first row of each, in ngroup order
-    cumulative = np.vstack(
-        [np.zeros(len(pairs))]
-        + [_expected_purchases(fitter, m * month, pairs) for m in range(1, months + 1)]
-    )
-    discount = (1 + monthly_discount) ** -np.arange(1, months + 1)
-    per_pair = discount @ np.diff(cumulative, axis=0)
-    return per_pair[pair] * horizon_purchases / cumulative[-1][pair]
+CLV_FIGURES = ("clv_mean", "clv_total", "expected_revenue_next_quarter")
+BASE_FIGURES = [
+    "customers",
+    "expected_alive",
+    "bought_last_12_months",
+    *(f"{name}{suffix}" for name in CLV_FIGURES for suffix in ("", "_se")),
+]
 
 
 def predict_customers(
     model: FittedModel,
-    ggf: GammaGammaFitter,
+    spend: SpendModel | None,
     summary: pd.DataFrame,
-    unit: str,
-    next_quarter_days: int,
-    months: int,
-    annual_rate: float,
+    horizon: Horizon,
     margin_rate: float | None,
 ) -> pd.DataFrame:
-    """Per customer: P(alive), expected purchases next quarter and in `months`, expected order
-    value, and discounted CLV over `months` (in margin terms when margin_rate is given).
+    """Per customer: P(alive), expected purchases next quarter and over the horizon, and, with
+    a spend model, expected order value, expected revenue next quarter and discounted CLV over
+    the horizon (in margin terms when margin_rate is given).
 
     Purchase predictions depend only on (frequency, recency, T), so they are computed once per
     distinct row and mapped back: the same numbers at a fraction of the cost."""
-    fitter, unit_days = model.fitter, UNIT_DAYS[unit]
     keys = ["frequency", "recency", "T"]
     rows = summary[keys].drop_duplicates().reset_index(drop=True)
-    horizon = _expected_purchases(fitter, months * LIFETIMES_MONTH[unit], rows)
-    per_row = rows.assign(
+    per_row = purchase_expectations(model.fitter, rows, horizon).assign(
         p_alive=np.asarray(
-            fitter.conditional_probability_alive(*(rows[k].to_numpy() for k in keys)), float
-        ),
-        expected_purchases_next_quarter=_expected_purchases(
-            fitter, next_quarter_days / unit_days, rows
-        ),
-        expected_purchases_horizon=horizon,
-        discounted_purchases=discounted_purchases(
-            fitter, rows, horizon, months, monthly_rate(annual_rate), unit
-        ),
+            model.fitter.conditional_probability_alive(*(rows[k].to_numpy() for k in keys)),
+            dtype=float,
+        )
     )
+    check_predictions(model, per_row, list(per_row.columns))
     out = summary.merge(per_row, on=keys, how="left")
-    spend = np.asarray(
-        ggf.conditional_expected_average_profit(out["frequency"], out["monetary_value"])
+    discounted = out.pop("discounted_purchases").to_numpy()
+    if spend is None:
+        return out
+    order_value = np.asarray(
+        spend.fitter.conditional_expected_average_profit(out["frequency"], out["monetary_value"])
     )
-    clv = spend * out.pop("discounted_purchases").to_numpy()
     return out.assign(
-        expected_order_value=spend,
-        expected_revenue_next_quarter=out["expected_purchases_next_quarter"] * spend,
-        clv=clv * (margin_rate if margin_rate is not None else 1.0),
+        expected_order_value=order_value,
+        expected_revenue_next_quarter=out["expected_purchases_next_quarter"] * order_value,
+        clv=order_value * discounted * (margin_rate if margin_rate is not None else 1.0),
     )
 
 
@@ -307,7 +96,8 @@ def clv_tier(clv: pd.Series) -> pd.Series:
 
 
 def value_tiers(predictions: pd.DataFrame) -> pd.DataFrame:
-    """Per CLV tier: customers, total and mean CLV, mean P(alive) and share of all value."""
+    """Per CLV tier: customers, total and mean CLV, mean P(alive) and share of all value (NaN
+    when the total is not positive: shares of a non-positive total mean nothing)."""
     table = (
         predictions.assign(tier=clv_tier(predictions["clv"]))
         .groupby("tier", observed=False)
@@ -319,7 +109,8 @@ def value_tiers(predictions: pd.DataFrame) -> pd.DataFrame:
             frequency=("frequency", "mean"),
         )
     )
-    table["value_share"] = table["clv_total"] / table["clv_total"].sum()
+    total = table["clv_total"].sum()
+    table["value_share"] = table["clv_total"] / total if total > 0 else np.nan
     return table.reset_index()
 
 
@@ -418,12 +209,39 @@ def period_transactions(
 
 @dataclass
 class Snapshot:
-    """The customer base valued at one quarter's end."""
+    """The customer base valued at one quarter's end. Without a sound spend model, `spend` is
+    None, the predictions carry no CLV and `spend_withheld` says why."""
 
     quarter: str
     model: FittedModel
-    spend: dict
+    spend: SpendModel | None
+    spend_withheld: str | None
     predictions: pd.DataFrame
+    margin_rate: float | None
+    standard_errors: dict[str, float] | None  # of the CLV figures, None when unavailable
+
+    @property
+    def has_clv(self) -> bool:
+        return self.spend is not None
+
+
+def horizon_for(config: Config, quarter: Quarter) -> Horizon:
+    """The next quarter's length and the CLV horizon of the parameters, in model time units."""
+    params = config.clv
+    next_days = (quarter.shift(1).end - quarter.end).days
+    return Horizon(
+        next_days / UNIT_DAYS[params.time_unit],
+        params.horizon_months,
+        monthly_rate(params.annual_discount_rate),
+        params.time_unit,
+    )
+
+
+def _try_spend_model(summary: pd.DataFrame, penalty: float) -> tuple[SpendModel | None, str | None]:
+    try:
+        return spend_model(summary, penalty), None
+    except ModelFitError as exc:
+        return None, str(exc)
 
 
 def value_snapshot(
@@ -431,83 +249,99 @@ def value_snapshot(
     config: Config,
     quarter: Quarter,
     key: str,
-    margin_rate: float | None,
-    fitted: tuple[pd.DataFrame, FittedModel] | None = None,
+    fitted: tuple[pd.DataFrame, FittedModel, SpendModel | None, str | None] | None = None,
     origins: bool = False,
 ) -> Snapshot:
-    """Fit `key` and Gamma-Gamma on all history before `quarter` ends and value every customer;
-    `fitted` passes a summary of that history and its purchase model when already at hand;
-    `origins` adds each customer's first order, its quarter and channel (customer_summary)."""
+    """Fit purchase model `key` and Gamma-Gamma on all history before `quarter` ends and value
+    every customer at that quarter's own gross margin rate; `fitted` passes a summary of that
+    history with its models when already at hand; `origins` adds each customer's first order,
+    its quarter, channel and value (customer_summary)."""
     params = config.clv
     if fitted is None:
         summary = data_access.customer_summary(
             engine, quarter.end, UNIT_DAYS[params.time_unit], origins=origins
         )
-        model = fit_purchase_model(summary, key, params.penalizer, config.seed)
+        model = fit_purchase_model(summary, key, params.purchase_penalty)
+        spend, withheld = _try_spend_model(summary, params.spend_penalty)
     else:
-        summary, model = fitted
-    ggf, spend = spend_model(summary, params.penalizer)
-    next_days = (quarter.shift(1).end - quarter.end).days
-    predictions = predict_customers(
-        model,
-        ggf,
-        summary,
-        params.time_unit,
-        next_days,
-        params.horizon_months,
-        params.annual_discount_rate,
-        margin_rate,
-    )
-    return Snapshot(quarter.label, model, spend, predictions)
+        summary, model, spend, withheld = fitted
+    margin = data_access.gross_margin_rate(engine, quarter.end)
+    horizon = horizon_for(config, quarter)
+    predictions = predict_customers(model, spend, summary, horizon, margin)
+    errors = None
+    if spend is not None:
+        found = headline_standard_errors(model, spend, summary, horizon)
+        if found is not None:
+            clv_se, revenue_se = found
+            clv_se *= margin if margin is not None else 1.0
+            errors = {
+                "clv_total": clv_se,
+                "clv_mean": clv_se / len(summary),
+                "expected_revenue_next_quarter": revenue_se,
+            }
+    return Snapshot(quarter.label, model, spend, withheld, predictions, margin, errors)
 
 
 def validate_models(
     engine: data_access.DataEngine, config: Config, quarter: Quarter
-) -> tuple[pd.DataFrame, dict[str, dict], tuple[pd.DataFrame, FittedModel]]:
+) -> tuple[pd.DataFrame, dict[str, dict], dict, tuple]:
     """Fit each candidate on history before the quarter, predict the quarter, compare.
 
     Returns the calibration-vs-holdout table of the chosen model, every candidate's metrics
-    (or its failure), and the calibration summary with the chosen model (lowest absolute
-    aggregate error): the customer base and its model at the previous quarter's end.
-    """
+    (or its failure), the spend model's holdout check, and the calibration summary with the
+    chosen model and the spend model: the customer base and its models at the previous
+    quarter's end. ModelFitError when no candidate could be fitted."""
     params = config.clv
     unit_days = UNIT_DAYS[params.time_unit]
     calibration = data_access.customer_summary(engine, quarter.start, unit_days)
     actual = data_access.purchase_days_between(engine, quarter.start, quarter.end)
     horizon = (quarter.end - quarter.start).days / unit_days
-    candidates = list(MODELS) if params.model == "auto" else [params.model]
+    candidates = list(MODEL_KEYS) if params.model == "auto" else [params.model]
     results, tables, models = {}, {}, {}
     for key in candidates:
         try:
-            model = fit_purchase_model(calibration, key, params.penalizer, config.seed)
+            model = fit_purchase_model(calibration, key, params.purchase_penalty)
+            tables[key], metrics = holdout_validation(model, calibration, actual, horizon)
         except ModelFitError as exc:
             results[key] = {"model": MODEL_NAMES[key], "error": str(exc)}
             continue
         models[key] = model
-        tables[key], metrics = holdout_validation(model, calibration, actual, horizon)
         results[key] = {"model": model.name, "params": model.params, "note": model.note, **metrics}
-    fitted = list(tables)
-    if not fitted:
-        raise ModelFitError("; ".join(r["error"] for r in results.values()))
-    chosen = min(fitted, key=lambda k: abs(results[k]["aggregate_error_pct"]))
-    return tables[chosen], results, (calibration, models[chosen])
+    chosen = choose_model(results, params.max_holdout_error_pct)
+    spend, withheld = _try_spend_model(calibration, params.spend_penalty)
+    spend_check = spend_validation(spend, calibration, actual) if spend is not None else {}
+    return tables[chosen], results, spend_check, (calibration, models[chosen], spend, withheld)
 
 
-def base_summary(snapshot: Snapshot) -> dict[str, float]:
-    """Headline figures of a valued customer base."""
+def base_summary(
+    snapshot: Snapshot, engine: data_access.DataEngine, quarter: Quarter
+) -> dict[str, float | None]:
+    """Headline figures of a valued customer base, with the standard errors of its CLV
+    figures (keys ending in _se)."""
     p = snapshot.predictions
-    return {
+    year_before = quarter.end - pd.DateOffset(months=12)
+    figures = {
         "customers": float(len(p)),
-        "active_customers": float((p["p_alive"] >= 0.5).sum()),
-        "clv_mean": float(p["clv"].mean()),
-        "clv_total": float(p["clv"].sum()),
-        "expected_revenue_next_quarter": float(p["expected_revenue_next_quarter"].sum()),
+        "expected_alive": float(p["p_alive"].sum()),
+        "bought_last_12_months": float(
+            data_access.customers_between(engine, year_before, quarter.end)
+        ),
     }
+    for name in CLV_FIGURES:
+        column = "clv" if name != "expected_revenue_next_quarter" else name
+        if not snapshot.has_clv:
+            figures[name] = None
+        else:
+            figures[name] = float(p[column].mean() if name == "clv_mean" else p[column].sum())
+        errors = snapshot.standard_errors or {}
+        figures[f"{name}_se"] = errors.get(name)
+    return figures
 
 
 BASE_LABELS = {
     "customers": ("Customers to date", "count"),
-    "active_customers": ("Customers likely active (P(alive) ≥ 50%)", "count"),
+    "expected_alive": ("Expected active customers (sum of P(alive))", "count"),
+    "bought_last_12_months": ("Customers who ordered in the last 12 months", "count"),
     "clv_mean": ("Mean CLV per customer", "currency"),
     "clv_total": ("Total CLV of the customer base", "currency"),
     "expected_revenue_next_quarter": (
@@ -515,47 +349,67 @@ BASE_LABELS = {
         "currency",
     ),
 }
+BASE_DEFINITIONS = (
+    "Expected active customers: the sum over all customers of the model's probability that "
+    "each is still a customer (P(alive)). Customers who ordered in the last 12 months: a plain "
+    "count of distinct customers with an order in the 12 months to the quarter's end. "
+    "± figures: 95% intervals from the models' parameter uncertainty (delta method); a change "
+    "within the combined uncertainty of both periods is not called material."
+)
+
+
+def base_kpis(base: pd.DataFrame, withheld: str | None) -> dict[str, dict]:
+    """KPI records of the valued bases (columns current, previous, year_ago); CLV figures
+    carry their standard errors, or the reason they are withheld."""
+    kpis = {}
+    for name, (label, unit) in BASE_LABELS.items():
+        values = base.loc[name].to_dict()
+        errors = base.loc[f"{name}_se"].to_dict() if f"{name}_se" in base.index else None
+        kpis[name] = kpi_record(label, unit, values, standard_errors=errors)
+        if name in CLV_FIGURES and withheld:
+            kpis[name]["withheld"] = withheld
+    return kpis
 
 
 def clv_findings(
     validation: dict,
     trusted: bool,
-    tiers: pd.DataFrame,
+    current: Snapshot,
+    tiers: pd.DataFrame | None,
     by_channel: pd.DataFrame | None,
-    spend: dict,
+    base: dict[str, dict],
     thresholds: dict,
     currency: str,
     basis: str,
 ) -> list[str]:
-    """Plain-language findings: trust first, then concentration and channels."""
-    error = validation["aggregate_error_pct"]
-    direction = "under" if error < 0 else "over"
-    notes = [
-        f"The {validation['model']} model {direction}-predicted this quarter's purchases by "
-        f"{abs(error):.1f}% when fitted on history before the quarter: "
-        + (
-            "within the tolerance, so its forecasts can be used."
-            if trusted
-            else f"beyond the {thresholds['max_holdout_error_pct']:.0f}% tolerance; treat the CLV "
-            "figures as indicative only."
-        )
-    ]
-    top10 = tiers.loc[tiers["tier"] == "Top 10%", "value_share"].iloc[0]
-    top20 = top10 + tiers.loc[tiers["tier"] == "Next 10%", "value_share"].iloc[0]
+    """Plain-language findings: trust first, then activity, concentration and channels."""
+    notes = [_trust_finding(validation, trusted, thresholds["max_holdout_error_pct"])]
+    alive, bought = base["expected_alive"]["current"], base["bought_last_12_months"]["current"]
     notes.append(
-        f"The top 10% of customers hold {top10:.0%} of expected future {basis}, the "
-        f"top 20% hold {top20:.0%}."
+        f"The {validation['model']} model expects {alive:,.0f} customers to be still active; "
+        f"{bought:,.0f} ordered in the last 12 months."
     )
+    if not current.has_clv:
+        notes.append(f"CLV figures are withheld: {current.spend_withheld}.")
+        return notes
+    if tiers is not None and tiers["value_share"].notna().all():
+        top10 = tiers.loc[tiers["tier"] == "Top 10%", "value_share"].iloc[0]
+        top20 = top10 + tiers.loc[tiers["tier"] == "Next 10%", "value_share"].iloc[0]
+        notes.append(
+            f"The top 10% of customers hold {top10:.0%} of expected future {basis}, the "
+            f"top 20% hold {top20:.0%}."
+        )
     if by_channel is not None and len(by_channel) > 1:
         ranked = by_channel.sort_values("clv_mean")
         best, worst = ranked.iloc[-1], ranked.iloc[0]
-        notes.append(
-            f"Customers acquired through {best['acquisition_channel']} are worth "
-            f"{currency}{best['clv_mean']:,.0f} each over the horizon, "
-            f"{best['clv_mean'] / worst['clv_mean']:.1f}x those from "
-            f"{worst['acquisition_channel']} ({currency}{worst['clv_mean']:,.0f})."
-        )
-    corr = spend["frequency_spend_correlation"]
+        if worst["clv_mean"] > 0:
+            notes.append(
+                f"Customers acquired through {best['acquisition_channel']} are worth "
+                f"{currency}{best['clv_mean']:,.0f} each over the horizon, "
+                f"{best['clv_mean'] / worst['clv_mean']:.1f}x those from "
+                f"{worst['acquisition_channel']} ({currency}{worst['clv_mean']:,.0f})."
+            )
+    corr = current.spend.frequency_spend_correlation
     if abs(corr) > thresholds["max_spend_correlation"]:
         notes.append(
             f"Spend per order correlates with purchase frequency (r = {corr:.2f}); "
@@ -564,27 +418,87 @@ def clv_findings(
     return notes
 
 
+def _trust_finding(validation: dict, trusted: bool, tolerance: float) -> str:
+    error = validation["aggregate_error_pct"]
+    if error is None:
+        return (
+            f"No customer known before the quarter bought in it, so the {validation['model']} "
+            "model could not be checked; treat its forecasts as indicative only."
+        )
+    direction = "under" if error < 0 else "over"
+    return (
+        f"The {validation['model']} model {direction}-predicted this quarter's purchases by "
+        f"{abs(error):.1f}% when fitted on history before the quarter: "
+        + (
+            "within the tolerance, so its forecasts can be used."
+            if trusted
+            else f"beyond the {tolerance:.0f}% tolerance; treat the CLV figures as indicative only."
+        )
+    )
+
+
 @dataclass
 class ClvSection:
-    """Every table the CLV notebook shows."""
+    """Every table the CLV notebook shows. Without a sound purchase model only `withheld` (the
+    reason) is set; without a sound spend model, the CLV tables are None."""
 
-    validation_table: pd.DataFrame
-    candidates: pd.DataFrame
-    chosen: dict
-    trusted: bool
-    current: Snapshot
-    base: pd.DataFrame
-    tiers: pd.DataFrame
-    by_channel: pd.DataFrame | None
-    by_cohort: pd.DataFrame
-    alive: pd.DataFrame
-    expected: pd.DataFrame
-    matrix_age: float
-    period_check: pd.DataFrame
-    margin_rate: float | None
-    basis: str
-    findings: list[str]
-    kpis: dict[str, dict]
+    withheld: str | None = None
+    validation_table: pd.DataFrame | None = None
+    candidates: pd.DataFrame | None = None
+    chosen: dict = field(default_factory=dict)
+    spend_check: dict = field(default_factory=dict)
+    trusted: bool = False
+    current: Snapshot | None = None
+    base: pd.DataFrame | None = None
+    tiers: pd.DataFrame | None = None
+    by_channel: pd.DataFrame | None = None
+    by_cohort: pd.DataFrame | None = None
+    alive: pd.DataFrame | None = None
+    expected: pd.DataFrame | None = None
+    matrix_age: float = 0.0
+    period_check: pd.DataFrame | None = None
+    basis: str = "revenue"
+    snapshot_notes: list[str] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
+    kpis: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def clv_withheld(self) -> str | None:
+        """Why there are no CLV figures (no purchase or no spend model), or None."""
+        if self.withheld:
+            return self.withheld
+        return self.current.spend_withheld
+
+
+def value_bases(
+    engine: data_access.DataEngine, config: Config, periods: pd.DataFrame, key: str, calibrated
+) -> tuple[Snapshot, pd.DataFrame, list[str]]:
+    """The current base valued whole, the headline figures of every compared base (the
+    validation fit is the model of the base at the previous quarter's end), and notes on any
+    compared base whose models fell back or failed. ModelFitError when the current base
+    cannot be valued; a compared base that cannot is shown without figures."""
+    base, notes, current = {}, [], None
+    for name, label in zip(periods["period"], periods["quarter"], strict=True):
+        quarter = Quarter.parse(label)
+        fitted = calibrated if name == "previous" else None
+        try:
+            snapshot = value_snapshot(
+                engine, config, quarter, key, fitted, origins=name == "current"
+            )
+        except ModelFitError as exc:
+            if name == "current":
+                raise
+            notes.append(f"{label}: not valued, {exc}.")
+            base[name] = dict.fromkeys(BASE_FIGURES)
+            continue
+        base[name] = base_summary(snapshot, engine, quarter)
+        fallbacks = [snapshot.model.note, snapshot.spend.note if snapshot.spend else ""]
+        if snapshot.spend_withheld:
+            fallbacks.append(f"no CLV, {snapshot.spend_withheld}.")
+        notes += [f"{label}: {note}" for note in fallbacks if note]
+        if name == "current":
+            current = snapshot
+    return current, pd.DataFrame(base, index=BASE_FIGURES), notes
 
 
 def build_section(
@@ -592,106 +506,144 @@ def build_section(
 ) -> ClvSection:
     """Validate on the quarter, refit to its end, value the base now, last quarter, a year ago."""
     quarter = config.period
-    validation_table, results, calibrated = validate_models(engine, config, quarter)
+    try:
+        validation_table, results, spend_check, calibrated = validate_models(
+            engine, config, quarter
+        )
+    except ModelFitError as exc:
+        reason = f"no purchase model could be fitted: {exc}"
+        return ClvSection(withheld=reason, findings=[f"CLV is not available: {reason}."])
     key = calibrated[1].key
     chosen = results[key]
-    trusted = abs(chosen["aggregate_error_pct"]) <= config.clv.max_holdout_error_pct
-    margin = data_access.gross_margin_rate(engine, quarter.end)
-    base = {}  # headline figures of each valued base; only the current one is kept whole
-    for name, label in zip(periods["period"], periods["quarter"], strict=True):
-        # the validation fit is the model of the base at the previous quarter's end
-        fitted = calibrated if name == "previous" else None
-        snapshot = value_snapshot(
-            engine, config, Quarter.parse(label), key, margin, fitted, origins=name == "current"
-        )
-        base[name] = base_summary(snapshot)
-        if name == "current":
-            current = snapshot
+    error = chosen["aggregate_error_pct"]
+    trusted = error is not None and abs(error) <= config.clv.max_holdout_error_pct
+    try:
+        current, base, snapshot_notes = value_bases(engine, config, periods, key, calibrated)
+    except ModelFitError as exc:
+        reason = f"the customer base could not be valued: {exc}"
+        return ClvSection(withheld=reason, findings=[f"CLV is not available: {reason}."])
     del calibrated  # a 1M-row summary at scale
-    base = pd.DataFrame(base)
-    tiers = value_tiers(current.predictions)
-    has_channel = current.predictions["acquisition_channel"].notna().any()
-    by_channel = clv_by(current.predictions, "acquisition_channel") if has_channel else None
-    basis = "gross margin" if margin is not None else "revenue"
-    typical_age = float(current.predictions["T"].median())
-    max_f = int(min(current.predictions["frequency"].quantile(0.99), 30))
-    kpis = {name: kpi_record(*BASE_LABELS[name], base.loc[name].to_dict()) for name in base.index}
+    kpis = base_kpis(base, current.spend_withheld)
     kpis["holdout_error_pct"] = {
         "label": "Holdout error of the purchase model",
         "unit": "pct",
-        "current": chosen["aggregate_error_pct"],
+        "current": error,
     }
-    thresholds = config.clv.model_dump()
+    p = current.predictions
+    tiers = value_tiers(p) if current.has_clv else None
+    has_channel = p["acquisition_channel"].notna().any()
+    by_channel = (
+        channel_values(p, quarter, current.margin_rate) if has_channel and current.has_clv else None
+    )
+    typical_age = float(p["T"].median())
+    max_f = int(min(p["frequency"].quantile(0.99), 30))
+    basis = "gross margin" if current.margin_rate is not None else "revenue"
     return ClvSection(
         validation_table=validation_table,
         candidates=pd.DataFrame(results.values()).assign(
             chosen=lambda d: d["model"] == chosen["model"]
         ),
         chosen=chosen,
+        spend_check=spend_check,
         trusted=trusted,
         current=current,
         base=base.reset_index(names="measure"),
         tiers=tiers,
         by_channel=by_channel,
-        by_cohort=clv_by(current.predictions, "first_quarter"),
+        by_cohort=clv_by(p, "first_quarter") if current.has_clv else None,
         alive=alive_matrix(current.model, typical_age, max_f),
         expected=expected_purchases_matrix(
-            current.model,
-            typical_age,
-            (quarter.shift(1).end - quarter.end).days / UNIT_DAYS[config.clv.time_unit],
-            max_f,
+            current.model, typical_age, horizon_for(config, quarter).next_quarter, max_f
         ),
         matrix_age=typical_age,
-        period_check=period_transactions(current.model, current.predictions, config.seed),
-        margin_rate=margin,
+        period_check=period_transactions(current.model, p, config.seed),
         basis=basis,
+        snapshot_notes=snapshot_notes,
         findings=clv_findings(
-            chosen, trusted, tiers, by_channel, current.spend, thresholds, config.currency, basis
+            chosen,
+            trusted,
+            current,
+            tiers,
+            by_channel,
+            kpis,
+            config.clv.model_dump(),
+            config.currency,
+            basis,
         ),
         kpis=kpis,
     )
 
 
+def channel_values(
+    predictions: pd.DataFrame, quarter: Quarter, margin_rate: float | None
+) -> pd.DataFrame:
+    """CLV per acquisition channel (clv_by), plus this quarter's new customers of each: how
+    many, their mean CLV and the mean value of their first purchase day, both in the CLV's
+    basis (margin when known): what marketing ROI sets against CAC."""
+    new = predictions[predictions["first_quarter"] == quarter.label]
+    cohort = new.groupby("acquisition_channel", observed=True).agg(
+        new_customers=("clv", "size"),
+        new_clv_mean=("clv", "mean"),
+        new_first_value_mean=("first_day_value", "mean"),
+    )
+    cohort["new_first_value_mean"] *= margin_rate if margin_rate is not None else 1.0
+    table = clv_by(predictions, "acquisition_channel")
+    return table.merge(cohort.reset_index(), on="acquisition_channel", how="left")
+
+
 def customer_export(section: ClvSection) -> pd.DataFrame:
     """The CRM table: one row per customer with summary, predictions, CLV and value tier."""
     p = section.current.predictions
+    if not section.current.has_clv:
+        return p
     return p.assign(clv_tier=clv_tier(p["clv"]).astype(str))
 
 
 def valuation_note(section: ClvSection, horizon_months: int, annual_rate: float) -> str:
     """How CLV was measured: margin or revenue basis, horizon and discount rate."""
+    margin = section.current.margin_rate
     basis = (
-        f"gross margin (revenue x gross margin rate {section.margin_rate:.1%} from order costs)"
-        if section.margin_rate is not None
+        f"gross margin (revenue x gross margin rate {margin:.1%} from order costs to the "
+        "quarter's end; each compared quarter at its own rate)"
+        if margin is not None
         else "revenue, because the orders carry no cost"
     )
     return f"CLV is measured in {basis}, over {horizon_months} months at {annual_rate:.0%} a year."
 
 
-def model_note(section: ClvSection) -> str:
-    """The fitted parameters of both models, the independence check, and any fallback used."""
+def model_note(section: ClvSection, currency: str) -> str:
+    """The fitted parameters of both models, their checks, and any fallback used."""
     model, spend = section.current.model, section.current.spend
     parts = [
         f"Purchase model {model.name}: "
         + ", ".join(f"{k} = {v:.3g}" for k, v in model.params.items())
         + ".",
-        f"Gamma-Gamma spend model on {spend['repeat_customers']:,} repeat customers: "
-        + ", ".join(f"{k} = {v:.3g}" for k, v in spend["params"].items())
-        + f"; frequency-spend correlation {spend['frequency_spend_correlation']:.2f} "
-        "(the model assumes none).",
         model.note,
-        spend["note"],
     ]
+    if spend is None:
+        parts.append(f"No spend model: {section.current.spend_withheld}.")
+    else:
+        parts += [
+            f"Gamma-Gamma spend model on {spend.repeat_customers:,} repeat customers: "
+            + ", ".join(f"{k} = {v:.3g}" for k, v in spend.params.items())
+            + f"; its mean spend per order {currency}{spend.model_mean:,.2f} against "
+            f"{currency}{spend.observed_mean:,.2f} observed; frequency-spend correlation "
+            f"{spend.frequency_spend_correlation:.2f} (the model assumes none).",
+            spend.note,
+        ]
+    check = section.spend_check
+    if check.get("error_pct") is not None:
+        parts.append(
+            f"Spend holdout check: for {check['customers']:,} repeat customers who bought in "
+            f"the quarter, predicted mean order value {currency}{check['predicted_mean']:,.2f} "
+            f"against {currency}{check['actual_mean']:,.2f} actual ({check['error_pct']:+.1f}%)."
+        )
+    parts += section.snapshot_notes
     return " ".join(part for part in parts if part)
 
 
 def value_by_channel(engine: data_access.DataEngine, config: Config) -> pd.DataFrame | None:
     """CLV per acquisition channel at the quarter's end (what the CLV section saves as
-    clv_by_channel), for sections run without it; None when orders carry no channel."""
-    quarter = config.period
-    key = "bgnbd" if config.clv.model == "auto" else config.clv.model
-    margin = data_access.gross_margin_rate(engine, quarter.end)
-    predictions = value_snapshot(engine, config, quarter, key, margin, origins=True).predictions
-    if not predictions["acquisition_channel"].notna().any():
-        return None
-    return clv_by(predictions, "acquisition_channel")
+    clv_by_channel), for sections run without it; None when orders carry no channel or no
+    sound model could be fitted."""
+    return build_section(engine, config, comparison_periods(config.period)).by_channel

@@ -35,9 +35,10 @@ class TrafficParams(_Strict):
 class ClvParams(_Strict):
     """Customer lifetime value: models, time unit and the bar a model must clear."""
 
-    model: Literal["bgnbd", "pareto", "mbgnbd", "auto"] = "bgnbd"
+    model: Literal["bgnbd", "pareto", "mbgnbd", "auto"] = "auto"
     time_unit: Literal["days", "weeks"] = "weeks"
-    penalizer: float = Field(0.001, ge=0)
+    purchase_penalty: float = Field(0.0, ge=0)
+    spend_penalty: float = Field(0.0, ge=0)
     annual_discount_rate: float = Field(0.10, ge=0, lt=1)
     horizon_months: int = Field(12, ge=1, le=60)
     max_holdout_error_pct: float = Field(15.0, gt=0)

@@ -147,12 +147,6 @@ def orders_by_period(
         GROUP BY ALL ORDER BY ALL""")
 
 
-def coverage(engine: DataEngine, table: str, column: str) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """First and last value of a date column."""
-    first, last = engine.con.execute(f"SELECT min({column}), max({column}) FROM {table}").fetchone()
-    return pd.Timestamp(first), pd.Timestamp(last)
-
-
 def _first_order_channel(engine: DataEngine) -> str:
     """SQL aggregate for the channel of the earliest order (NULL when orders have none)."""
     return "arg_min(channel, order_ts)" if "channel" in engine.columns("orders") else "NULL"
@@ -172,8 +166,9 @@ def customer_summary(
     last day before `end`; both divided by `unit_days` (7 for weeks). monetary_value = mean value
     of the repeat purchase days (0 without repeats). Identical to
     `lifetimes.utils.summary_data_from_transaction_data(freq="D", freq_multiplier=unit_days)`.
-    With `origins`, also first_order_ts, first_quarter (e.g. 2025Q3) and acquisition_channel
-    (the first order's; NULL without a channel column), in the same pass.
+    With `origins`, also first_order_ts, first_quarter (e.g. 2025Q3), acquisition_channel
+    (the first order's; NULL without a channel column) and first_day_value (the first
+    purchase day's value), in the same pass.
     """
     last_day = (end - pd.Timedelta(days=1)).date()
     per_day = per_customer = ""
@@ -182,7 +177,8 @@ def customer_summary(
         per_customer = """,
                min(first_ts) AS first_order_ts,
                year(min(first_ts)) || 'Q' || quarter(min(first_ts)) AS first_quarter,
-               arg_min(first_channel, day) AS acquisition_channel"""
+               arg_min(first_channel, day) AS acquisition_channel,
+               arg_min(value, day) AS first_day_value"""
     # the repeat days' mean is (all days' total - first day's value) / repeat days: one
     # aggregation, no join back to each customer's first day
     return engine.sql(
@@ -202,14 +198,26 @@ def customer_summary(
 
 
 def purchase_days_between(
-    engine: DataEngine, start: pd.Timestamp, end: pd.Timestamp
+    engine: DataEngine, start: pd.Timestamp, end: pd.Timestamp, value: str = "net_revenue"
 ) -> pd.DataFrame:
-    """Per customer: distinct purchase days in [start, end) (lifetimes' holdout frequency)."""
+    """Per customer: distinct purchase days in [start, end) (lifetimes' holdout frequency)
+    and the mean value per purchase day (`value`)."""
     return engine.sql(
-        """
-        SELECT customer_id, count(DISTINCT order_ts::DATE)::DOUBLE AS purchases
+        f"""
+        SELECT customer_id, count(DISTINCT order_ts::DATE)::DOUBLE AS purchases,
+               (sum({value}) / count(DISTINCT order_ts::DATE))::DOUBLE AS value
         FROM orders WHERE order_ts >= ? AND order_ts < ? GROUP BY 1""",
         [start, end],
+    )
+
+
+def customers_between(engine: DataEngine, start: pd.Timestamp, end: pd.Timestamp) -> int:
+    """Distinct customers with an order in [start, end)."""
+    return int(
+        engine.con.execute(
+            "SELECT count(DISTINCT customer_id) FROM orders WHERE order_ts >= ? AND order_ts < ?",
+            [start, end],
+        ).fetchone()[0]
     )
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 
-UNITS = ("currency", "count", "rate", "seconds", "ratio", "pp", "pct", "pvalue", "yesno")
-
 
 def _missing(value: float | None) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
@@ -46,9 +44,14 @@ def fmt_value(value: float | None, unit: str, currency: str = "¥") -> str:
 
 
 def fmt_change(change: float | None, unit: str) -> str:
-    """A period-over-period change: percentage points for rates, relative % otherwise."""
+    """A period-over-period change: percentage points for rates and percentages, a signed
+    difference for ratios, relative % otherwise."""
     if _missing(change):
         return "—"
     if unit == "rate":
         return f"{change * 100:+.2f} pp"
+    if unit == "pct":
+        return f"{change:+.1f} pp"
+    if unit == "ratio":
+        return f"{change:+.2f}"
     return f"{change:+.1%}"

@@ -1,4 +1,5 @@
-"""Headline KPI records: a value per compared period, the QoQ/YoY changes, target attainment."""
+"""Headline KPI records: a value per compared period, the QoQ/YoY changes, target attainment,
+and, for model-based figures, their uncertainty and whether a change exceeds it."""
 
 from __future__ import annotations
 
@@ -8,14 +9,20 @@ import pandas as pd
 
 from helpers.formatting import fmt_change, fmt_value
 
+DIFFERENCE_UNITS = ("rate", "ratio", "pct")  # a change of these is their difference
+Z_95 = 1.959964  # two-sided 95% normal quantile
+COMPARED = {"qoq": "previous", "yoy": "year_ago"}
+
 
 def change(current: float | None, base: float | None, unit: str) -> float | None:
-    """Difference for rates (in rate units: 0.01 = 1 pp), relative change otherwise."""
+    """Difference for rates, ratios and percentages (a rate's in rate units: 0.01 = 1 pp);
+    relative change otherwise, and only on a positive base (a percent change of a zero or
+    negative base means nothing)."""
     if current is None or base is None or any(map(math.isnan, (current, base))):
         return None
-    if unit == "rate":
+    if unit in DIFFERENCE_UNITS:
         return current - base
-    return None if base == 0 else current / base - 1
+    return None if base <= 0 else current / base - 1
 
 
 def is_material(
@@ -28,44 +35,91 @@ def is_material(
     return abs(delta) * 100 >= threshold
 
 
+def exceeds_uncertainty(
+    values: dict[str, float | None], errors: dict[str, float | None], base: str
+) -> bool | None:
+    """Whether current - base exceeds 1.96 times the standard error of that difference (the two
+    estimates taken as independent); None without both values and errors."""
+    parts = [values.get("current"), values.get(base), errors.get("current"), errors.get(base)]
+    if any(p is None or pd.isna(p) for p in parts):
+        return None
+    now, then, se_now, se_then = parts
+    return abs(now - then) > Z_95 * math.hypot(se_now, se_then)
+
+
+def _clean(values: dict) -> dict[str, float | None]:
+    return {k: (None if v is None or pd.isna(v) else float(v)) for k, v in values.items()}
+
+
 def kpi_record(
-    label: str, unit: str, values: dict[str, float | None], target: float | None = None
+    label: str,
+    unit: str,
+    values: dict[str, float | None],
+    target: float | None = None,
+    standard_errors: dict[str, float | None] | None = None,
 ) -> dict:
-    """A JSON-ready KPI: label, unit, current/previous/year_ago, qoq, yoy, target, attainment."""
-    clean = {k: (None if v is None or pd.isna(v) else float(v)) for k, v in values.items()}
+    """A JSON-ready KPI: label, unit, current/previous/year_ago, qoq, yoy, target, attainment;
+    with standard errors, also `se` per period and qoq_material / yoy_material (whether the
+    change exceeds the combined uncertainty)."""
+    clean = _clean(values)
     current = clean.get("current")
     record = {
         "label": label,
         "unit": unit,
         **clean,
-        "qoq": change(current, clean.get("previous"), unit),
-        "yoy": change(current, clean.get("year_ago"), unit),
+        **{key: change(current, clean.get(base), unit) for key, base in COMPARED.items()},
     }
+    if standard_errors is not None:
+        record["se"] = _clean(standard_errors)
+        for key, base in COMPARED.items():
+            record[f"{key}_material"] = exceeds_uncertainty(clean, record["se"], base)
     if target is not None and not pd.isna(target):
         record["target"] = float(target)
         record["attainment"] = None if not target or current is None else current / target
     return record
 
 
+def _value(record: dict, period: str, currency: str) -> str:
+    text = fmt_value(record.get(period), record["unit"], currency)
+    se = record.get("se", {}).get(period)
+    if se is not None and record.get(period) is not None:
+        text += f" ± {fmt_value(Z_95 * se, record['unit'], currency)}"
+    return text
+
+
+def _change(record: dict, key: str) -> tuple[str, float | None]:
+    """A change as shown, and the value that colours it (None: neutral)."""
+    delta = record.get(key)
+    text = fmt_change(delta, record["unit"])
+    if record.get(f"{key}_material") is False:
+        return f"{text} (within uncertainty)", None
+    return text, delta
+
+
 def formatted_kpis(kpis: dict[str, dict], currency: str = "¥") -> list[dict]:
     """Each KPI record as display strings: label, current, previous, year_ago, qoq, yoy,
-    target, attainment, plus the raw qoq_change and yoy_change for colouring."""
+    target, attainment, plus the raw qoq_change and yoy_change for colouring (None when the
+    change is within the figures' uncertainty). A withheld figure reads "not available" with
+    its reason."""
     rows = []
     for record in kpis.values():
         unit = record["unit"]
         attainment = record.get("attainment")
-        rows.append(
-            {
-                "label": record["label"],
-                "current": fmt_value(record.get("current"), unit, currency),
-                "previous": fmt_value(record.get("previous"), unit, currency),
-                "qoq": fmt_change(record.get("qoq"), unit),
-                "year_ago": fmt_value(record.get("year_ago"), unit, currency),
-                "yoy": fmt_change(record.get("yoy"), unit),
-                "target": fmt_value(record.get("target"), unit, currency),
-                "attainment": "—" if attainment is None else f"{attainment:.0%}",
-                "qoq_change": record.get("qoq"),
-                "yoy_change": record.get("yoy"),
-            }
-        )
+        qoq, qoq_change = _change(record, "qoq")
+        yoy, yoy_change = _change(record, "yoy")
+        row = {
+            "label": record["label"],
+            "current": _value(record, "current", currency),
+            "previous": _value(record, "previous", currency),
+            "qoq": qoq,
+            "year_ago": _value(record, "year_ago", currency),
+            "yoy": yoy,
+            "target": fmt_value(record.get("target"), unit, currency),
+            "attainment": "—" if attainment is None else f"{attainment:.0%}",
+            "qoq_change": qoq_change,
+            "yoy_change": yoy_change,
+        }
+        if record.get("withheld"):
+            row.update(current=f"not available: {record['withheld']}", previous="—", year_ago="—")
+        rows.append(row)
     return rows
