@@ -164,7 +164,8 @@ def customer_summary(
     Orders on the same day are merged (values summed). frequency = purchase days - 1;
     recency = days from first to last purchase day; T = days from first purchase day to the
     last day before `end`; both divided by `unit_days` (7 for weeks). monetary_value = mean value
-    of the repeat purchase days (0 without repeats). Identical to
+    of the repeat purchase days (0 without repeats), summed as decimals to 4 places so that the
+    result does not depend on the order DuckDB's threads add in. Identical to
     `lifetimes.utils.summary_data_from_transaction_data(freq="D", freq_multiplier=unit_days)`.
     With `origins`, also first_order_ts, first_quarter (e.g. 2025Q3), acquisition_channel
     (the first order's; NULL without a channel column) and first_day_value (the first
@@ -178,20 +179,22 @@ def customer_summary(
                min(first_ts) AS first_order_ts,
                year(min(first_ts)) || 'Q' || quarter(min(first_ts)) AS first_quarter,
                arg_min(first_channel, day) AS acquisition_channel,
-               arg_min(value, day) AS first_day_value"""
+               arg_min(value, day)::DOUBLE AS first_day_value"""
     # the repeat days' mean is (all days' total - first day's value) / repeat days: one
     # aggregation, no join back to each customer's first day
     return engine.sql(
         f"""
         WITH days AS (
-            SELECT customer_id, order_ts::DATE AS day, sum({value})::DOUBLE AS value{per_day}
+            SELECT customer_id, order_ts::DATE AS day,
+                   sum({value}::DECIMAL(18, 4)) AS value{per_day}
             FROM orders WHERE order_ts < ? GROUP BY 1, 2)
         SELECT customer_id,
                (count(*) - 1)::DOUBLE AS frequency,
                date_diff('day', min(day), max(day)) / ? AS recency,
                date_diff('day', min(day), ?::DATE) / ? AS T,
-               coalesce((sum(value) - arg_min(value, day)) / nullif(count(*) - 1, 0), 0)::DOUBLE
-                   AS monetary_value{per_customer}
+               coalesce(
+                   (sum(value) - arg_min(value, day))::DOUBLE / nullif(count(*) - 1, 0), 0
+               ) AS monetary_value{per_customer}
         FROM days GROUP BY customer_id ORDER BY customer_id""",
         [end, unit_days, last_day, unit_days],
     )

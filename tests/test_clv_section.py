@@ -1,0 +1,143 @@
+"""The CLV section assembled on the small sample: figures independent of DuckDB's thread
+count, sound figures only, withheld ones with their reason, and definitions that hold."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import clv, clv_models, likelihood
+from helpers.config import load_config
+from helpers.data_access import ENGINE_THREADS_VARIABLE, DataEngine
+from helpers.inputs import prepare_inputs
+from helpers.periods import comparison_periods
+
+from .conftest import PROJECT
+
+
+@pytest.fixture(scope="module")
+def config(small_data):
+    return load_config(PROJECT / "params", "2025Q4", overrides={"data_dir": str(small_data)})
+
+
+@pytest.fixture(scope="module")
+def tables(config):
+    return prepare_inputs(config).tables
+
+
+def build(config, tables):
+    return clv.build_section(DataEngine(tables), config, comparison_periods(config.period))
+
+
+@pytest.fixture(scope="module")
+def section(config, tables):
+    return build(config, tables)
+
+
+def test_figures_do_not_depend_on_the_thread_count(config, tables, monkeypatch):
+    results = []
+    for threads in ("1", "2"):
+        monkeypatch.setenv(ENGINE_THREADS_VARIABLE, threads)
+        results.append(build(config, tables))
+    one, two = results
+    assert one.chosen["model"] == two.chosen["model"]
+    for name, record in one.kpis.items():
+        for period in ("current", "previous", "year_ago"):
+            mine, theirs = record.get(period), two.kpis[name].get(period)
+            assert (mine is None) == (theirs is None)
+            if mine is not None:
+                assert mine == pytest.approx(theirs, rel=1e-9), (name, period)
+    assert one.current.spend.params == pytest.approx(two.current.spend.params, rel=1e-9)
+
+
+def test_published_figures_are_sound_and_defined_as_stated(section, tables, config):
+    p = section.current.predictions
+    assert (p["clv"] >= 0).all() and (p["expected_order_value"] > 0).all()
+    spend = section.current.spend
+    assert spend.params["q"] > 1
+    assert spend.model_mean == pytest.approx(spend.observed_mean, rel=0.05)
+    kpis = section.kpis
+    assert kpis["expected_alive"]["current"] == pytest.approx(p["p_alive"].sum())
+    assert kpis["clv_mean"]["current"] == pytest.approx(p["clv"].mean())
+    assert kpis["clv_total"]["current"] == pytest.approx(p["clv"].sum())
+    orders = tables["orders"]
+    recent = orders[(orders["order_ts"] >= "2025-01-01") & (orders["order_ts"] < "2026-01-01")]
+    assert kpis["bought_last_12_months"]["current"] == recent["customer_id"].nunique()
+    assert kpis["expected_alive"]["current"] < kpis["bought_last_12_months"]["current"]
+    # each compared base is valued at its own quarter's margin rate
+    before = orders[orders["order_ts"] < "2025-10-01"]
+    assert section.base.set_index("measure").loc["clv_mean", "previous"] > 0
+    margin = 1 - before["cost"].sum() / before["revenue"].sum()
+    assert section.current.margin_rate != pytest.approx(margin, rel=1e-6)
+    se = kpis["clv_mean"]["se"]["current"]
+    assert 0 < se < kpis["clv_mean"]["current"] / 10
+    assert kpis["clv_total"]["se"]["current"] == pytest.approx(se * len(p))
+    top = section.tiers.set_index("tier").loc["Top 10%", "value_share"]
+    assert f"The top 10% of customers hold {top:.0%}" in " ".join(section.findings)
+
+
+def test_a_degenerate_spend_model_withholds_clv_and_says_why(config, tables, monkeypatch):
+    real = likelihood.fit_gamma_gamma
+
+    def degenerate(*args, **kwargs):
+        estimate = real(*args, **kwargs)
+        estimate.fitter.params_["q"] = 0.49
+        return estimate
+
+    monkeypatch.setattr(likelihood, "fit_gamma_gamma", degenerate)
+    section = build(config, tables)
+    assert "q = 0.49 is not above 1" in section.clv_withheld
+    assert section.tiers is None and section.by_channel is None
+    assert "clv" not in section.current.predictions
+    for name in clv.CLV_FIGURES:
+        record = section.kpis[name]
+        assert record["current"] is None and "q = 0.49" in record["withheld"]
+    assert section.kpis["expected_alive"]["current"] > 0  # the purchase model still stands
+    assert any(f.startswith("CLV figures are withheld") for f in section.findings)
+    assert "clv" not in clv.customer_export(section)
+
+
+def test_no_purchase_model_withholds_the_section(config, tables, monkeypatch):
+    def never(*args, **kwargs):
+        raise clv_models.ConvergenceError("never")
+
+    monkeypatch.setattr(likelihood, "fit_purchase_model", never)
+    section = build(config, tables)
+    assert section.withheld.startswith("no purchase model could be fitted")
+    assert section.clv_withheld == section.withheld and section.kpis == {}
+    assert section.findings == [f"CLV is not available: {section.withheld}."]
+
+
+def test_a_change_within_the_uncertainty_is_not_material():
+    from helpers.kpis import formatted_kpis, kpi_record
+
+    values = {"current": 101.0, "previous": 100.0, "year_ago": 80.0}
+    errors = {"current": 1.0, "previous": 1.0, "year_ago": 1.0}
+    record = kpi_record("Mean CLV", "currency", values, standard_errors=errors)
+    # 1 against 1.96 x sqrt(2) = 2.77: within; 21 against 2.77: beyond
+    assert record["qoq_material"] is False and record["yoy_material"] is True
+    row = formatted_kpis({"clv_mean": record})[0]
+    assert row["qoq"] == "+1.0% (within uncertainty)" and row["qoq_change"] is None
+    assert row["current"] == "¥101.00 ± ¥1.96" and row["yoy_change"] == pytest.approx(0.2625)
+    assert np.isclose(record["yoy"], 101 / 80 - 1)
+    withheld = kpi_record("Mean CLV", "currency", {"current": None}) | {"withheld": "no model"}
+    assert formatted_kpis({"x": withheld})[0]["current"] == "not available: no model"
+
+
+def test_the_cdnow_report_quarter_of_fader_hardie_lee_is_valued(tmp_path):
+    """1997Q4 (calibration to 1997-09-30, the window FHL fitted): every model fits, the base is
+    valued, and the year-ago base (no customers before 1997) is left out with its reason."""
+    from helpers import cdnow
+
+    cdnow.main(["--out", str(tmp_path)])
+    config = load_config(
+        PROJECT / "params", "1997Q4", ["cdnow.yaml"], overrides={"data_dir": str(tmp_path)}
+    )
+    section = clv.build_section(
+        DataEngine(prepare_inputs(config).tables), config, comparison_periods(config.period)
+    )
+    assert section.withheld is None and section.current.has_clv
+    assert all("error" not in row for row in section.candidates.to_dict("records"))
+    assert section.kpis["clv_mean"]["year_ago"] is None
+    assert any("1996Q4: not valued" in note for note in section.snapshot_notes)
+    assert (section.current.predictions["clv"] >= 0).all()
+    assert pd.notna(section.kpis["clv_mean"]["current"])
