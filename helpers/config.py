@@ -82,6 +82,7 @@ class Config(_Strict):
     material_change_pct: float = Field(10.0, ge=0)
     material_rate_change_pp: float = Field(0.5, ge=0)
     material_share_shift_pp: float = Field(2.0, ge=0)
+    seasonal_quarters: list[Literal[1, 2, 3, 4]] = Field(default_factory=lambda: [2, 4])
     exclusions: ExclusionRules = Field(default_factory=ExclusionRules)
     traffic: TrafficParams = Field(default_factory=TrafficParams)
     clv: ClvParams = Field(default_factory=ClvParams)

@@ -35,6 +35,38 @@ def is_material(
     return abs(delta) * 100 >= threshold
 
 
+BASIS_WORDS = {"qoq": "on the previous quarter", "yoy": "on a year ago"}
+BASE_PERIOD = {"qoq": "previous", "yoy": "year_ago"}
+
+
+def comparison_bases(quarter_number: int, seasonal_quarters: list[int]) -> tuple[str, ...]:
+    """The one rule for what findings compare with: the previous quarter first, and also the
+    same quarter a year before when the quarter is seasonal (its change on the previous
+    quarter is partly the calendar: 618 in Q2, Double 11 in Q4)."""
+    return ("qoq", "yoy") if quarter_number in seasonal_quarters else ("qoq",)
+
+
+def basis_sentence(quarter_number: int, seasonal_quarters: list[int]) -> str:
+    """How findings compare, in one sentence for the reader."""
+    if "yoy" in comparison_bases(quarter_number, seasonal_quarters):
+        return (
+            f"Findings compare with the previous quarter and, since Q{quarter_number} is a "
+            "seasonal quarter, with the same quarter a year before."
+        )
+    return "Findings compare with the previous quarter."
+
+
+def changes_text(record: dict, bases: tuple[str, ...]) -> str:
+    """A record's changes on each basis that has one, named: '+4.1% on the previous quarter
+    and -2.0% on a year ago'."""
+    shown = [basis for basis in bases if record.get(basis) is not None]
+    if not shown:
+        return "with nothing to compare against"
+    return " and ".join(
+        f"{fmt_change(record[basis], record['unit'])} {BASIS_WORDS[basis]}" for basis in shown
+    )
+
+
 def exceeds_uncertainty(
     values: dict[str, float | None], errors: dict[str, float | None], base: str
 ) -> bool | None:

@@ -6,6 +6,7 @@ import pandas as pd
 
 from helpers import data_access
 from helpers.kpis import kpi_record
+from helpers.traffic import add_rates, with_net_orders
 
 ORDER_KPIS = {  # column: (label, unit)
     "net_revenue": ("Net revenue", "currency"),
@@ -14,7 +15,10 @@ ORDER_KPIS = {  # column: (label, unit)
     "new_customers": ("New customers", "count"),
     "aov": ("Average order value", "currency"),
 }
-TRAFFIC_KPIS = {"sessions": ("Sessions", "count"), "conversion_rate": ("Conversion rate", "rate")}
+TRAFFIC_KPIS = {
+    "sessions": ("Sessions", "count"),
+    "conversion_rate": ("Conversion rate (net orders / sessions)", "rate"),
+}
 
 
 def _targets_for(targets: pd.DataFrame | None, quarter: str) -> dict[str, float]:
@@ -35,10 +39,10 @@ def headline_kpis(engine: data_access.DataEngine, periods: pd.DataFrame) -> dict
             ]
         )
     if engine.has("traffic"):
-        traffic = data_access.traffic_by_period(engine, periods).set_index("period")
-        if "orders" in traffic:
-            traffic["conversion_rate"] = traffic["orders"] / traffic["sessions"]
-        frames.append(traffic[[c for c in TRAFFIC_KPIS if c in traffic]])
+        traffic = add_rates(
+            with_net_orders(engine, periods, data_access.traffic_by_period(engine, periods))
+        ).set_index("period")
+        frames.append(traffic[[c for c in TRAFFIC_KPIS if traffic[c].notna().any()]])
     if not frames:
         return {}
     values = pd.concat(frames, axis=1).reindex(["current", "previous", "year_ago"])

@@ -21,6 +21,7 @@ from helpers.charts import use_report_style
 from helpers.config import Config, load_config
 from helpers.data_access import DataEngine
 from helpers.inputs import prepare_inputs
+from helpers.kpis import basis_sentence
 from helpers.periods import COMPARISON_LABELS, Quarter, comparison_periods
 from helpers.sections import SECTIONS
 
@@ -46,9 +47,10 @@ class SectionContext:
             for row in self.periods.itertuples()
             if row.period != "current"
         )
+        basis = basis_sentence(self.quarter.q, self.config.seasonal_quarters)
         return Markdown(
             f"# {SECTIONS[self.section].title}: {self.config.shop_name}, "
-            f"{self.quarter.label}\nCompared with the {compared}."
+            f"{self.quarter.label}\nCompared with the {compared}. {basis}"
         )
 
     def record(self, kpis: dict[str, dict], **details) -> None:

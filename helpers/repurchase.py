@@ -29,7 +29,8 @@ import pandas as pd
 from helpers import data_access
 from helpers.config import Config
 from helpers.formatting import compact, fmt_change, fmt_value
-from helpers.kpis import kpi_record
+from helpers.kpis import BASE_PERIOD, changes_text, comparison_bases, kpi_record
+from helpers.periods import Quarter
 from helpers.stats import two_proportion_ztest
 
 SEGMENTS = [
@@ -327,72 +328,97 @@ def build_section(
         transitions=transitions,
         flows=flows,
         members=members,
-        findings=findings(kpis, cohort_change, shares, by_channel, flows, members),
+        findings=findings(
+            kpis,
+            cohort_change,
+            by_channel,
+            flows,
+            members,
+            comparison_bases(quarter.q, config.seasonal_quarters),
+            params.second_order_windows[-1],
+        ),
         kpis=kpis,
     )
 
 
-def as_of(second: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame:
-    """second_orders() output as it was at an earlier `end`: customers acquired before it, and
-    second orders counted only if they happened before it."""
-    known = second[second["first_ts"] < end]
-    happened = known["first_ts"] + pd.to_timedelta(known["days_to_second"], unit="D") < end
-    return known.assign(days_to_second=known["days_to_second"].where(happened))
+def latest_full_cohort(end: pd.Timestamp, window: int) -> Quarter:
+    """The latest acquisition quarter whose every customer had `window` days by `end`."""
+    cohort = Quarter.of(end - pd.Timedelta(days=1))
+    while cohort.end + pd.Timedelta(days=window) > end:
+        cohort = cohort.previous
+    return cohort
+
+
+def cohort_second_order_rate(
+    second: pd.DataFrame, cohort: Quarter, window: int
+) -> tuple[int, float | None]:
+    """New customers acquired in `cohort` and the share ordering again within `window` days
+    (None without new customers). `second` is second_orders() at any end at least `window`
+    days after the cohort's end, so every second order within the window is in it."""
+    first = second["first_ts"]
+    acquired = second[(first >= cohort.start) & (first < cohort.end)]
+    if acquired.empty:
+        return 0, None
+    return len(acquired), float((acquired["days_to_second"] <= window).mean())
+
+
+NO_NEW_CUSTOMERS = "no new customers were acquired, so every customer is a returning one"
 
 
 def headline_kpis(
     quarterly: pd.DataFrame, second: pd.DataFrame, periods: pd.DataFrame, window: int
 ) -> dict[str, dict]:
-    """Repeat and returning rates and the second-order rate for the compared quarters;
-    `second` is second_orders() at the latest quarter's end."""
+    """Repeat and returning rates of the compared quarters, and the second-order rate of the
+    latest cohort with a full window as of each compared quarter's end; `second` is
+    second_orders() at the latest quarter's end. A returning rate with no new customers (all
+    customers returning by definition) and a cohort rate with no customers are left out."""
     rates = _period_rates(quarterly, periods)
-    rate = {
-        row.period: second_order_summary(as_of(second, row.end), row.end, [window])[0][
-            "share"
-        ].iloc[0]
-        for row in periods.itertuples()
+    returning = rates["returning_rate"].where(rates["returning_customers"] < rates["customers"])
+    cohorts = {row.period: latest_full_cohort(row.end, window) for row in periods.itertuples()}
+    cohort_rates = {
+        period: cohort_second_order_rate(second, cohort, window)
+        for period, cohort in cohorts.items()
     }
-    return {
+    records = {
         "repeat_rate": kpi_record(
             "Repeat-purchase rate (2+ orders in the quarter)",
             "rate",
             rates["repeat_rate"].to_dict(),
         ),
-        "returning_rate": kpi_record(
-            "Returning-customer rate", "rate", rates["returning_rate"].to_dict()
-        ),
+        "returning_rate": kpi_record("Returning-customer rate", "rate", returning.to_dict()),
         f"second_order_{window}d": kpi_record(
-            f"New customers ordering again within {window} days", "rate", rate
+            f"New customers ordering again within {window} days (latest cohort with "
+            f"{window} days: {cohorts['current'].label})",
+            "rate",
+            {period: rate for period, (_, rate) in cohort_rates.items()},
         ),
     }
+    if returning.get("current") is None or pd.isna(returning.get("current")):
+        records["returning_rate"]["withheld"] = NO_NEW_CUSTOMERS
+    if cohort_rates["current"][1] is None:
+        records[f"second_order_{window}d"]["withheld"] = (
+            f"no customers were acquired in {cohorts['current'].label}"
+        )
+    records[f"second_order_{window}d"]["cohorts"] = {p: c.label for p, c in cohorts.items()}
+    return records
 
 
-def findings(
-    kpis: dict[str, dict],
-    cohort_change: pd.DataFrame,
-    shares: pd.DataFrame,
-    by_channel: pd.DataFrame | None,
-    flows: pd.DataFrame,
-    members: pd.DataFrame | None,
-) -> list[str]:
-    """Plain-language findings from the numbers."""
-    notes = []
-    for key in ("returning_rate", "repeat_rate"):
-        record = kpis[key]
-        notes.append(
-            f"{record['label']}: {fmt_value(record['current'], 'rate')} this quarter, "
-            f"{fmt_change(record['yoy'], 'rate')} against a year ago."
-        )
-    if len(cohort_change):
-        mean = cohort_change["change_pp"].mean()
-        notes.append(
-            f"Recent cohorts retain {'better' if mean > 0 else 'worse'} than the same "
-            f"cohorts a year earlier: {mean:+.1f} pp on average in their first period "
-            "after acquisition."
-        )
-    last = shares.iloc[-1]
+def _second_order_finding(
+    record: dict, by_channel: pd.DataFrame | None, bases: tuple[str, ...], window: int
+) -> str:
+    cohorts = record["cohorts"]
+    if record.get("withheld"):
+        return f"The {window}-day second-order rate is not shown: {record['withheld']}."
+    compared = " and ".join(
+        f"{fmt_change(record[basis], 'rate')} on the {COHORT_WORDS[basis]} "
+        f"({cohorts[BASE_PERIOD[basis]]})"
+        for basis in bases
+        if record.get(basis) is not None
+    )
     note = (
-        f"{last['share']:.0%} of new customers order again within {int(last['window_days'])} days"
+        f"Of the customers acquired in {cohorts['current']} (the latest with {window} days "
+        f"behind them), {record['current']:.1%} ordered again within {window} days"
+        + (f": {compared}" if compared else "")
     )
     if by_channel is not None and len(by_channel):
         fastest = by_channel.loc[by_channel["median_days"].idxmin()]
@@ -400,7 +426,42 @@ def findings(
             f"; customers from {fastest['acquisition_channel']} come back fastest "
             f"(median {fastest['median_days']:.0f} days to the second order)"
         )
-    notes.append(note + ".")
+    return note + "."
+
+
+COHORT_WORDS = {"qoq": "cohort a quarter earlier", "yoy": "cohort a year earlier"}
+
+
+def findings(
+    kpis: dict[str, dict],
+    cohort_change: pd.DataFrame,
+    by_channel: pd.DataFrame | None,
+    flows: pd.DataFrame,
+    members: pd.DataFrame | None,
+    bases: tuple[str, ...],
+    window: int,
+) -> list[str]:
+    """Plain-language findings from the numbers, each change on every comparison basis
+    (kpis.comparison_bases) and named; a figure with no meaning for the data is left out with
+    its reason."""
+    notes = []
+    for key in ("returning_rate", "repeat_rate"):
+        record = kpis[key]
+        if record.get("withheld"):
+            notes.append(f"{record['label']} is not shown: {record['withheld']}.")
+            continue
+        notes.append(
+            f"{record['label']}: {fmt_value(record['current'], 'rate')} this quarter, "
+            f"{changes_text(record, bases)}."
+        )
+    notes.append(_second_order_finding(kpis[f"second_order_{window}d"], by_channel, bases, window))
+    if len(cohort_change):
+        mean = cohort_change["change_pp"].mean()
+        notes.append(
+            f"Recent cohorts retain {'better' if mean > 0 else 'worse'} than the same "
+            f"cohorts a year earlier: {mean:+.1f} pp on average in their first period "
+            "after acquisition."
+        )
     f = flows.set_index("flow")
     notes.append(
         f"Since last quarter {compact(f.loc['Moved up', 'customers'])} customers moved "

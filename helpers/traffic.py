@@ -3,7 +3,9 @@
 Definitions (GA4): engagement rate = engaged sessions / sessions; bounce rate = 1 - engagement
 rate (or bounces / sessions where only bounces are given); pages per session = pageviews /
 sessions; average engagement time = engagement seconds / sessions; conversion rate = orders /
-sessions; revenue per session = revenue / sessions.
+sessions; revenue per session = revenue / sessions. The headline totals count the orders
+table's net orders and net revenue (as the index does); by channel and device, the traffic
+table's own orders (as web analytics records them, before refunds).
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import pandas as pd
 
 from helpers import data_access
 from helpers.config import Config
-from helpers.formatting import fmt_change, fmt_value
-from helpers.kpis import is_material, kpi_record
+from helpers.formatting import fmt_value
+from helpers.kpis import BASIS_WORDS, changes_text, comparison_bases, is_material, kpi_record
 from helpers.stats import two_proportion_ztest
 
 MEASURES = {  # column: (label, unit)
@@ -27,10 +29,11 @@ MEASURES = {  # column: (label, unit)
     "bounce_rate": ("Bounce rate", "rate"),
     "pages_per_session": ("Pages per session", "ratio"),
     "engagement_time": ("Avg. engagement time per session", "seconds"),
-    "orders": ("Orders (from traffic)", "count"),
+    "orders": ("Orders", "count"),
     "conversion_rate": ("Conversion rate (orders / sessions)", "rate"),
     "revenue_per_session": ("Revenue per session", "currency"),
 }
+THEN = {"qoq": "in the previous quarter", "yoy": "a year ago"}
 HEADLINE = ("sessions", "users", "engagement_rate", "conversion_rate", "revenue_per_session")
 
 
@@ -158,47 +161,42 @@ def efficiency_quadrants(mix: pd.DataFrame) -> pd.DataFrame:
 def findings(
     comparison: pd.DataFrame,
     mix: pd.DataFrame,
-    tests_qoq: pd.DataFrame,
+    tests: dict[str, pd.DataFrame],
     thresholds: dict,
+    bases: tuple[str, ...],
     currency: str = "¥",
 ) -> list[str]:
-    """Plain-language findings from the numbers, most important first."""
+    """Plain-language findings from the numbers, most important first, each change on every
+    comparison basis (kpis.comparison_bases) and named."""
     notes = []
     by = comparison.set_index("measure")
     for measure in ("sessions", "conversion_rate", "revenue_per_session", "engagement_rate"):
         if measure not in by.index:
             continue
         row = by.loc[measure]
-        for period, word in (("qoq", "the previous quarter"), ("yoy", "a year ago")):
-            if is_material(
-                row[period],
+        if any(
+            is_material(
+                row[basis],
                 row["unit"],
                 thresholds["material_change_pct"],
                 thresholds["material_rate_change_pp"],
-            ):
-                notes.append(
-                    f"{row['label']}: {fmt_change(row[period], row['unit'])} against "
-                    f"{word}, at {fmt_value(row['current'], row['unit'], currency)} "
-                    "this quarter."
-                )
-                break
-    shift = mix.loc[mix["share_shift_yoy"].abs().idxmax()] if len(mix) else None
-    if (
-        shift is not None
-        and abs(shift["share_shift_yoy"]) * 100 >= thresholds["material_share_shift_pp"]
-    ):
-        verb = "gained" if shift["share_shift_yoy"] > 0 else "lost"
-        notes.append(
-            f"{shift['channel']} {verb} {abs(shift['share_shift_yoy']) * 100:.1f} pp of "
-            f"session share in a year; it now brings {shift['share']:.1%} of sessions."
-        )
-    significant = tests_qoq[tests_qoq["significant"].eq(True)]
-    for row in significant.sort_values("change_pp").itertuples():
-        verb = "improved" if row.change_pp > 0 else "fell"
-        notes.append(
-            f"Conversion in {row.channel} {verb} from {row.base_conversion_rate:.2%} to "
-            f"{row.conversion_rate:.2%} (statistically significant, p = {row.p_value:.3f})."
-        )
+            )
+            for basis in bases
+        ):
+            notes.append(
+                f"{row['label']}: {changes_text(row, bases)}, at "
+                f"{fmt_value(row['current'], row['unit'], currency)} this quarter."
+            )
+    notes += _share_shift(mix, thresholds["material_share_shift_pp"], bases)
+    for basis in bases:
+        significant = tests[basis][tests[basis]["significant"].eq(True)]
+        for row in significant.sort_values("change_pp").itertuples():
+            verb = "improved" if row.change_pp > 0 else "fell"
+            notes.append(
+                f"Conversion in {row.channel} {verb} from {row.base_conversion_rate:.2%} "
+                f"{THEN[basis]} to {row.conversion_rate:.2%} "
+                f"(statistically significant, p = {row.p_value:.3f})."
+            )
     if len(mix) and "revenue_per_session" in mix:
         best = mix.loc[mix["revenue_per_session"].idxmax()]
         worst = mix.loc[mix["revenue_per_session"].idxmin()]
@@ -209,6 +207,37 @@ def findings(
             f"{worst['channel']}."
         )
     return notes or ["No change this quarter is large enough to call out."]
+
+
+def _share_shift(mix: pd.DataFrame, material_pp: float, bases: tuple[str, ...]) -> list[str]:
+    """The channel whose session share moved most on any basis, if by a material amount."""
+    columns = [f"share_shift_{basis}" for basis in bases]
+    if not len(mix) or mix[columns].abs().max().max() * 100 < material_pp:
+        return []
+    channel = mix.loc[mix[columns].abs().max(axis=1).idxmax()]
+    moves = " and ".join(
+        f"{channel[f'share_shift_{basis}'] * 100:+.1f} pp {BASIS_WORDS[basis]}" for basis in bases
+    )
+    return [
+        f"{channel['channel']} now brings {channel['share']:.1%} of sessions; its share "
+        f"moved {moves}."
+    ]
+
+
+def with_net_orders(
+    engine: data_access.DataEngine, periods: pd.DataFrame, totals: pd.DataFrame
+) -> pd.DataFrame:
+    """Per-period traffic sums whose orders and revenue are the orders table's net orders and
+    net revenue, when there is one: the conversion rate and revenue per session of the
+    headline, here and on the index, have one definition (net orders / sessions)."""
+    if not engine.has("orders"):
+        return totals
+    orders = data_access.orders_by_period(engine, periods).rename(
+        columns={"net_revenue": "revenue"}
+    )[["period", "orders", "revenue"]]
+    return totals.drop(columns=["orders", "revenue"], errors="ignore").merge(
+        orders, on="period", how="left"
+    )
 
 
 def _orders_from_order_table(
@@ -222,6 +251,19 @@ def _orders_from_order_table(
         ["period", "quarter", *by, "orders", "revenue"]
     ]
     return traffic.merge(orders, on=["period", "quarter", *by], how="left")
+
+
+def _orders_source(orders_table: bool, traffic_orders: bool) -> str:
+    """Where the orders behind conversion and revenue per session come from, for the reader."""
+    if not orders_table:
+        return "the traffic table"
+    if not traffic_orders:
+        return "the orders table (net orders and net revenue), by order channel"
+    return (
+        "the orders table (net orders and net revenue) in the headline figures, and the "
+        "traffic table (orders as web analytics records them, before refunds) by channel "
+        "and device"
+    )
 
 
 @dataclass
@@ -248,9 +290,7 @@ def build_section(
     """Query the engine once per grain and derive every traffic table."""
     has_orders = "orders" in engine.columns("traffic")
     totals = add_rates(
-        _orders_from_order_table(
-            engine, periods, data_access.traffic_by_period(engine, periods), []
-        )
+        with_net_orders(engine, periods, data_access.traffic_by_period(engine, periods))
     )
     by_channel = add_rates(
         _orders_from_order_table(
@@ -292,7 +332,14 @@ def build_section(
         devices=devices,
         weekly=weekly,
         quadrants=efficiency_quadrants(mix),
-        findings=findings(comparison, mix, tests["previous"], thresholds, config.currency),
+        findings=findings(
+            comparison,
+            mix,
+            {"qoq": tests["previous"], "yoy": tests["year_ago"]},
+            thresholds,
+            comparison_bases(quarter.q, config.seasonal_quarters),
+            config.currency,
+        ),
         kpis={m: measures[m] for m in HEADLINE if m in measures},
-        orders_source="the traffic table" if has_orders else "the orders table, by order channel",
+        orders_source=_orders_source(engine.has("orders"), has_orders),
     )

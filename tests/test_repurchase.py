@@ -147,9 +147,49 @@ def test_members_against_non_members_with_a_two_proportion_test(engine):
     assert now.loc[True, "p_value"] == pytest.approx(p)
 
 
-def test_second_orders_as_of_an_earlier_end_equal_a_query_at_that_end(engine):
-    latest = data_access.second_orders(engine, END)
-    for end in pd.to_datetime(["2025-01-10", "2025-02-01", "2025-04-01"]):
-        derived = repurchase.as_of(latest, end).set_index("customer_id").sort_index()
-        queried = data_access.second_orders(engine, end).set_index("customer_id").sort_index()
-        pd.testing.assert_series_equal(derived["days_to_second"], queried["days_to_second"])
+def test_second_order_rate_of_the_latest_full_cohort(engine):
+    """A (Jan 5, again after 15 days) and C (Mar 3, never again) joined in 2025Q1; B (Dec 1,
+    again after 62 days) in 2024Q4. On 2025-07-01 the latest quarter with 90 days behind it is
+    2025Q1 (2025Q2 ends less than 90 days before)."""
+    second = data_access.second_orders(engine, END)
+    assert repurchase.latest_full_cohort(END, 90) == Quarter.parse("2025Q1")
+    # 2025Q1 ends 2025-04-01: its 90 days are complete on 2025-06-30, not a day earlier
+    assert repurchase.latest_full_cohort(pd.Timestamp("2025-06-30"), 90) == Quarter.parse("2025Q1")
+    assert repurchase.latest_full_cohort(pd.Timestamp("2025-06-29"), 90) == Quarter.parse("2024Q4")
+    assert repurchase.cohort_second_order_rate(second, Quarter.parse("2025Q1"), 90) == (2, 0.5)
+    assert repurchase.cohort_second_order_rate(second, Quarter.parse("2024Q4"), 90) == (1, 1.0)
+    assert repurchase.cohort_second_order_rate(second, Quarter.parse("2024Q4"), 30) == (1, 0.0)
+    assert repurchase.cohort_second_order_rate(second, Quarter.parse("2023Q1"), 90) == (0, None)
+
+
+def test_rates_with_no_meaning_are_left_out_with_a_reason(engine):
+    """In 2025Q2 only A orders, a customer since January: with no new customer, a returning
+    rate of 100% says nothing. The latest full 90-day cohorts at the ends of 2025Q2, 2025Q1 and
+    2024Q2 are 2025Q1 (A, C), 2024Q4 (B) and 2024Q1 (nobody)."""
+    periods = comparison_periods(Quarter.parse("2025Q2"))
+    quarterly = repurchase.add_rates(data_access.repurchase_by_period(engine, END)["quarter"])
+    second = data_access.second_orders(engine, END)
+    kpis = repurchase.headline_kpis(quarterly, second, periods, 90)
+    assert kpis["returning_rate"]["current"] is None
+    assert kpis["returning_rate"]["withheld"] == repurchase.NO_NEW_CUSTOMERS
+    assert kpis["returning_rate"]["previous"] == pytest.approx(1 / 3)  # B of A, B, C
+    assert kpis["second_order_90d"]["cohorts"] == {
+        "current": "2025Q1",
+        "previous": "2024Q4",
+        "year_ago": "2024Q1",
+    }
+    assert kpis["second_order_90d"]["current"] == 0.5
+    assert kpis["second_order_90d"]["previous"] == 1.0
+    assert kpis["second_order_90d"]["year_ago"] is None  # nobody joined in 2024Q1
+    notes = repurchase.findings(kpis, pd.DataFrame(), None, _flows(), None, ("qoq",), 90)
+    assert notes[0] == (f"Returning-customer rate is not shown: {repurchase.NO_NEW_CUSTOMERS}.")
+    assert notes[2] == (
+        "Of the customers acquired in 2025Q1 (the latest with 90 days behind them), 50.0% "
+        "ordered again within 90 days: -50.00 pp on the cohort a quarter earlier (2024Q4)."
+    )
+
+
+def _flows() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"flow": ["Moved up", "Moved down", "Lapsed"], "customers": [1, 2, 3], "revenue": 0.0}
+    )

@@ -139,21 +139,64 @@ def test_orders_come_from_the_orders_table_when_traffic_has_none(periods):
     assert np.isnan(now.loc["B", "orders"])
 
 
-def test_findings_name_material_changes_and_significant_conversion(engine, periods):
+def test_findings_follow_one_comparison_rule(engine, periods):
+    """QoQ always, YoY too in a seasonal quarter, each named; a change is reported when it is
+    material on a basis shown. Figures: sessions 1,500 / 1,600 / 1,000; conversion 35/1,500 vs
+    24/1,600 (+0.83 pp); B's share 500/1,500 vs 800/1,600 and 500/1,000 (-16.7 pp both)."""
     totals = traffic.add_rates(data_access.traffic_by_period(engine, periods))
     by_channel = traffic.add_rates(data_access.traffic_by_period(engine, periods, ["channel"]))
     comparison = traffic.period_comparison(totals)
     mix = traffic.channel_mix(by_channel)
-    tests = traffic.conversion_tests(by_channel, "previous", alpha=0.5)
-    notes = traffic.findings(
-        comparison,
-        mix,
-        tests,
-        {"material_change_pct": 10, "material_rate_change_pp": 0.5, "material_share_shift_pp": 2},
+    tests = {
+        basis: traffic.conversion_tests(by_channel, base, alpha=0.5)
+        for basis, base in (("qoq", "previous"), ("yoy", "year_ago"))
+    }
+    thresholds = {
+        "material_change_pct": 10,
+        "material_rate_change_pp": 0.5,
+        "material_share_shift_pp": 2,
+    }
+    quarterly = traffic.findings(comparison, mix, tests, thresholds, ("qoq",))
+    assert not any(n.startswith("Sessions") for n in quarterly)  # -6.25% is not material
+    assert quarterly[0] == (
+        "Conversion rate (orders / sessions): +0.83 pp on the previous quarter, at 2.33% this "
+        "quarter."
     )
-    assert notes[0] == "Sessions: +50.0% against a year ago, at 1,500 this quarter."
-    assert "B lost 16.7 pp of session share in a year; it now brings 33.3% of sessions." in notes
-    assert any(n.startswith("Conversion in A improved from 2.00% to 3.00%") for n in notes)
+    assert "B now brings 33.3% of sessions; its share moved -16.7 pp on the previous quarter." in (
+        quarterly
+    )
+    assert any(
+        n.startswith("Conversion in A improved from 2.00% in the previous quarter to 3.00%")
+        for n in quarterly
+    )
+    assert not any("a year ago" in n for n in quarterly)
+    seasonal = traffic.findings(comparison, mix, tests, thresholds, ("qoq", "yoy"))
+    assert seasonal[0] == (
+        "Sessions: -6.2% on the previous quarter and +50.0% on a year ago, at 1,500 this quarter."
+    )
+    assert (
+        "B now brings 33.3% of sessions; its share moved -16.7 pp on the previous quarter and "
+        "-16.7 pp on a year ago." in seasonal
+    )
+
+
+def test_headline_conversion_counts_net_orders_when_there_is_an_orders_table(periods):
+    frame = pd.DataFrame(ROWS, columns=COLUMNS).assign(date=lambda d: pd.to_datetime(d["date"]))
+    orders = pd.DataFrame(
+        {
+            "order_id": ["1", "2", "3"],
+            "customer_id": ["x", "y", "x"],
+            "order_ts": pd.to_datetime(["2025-01-10", "2025-02-11", "2024-11-10"]),
+            "net_revenue": [100.0, 50.0, 70.0],
+        }
+    )
+    engine = data_access.DataEngine({"traffic": frame, "orders": orders})
+    totals = traffic.add_rates(
+        traffic.with_net_orders(engine, periods, data_access.traffic_by_period(engine, periods))
+    ).set_index("period")
+    assert totals.loc["current", "conversion_rate"] == pytest.approx(2 / 1500)
+    assert totals.loc["current", "revenue_per_session"] == pytest.approx(150 / 1500)
+    assert totals.loc["previous", "conversion_rate"] == pytest.approx(1 / 1600)
 
 
 def test_engine_loads_only_the_tables_a_section_needs(tmp_path):
