@@ -213,9 +213,7 @@ def fit_comparison(size: int, summary: pd.DataFrame) -> list[Step]:
         lambda: clv_models.fit_purchase_model(summary, "bgnbd").fitter
     )
     plain, plain_seconds, plain_mb = timed(
-        lambda: BetaGeoFitter().fit(
-            summary["frequency"], summary["recency"], summary["T"]
-        )
+        lambda: BetaGeoFitter().fit(summary["frequency"], summary["recency"], summary["T"])
     )
     weighted, weighted_seconds, weighted_mb = timed(
         lambda: BetaGeoFitter().fit(

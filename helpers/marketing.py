@@ -14,15 +14,18 @@ from scipy.optimize import OptimizeWarning, curve_fit
 from helpers import data_access
 from helpers.config import Config
 from helpers.formatting import fmt_value
-from helpers.kpis import kpi_record
+from helpers.kpis import change, kpi_record
 
 # shown in the report
 DEFINITIONS = """CTR = clicks / impressions; CPC = spend / clicks; conversion rate = attributed
 orders / clicks; CPA = spend / attributed orders; AOV = attributed revenue / attributed orders;
 ROAS = attributed revenue / spend = AOV x conversion rate / CPC; profit ROI = (attributed
-revenue x gross margin rate - spend) / spend; CAC = spend / new customers; MER = total net
-revenue (orders table) / total spend. Attributed revenue is what the ad platforms report: it
-is not incremental revenue, and the response curves inherit that limitation."""
+revenue x gross margin rate - spend) / spend; paid CAC = spend / platform-reported new
+customers; blended CAC = spend / all new customers in the orders table (for a channel: those
+whose first order came through it); MER = total net revenue (orders table) / total spend.
+Changes of ratios (ROAS, profit ROI, MER) are differences, not percentages. Attributed
+revenue is what the ad platforms report: it is not incremental revenue, and the response
+curves inherit that limitation."""
 
 CAVEAT = (
     "Platform-attributed revenue is not incremental revenue: channels claim overlapping "
@@ -90,18 +93,27 @@ def decompose_by(measures: pd.DataFrame, key: str, base: str = "previous") -> pd
 def ltv_to_cac(
     channel_measures: pd.DataFrame, clv_by_channel: pd.DataFrame | None, horizon_months: int
 ) -> pd.DataFrame | None:
-    """Per paid channel: CAC this quarter, mean CLV of the customers it acquired, LTV:CAC, and
-    months to pay back CAC from margin (CLV spread evenly over the horizon: an approximation)."""
+    """Per paid channel, for this quarter's new customers: paid CAC (spend / platform-reported
+    new customers), blended CAC (spend / new customers the orders table attributes to the
+    channel), their value (first-purchase value plus CLV over the horizon, in the CLV's basis:
+    margin when order costs are known), LTV:CAC on paid CAC, and months to pay paid CAC back
+    (first purchase at once, then CLV spread evenly over the horizon: an approximation)."""
     if clv_by_channel is None:
         return None
     now = channel_measures[channel_measures["period"] == "current"]
+    values = clv_by_channel.rename(
+        columns={"acquisition_channel": "channel", "new_customers": "acquired"}
+    )[["channel", "acquired", "new_clv_mean", "new_first_value_mean"]]
     table = now[["channel", "spend", "new_customers", "cac"]].merge(
-        clv_by_channel.rename(columns={"acquisition_channel": "channel"})[["channel", "clv_mean"]],
-        on="channel",
-        how="left",
+        values, on="channel", how="left"
     )
-    table["ltv_cac"] = table["clv_mean"] / table["cac"]
-    table["payback_months"] = table["cac"] / (table["clv_mean"] / horizon_months)
+    table["blended_cac"] = _div(table["spend"], table["acquired"])
+    table["ltv"] = table["new_first_value_mean"] + table["new_clv_mean"]
+    table["ltv_cac"] = table["ltv"] / table["cac"]
+    monthly = table["new_clv_mean"] / horizon_months
+    table["payback_months"] = ((table["cac"] - table["new_first_value_mean"]) / monthly).clip(
+        lower=0
+    )
     return table
 
 
@@ -154,37 +166,105 @@ def response_curves(
     return pd.DataFrame(rows)
 
 
-def reallocate(curves: pd.DataFrame, max_shift: float) -> pd.DataFrame:
-    """Move the same total weekly budget between channels with usable fits so that marginal
-    ROAS is as equal as the bounds allow (each channel within +-max_shift of its spend).
+def reallocate(
+    curves: pd.DataFrame, max_shift: float, margin_rate: float | None = None
+) -> pd.DataFrame:
+    """Move at most the same total weekly budget between channels with usable fits so that
+    marginal ROAS is as equal as the bounds allow (each channel within +-max_shift of its
+    spend), never spending where the next unit of spend loses money: with a margin rate, no
+    channel spends beyond where marginal ROAS x margin falls to 1, and budget that would only
+    go there is held back (the proposed total is then below today's).
 
     Solved by bisection on the common marginal ROAS: each channel spends where its marginal
     ROAS equals it (clipped to its bounds), and the total matches the current total. Channels
-    with poor fits keep their spend.
-    """
+    with poor fits keep their spend. Adds proposed_spend, change and marginal_roas_after."""
     usable = curves[curves["usable"] & (curves["current_spend"] > 0)].copy()
     out = curves.assign(proposed_spend=curves["current_spend"])
-    if len(usable) < 2:
-        return out.assign(change=0.0)
+    if len(usable) >= 2:
+        out.loc[usable.index, "proposed_spend"] = _equalised_spend(usable, max_shift, margin_rate)
+    return out.assign(
+        change=out["proposed_spend"] - out["current_spend"],
+        marginal_roas_after=marginal_roas(
+            out["proposed_spend"], out["top"], out["half"], out["shape"]
+        ),
+    )
+
+
+def _equalised_spend(usable: pd.DataFrame, max_shift: float, margin_rate: float | None):
     low, high = usable["current_spend"] * (1 - max_shift), usable["current_spend"] * (1 + max_shift)
     total = usable["current_spend"].sum()
+    curve = [usable[k].to_numpy() for k in ("top", "half", "shape")]
 
     def spend_at(level: float) -> pd.Series:
         grid = np.linspace(low, high, 400)  # per channel, marginal ROAS decreasing on the grid
-        margins = marginal_roas(
-            grid, usable["top"].to_numpy(), usable["half"].to_numpy(), usable["shape"].to_numpy()
-        )
-        index = (margins >= level).sum(axis=0).clip(1, len(grid)) - 1
+        index = (marginal_roas(grid, *curve) >= level).sum(axis=0).clip(1, len(grid)) - 1
         return pd.Series(grid[index, np.arange(len(usable))], index=usable.index)
 
-    lo, hi = 0.0, float(marginal_roas(low, usable["top"], usable["half"], usable["shape"]).max())
+    # invariant: spend_at(hi) stays within the total (at hi's start every channel is at its floor)
+    lo, hi = 0.0, float(marginal_roas(low, *curve).max())
     for _ in range(60):
         level = (lo + hi) / 2
         lo, hi = (level, hi) if spend_at(level).sum() > total else (lo, level)
-    proposed = spend_at(hi)
-    proposed *= total / proposed.sum() if proposed.sum() > total else 1.0
-    out.loc[usable.index, "proposed_spend"] = proposed
-    return out.assign(change=out["proposed_spend"] - out["current_spend"])
+    break_even = 1 / margin_rate if margin_rate else 0.0
+    return spend_at(max(hi, break_even))
+
+
+def _money(value: float, currency: str) -> str:
+    return fmt_value(value, "currency", currency)
+
+
+def moved_most(decomposition: pd.DataFrame, channels: pd.DataFrame) -> pd.Series | None:
+    """The channel whose ROAS change moved the most attributed revenue: |ROAS change| x this
+    quarter's spend (a large swing on a small budget matters less), with its decomposition."""
+    if decomposition.empty:
+        return None
+    spend = channels[channels["period"] == "current"].set_index("channel")["spend"]
+    table = decomposition.set_index("channel")
+    at_stake = (table["roas_after"] - table["roas_before"]) * spend.reindex(table.index)
+    if at_stake.abs().isna().all():
+        return None
+    row = table.loc[at_stake.abs().idxmax()].copy()
+    row["revenue_at_stake"], row["spend"] = at_stake.loc[row.name], spend.loc[row.name]
+    return row
+
+
+def reallocation_finding(plan: pd.DataFrame, margin_rate: float | None, currency: str) -> str:
+    """Every move the plan makes, and whether each added unit pays back its margin."""
+    moves = plan[plan["change"].abs() > 0.01 * plan["current_spend"]]
+    if moves.empty:
+        return ""
+    cuts = moves[moves["change"] < 0].sort_values("change")
+    adds = moves[moves["change"] > 0].sort_values("change", ascending=False)
+
+    def listed(rows: pd.DataFrame) -> str:
+        return ", ".join(
+            f"{row.channel} ({'+' if row.change > 0 else ''}{_money(row.change, currency)})"
+            for row in rows.itertuples()
+        )
+
+    text = "Equalising marginal returns would change weekly spend: " + "; ".join(
+        part
+        for part in (
+            f"cut {listed(cuts)}" if len(cuts) else "",
+            f"add to {listed(adds)}" if len(adds) else "",
+        )
+        if part
+    )
+    held = -moves["change"].sum()
+    if held > 0.01 * plan["current_spend"].sum():
+        text += f"; hold back {_money(held, currency)} that would not pay back its margin"
+    if margin_rate is None:
+        return (
+            text + " (platform-attributed revenue; order costs unknown, so not judged on margin)."
+        )
+    losing = adds[adds["marginal_roas_after"] * margin_rate < 1]["channel"].tolist()
+    judged = (
+        f"; at the proposed spend, adding to {', '.join(losing)} would lose money on the margin "
+        f"(marginal ROAS x margin {margin_rate:.0%} below 1)"
+        if losing
+        else ""
+    )
+    return text + judged + " (platform-attributed revenue, not tested incrementality)."
 
 
 def findings(
@@ -194,26 +274,22 @@ def findings(
     ltv: pd.DataFrame | None,
     plan: pd.DataFrame,
     mer: dict,
+    margin_rate: float | None,
     currency: str,
     reference: float,
 ) -> list[str]:
-    """Plain-language findings from the numbers."""
+    """Plain-language findings from the numbers, each naming its comparison."""
     by = total.set_index("period")
     now, before = by.loc["current"], by.loc["previous"]
+    growth = change(now["spend"], before["spend"], "currency")
     notes = [
-        f"Marketing spend was {fmt_value(now['spend'], 'currency', currency)} "
-        f"({now['spend'] / before['spend'] - 1:+.1%} on the previous quarter) for a platform-"
-        f"reported ROAS of {now['roas']:.2f} (previous quarter {before['roas']:.2f}); "
-        f"MER, all net revenue per unit of spend, was {mer['current']:.2f}."
+        f"Marketing spend was {_money(now['spend'], currency)}"
+        + (f" ({growth:+.1%} on the previous quarter)" if growth is not None else "")
+        + f" for a platform-reported ROAS of {now['roas']:.2f} (previous quarter "
+        f"{before['roas']:.2f}); MER, all net revenue per unit of spend, was {mer['current']:.2f}."
     ]
-    if len(decomposition):
-        biggest = (
-            decomposition.set_index("channel")["roas_after"]
-            .sub(decomposition.set_index("channel")["roas_before"])
-            .abs()
-            .idxmax()
-        )
-        row = decomposition.set_index("channel").loc[biggest]
+    row = moved_most(decomposition, channels)
+    if row is not None:
         effects = {
             "cheaper or dearer clicks": row["cpc_effect"],
             "conversion": row["conversion_effect"],
@@ -221,31 +297,27 @@ def findings(
         }
         driver = max(effects, key=lambda k: abs(effects[k]))
         notes.append(
-            f"{biggest} moved most: ROAS {row['roas_before']:.2f} -> "
-            f"{row['roas_after']:.2f}, mainly through {driver} "
-            f"({effects[driver]:+.2f})."
+            f"{row.name} moved the most attributed revenue against the previous quarter: ROAS "
+            f"{row['roas_before']:.2f} -> {row['roas_after']:.2f} on "
+            f"{_money(row['spend'], currency)} of spend "
+            f"({_money(row['revenue_at_stake'], currency)} of revenue), mainly through "
+            f"{driver} ({effects[driver]:+.2f})."
         )
     if ltv is not None and ltv["ltv_cac"].notna().any():
         best = ltv.loc[ltv["ltv_cac"].idxmax()]
         below = ltv.loc[ltv["ltv_cac"] < reference, "channel"].tolist()
         notes.append(
-            f"{best['channel']} has the best LTV:CAC ({best['ltv_cac']:.1f}:1)"
+            f"For this quarter's new customers, {best['channel']} has the best LTV:CAC "
+            f"({best['ltv_cac']:.1f}:1 on paid CAC)"
             + (
                 f"; below the {reference:.0f}:1 reference: {', '.join(below)}."
                 if below
                 else f"; every paid channel clears {reference:.0f}:1."
             )
         )
-    moves = plan[plan["change"].abs() > 0.01 * plan["current_spend"]]
-    if len(moves):
-        gain = moves.loc[moves["change"].idxmax()]
-        lose = moves.loc[moves["change"].idxmin()]
-        notes.append(
-            f"Equalising marginal returns would shift about "
-            f"{fmt_value(gain['change'], 'currency', currency)} a week from "
-            f"{lose['channel']} to {gain['channel']} (platform-attributed revenue, "
-            "not tested incrementality)."
-        )
+    moves = reallocation_finding(plan, margin_rate, currency)
+    if moves:
+        notes.append(moves)
     poor = plan.loc[~plan["usable"], "channel"].tolist()
     if poor:
         notes.append(f"No recommendation for {', '.join(poor)}: the response curve fits poorly.")
@@ -292,13 +364,15 @@ def build_section(
     weekly = data_access.marketing_weekly(engine, quarter.end)
     now = weekly[weekly["week"] >= quarter.start]
     curves = response_curves(weekly, now.groupby("channel")["spend"].mean(), params.min_fit_r2)
-    plan = reallocate(curves, params.max_budget_shift_pct / 100)
-    net = (
-        data_access.orders_by_period(engine, periods).set_index("period")["net_revenue"]
+    plan = reallocate(curves, params.max_budget_shift_pct / 100, margin)
+    orders = (
+        data_access.orders_by_period(engine, periods).set_index("period")
         if engine.has("orders")
-        else pd.Series(np.nan, index=periods["period"])
+        else pd.DataFrame(np.nan, index=periods["period"], columns=["net_revenue", "new_customers"])
     )
-    mer = (net / total.set_index("period")["spend"]).to_dict()
+    spend = total.set_index("period")["spend"]
+    mer = (orders["net_revenue"] / spend).to_dict()
+    blended_cac = _div(spend, orders["new_customers"].reindex(spend.index)).to_dict()
     by_total = total.set_index("period")
     decomposition = decompose_by(channels, "channel")
     ltv = ltv_to_cac(channels, clv_by_channel, config.clv.horizon_months)
@@ -306,7 +380,14 @@ def build_section(
         "spend": kpi_record("Marketing spend", "currency", by_total["spend"].to_dict()),
         "roas": kpi_record("ROAS (platform-attributed)", "ratio", by_total["roas"].to_dict()),
         "profit_roi": kpi_record("Profit ROI", "ratio", by_total["profit_roi"].to_dict()),
-        "cac": kpi_record("CAC", "currency", by_total["cac"].to_dict()),
+        "cac": kpi_record(
+            "Paid CAC (spend / platform-reported new customers)",
+            "currency",
+            by_total["cac"].to_dict(),
+        ),
+        "blended_cac": kpi_record(
+            "Blended CAC (spend / all new customers)", "currency", blended_cac
+        ),
         "mer": kpi_record("MER (net revenue / spend)", "ratio", mer),
     }
     return MarketingSection(
@@ -327,6 +408,7 @@ def build_section(
             ltv,
             plan,
             mer,
+            margin,
             config.currency,
             params.ltv_cac_reference,
         ),

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from helpers import marketing
+from helpers.formatting import fmt_value
 
 BEFORE = {
     "spend": 100.0,
@@ -68,13 +69,44 @@ def test_roas_decomposition_adds_up_exactly():
     assert total == pytest.approx(parts["roas_after"] - parts["roas_before"], abs=1e-12)
 
 
-def test_ltv_to_cac_and_payback():
-    clv = pd.DataFrame({"acquisition_channel": ["A"], "clv_mean": [120.0]})
+def test_ltv_to_cac_of_this_quarters_new_customers():
+    """Paid CAC 120 / 6 = 20; blended 120 / 5 new customers in the orders = 24; value of a new
+    customer 8 (first purchase) + 100 (CLV) = 108; payback (20 - 8) / (100 / 12) months."""
+    clv = pd.DataFrame(
+        {
+            "acquisition_channel": ["A"],
+            "clv_mean": [50.0],
+            "new_customers": [5.0],
+            "new_clv_mean": [100.0],
+            "new_first_value_mean": [8.0],
+        }
+    )
     table = marketing.ltv_to_cac(measures(), clv, horizon_months=12).iloc[0]
-    assert table["cac"] == 20.0  # 120 / 6 new customers
-    assert table["ltv_cac"] == 6.0
-    assert table["payback_months"] == pytest.approx(20 / (120 / 12))
+    assert table["cac"] == 20.0 and table["blended_cac"] == 24.0
+    assert table["ltv"] == 108.0 and table["ltv_cac"] == pytest.approx(5.4)
+    assert table["payback_months"] == pytest.approx(12 / (100 / 12))
+    cheap = marketing.ltv_to_cac(measures(), clv.assign(new_first_value_mean=30.0), 12)
+    assert cheap["payback_months"].iloc[0] == 0  # the first purchase already pays CAC back
     assert marketing.ltv_to_cac(measures(), None, 12) is None
+
+
+def test_moved_most_weighs_the_roas_change_by_spend():
+    decomposition = pd.DataFrame(
+        {
+            "channel": ["small", "large"],
+            "roas_before": [16.21, 2.24],
+            "roas_after": [18.26, 2.81],
+            "cpc_effect": [0.0, 0.0],
+            "conversion_effect": [2.05, 0.57],
+            "aov_effect": [0.0, 0.0],
+        }
+    )
+    channels = pd.DataFrame(
+        {"period": "current", "channel": ["small", "large"], "spend": [1_500.0, 85_800.0]}
+    )
+    row = marketing.moved_most(decomposition, channels)
+    assert row.name == "large"  # 0.57 x 85,800 = 48,906 of revenue against 2.05 x 1,500
+    assert row["revenue_at_stake"] == pytest.approx(0.57 * 85_800)
 
 
 def test_response_fit_recovers_known_parameters():
@@ -133,3 +165,30 @@ def test_reallocation_keeps_the_budget_and_follows_marginal_returns():
     assert (
         after.max() - after.min() < usable["marginal_roas"].max() - usable["marginal_roas"].min()
     )  # marginal returns move closer together
+
+
+def test_reallocation_never_adds_where_the_margin_does_not_pay_back():
+    """Marginal ROAS now: saturated 0.28, room to grow 1.58, middle 1.23. At a 50% margin the
+    break-even marginal ROAS is 2. Saturated and room to grow stay below 2 even at their floors
+    (-50%: 0.56 and 1.77), so both are cut to them; middle reaches 2 at about 4,142
+    (40,000 x 10,000 / (10,000 + s)^2 = 2), above its floor of 4,000. The rest is held back.
+    At 100% (break-even 1), every channel that receives still returns at least its margin."""
+    tight = marketing.reallocate(curves(), 0.5, margin_rate=0.5).set_index("channel")
+    usable = tight[tight["usable"]]
+    assert usable.loc["saturated", "proposed_spend"] == 5_000
+    assert usable.loc["room to grow", "proposed_spend"] == 2_500
+    assert usable.loc["middle", "proposed_spend"] == pytest.approx(
+        np.sqrt(40_000 * 10_000 / 2) - 10_000, rel=1e-3
+    )
+    held = -usable["change"].sum()
+    assert held == pytest.approx(23_000 - 7_500 - 4_142, rel=1e-3)
+    sentence = marketing.reallocation_finding(tight.reset_index(), 0.5, "¥")
+    assert f"hold back {fmt_value(held, 'currency')} that would not pay back its margin" in sentence
+    assert "add to" not in sentence
+    loose = marketing.reallocate(curves(), 0.5, margin_rate=1.0)
+    receivers = loose[loose["change"] > 0]
+    assert len(receivers) and (receivers["marginal_roas_after"] >= 1 - 1e-2).all()
+    sentence = marketing.reallocation_finding(loose, 1.0, "¥")
+    moved = loose[loose["change"].abs() > 0.01 * loose["current_spend"]]
+    assert all(name in sentence for name in moved["channel"])  # every move is listed
+    assert "poor fit" not in sentence
