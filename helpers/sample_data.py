@@ -1,11 +1,12 @@
 """Deterministic sample shop: every table of the data contract, simulated from known models.
 
-Customers buy and lapse as in BG/NBD (heterogeneous purchase rates, dropout after each purchase)
-in "operational time", which a seasonal intensity (weekday, yearly, 618 and Double 11 peaks,
+Customers buy and lapse as in the modified BG/NBD (heterogeneous purchase rates; after each
+purchase, the first included, a customer leaves with their dropout probability) in
+"operational time", which a seasonal intensity (weekday, yearly, 618 and Double 11 peaks,
 Spring Festival dip) maps to calendar days; spend per order follows Gamma-Gamma. Traffic is built
 from the orders through per-channel conversion rates; marketing revenue follows a saturating
-(Hill) response to spend. The true parameters are written to manifest.json so tests can check
-that the models recover them.
+(Hill) response to spend. The true parameters, and how many customers were still alive at each
+quarter's end, are written to manifest.json so tests can check what the models recover.
 
 Run: python -m helpers.sample_data --customers 30000 --out data/sample
 """
@@ -201,10 +202,14 @@ def simulate_purchase_days(
     rng: np.random.Generator,
     operational_time: np.ndarray,
     truth: TrueParameters,
-) -> pd.DataFrame:
-    """Purchase days per customer: first purchase plus BG/NBD repeats in operational time."""
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Purchase days per customer: first purchase plus modified BG/NBD repeats in operational
+    time (a customer may leave right after any purchase, the first included); and when each
+    customer leaves, in operational time (at their last purchase; never for the few who reach
+    max_repeats)."""
     n = len(customers)
-    repeats = np.minimum(rng.geometric(customers["dropout"].to_numpy()) - 1, truth.max_repeats)
+    draws = rng.geometric(customers["dropout"].to_numpy()) - 1
+    repeats = np.minimum(draws, truth.max_repeats)
     owner = np.repeat(np.arange(n), repeats)
     gaps = rng.exponential(1 / customers["rate"].to_numpy()[owner])
     ends = np.cumsum(repeats)
@@ -212,18 +217,23 @@ def simulate_purchase_days(
     offsets = np.repeat(np.concatenate([[0.0], cumulative[ends[:-1] - 1]]) if n else [], repeats)
     start_u = operational_time[customers["first_day"].to_numpy()]
     repeat_u = start_u[owner] + cumulative - offsets
+    leaves_at = start_u.astype(float)
+    has_repeats = repeats > 0
+    leaves_at[has_repeats] = repeat_u[ends[has_repeats] - 1]
+    leaves_at[draws > truth.max_repeats] = np.inf
     repeat_day = np.searchsorted(operational_time, repeat_u)
     keep = repeat_day < len(operational_time)
     customer = np.concatenate([np.arange(n), owner[keep]])
     day = np.concatenate([customers["first_day"].to_numpy(), repeat_day[keep]])
     order = np.lexsort((customer, day))
-    return pd.DataFrame(
+    purchases = pd.DataFrame(
         {
             "customer": customer[order],
             "day": day[order],
             "is_first": np.concatenate([np.ones(n, bool), np.zeros(keep.sum(), bool)])[order],
         }
     )
+    return purchases, leaves_at
 
 
 def build_order_items(
@@ -448,28 +458,50 @@ def build_targets(
     )
 
 
+def alive_at_quarter_ends(
+    first_day: np.ndarray, leaves_at: np.ndarray, days: pd.DatetimeIndex, operational_time
+) -> dict[str, int]:
+    """The simulated truth behind "expected active customers": per quarter, the customers
+    acquired by its end who had not yet left."""
+    alive = {}
+    for end in pd.date_range(days[0], days[-1] + pd.Timedelta(days=1), freq="QS")[1:]:
+        last = days.searchsorted(end) - 1
+        alive[f"{end - pd.Timedelta(days=1):%Y}Q{(end - pd.Timedelta(days=1)).quarter}"] = int(
+            ((first_day <= last) & (leaves_at > operational_time[last])).sum()
+        )
+    return alive
+
+
 def generate(n_customers: int = 30_000, seed: int = 42) -> dict[str, pd.DataFrame]:
     """Every contract table for a shop of `n_customers` customers, deterministic given the seed."""
+    return simulate(n_customers, seed)[0]
+
+
+def simulate(n_customers: int = 30_000, seed: int = 42) -> tuple[dict[str, pd.DataFrame], dict]:
+    """The contract tables and the truth behind them: the customers alive at each quarter's
+    end (alive_at_quarter_ends)."""
     rng = np.random.default_rng(seed)
     truth = TrueParameters()
     days = pd.date_range(START, END, freq="D")
     intensity = seasonal_intensity(days)
     operational_time = np.cumsum(intensity)
     customers = simulate_customers(n_customers, rng, days, intensity, truth)
-    purchases = simulate_purchase_days(customers, rng, operational_time, truth)
+    purchases, leaves_at = simulate_purchase_days(customers, rng, operational_time, truth)
     orders, items = build_orders(customers, purchases, days, intensity, rng, truth)
     traffic = build_traffic(orders, purchases, customers, days, rng)
     marketing = build_marketing(
         orders, purchases, days, intensity, n_customers / MARKETING_BASE_CUSTOMERS, rng
     )
     targets = build_targets(orders, traffic, rng)
-    return {
+    tables = {
         "orders": orders,
         "order_items": items,
         "traffic": traffic,
         "marketing": marketing,
         "targets": targets,
     }
+    first_day = customers["first_day"].to_numpy()
+    return tables, alive_at_quarter_ends(first_day, leaves_at, days, operational_time)
 
 
 def write(
@@ -493,13 +525,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    tables = generate(args.customers, args.seed)
+    tables, alive = simulate(args.customers, args.seed)
     manifest = {
         "customers": args.customers,
         "seed": args.seed,
         "start": START,
         "end": END,
+        "purchase_model": "modified BG/NBD in operational (seasonal) time, with per-channel "
+        "rate and dropout multipliers",
         "true_parameters": asdict(TrueParameters()),
+        "alive_at_quarter_end": alive,
         "rows": {name: len(frame) for name, frame in tables.items()},
     }
     write(tables, args.out, args.format, manifest)

@@ -1,6 +1,7 @@
 """The batch end to end on a small generated data set: reports, HTML hygiene, KPIs, failures."""
 
 import contextlib
+import html
 import io
 import json
 import re
@@ -12,6 +13,7 @@ import pytest
 import yaml
 
 from helpers import cli
+from helpers.index_page import kpi_rows
 
 from .conftest import PROJECT
 
@@ -105,14 +107,13 @@ def test_kpis_equal_an_independent_pandas_computation(ran, small_data):
         assert section["engagement_rate"][period] == pytest.approx(
             t["engaged_sessions"].sum() / t["sessions"].sum()
         )
-        assert section["conversion_rate"][period] == pytest.approx(
-            t["orders"].sum() / t["sessions"].sum()
-        )
-        assert section["revenue_per_session"][period] == pytest.approx(
-            t["revenue"].sum() / t["sessions"].sum()
-        )
-        overview = metrics["overview"]
         net = (o["revenue"] - o["refund"].clip(upper=o["revenue"])).sum()
+        # one definition everywhere: net orders (orders table) per session
+        assert section["conversion_rate"][period] == pytest.approx(len(o) / t["sessions"].sum())
+        assert section["revenue_per_session"][period] == pytest.approx(net / t["sessions"].sum())
+        overview = metrics["overview"]
+        assert overview["conversion_rate"][period] == section["conversion_rate"][period]
+        assert overview["sessions"][period] == section["sessions"][period]
         assert overview["net_revenue"][period] == pytest.approx(net)
         assert overview["orders"][period] == len(o)
         assert overview["customers"][period] == o["customer_id"].nunique()
@@ -210,8 +211,10 @@ def test_clv_metrics_record_the_model_and_its_holdout_error(ran, small_data):
     metrics = json.loads((ran / "2025Q4" / "metrics.json").read_text())
     section = metrics["sections"]["clv"]
     model = section["model"]
-    assert model["model"] == "BG/NBD" and set(model["params"]) == {"r", "alpha", "a", "b"}
+    names = {"BG/NBD": {"a", "b"}, "Modified BG/NBD": {"a", "b"}, "Pareto/NBD": {"s", "beta"}}
+    assert set(model["params"]) == {"r", "alpha"} | names[model["model"]]
     assert section["kpis"]["holdout_error_pct"]["current"] == model["aggregate_error_pct"]
+    assert section["withheld"] is None and section["spend_model"]["params"]["q"] > 1
     orders = _raw(small_data, "orders")
     valid = orders[(orders["status"] == "completed") & (orders["refund"] < orders["revenue"])]
     in_quarter = valid[valid["order_ts"].dt.to_period("Q") == pd.Period("2025Q4", "Q")]
@@ -256,12 +259,42 @@ def test_cdnow_runs_end_to_end_with_orders_only(tmp_path):
     assert "Traffic structure</strong> was skipped: no traffic table" in index
     assert "from parameters default.yaml, cdnow.yaml, where.yaml." in index  # no 1998Q2.yaml
     metrics = json.loads((folder / "metrics.json").read_text())
-    holdout = metrics["sections"]["clv"]["model"]
+    clv = metrics["sections"]["clv"]
+    holdout = clv["model"]
     assert holdout["customers"] == 23570  # the whole CDNOW cohort joined in 1997Q1
-    assert abs(holdout["aggregate_error_pct"]) < 50
-    assert metrics["sections"]["clv"]["basis"] == "revenue"  # CDNOW has no order costs
+    assert clv["trusted"] and abs(holdout["aggregate_error_pct"]) <= 15
+    assert clv["basis"] == "revenue"  # CDNOW has no order costs
+    spend = clv["spend_model"]
+    assert spend["model_mean"] == pytest.approx(spend["observed_mean"], rel=0.02)
+    customers = pd.read_csv(folder / "artifacts" / "clv_customers.csv")
+    assert (customers["clv"] >= 0).all() and (customers["expected_order_value"] > 0).all()
+    # a closed cohort: no new customers, so no returning rate and no 90-day rate to show
+    repurchase = metrics["sections"]["repurchase"]
+    assert repurchase["kpis"]["returning_rate"]["current"] is None
+    assert repurchase["kpis"]["second_order_90d"]["current"] is None
+    assert any("Returning-customer rate is not shown" in f for f in repurchase["findings"])
     html = _visible((folder / "clv.html").read_text())
     assert not re.search(r"\bCD\d{5}\b", html) and "Traceback" not in html
+
+
+def test_index_shows_the_section_figures_it_repeats(ran):
+    metrics = json.loads((ran / "2025Q4" / "metrics.json").read_text())
+    index = (ran / "2025Q4" / "index.html").read_text()
+    clv = (ran / "2025Q4" / "clv.html").read_text()
+    for row in kpi_rows(metrics["sections"]["clv"]["kpis"], "¥"):
+        assert html.escape(row["current"]) in index and html.escape(row["current"]) in clv
+    traffic = (ran / "2025Q4" / "traffic.html").read_text()
+    conversion = kpi_rows({"c": metrics["overview"]["conversion_rate"]}, "¥")[0]["current"]
+    assert conversion in index and conversion in traffic
+
+
+def test_clv_figures_are_sound_on_the_sample(ran):
+    metrics = json.loads((ran / "2025Q4" / "metrics.json").read_text())
+    kpis = metrics["sections"]["clv"]["kpis"]
+    assert kpis["expected_alive"]["current"] <= kpis["bought_last_12_months"]["current"]
+    customers = pd.read_parquet(ran / "2025Q4" / "artifacts" / "clv_customers.parquet")
+    assert (customers["clv"] >= 0).all()
+    assert kpis["clv_total"]["current"] == pytest.approx(customers["clv"].sum())
 
 
 def test_repurchase_kpis_equal_an_independent_pandas_computation(ran, small_data):
@@ -277,6 +310,13 @@ def test_repurchase_kpis_equal_an_independent_pandas_computation(ran, small_data
         assert kpis["repeat_rate"][period] == pytest.approx((counts > 1).mean())
         returning = first.reindex(counts.index) < span.start_time
         assert kpis["returning_rate"][period] == pytest.approx(returning.mean())
+    # the 90-day rate is the latest cohort's with 90 days behind it: 2025Q3, 2025Q2, 2024Q3
+    ranked = valid.sort_values("order_ts").assign(n=lambda d: d.groupby("customer_id").cumcount())
+    pairs = ranked[ranked["n"] < 2].pivot(index="customer_id", columns="n", values="order_ts")
+    days = (pairs[1] - pairs[0]).dt.total_seconds() / 86400
+    for period, cohort in (("current", "2025Q3"), ("previous", "2025Q2"), ("year_ago", "2024Q3")):
+        joined = pairs[0].dt.to_period("Q") == pd.Period(cohort, "Q")
+        assert kpis["second_order_90d"][period] == pytest.approx((days[joined] <= 90).mean())
 
 
 def test_marketing_kpis_equal_an_independent_pandas_computation(ran, small_data):

@@ -73,3 +73,29 @@ def test_marketing_response_saturates():
     revenue = sample_data.hill(spend, top=100.0, half=2000.0, shape=1.0)
     np.testing.assert_allclose(revenue, [100 / 3, 50.0, 200 / 3])
     assert np.all(np.diff(revenue / spend) < 0)  # diminishing returns
+
+
+def test_the_purchase_model_recovers_the_simulated_truth():
+    """Fitted on the valid orders to 2025Q4's end, the modified BG/NBD (what the data simulate)
+    recovers r and the mean dropout probability, and its expected number of active customers
+    (sum of P(alive)) is within 10% of the customers the simulation still had alive."""
+    from helpers import clv_models, data_access
+    from helpers.periods import Quarter
+
+    tables, alive = sample_data.simulate(n_customers=3000, seed=7)
+    orders = tables["orders"]
+    valid = orders[(orders["status"] == "completed") & (orders["refund"] < orders["revenue"])]
+    engine = data_access.DataEngine({"orders": valid.assign(net_revenue=valid["revenue"])})
+    truth = sample_data.TrueParameters()
+    for quarter in ("2025Q3", "2025Q4"):
+        summary = data_access.customer_summary(engine, Quarter.parse(quarter).end, 7)
+        model = clv_models.fit_purchase_model(summary, "mbgnbd")
+        params = model.params
+        assert params["r"] == pytest.approx(truth.r, rel=0.15)
+        # channels scale dropout by 0.7-1.5 around the Beta(a, b) draw: mean 0.25 becomes ~0.27
+        assert params["a"] / (params["a"] + params["b"]) == pytest.approx(0.27, rel=0.15)
+        expected = model.fitter.conditional_probability_alive(
+            summary["frequency"], summary["recency"], summary["T"]
+        ).sum()
+        assert expected == pytest.approx(alive[quarter], rel=0.10)
+    assert alive["2025Q4"] < 3000
