@@ -287,6 +287,10 @@ def validate_models(
 ) -> tuple[pd.DataFrame, dict[str, dict], dict, tuple]:
     """Fit each candidate on history before the quarter, predict the quarter, compare.
 
+    With several candidates and more calibration customers than `selection_customers`, the
+    candidates are compared on a seeded random sample of that many, and the chosen one is then
+    fitted and checked on everyone (its row says how many customers it was checked on).
+
     Returns the calibration-vs-holdout table of the chosen model, every candidate's metrics
     (or its failure), the spend model's holdout check, and the calibration summary with the
     chosen model and the spend model: the customer base and its models at the previous
@@ -297,20 +301,38 @@ def validate_models(
     actual = data_access.purchase_days_between(engine, quarter.start, quarter.end)
     horizon = (quarter.end - quarter.start).days / unit_days
     candidates = list(MODEL_KEYS) if params.model == "auto" else [params.model]
-    results, tables, models = {}, {}, {}
+    compared = calibration
+    if len(candidates) > 1 and len(calibration) > params.selection_customers:
+        compared = calibration.sample(params.selection_customers, random_state=config.seed)
+    results, fitted = {}, {}
     for key in candidates:
         try:
-            model = fit_purchase_model(calibration, key, params.purchase_penalty)
-            tables[key], metrics = holdout_validation(model, calibration, actual, horizon)
+            fitted[key], results[key] = _holdout_check(key, compared, actual, horizon, params)
         except ModelFitError as exc:
             results[key] = {"model": MODEL_NAMES[key], "error": str(exc)}
-            continue
-        models[key] = model
-        results[key] = {"model": model.name, "params": model.params, "note": model.note, **metrics}
     chosen = choose_model(results, params.max_holdout_error_pct)
+    if compared is not calibration:
+        fitted[chosen], results[chosen] = _holdout_check(
+            chosen, calibration, actual, horizon, params
+        )
+    model, table = fitted[chosen]
     spend, withheld = _try_spend_model(calibration, params.spend_penalty)
     spend_check = spend_validation(spend, calibration, actual) if spend is not None else {}
-    return tables[chosen], results, spend_check, (calibration, models[chosen], spend, withheld)
+    return table, results, spend_check, (calibration, model, spend, withheld)
+
+
+def _holdout_check(
+    key: str, calibration: pd.DataFrame, actual: pd.DataFrame, horizon: float, params
+) -> tuple[tuple[FittedModel, pd.DataFrame], dict]:
+    """Model `key` fitted on the calibration customers, with its holdout table and metrics."""
+    model = fit_purchase_model(calibration, key, params.purchase_penalty)
+    table, metrics = holdout_validation(model, calibration, actual, horizon)
+    return (model, table), {
+        "model": model.name,
+        "params": model.params,
+        "note": model.note,
+        **metrics,
+    }
 
 
 def base_summary(

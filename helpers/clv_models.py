@@ -304,7 +304,7 @@ def choose_model(results: dict[str, dict], max_error_pct: float) -> str:
     overstate the active customers, however well it forecasts purchases."""
     fitted = [k for k, r in results.items() if "error" not in r]
     if not fitted:
-        raise ModelFitError("; ".join(r["error"] for r in results.values()))
+        raise ModelFitError("; ".join(dict.fromkeys(r["error"] for r in results.values())))
 
     def error(key: str) -> float:
         value = results[key]["aggregate_error_pct"]

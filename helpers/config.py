@@ -43,6 +43,7 @@ class ClvParams(_Strict):
     horizon_months: int = Field(12, ge=1, le=60)
     max_holdout_error_pct: float = Field(15.0, gt=0)
     max_spend_correlation: float = Field(0.3, gt=0, le=1)
+    selection_customers: int = Field(100_000, ge=1000)
 
 
 class RepurchaseParams(_Strict):

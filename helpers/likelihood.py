@@ -29,7 +29,7 @@ from autograd import value_and_grad
 from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
 from lifetimes.utils import ConvergenceError
 from scipy.optimize import minimize
-from scipy.special import digamma, expit, gammaln
+from scipy.special import digamma, expit, gammaln, hyp2f1, logsumexp
 
 START = 0.1  # lifetimes' starting point for every log-parameter
 TOLERANCE = 1e-7  # lifetimes' default `tol`
@@ -252,6 +252,59 @@ def _gamma_gamma_objective(params: np.ndarray, s: _Spends) -> tuple[float, np.nd
     return -value / total, -gradient / total
 
 
+@dataclass
+class _ParetoHistories:
+    """Customer histories with the distinct (frequency, recency) and (frequency, T) pairs: the
+    Gauss hypergeometric terms of the Pareto/NBD likelihood depend on one pair each, so they
+    are computed once per pair."""
+
+    x: np.ndarray
+    recency: np.ndarray
+    T: np.ndarray
+    by_recency: tuple[np.ndarray, np.ndarray, np.ndarray]  # pair frequency, value, row index
+    by_age: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+    @staticmethod
+    def _pairs(x: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        pairs, index = np.unique(np.column_stack([x, values]), axis=0, return_inverse=True)
+        return pairs[:, 0], pairs[:, 1], index.ravel()
+
+    @classmethod
+    def build(cls, x: np.ndarray, recency: np.ndarray, T: np.ndarray):
+        return cls(x, recency, T, cls._pairs(x, recency), cls._pairs(x, T))
+
+
+def _pareto_log_likelihood(params: np.ndarray, h: _ParetoHistories) -> np.ndarray:
+    """Each history's log-likelihood: lifetimes' ParetoNBDFitter._conditional_log_likelihood
+    (Fader & Hardie's note on the Pareto/NBD, eq. 18-20), with the hypergeometric terms per
+    distinct pair."""
+    r, alpha, s, beta = params
+    low, high = min(alpha, beta), max(alpha, beta)
+
+    def log_hypergeometric(pair: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+        x, age, index = pair
+        rsx = r + s + x
+        second = r + x if alpha < beta else np.full_like(x, s + 1)
+        return np.log(hyp2f1(rsx, second, rsx + 1, (high - low) / (high + age)))[index]
+
+    x, rsx = h.x, r + s + h.x
+    q_1, q_2 = high + h.recency, high + h.T
+    log_a0 = logsumexp(
+        [
+            log_hypergeometric(h.by_recency) + rsx * np.log(q_2),
+            log_hypergeometric(h.by_age) + rsx * np.log(q_1),
+        ],
+        axis=0,
+        b=[np.ones(len(x)), -np.ones(len(x))],
+    ) - rsx * np.log(q_1 * q_2)
+    a_1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+    a_2 = np.logaddexp(
+        -(r + x) * np.log(alpha + h.T) - s * np.log(beta + h.T),
+        np.log(s) + log_a0 - np.log(rsx),
+    )
+    return a_1 + a_2
+
+
 PARAMETERS = {
     "bgnbd": ["r", "alpha", "a", "b"],
     "mbgnbd": ["r", "alpha", "a", "b"],
@@ -274,14 +327,10 @@ def _purchase_objective(
                 log_params, x, recency, T, weights, 0.0
             )
         )
-    total = weights.sum()
+    histories, total = _ParetoHistories.build(x, recency, T), weights.sum()
     return _central_gradient(
         lambda log_params: (
-            -float(
-                weights
-                @ ParetoNBDFitter._conditional_log_likelihood(np.exp(log_params), x, recency, T)
-            )
-            / total
+            -float(weights @ _pareto_log_likelihood(np.exp(log_params), histories)) / total
         )
     )
 

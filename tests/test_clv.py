@@ -460,3 +460,14 @@ def test_standard_errors_match_a_parametric_bootstrap(summary):
     bootstrap = np.std(draws, axis=0, ddof=1)
     np.testing.assert_allclose(delta, bootstrap, rtol=0.15)
     assert (delta > 0).all()
+
+
+@pytest.mark.parametrize("params", [[0.55, 10.6, 0.6, 11.7], [1.0, 20.0, 1.3, 5.0]])
+def test_pareto_likelihood_is_lifetimes(summary, params):
+    """Both branches (alpha < beta and alpha >= beta) of the hypergeometric term."""
+    rows = clv_models.compress(summary)
+    x, recency, age = (rows[k].to_numpy(float) for k in ("frequency", "recency", "T"))
+    histories = likelihood._ParetoHistories.build(x, recency, age)
+    ours = likelihood._pareto_log_likelihood(np.array(params), histories)
+    theirs = ParetoNBDFitter._conditional_log_likelihood(params, x, recency, age)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)

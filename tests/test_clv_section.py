@@ -141,3 +141,46 @@ def test_the_cdnow_report_quarter_of_fader_hardie_lee_is_valued(tmp_path):
     assert any("1996Q4: not valued" in note for note in section.snapshot_notes)
     assert (section.current.predictions["clv"] >= 0).all()
     assert pd.notna(section.kpis["clv_mean"]["current"])
+
+
+def test_channel_finding_is_its_table(section, config):
+    by_channel = section.by_channel.sort_values("clv_mean")
+    best, worst = by_channel.iloc[-1], by_channel.iloc[0]
+    currency = config.currency
+    expected = (
+        f"Customers acquired through {best['acquisition_channel']} are worth "
+        f"{currency}{best['clv_mean']:,.0f} each over the horizon, "
+        f"{best['clv_mean'] / worst['clv_mean']:.1f}x those from "
+        f"{worst['acquisition_channel']} ({currency}{worst['clv_mean']:,.0f})."
+    )
+    assert expected in section.findings
+    p = section.current.predictions
+    for row in section.by_channel.itertuples():
+        mine = p[p["acquisition_channel"] == row.acquisition_channel]
+        assert row.clv_mean == pytest.approx(mine["clv"].mean())
+        new = mine[mine["first_quarter"] == "2025Q4"]
+        assert row.new_customers == len(new)
+        assert row.new_clv_mean == pytest.approx(new["clv"].mean())
+        margin = section.current.margin_rate
+        assert row.new_first_value_mean == pytest.approx(new["first_day_value"].mean() * margin)
+    alive = section.kpis["expected_alive"]["current"]
+    bought = section.kpis["bought_last_12_months"]["current"]
+    assert (
+        f"The {section.chosen['model']} model expects {alive:,.0f} customers to be still active; "
+        f"{bought:,.0f} ordered in the last 12 months." in section.findings
+    )
+
+
+def test_a_large_base_compares_models_on_a_sample_and_checks_the_chosen_on_all(small_data):
+    config = load_config(
+        PROJECT / "params",
+        "2025Q4",
+        overrides={"data_dir": str(small_data), "clv": {"selection_customers": 1000}},
+    )
+    tables = prepare_inputs(config).tables
+    section = build(config, tables)
+    rows = section.candidates.set_index("model")
+    everyone = rows.loc[section.chosen["model"], "customers"]
+    assert everyone > 2000
+    assert (rows.drop(section.chosen["model"])["customers"] == 1000).all()
+    assert section.chosen["customers"] == everyone

@@ -1,0 +1,63 @@
+"""The marketing section assembled on the small sample: each finding's figures are those of
+the table it summarises."""
+
+import re
+
+import pytest
+
+from helpers import clv, marketing
+from helpers.config import load_config
+from helpers.data_access import DataEngine
+from helpers.formatting import fmt_value
+from helpers.inputs import prepare_inputs
+from helpers.periods import comparison_periods
+
+from .conftest import PROJECT
+
+
+@pytest.fixture(scope="module")
+def section(small_data):
+    config = load_config(PROJECT / "params", "2025Q4", overrides={"data_dir": str(small_data)})
+    engine = DataEngine(prepare_inputs(config).tables)
+    periods = comparison_periods(config.period)
+    by_channel = clv.build_section(engine, config, periods).by_channel
+    return marketing.build_section(engine, config, periods, by_channel)
+
+
+def _finding(section, start: str) -> str:
+    return next(f for f in section.findings if f.startswith(start) or start in f)
+
+
+def test_moved_most_is_the_largest_revenue_at_stake(section):
+    now = section.channels[section.channels["period"] == "current"].set_index("channel")
+    table = section.decomposition.set_index("channel")
+    at_stake = ((table["roas_after"] - table["roas_before"]) * now["spend"]).dropna()
+    top = at_stake.abs().idxmax()
+    row = table.loc[top]
+    sentence = _finding(section, "moved the most attributed revenue")
+    assert sentence.startswith(f"{top} moved the most")
+    assert f"ROAS {row['roas_before']:.2f} -> {row['roas_after']:.2f}" in sentence
+    assert fmt_value(at_stake[top], "currency", "¥") in sentence
+
+
+def test_ltv_cac_finding_is_the_best_row(section):
+    ltv = section.ltv.dropna(subset=["ltv_cac"])
+    best = ltv.loc[ltv["ltv_cac"].idxmax()]
+    sentence = _finding(section, "For this quarter's new customers")
+    assert f"{best['channel']} has the best LTV:CAC ({best['ltv_cac']:.1f}:1 on paid CAC)" in (
+        sentence
+    )
+    for channel in ltv.loc[ltv["ltv_cac"] < 3, "channel"]:
+        assert channel in sentence.split("reference:")[1]
+
+
+def test_reallocation_finding_lists_every_move_of_the_plan(section):
+    plan = section.plan
+    sentence = _finding(section, "Equalising marginal returns")
+    moves = plan[plan["change"].abs() > 0.01 * plan["current_spend"]]
+    assert len(re.findall(r"\([+-]¥", sentence)) == len(moves)  # no move more, none less
+    for row in moves.itertuples():
+        amount = fmt_value(row.change, "currency", "¥")
+        assert f"{row.channel} ({'+' if row.change > 0 else ''}{amount})" in sentence
+    margin = section.margin_rate
+    assert (plan.loc[plan["change"] > 0, "marginal_roas_after"] * margin >= 1 - 1e-2).all()
