@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         except SectionFailedError as exc:
             print(f"FAILED {exc}", file=sys.stderr)
             return 1
+        except KeyboardInterrupt:
+            print(f"interrupted [{label}]; the previous report is kept", file=sys.stderr)
+            return 130
         except ReportError as exc:
             print(f"ERROR [{label}] {exc}", file=sys.stderr)
             return 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import difflib
 from pathlib import Path
 from typing import Any, Literal
@@ -75,6 +76,8 @@ class Config(_Strict):
     files: dict[str, str] = Field(default_factory=dict)
     columns: dict[str, dict[str, str]] = Field(default_factory=dict)
     csv_encoding: str | None = None
+    date_format: dict[str, str] = Field(default_factory=dict)
+    plausible_max: float = Field(1e9, gt=0)
     sections: list[str] = Field(
         default_factory=lambda: ["traffic", "clv", "repurchase", "marketing"]
     )
@@ -95,7 +98,30 @@ class Config(_Strict):
     def _quarter_is_valid(cls, value: str) -> str:
         return Quarter.parse(value).label
 
-    @field_validator("files", "columns")
+    @field_validator("csv_encoding")
+    @classmethod
+    def _encoding_is_known(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(
+                    f"unknown encoding {value!r}; e.g. utf-8, gb18030 (GBK), or null to detect"
+                ) from None
+        return value
+
+    @field_validator("report_subdir")
+    @classmethod
+    def _subdir_stays_inside(cls, value: str) -> str:
+        path = Path(value)
+        if path.is_absolute() or ".." in path.parts or value.startswith("~"):
+            raise ValueError(
+                f"{value!r} must be a folder name inside the reports folder (no absolute path, "
+                "no '..')"
+            )
+        return value
+
+    @field_validator("files", "columns", "date_format")
     @classmethod
     def _tables_are_known(cls, value: dict) -> dict:
         unknown = sorted(set(value) - set(TABLES))
@@ -186,13 +212,17 @@ def load_config(
     base = [(str(default), _read_yaml(default))]
     extras = [(str(path), _read_yaml(path)) for path in _find_files(params_dir, extra_files)]
     stated = [values["quarter"] for _, values in base + extras if "quarter" in values]
-    chosen = quarter or (stated[-1] if stated else None)
+    chosen = quarter if quarter is not None else (stated[-1] if stated else None)
     if chosen is None:
         raise ParameterError(f"{default}: no 'quarter' given")
     quarter_file = params_dir / f"{Quarter.parse(chosen).label}.yaml"
     for_quarter = [(str(quarter_file), _read_yaml(quarter_file))] if quarter_file.is_file() else []
     # the explicit quarter wins over anything a file says
-    explicit = [("quarter argument", {"quarter": Quarter.parse(quarter).label})] if quarter else []
+    explicit = (
+        [("quarter argument", {"quarter": Quarter.parse(quarter).label})]
+        if quarter is not None
+        else []
+    )
     layers = base + for_quarter + extras + explicit
     layers.append(("overrides", overrides or {}))
 
@@ -210,4 +240,9 @@ def load_config(
         raise ParameterError(f"invalid parameters ({sources}): {problems}") from None
     if not config.data_dir.is_absolute():
         config.data_dir = params_dir.parent / config.data_dir
+    if not config.data_dir.is_dir():
+        raise ParameterError(
+            f"data_dir {config.data_dir} is not a folder ({', '.join(s for s, _ in layers)}); "
+            "check the path, or run `make data` for the sample data"
+        )
     return config

@@ -6,6 +6,8 @@ DataContractError listing every violation (file, column, rule, row count, exampl
 
 from __future__ import annotations
 
+import csv
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pandas.tseries.api import guess_datetime_format
 
 from helpers.config import TABLES, Config
 from helpers.contract import CONTRACT, TableSpec
@@ -38,14 +41,19 @@ class InputBundle:
 
 
 def find_input_file(config: Config, table: str) -> Path | None:
-    """The file for a table: `files.<table>` if set, else data_dir/<table>.<csv|parquet|xlsx>."""
+    """The file for a table: `files.<table>` if set, else data_dir/<table>.<csv|parquet|xlsx>,
+    the name matched whatever its case (Orders.CSV is the orders table)."""
     if table in config.files:
         path = Path(config.files[table])
         path = path if path.is_absolute() else config.data_dir / path
         if not path.is_file():
             raise InputFileError(f"{table}: file not found: {path}")
         return path
-    candidates = [p for p in sorted(config.data_dir.glob(f"{table}.*")) if p.suffix in READERS]
+    candidates = [
+        p
+        for p in sorted(config.data_dir.iterdir())
+        if p.stem.lower() == table and p.suffix.lower() in READERS and p.is_file()
+    ]
     if len(candidates) > 1:
         raise InputFileError(
             f"{table}: several candidate files {[p.name for p in candidates]} in "
@@ -55,24 +63,43 @@ def find_input_file(config: Config, table: str) -> Path | None:
 
 
 def read_table(path: Path, encoding: str | None = None) -> pd.DataFrame:
-    """Read CSV (UTF-8, UTF-8 with BOM or GBK, detected), Parquet or Excel."""
+    """Read CSV (UTF-8, UTF-8 with BOM or GBK, detected), Parquet or Excel; a header that
+    appears twice is an error (pandas would rename the copy and use the first)."""
     kind = READERS.get(path.suffix.lower())
     if kind is None:
         raise InputFileError(f"{path}: unsupported file type; use one of {sorted(READERS)}")
     try:
         if kind == "parquet":
-            return pd.read_parquet(path)
-        if kind == "excel":
-            return pd.read_excel(path, dtype=object)
-        return _read_csv(path, encoding)
+            frame, header = pd.read_parquet(path), None
+        elif kind == "excel":
+            frame = pd.read_excel(path, dtype=object)
+            header = (
+                pd.read_excel(path, header=None, nrows=1).iloc[0].tolist()
+                if len(frame.columns)
+                else []
+            )
+        else:
+            frame, header = _read_csv(path, encoding)
     except (OSError, ValueError) as exc:
         raise InputFileError(f"{path}: cannot read: {exc}") from exc
+    names = [str(name).strip().lstrip("\ufeff") for name in (header or frame.columns)]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InputFileError(
+            f"{path}: column header(s) {repeated} appear more than once; rename or remove the "
+            "copies"
+        )
+    return frame
 
 
-def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:
+def _read_csv(path: Path, encoding: str | None) -> tuple[pd.DataFrame, list[str]]:
+    """The table and its header row as written (pandas renames repeated headers)."""
     for candidate in (encoding,) if encoding else CSV_ENCODINGS:
         try:
-            return pd.read_csv(path, dtype=str, encoding=candidate, keep_default_na=True)
+            frame = pd.read_csv(path, dtype=str, encoding=candidate, keep_default_na=True)
+            with path.open(encoding=candidate, newline="") as handle:
+                header = next(csv.reader(handle), [])
+            return frame, header
         except UnicodeDecodeError:
             continue
     raise InputFileError(
@@ -80,16 +107,38 @@ def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:
     )
 
 
-def map_columns(frame: pd.DataFrame, spec: TableSpec, mapping: dict[str, str]) -> pd.DataFrame:
-    """Rename a user's columns to contract names: explicit mapping first, then case-insensitive."""
+def map_columns(
+    frame: pd.DataFrame, spec: TableSpec, mapping: dict[str, str], file: str = ""
+) -> pd.DataFrame:
+    """Rename a user's columns to contract names: explicit mapping first, then case-insensitive.
+
+    A mapped column the file does not have, or two columns landing on one contract name, is an
+    InputFileError naming the file and the columns."""
     stripped = {c: str(c).strip().lstrip("\ufeff") for c in frame.columns}
-    frame = frame.rename(columns=stripped).rename(columns=mapping)
+    frame = frame.rename(columns=stripped)
+    absent = [name for name in mapping if name not in frame.columns]
+    if absent:
+        raise InputFileError(
+            f"{file}: columns {absent} named in the column mapping are not in the file "
+            f"(it has {list(frame.columns)})"
+        )
+    frame = frame.rename(columns=mapping)
     by_lower = {name.lower(): name for name in spec.columns}
     rename = {
         c: by_lower[c.lower()]
         for c in frame.columns
         if c.lower() in by_lower and c not in spec.columns
     }
+    renamed = [rename.get(c, c) for c in frame.columns]
+    clashes = sorted({name for name in renamed if renamed.count(name) > 1})
+    if clashes:
+        sources = {
+            name: [old for old, new in zip(stripped.values(), renamed, strict=True) if new == name]
+            for name in clashes
+        }
+        raise InputFileError(
+            f"{file}: several columns would become {clashes}: {sources}; map only one of them"
+        )
     return frame.rename(columns=rename)
 
 
@@ -124,13 +173,51 @@ def is_in(values: pd.Series, pool: pd.Series) -> pd.Series:
     return pd.Series(mask.to_numpy(zero_copy_only=False), index=values.index)
 
 
-def _coerce(frame: pd.DataFrame, column: str, kind: str) -> pd.Series:
+DATE_SAMPLE = 10_000  # values whose shapes decide a text date column's format
+
+
+def date_format_of(text: pd.Series) -> tuple[str | None, str | None]:
+    """The one strftime format of a column of date texts, or None and why there is none.
+
+    Formats are guessed from the distinct shapes (digits masked) of up to DATE_SAMPLE values.
+    Year-first dates are read year-month-day; a shape whose day and month could be either
+    way round (03/10/2024) is never guessed, nor are several formats in one column."""
+    given = text.dropna()
+    sample = given.iloc[:: max(1, len(given) // DATE_SAMPLE)]
+    examples = sample.groupby(sample.str.replace(r"\d", "9", regex=True)).first()
+    formats: dict[str, str] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for value in examples:
+            month_first = guess_datetime_format(value)
+            if month_first is None:
+                continue  # left to the unparseable-value check
+            if not month_first.startswith("%Y") and month_first != guess_datetime_format(
+                value, dayfirst=True
+            ):
+                return None, (
+                    f"day and month order cannot be told apart (e.g. {value!r}); set "
+                    "date_format for this table in the params, e.g. '%d/%m/%Y' or '%m/%d/%Y'"
+                )
+            formats.setdefault(month_first, value)
+    if len(formats) > 1:
+        seen = ", ".join(f"{fmt} (e.g. {value!r})" for fmt, value in formats.items())
+        return None, f"dates in several formats: {seen}; use one, or set date_format"
+    return next(iter(formats), None), None
+
+
+def _parse_dates(raw: pd.Series, date_format: str | None) -> pd.Series:
+    """Text dates parsed with one format (given, or the column's own: date_format_of)."""
+    text = _text(raw)
+    fmt = date_format or date_format_of(text)[0]
+    return pd.to_datetime(text, errors="coerce", format=fmt or "ISO8601")
+
+
+def _coerce(frame: pd.DataFrame, column: str, kind: str, date_format: str | None) -> pd.Series:
     raw = frame[column]
     if kind in ("timestamp", "date"):
         parsed = (
-            raw
-            if pd.api.types.is_datetime64_any_dtype(raw)
-            else pd.to_datetime(raw, errors="coerce", format="mixed")
+            raw if pd.api.types.is_datetime64_any_dtype(raw) else _parse_dates(raw, date_format)
         )
         if getattr(parsed.dt, "tz", None) is not None:
             parsed = parsed.dt.tz_localize(None)
@@ -155,9 +242,19 @@ _KIND_WORDS = {
 
 
 def coerce_and_check(
-    frame: pd.DataFrame, spec: TableSpec, file: str
+    frame: pd.DataFrame,
+    spec: TableSpec,
+    file: str,
+    date_format: str | None = None,
+    plausible_max: float = float("inf"),
+    today: pd.Timestamp | None = None,
 ) -> tuple[pd.DataFrame, list[Violation]]:
-    """Coerce every contract column to its kind; return the clean frame and the violations."""
+    """Coerce every contract column to its kind; return the clean frame and the violations.
+
+    Besides the kinds: an empty table, text dates in no single format, dates after `today`,
+    numbers that are not finite or whose size exceeds `plausible_max`."""
+    if frame.empty:
+        return frame, [Violation(file, "-", "the file has a header but no rows", 0)]
     missing = [c for c in spec.required if c not in frame.columns]
     if missing:
         return frame, [
@@ -174,7 +271,9 @@ def coerce_and_check(
     for column, kind in spec.columns.items():
         if column not in frame.columns:
             continue
-        clean[column] = _coerce(frame, column, kind)
+        clean[column] = _coerce(frame, column, kind, date_format)
+        checks = (plausible_max, today, date_format)
+        violations += _value_violations(frame, clean, column, kind, file, *checks)
         # text is already stripped and blanks dropped: given exactly where the clean value is
         was_given = clean[column].notna() if kind in ("id", "text") else _given(frame[column])
         bad = was_given & clean[column].isna()
@@ -191,6 +290,51 @@ def coerce_and_check(
                 Violation(file, column, rule, int(empty.sum()), _examples(frame, empty, column))
             )
     return clean, violations + _rule_violations(clean, spec, file)
+
+
+def _value_violations(
+    frame: pd.DataFrame,
+    clean: pd.DataFrame,
+    column: str,
+    kind: str,
+    file: str,
+    plausible_max: float,
+    today: pd.Timestamp | None,
+    date_format: str | None,
+) -> list[Violation]:
+    """Text dates in no single format (unless `date_format` says which) or after today;
+    infinite or implausibly large numbers."""
+    values, found = clean[column], []
+    is_text = not pd.api.types.is_datetime64_any_dtype(frame[column])
+    if kind in ("timestamp", "date") and is_text and date_format is None:
+        problem = date_format_of(_text(frame[column]))[1]
+        if problem:
+            given = _given(frame[column])
+            found.append(Violation(file, column, problem, int(given.sum())))
+    if kind in ("timestamp", "date") and today is not None:
+        future = values >= today.normalize() + pd.Timedelta(days=1)
+        if future.any():
+            found.append(
+                Violation(
+                    file,
+                    column,
+                    f"date after the run date {today:%Y-%m-%d}",
+                    int(future.sum()),
+                    _examples(frame, future, column),
+                )
+            )
+    if kind == "number":
+        infinite = np.isinf(values)
+        huge = ~infinite & (values.abs() > plausible_max)
+        for mask, rule in (
+            (infinite, "not a finite number"),
+            (huge, f"implausibly large (above {plausible_max:,.0f}; raise plausible_max if real)"),
+        ):
+            if mask.any():
+                found.append(
+                    Violation(file, column, rule, int(mask.sum()), _examples(frame, mask, column))
+                )
+    return found
 
 
 def _rule_violations(clean: pd.DataFrame, spec: TableSpec, file: str) -> list[Violation]:
@@ -254,7 +398,7 @@ def _check_quarter_has_data(
     violations = []
     for name, frame in tables.items():
         column = CONTRACT[name].date_column
-        if column is None or frame.empty:
+        if column is None:
             continue
         dates = frame[column]
         if not ((dates >= quarter.start) & (dates < quarter.end)).any():
@@ -341,8 +485,17 @@ def prepare_inputs(config: Config) -> InputBundle:
             absent.append(name)
             continue
         spec = CONTRACT[name]
-        raw = map_columns(read_table(path, config.csv_encoding), spec, config.columns.get(name, {}))
-        clean, found = coerce_and_check(raw, spec, path.name)
+        raw = map_columns(
+            read_table(path, config.csv_encoding), spec, config.columns.get(name, {}), path.name
+        )
+        clean, found = coerce_and_check(
+            raw,
+            spec,
+            path.name,
+            config.date_format.get(name),
+            config.plausible_max,
+            pd.Timestamp.now(),
+        )
         sources[name] = path.name
         violations += found
         tables[name] = clean

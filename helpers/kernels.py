@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,8 +27,13 @@ WARM_UP = (
 )
 
 
-def _start_warm_kernel(kernel_name: str, cwd: Path, env: dict[str, str]) -> KernelManager:
+def _start_warm_kernel(
+    kernel_name: str, cwd: Path, env: dict[str, str], runtime: Path | None
+) -> KernelManager:
     manager = KernelManager(kernel_name=kernel_name)
+    if runtime is not None:  # connection files go with the run's folder, not the user's temp
+        runtime.mkdir(parents=True, exist_ok=True)
+        manager.connection_file = str(runtime / f"kernel-{uuid.uuid4()}.json")
     try:
         manager.start_kernel(cwd=str(cwd), env=env)
     except Exception as exc:  # e.g. NoSuchKernel
@@ -56,13 +62,24 @@ def _start_warm_kernel(kernel_name: str, cwd: Path, env: dict[str, str]) -> Kern
 class KernelPool:
     """Up to `ready` kernels warming in the background, `total` in all: take() hands out the
     next one (waiting if it is still warming) and starts its replacement; close() shuts down
-    the ones never taken. Kernels run in `cwd` with DuckDB limited to `engine_threads`."""
+    the ones never taken. Kernels run in `cwd` with DuckDB limited to `engine_threads`; their
+    connection files are written to `runtime` when given (removed with a run's folder, also
+    when the run was killed)."""
 
-    def __init__(self, kernel_name: str, cwd: Path, engine_threads: int, ready: int, total: int):
+    def __init__(
+        self,
+        kernel_name: str,
+        cwd: Path,
+        engine_threads: int,
+        ready: int,
+        total: int,
+        runtime: Path | None = None,
+    ):
         self._start = (
             kernel_name,
             cwd,
             {**os.environ, ENGINE_THREADS_VARIABLE: str(engine_threads)},
+            runtime,
         )
         self._starter = ThreadPoolExecutor(max_workers=max(1, ready))
         self._lock = threading.Lock()

@@ -8,12 +8,14 @@ section's build is kept as reports/<quarter>.failed with the executed notebooks 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from papermill.exceptions import PapermillExecutionError
 
 from helpers.config import TABLES, Config, load_config
 from helpers.data_access import DataEngine
-from helpers.errors import SectionFailedError
+from helpers.errors import InputFileError, ReportError, SectionFailedError
 from helpers.html_export import export_html
 from helpers.index_page import render_index
 from helpers.inputs import data_quality, find_input_file, prepare_inputs, write_clean_inputs
@@ -75,9 +77,62 @@ def execute_section(
     return executed
 
 
+MARKER = ".opsreport"  # in every report folder this tool writes: the only ones it replaces
+
+
+def _check_replaceable(final: Path) -> None:
+    """ReportError unless `final` is absent or a report this tool wrote."""
+    if final.exists() and not (final / MARKER).is_file() and not (final / "metrics.json").is_file():
+        raise ReportError(
+            f"{final} exists and was not written by opsreport; it is left as it is. Choose "
+            "another report_subdir or --reports-dir, or move that folder away"
+        )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_builds(final: Path) -> list[Path]:
+    """Remove build and swap folders of this report left by runs that died (kill -9)."""
+    removed = []
+    for folder in final.parent.glob(f".{final.name}.*-*"):
+        kind, _, pid = folder.name.rpartition("-")
+        if kind.endswith((".building", ".old")) and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+@contextmanager
+def report_lock(final: Path) -> Iterator[None]:
+    """Hold an exclusive lock on one report folder for a whole run, so two runs of the same
+    report never race on the final rename; a second run fails at once, saying why."""
+    lock = final.with_name(f".{final.name}.lock")
+    with lock.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ReportError(
+                f"another opsreport run is building {final}; wait for it to finish"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _publish(build: Path, final: Path) -> None:
     """Swap the finished build into place; the old report (and any stale failed build) is
     removed only afterwards."""
+    _check_replaceable(final)
+    (build / MARKER).write_text("written by opsreport\n")
     old = final.with_name(f".{final.name}.old-{os.getpid()}")
     if final.exists():
         final.rename(old)
@@ -87,6 +142,10 @@ def _publish(build: Path, final: Path) -> None:
 
 
 def _keep_failed(build: Path, final: Path, error: SectionFailedError) -> SectionFailedError:
+    """Keep the failed build's executed notebooks for debugging, and nothing with customer
+    ids (the cleaned inputs, the CRM artifacts) or kernel connection files."""
+    for customer_level in ("clean", "artifacts", "kernels"):
+        shutil.rmtree(build / customer_level, ignore_errors=True)
     failed = final.with_name(f"{final.name}.failed")
     shutil.rmtree(failed, ignore_errors=True)
     build.rename(failed)
@@ -128,8 +187,14 @@ def overview_kpis(clean: dict[str, Path], config: Config) -> dict:
 
 
 def plan_sections(config: Config, log: Log) -> tuple[list[str], list[dict]]:
-    """The sections to run, and those skipped because an input table they need is absent."""
+    """The sections to run, and those skipped because an input table they need is absent.
+    InputFileError without an orders table: no report is published without one."""
     available = {table for table in TABLES if find_input_file(config, table) is not None}
+    if "orders" not in available:
+        raise InputFileError(
+            f"no orders table in {config.data_dir} (looked for orders.csv, .parquet or .xlsx, "
+            "in any case, or files.orders in the params): every report needs one"
+        )
     runnable, skipped = [], []
     for name in config.sections:
         missing = missing_tables(SECTIONS[name], available)
@@ -139,6 +204,11 @@ def plan_sections(config: Config, log: Log) -> tuple[list[str], list[dict]]:
             log(f"[{config.quarter}] {name}: skipped ({reason})")
         else:
             runnable.append(name)
+    if not runnable:
+        raise ReportError(
+            "no section can run: "
+            + "; ".join(f"{skip['name']}: {skip['reason']}" for skip in skipped)
+        )
     return runnable, skipped
 
 
@@ -153,7 +223,9 @@ def build_report(
     2 sections at once took 77 s with 2 threads each, 60 s with 1)."""
     runnable, skipped = plan_sections(config, log)
     threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
-    kernels = KernelPool(KERNEL, project / "notebooks", threads, jobs, len(runnable))
+    kernels = KernelPool(
+        KERNEL, project / "notebooks", threads, jobs, len(runnable), build / "kernels"
+    )
     try:
         clean, quality = clean_inputs(config, build / "clean", log)
         return_freed_memory()
@@ -164,15 +236,19 @@ def build_report(
             "extra_params": extra_params,
         }
 
+        running: set[KernelManager] = set()
+
         def run(name: str) -> dict:
             section, began = SECTIONS[name], time.perf_counter()
             log(f"[{config.quarter}] {name}: running")
             kernel = kernels.take()
+            running.add(kernel)
             try:
                 executed = execute_section(
                     section, build, project / "notebooks", parameters, config.quarter, kernel
                 )
             finally:
+                running.discard(kernel)
                 kernel.shutdown_kernel(now=True)
             export_html(executed, build / f"{name}.html", f"{section.title}: {config.quarter}")
             recorded = json.loads((build / "metrics" / f"{name}.json").read_text())
@@ -192,6 +268,7 @@ def build_report(
                 run,
                 jobs,
                 written=lambda artifact: (build / "artifacts" / f"{artifact}.parquet").is_file(),
+                cancel=lambda: [kernel.shutdown_kernel(now=True) for kernel in list(running)],
             )
         return {
             "quarter": config.quarter,
@@ -210,11 +287,13 @@ def run_in_dependency_order(
     run: Callable[[str], dict],
     jobs: int,
     written: Callable[[str], bool] = lambda artifact: False,
+    cancel: Callable[[], object] = lambda: None,
 ) -> dict[str, dict]:
     """Run sections on up to `jobs` threads (each drives its own kernel process). A section
     starts once the sections it reads from (Section.after) have finished, or earlier, as soon
     as `written` says every artifact it reads (Section.reads) is there. The first failure is
-    raised after the running sections stop; nothing new starts after it."""
+    raised after the running sections stop; nothing new starts after it. On an interrupt
+    (Ctrl-C), `cancel` stops the running sections at once rather than waiting for them."""
     results: dict[str, dict] = {}
     pending = list(names)
 
@@ -226,20 +305,37 @@ def run_in_dependency_order(
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         running: dict = {}
-        while pending or running:
-            for name in [n for n in pending if ready(n)]:
-                pending.remove(name)
-                running[pool.submit(run, name)] = name
-            polling = any(SECTIONS[n].reads for n in pending)  # for artifacts to appear
-            done, _ = wait(running, timeout=0.25 if polling else None, return_when=FIRST_COMPLETED)
-            for future in done:
-                name = running.pop(future)
-                if future.exception() is not None:
-                    pending.clear()
-                    wait(running)
-                    raise future.exception()
-                results[name] = future.result()
+        try:
+            _run_pending(pool, pending, running, results, run, ready)
+        except KeyboardInterrupt:
+            pending.clear()
+            cancel()
+            raise
     return results
+
+
+def _run_pending(
+    pool: ThreadPoolExecutor,
+    pending: list[str],
+    running: dict,
+    results: dict[str, dict],
+    run: Callable[[str], dict],
+    ready: Callable[[str], bool],
+) -> None:
+    """Submit sections as they become ready until all have run; raise the first failure."""
+    while pending or running:
+        for name in [n for n in pending if ready(n)]:
+            pending.remove(name)
+            running[pool.submit(run, name)] = name
+        polling = any(SECTIONS[n].reads for n in pending)  # for artifacts to appear
+        done, _ = wait(running, timeout=0.25 if polling else None, return_when=FIRST_COMPLETED)
+        for future in done:
+            name = running.pop(future)
+            if future.exception() is not None:
+                pending.clear()
+                wait(running)
+                raise future.exception()
+            results[name] = future.result()
 
 
 def run_quarter(
@@ -254,13 +350,27 @@ def run_quarter(
     extra = [str(Path(p).resolve()) if Path(p).is_file() else str(p) for p in extra_params]
     config = load_config(project / "params", quarter, extra)
     final = report_dir(reports_dir, config)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with report_lock(final):
+            return _build_and_publish(config, final, project, extra, log, jobs)
+    except OSError as exc:
+        raise ReportError(f"cannot write the report to {final.parent}: {exc.strerror}") from None
+
+
+def _build_and_publish(
+    config: Config, final: Path, project: Path, extra: list[str], log: Log, jobs: int
+) -> Path:
+    _check_replaceable(final)
+    for folder in remove_stale_builds(final):
+        log(f"[{config.quarter}] removed {folder.name}, left by a run that died")
     build = final.with_name(f".{final.name}.building-{os.getpid()}")
     shutil.rmtree(build, ignore_errors=True)
     build.mkdir(parents=True)
     try:
         metrics = build_report(config, build, project, extra, log, jobs)
         # customer-level inputs and per-section scratch files stay out of the published report
-        for scratch in ("clean", "metrics"):
+        for scratch in ("clean", "metrics", "kernels"):
             shutil.rmtree(build / scratch, ignore_errors=True)
         (build / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
         quarter_file = project / "params" / f"{config.quarter}.yaml"

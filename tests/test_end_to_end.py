@@ -177,6 +177,9 @@ def test_failed_section_exits_nonzero_keeps_notebook_and_previous_report(
     assert "RuntimeError: broken on purpose" in err
     kept = reports / "2025Q4.failed" / "notebooks" / "traffic.ipynb"
     assert kept.is_file() and str(kept) in err
+    # only what debugging needs: no cleaned inputs or CRM tables with customer ids
+    kept_names = {p.name for p in (reports / "2025Q4.failed").iterdir()}
+    assert "notebooks" in kept_names and not kept_names & {"clean", "artifacts", "kernels"}
     assert (reports / "2025Q4" / "index.html").read_text() == good  # last good report intact
     assert not list(reports.glob(".*building*"))
 
@@ -266,6 +269,11 @@ def test_cdnow_runs_end_to_end_with_orders_only(tmp_path):
     assert clv["basis"] == "revenue"  # CDNOW has no order costs
     spend = clv["spend_model"]
     assert spend["model_mean"] == pytest.approx(spend["observed_mean"], rel=0.02)
+    kpis = clv["kpis"]
+    for period in ("current", "previous", "year_ago"):  # a mean is its total over the base
+        assert kpis["clv_mean"][period] * kpis["customers"][period] == pytest.approx(
+            kpis["clv_total"][period]
+        )
     customers = pd.read_csv(folder / "artifacts" / "clv_customers.csv")
     assert (customers["clv"] >= 0).all() and (customers["expected_order_value"] > 0).all()
     # a closed cohort: no new customers, so no returning rate and no 90-day rate to show

@@ -4,6 +4,7 @@ import json
 import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -123,16 +124,17 @@ def _printed_by(kernel, code: str) -> str:
     return "".join(printed)
 
 
-def test_kernel_pool_hands_out_warm_kernels_with_the_engine_threads():
+def test_kernel_pool_hands_out_warm_kernels_with_the_engine_threads(tmp_path):
     """Kernels come with the helpers imported and the DuckDB thread limit in their
-    environment; a take beyond the planned total still gets a kernel; close() shuts down
-    the ones never taken."""
-    pool = KernelPool(KERNEL, PROJECT / "notebooks", engine_threads=1, ready=1, total=1)
+    environment, their connection files in the run's folder; a take beyond the planned total
+    still gets a kernel; close() shuts down the ones never taken."""
+    pool = KernelPool(KERNEL, PROJECT / "notebooks", 1, ready=1, total=1, runtime=tmp_path)
     taken = []
     try:
         taken = [pool.take(), pool.take()]
         for kernel in taken:
             assert _printed_by(kernel, CHECK).split() == ["1", "True", str(PROJECT / "notebooks")]
+            assert Path(kernel.connection_file).parent == tmp_path
     finally:
         for kernel in taken:
             kernel.shutdown_kernel(now=True)
