@@ -11,6 +11,8 @@ from pathlib import Path
 from helpers.errors import ReportError, SectionFailedError
 from helpers.runner import run_quarter
 
+INTERRUPTED = 130  # the shell's exit status after Ctrl-C
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -80,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         except KeyboardInterrupt:
             print(f"interrupted [{label}]; the previous report is kept", file=sys.stderr)
-            return 130
+            return INTERRUPTED
         except ReportError as exc:
             print(f"ERROR [{label}] {exc}", file=sys.stderr)
             return 2
@@ -88,5 +90,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run() -> None:
+    """The `opsreport` command: main(), and after an interrupt an exit that does not wait for
+    the threads of the interrupted sections (their kernels are already stopped)."""
+    code = main()
+    if code == INTERRUPTED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

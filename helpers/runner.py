@@ -12,10 +12,11 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 
@@ -87,6 +88,15 @@ def _check_replaceable(final: Path) -> None:
             f"{final} exists and was not written by opsreport; it is left as it is. Choose "
             "another report_subdir or --reports-dir, or move that folder away"
         )
+
+
+def kill_kernel(kernel: KernelManager) -> None:
+    """Stop a kernel at once, from any thread, without the shutdown handshake (which waits
+    on the thread executing the notebook): its notebook then fails as a dead kernel."""
+    pid = getattr(kernel.provisioner, "pid", None)
+    if pid is not None:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _alive(pid: int) -> bool:
@@ -268,7 +278,7 @@ def build_report(
                 run,
                 jobs,
                 written=lambda artifact: (build / "artifacts" / f"{artifact}.parquet").is_file(),
-                cancel=lambda: [kernel.shutdown_kernel(now=True) for kernel in list(running)],
+                cancel=lambda: [kill_kernel(kernel) for kernel in list(running)],
             )
         return {
             "quarter": config.quarter,
@@ -303,14 +313,14 @@ def run_in_dependency_order(
             return True
         return bool(section.reads) and all(written(artifact) for artifact in section.reads)
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        running: dict = {}
-        try:
-            _run_pending(pool, pending, running, results, run, ready)
-        except KeyboardInterrupt:
-            pending.clear()
-            cancel()
-            raise
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
+        _run_pending(pool, pending, {}, results, run, ready)
+    except KeyboardInterrupt:
+        cancel()  # the sections' threads are left to end on their own, not waited for
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return results
 
 
