@@ -26,6 +26,7 @@ MODEL_KEYS = ("bgnbd", "mbgnbd", "pareto")
 MODEL_NAMES = likelihood.NAMES
 FALLBACK_PENALTIES = (0.01, 0.1)  # on log-parameters, tried only when a fit does not converge
 MIN_REPEAT_CUSTOMERS = 20  # fewer repeat customers than this give no spend model
+MIN_CUSTOMERS = 50  # fewer customers than this give no purchase model
 LIFETIMES_MONTH = {"days": 30.0, "weeks": 4.345}  # lifetimes' time units per month
 Result = TypeVar("Result")
 
@@ -94,6 +95,11 @@ def fit_purchase_model(summary: pd.DataFrame, key: str, penalty: float = 0.0) ->
     """Fit purchase model `key` on the summary's distinct rows, with the penalty fallback."""
     if summary.empty:
         raise ModelFitError("there are no customers with an order before then")
+    if len(summary) < MIN_CUSTOMERS:
+        raise ModelFitError(
+            f"not enough customers to fit a purchase model: {len(summary)}, need at least "
+            f"{MIN_CUSTOMERS}"
+        )
     rows = compress(summary)
     estimate, note = with_fallback(
         lambda coef: likelihood.fit_purchase_model(

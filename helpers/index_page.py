@@ -31,7 +31,12 @@ def kpi_rows(kpis: dict[str, dict], currency: str) -> list[dict]:
 def render_index(metrics: dict, title: str, shop: str, currency: str, params: str) -> str:
     """HTML of index.html from the assembled metrics.json content."""
     quarter = Quarter.parse(metrics["quarter"])
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
+    # the template is index.html.j2: escape by that name too (select_autoescape's default
+    # only knows .html, and would leave a shop name like <script> as code)
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(enabled_extensions=("html", "j2")),
+    )
     sections = [
         {**s, "kpis": kpi_rows(s.get("kpis", {}), currency)} for s in metrics["sections"].values()
     ]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from IPython.display import Markdown
 from pyarrow import csv
@@ -24,6 +25,23 @@ from helpers.inputs import prepare_inputs
 from helpers.kpis import basis_sentence
 from helpers.periods import COMPARISON_LABELS, Quarter, comparison_periods
 from helpers.sections import SECTIONS
+from helpers.tables import safe_markdown
+
+FORMULA_START = r"^[=+\-@\t\r]"  # what Excel, WPS and LibreOffice read as a formula
+
+
+def spreadsheet_safe(table: pa.Table) -> pa.Table:
+    """Text cells that a spreadsheet would run as a formula (=HYPERLINK(...), +, -, @, tab,
+    carriage return first) prefixed with a single quote, as OWASP recommends for CSV
+    exports; other cells and non-text columns unchanged."""
+    columns = []
+    for column in table.columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            risky = pc.match_substring_regex(column, FORMULA_START)
+            quote, nothing = pa.scalar("'", column.type), pa.scalar("", column.type)
+            column = pc.if_else(risky, pc.binary_join_element_wise(quote, column, nothing), column)
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)
 
 
 @dataclass
@@ -49,7 +67,7 @@ class SectionContext:
         )
         basis = basis_sentence(self.quarter.q, self.config.seasonal_quarters)
         return Markdown(
-            f"# {SECTIONS[self.section].title}: {self.config.shop_name}, "
+            f"# {SECTIONS[self.section].title}: {safe_markdown(self.config.shop_name)}, "
             f"{self.quarter.label}\nCompared with the {compared}. {basis}"
         )
 
@@ -63,19 +81,20 @@ class SectionContext:
 
     def save_artifact(self, name: str, frame: pd.DataFrame) -> None:
         """Write a table to artifacts/<name>.parquet and .csv (batch runs only): for CRM and
-        for sections that build on this one. Never shown in the HTML."""
+        for sections that build on this one. Never shown in the HTML. The CSV's text cells
+        are spreadsheet_safe; the Parquet keeps the raw values."""
         if self.build_dir is None:
             return
         folder = self.build_dir / "artifacts"
         folder.mkdir(parents=True, exist_ok=True)
         table = pa.Table.from_pandas(frame, preserve_index=False)
         # each file appears whole or not at all: the runner starts readers once it exists
-        for path, write in (
-            (folder / f"{name}.csv", csv.write_csv),  # 10x pandas' to_csv on 1M rows
-            (folder / f"{name}.parquet", pq.write_table),
+        for path, write, content in (
+            (folder / f"{name}.csv", csv.write_csv, spreadsheet_safe(table)),  # 10x to_csv
+            (folder / f"{name}.parquet", pq.write_table, table),
         ):
             partial = path.with_name(f".{path.name}.partial")
-            write(table, partial)
+            write(content, partial)
             os.replace(partial, path)
 
     def read_artifact(self, name: str) -> pd.DataFrame | None:

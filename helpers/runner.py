@@ -262,6 +262,8 @@ def build_report(
                 kernel.shutdown_kernel(now=True)
             export_html(executed, build / f"{name}.html", f"{section.title}: {config.quarter}")
             recorded = json.loads((build / "metrics" / f"{name}.json").read_text())
+            if recorded.get("withheld"):
+                log(f"[{config.quarter}] {name}: WARNING figures withheld: {recorded['withheld']}")
             log(f"[{config.quarter}] {name}: done ({time.perf_counter() - began:.1f} s)")
             return {
                 "name": name,

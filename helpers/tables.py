@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 import pandas as pd
 from IPython.display import HTML, Markdown
@@ -36,7 +37,13 @@ def styled(
             formats[name] = lambda v: "" if v is None or v != v else str(v)
         else:
             formats[name] = lambda v, u=unit: fmt_value(v, u, currency)
-    styler = shown.style.format(formats).hide(axis="index")
+    # text from the data (a campaign called <script>...) is shown, never run: values and
+    # headers are HTML-escaped
+    styler = (
+        shown.style.format(formats, escape="html")
+        .format_index(escape="html", axis=1)
+        .hide(axis="index")
+    )
     change_columns = [label(c, c) for c in changes]
     if change_columns:
         styler = styler.map(_change_colour, subset=change_columns)
@@ -51,9 +58,15 @@ def _change_colour(value) -> str:
     return "color: #2e7d32" if value > 0 else "color: #c62828"
 
 
+def safe_markdown(text: str) -> str:
+    """Text from the data for Markdown: HTML-escaped (Markdown passes HTML through), and
+    Markdown's own emphasis, link and code characters backslashed."""
+    return re.sub(r"([\\`*_\[\]|])", r"\\\1", html.escape(text))
+
+
 def findings_markdown(findings: list[str], heading: str = "Key findings") -> Markdown:
-    """A bullet list of plain-language findings."""
-    return Markdown(f"### {heading}\n" + "\n".join(f"- {item}" for item in findings))
+    """A bullet list of plain-language findings (which quote names from the data)."""
+    return Markdown(f"### {heading}\n" + "\n".join(f"- {safe_markdown(item)}" for item in findings))
 
 
 def note(text: str) -> HTML:
