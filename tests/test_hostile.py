@@ -95,8 +95,9 @@ def test_formula_cells_are_neutralised_in_csv_and_kept_in_parquet(hostile_report
 
 
 def test_a_tiny_export_publishes_what_it_can_and_says_what_it_withholds(tmp_path, capsys):
-    """Eight orders of four customers (three before the quarter): no purchase model can be fitted, so CLV is withheld
-    with its reason; repurchase is published; the run exits 0 with a warning line."""
+    """Eight orders of four customers (three before the quarter): no purchase model can be
+    fitted, so CLV is withheld with its reason; repurchase is published; the run exits 0 with
+    a warning line."""
     data = tmp_path / "tiny"
     data.mkdir()
     pd.DataFrame(
