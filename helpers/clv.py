@@ -41,6 +41,10 @@ from helpers.kpis import kpi_record
 from helpers.periods import Quarter, comparison_periods
 
 UNIT_DAYS = {"days": 1.0, "weeks": 7.0}
+WITHHELD_ADVICE = (
+    "The figures appear once the orders hold enough history for a sound model; an analyst can "
+    "also try another purchase model (clv.model in the parameters)."
+)
 CLV_FIGURES = ("clv_mean", "clv_total", "expected_revenue_next_quarter")
 BASE_FIGURES = [
     "customers",
