@@ -70,8 +70,22 @@ def with_fallback(fit: Callable[[float], Result], penalty: float, name: str) -> 
     )
 
 
+class _FromEstimate:
+    """The fitter and parameters of a model's `estimate`."""
+
+    estimate: likelihood.Estimate
+
+    @property
+    def fitter(self):
+        return self.estimate.fitter
+
+    @property
+    def params(self) -> dict[str, float]:
+        return self.estimate.params
+
+
 @dataclass
-class FittedModel:
+class FittedModel(_FromEstimate):
     """A fitted purchase model and how it was obtained."""
 
     key: str
@@ -81,14 +95,6 @@ class FittedModel:
     @property
     def name(self) -> str:
         return MODEL_NAMES[self.key]
-
-    @property
-    def fitter(self):
-        return self.estimate.fitter
-
-    @property
-    def params(self) -> dict[str, float]:
-        return self.estimate.params
 
 
 def fit_purchase_model(summary: pd.DataFrame, key: str, penalty: float = 0.0) -> FittedModel:
@@ -112,7 +118,7 @@ def fit_purchase_model(summary: pd.DataFrame, key: str, penalty: float = 0.0) ->
 
 
 @dataclass
-class SpendModel:
+class SpendModel(_FromEstimate):
     """Gamma-Gamma fitted on repeat customers, with the checks it passed."""
 
     estimate: likelihood.Estimate
@@ -121,14 +127,6 @@ class SpendModel:
     observed_mean: float  # mean of repeat customers' mean spend per repeat purchase
     model_mean: float  # the model's population mean spend, p v / (q - 1)
     note: str
-
-    @property
-    def fitter(self):
-        return self.estimate.fitter
-
-    @property
-    def params(self) -> dict[str, float]:
-        return self.estimate.params
 
     def as_record(self) -> dict:
         return {

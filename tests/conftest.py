@@ -33,3 +33,18 @@ def params_for(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture
+def degenerate_spend(monkeypatch):
+    """Every Gamma-Gamma fit comes out with q = 0.49: no defined mean spend."""
+    from helpers import likelihood
+
+    real = likelihood.fit_gamma_gamma
+
+    def degenerate(*args, **kwargs):
+        estimate = real(*args, **kwargs)
+        estimate.fitter.params_["q"] = 0.49
+        return estimate
+
+    monkeypatch.setattr(likelihood, "fit_gamma_gamma", degenerate)

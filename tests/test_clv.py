@@ -253,17 +253,9 @@ def test_non_convergence_falls_back_to_a_penalty_and_says_so(summary, monkeypatc
         clv_models.fit_purchase_model(summary, "bgnbd")
 
 
-def test_degenerate_spend_model_is_withheld(summary, monkeypatch):
+def test_degenerate_spend_model_is_withheld(summary, degenerate_spend):
     """A Gamma-Gamma fit with q <= 1 (mean spend undefined, negative CLV for one-time buyers)
     is never used."""
-    real = likelihood.fit_gamma_gamma
-
-    def degenerate(*args, **kwargs):
-        estimate = real(*args, **kwargs)
-        estimate.fitter.params_["q"] = 0.49
-        return estimate
-
-    monkeypatch.setattr(likelihood, "fit_gamma_gamma", degenerate)
     with pytest.raises(clv_models.ModelFitError, match=r"q = 0.49 is not above 1"):
         clv_models.spend_model(summary)
     few = summary[summary["frequency"] > 0].head(5)

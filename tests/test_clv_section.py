@@ -75,15 +75,7 @@ def test_published_figures_are_sound_and_defined_as_stated(section, tables, conf
     assert f"The top 10% of customers hold {top:.0%}" in " ".join(section.findings)
 
 
-def test_a_degenerate_spend_model_withholds_clv_and_says_why(config, tables, monkeypatch):
-    real = likelihood.fit_gamma_gamma
-
-    def degenerate(*args, **kwargs):
-        estimate = real(*args, **kwargs)
-        estimate.fitter.params_["q"] = 0.49
-        return estimate
-
-    monkeypatch.setattr(likelihood, "fit_gamma_gamma", degenerate)
+def test_a_degenerate_spend_model_withholds_clv_and_says_why(config, tables, degenerate_spend):
     section = build(config, tables)
     assert "q = 0.49 is not above 1" in section.clv_withheld
     assert section.tiers is None and section.by_channel is None
