@@ -20,6 +20,7 @@ import pandas as pd
 
 from helpers import data_access
 from helpers.clv_models import (
+    LIFETIMES_MONTH,
     MODEL_KEYS,
     MODEL_NAMES,
     FittedModel,
@@ -32,6 +33,7 @@ from helpers.clv_models import (
     headline_standard_errors,
     holdout_validation,
     monthly_rate,
+    probability_of_purchase,
     purchase_expectations,
     spend_model,
     spend_validation,
@@ -49,6 +51,7 @@ CLV_FIGURES = ("clv_mean", "clv_total", "expected_revenue_next_quarter")
 BASE_FIGURES = [
     "customers",
     "expected_alive",
+    "expected_buyers_horizon",
     "bought_last_12_months",
     *(f"{name}{suffix}" for name in CLV_FIGURES for suffix in ("", "_se")),
 ]
@@ -61,7 +64,8 @@ def predict_customers(
     horizon: Horizon,
     margin_rate: float | None,
 ) -> pd.DataFrame:
-    """Per customer: P(alive), expected purchases next quarter and over the horizon, and, with
+    """Per customer: P(alive), the chance of an order within the horizon (p_order_horizon),
+    expected purchases next quarter and over the horizon, and, with
     a spend model, expected order value, expected revenue next quarter and discounted CLV over
     the horizon (in margin terms when margin_rate is given).
 
@@ -73,7 +77,10 @@ def predict_customers(
         p_alive=np.asarray(
             model.fitter.conditional_probability_alive(*(rows[k].to_numpy() for k in keys)),
             dtype=float,
-        )
+        ),
+        p_order_horizon=probability_of_purchase(
+            model, horizon.months * LIFETIMES_MONTH[horizon.unit], rows
+        ),
     )
     check_predictions(model, per_row, list(per_row.columns))
     out = summary.merge(per_row, on=keys, how="left")
@@ -349,6 +356,7 @@ def base_summary(
     figures = {
         "customers": float(len(p)),
         "expected_alive": float(p["p_alive"].sum()),
+        "expected_buyers_horizon": float(p["p_order_horizon"].sum()),
         "bought_last_12_months": float(
             data_access.customers_between(engine, year_before, quarter.end)
         ),
@@ -367,6 +375,7 @@ def base_summary(
 BASE_LABELS = {
     "customers": ("Customers to date", "count"),
     "expected_alive": ("Expected active customers (sum of P(alive))", "count"),
+    "expected_buyers_horizon": ("Customers expected to order over the CLV horizon", "count"),
     "bought_last_12_months": ("Customers who ordered in the last 12 months", "count"),
     "clv_mean": ("Mean CLV per customer", "currency"),
     "clv_total": ("Total CLV of the customer base", "currency"),
@@ -377,7 +386,9 @@ BASE_LABELS = {
 }
 BASE_DEFINITIONS = (
     "Expected active customers: the sum over all customers of the model's probability that "
-    "each is still a customer (P(alive)). Customers who ordered in the last 12 months: a plain "
+    "each is still a customer (P(alive)); an active customer who buys rarely may not order in "
+    "a given year. Customers expected to order over the CLV horizon: the sum of each one's "
+    "chance of at least one order in it. Customers who ordered in the last 12 months: a plain "
     "count of distinct customers with an order in the 12 months to the quarter's end. "
     "± figures: 95% intervals from the models' parameter uncertainty (delta method); a change "
     "within the combined uncertainty of both periods is not called material."
@@ -411,9 +422,12 @@ def clv_findings(
     """Plain-language findings: trust first, then activity, concentration and channels."""
     notes = [_trust_finding(validation, trusted, thresholds["max_holdout_error_pct"])]
     alive, bought = base["expected_alive"]["current"], base["bought_last_12_months"]["current"]
+    buyers = base["expected_buyers_horizon"]["current"]
     notes.append(
-        f"The {validation['model']} model expects {alive:,.0f} customers to be still active; "
-        f"{bought:,.0f} ordered in the last 12 months."
+        f"The {validation['model']} model expects {alive:,.0f} customers to be still active, "
+        f"and {buyers:,.0f} to order over the next {thresholds['horizon_months']} months; "
+        f"{bought:,.0f} "
+        "ordered in the last 12 months."
     )
     if not current.has_clv:
         notes.append(f"CLV figures are withheld: {current.spend_withheld}.")

@@ -156,11 +156,14 @@ def test_channel_finding_is_its_table(section, config):
         margin = section.current.margin_rate
         assert row.new_first_value_mean == pytest.approx(new["first_day_value"].mean() * margin)
     alive = section.kpis["expected_alive"]["current"]
+    buyers = section.kpis["expected_buyers_horizon"]["current"]
     bought = section.kpis["bought_last_12_months"]["current"]
     assert (
-        f"The {section.chosen['model']} model expects {alive:,.0f} customers to be still active; "
-        f"{bought:,.0f} ordered in the last 12 months." in section.findings
+        f"The {section.chosen['model']} model expects {alive:,.0f} customers to be still active, "
+        f"and {buyers:,.0f} to order over the next 12 months; {bought:,.0f} ordered in the last "
+        "12 months." in section.findings
     )
+    assert buyers == pytest.approx(p["p_order_horizon"].sum()) and buyers < alive
 
 
 def test_a_large_base_compares_models_on_a_sample_and_checks_the_chosen_on_all(small_data):
