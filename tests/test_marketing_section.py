@@ -61,3 +61,12 @@ def test_reallocation_finding_lists_every_move_of_the_plan(section):
         assert f"{row.channel} ({'+' if row.change > 0 else ''}{amount})" in sentence
     margin = section.margin_rate
     assert (plan.loc[plan["change"] > 0, "marginal_roas_after"] * margin >= 1 - 1e-2).all()
+
+
+def test_spend_finding_is_the_total_table(section):
+    by = section.total.set_index("period")
+    now, before = by.loc["current"], by.loc["previous"]
+    sentence = section.findings[0]
+    assert sentence.startswith(f"Marketing spend was {fmt_value(now['spend'], 'currency', '¥')} ")
+    assert f"({now['spend'] / before['spend'] - 1:+.1%} on the previous quarter)" in sentence
+    assert f"ROAS of {now['roas']:.2f} (previous quarter {before['roas']:.2f})" in sentence

@@ -1,0 +1,38 @@
+"""The repurchase section assembled on the small sample: its findings quote its tables."""
+
+import pytest
+
+from helpers import repurchase
+from helpers.config import load_config
+from helpers.data_access import DataEngine
+from helpers.formatting import compact
+from helpers.inputs import prepare_inputs
+from helpers.periods import comparison_periods
+
+from .conftest import PROJECT
+
+
+@pytest.fixture(scope="module")
+def section(small_data):
+    config = load_config(PROJECT / "params", "2025Q4", overrides={"data_dir": str(small_data)})
+    engine = DataEngine(prepare_inputs(config).tables)
+    return repurchase.build_section(engine, config, comparison_periods(config.period))
+
+
+def test_cohort_and_flow_findings_quote_their_tables(section):
+    mean = section.cohort_change["change_pp"].mean()
+    assert any(f"{mean:+.1f} pp on average in their first period" in f for f in section.findings)
+    flows = section.flows.set_index("flow")["customers"]
+    assert (
+        f"Since last quarter {compact(flows['Moved up'])} customers moved up a tier, "
+        f"{compact(flows['Moved down'])} moved down and {compact(flows['Lapsed'])} lapsed "
+        "into Hibernating or Lost." in section.findings
+    )
+
+
+def test_rate_findings_quote_their_kpis_on_both_bases_in_q4(section):
+    record = section.kpis["returning_rate"]
+    sentence = next(f for f in section.findings if f.startswith("Returning-customer rate"))
+    assert f"{record['current']:.1%} this quarter" in sentence
+    assert f"{record['qoq'] * 100:+.2f} pp on the previous quarter" in sentence
+    assert f"{record['yoy'] * 100:+.2f} pp on a year ago" in sentence  # Q4 is seasonal
