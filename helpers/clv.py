@@ -38,7 +38,7 @@ from helpers.clv_models import (
     spend_model,
     spend_validation,
 )
-from helpers.config import Config
+from helpers.config import ClvParams, Config
 from helpers.kpis import kpi_record
 from helpers.periods import Quarter, comparison_periods
 
@@ -333,7 +333,11 @@ def validate_models(
 
 
 def _holdout_check(
-    key: str, calibration: pd.DataFrame, actual: pd.DataFrame, horizon: float, params
+    key: str,
+    calibration: pd.DataFrame,
+    actual: pd.DataFrame,
+    horizon: float,
+    params: ClvParams,
 ) -> tuple[tuple[FittedModel, pd.DataFrame], dict]:
     """Model `key` fitted on the calibration customers, with its holdout table and metrics."""
     model = fit_purchase_model(calibration, key, params.purchase_penalty)

@@ -31,9 +31,14 @@ def _start_warm_kernel(
     kernel_name: str, cwd: Path, env: dict[str, str], runtime: Path | None
 ) -> KernelManager:
     manager = KernelManager(kernel_name=kernel_name)
-    if runtime is not None:  # connection files go with the run's folder, not the user's temp
-        runtime.mkdir(parents=True, exist_ok=True)
-        manager.connection_file = str(runtime / f"kernel-{uuid.uuid4()}.json")
+    if runtime is not None:
+        # local sockets instead of TCP ports: two kernels starting at once cannot race for a
+        # port ("Address already in use"), and nothing listens on the network; the sockets and
+        # the connection file live in the run's folder and go with it
+        name = uuid.uuid4().hex[:8]
+        manager.transport = "ipc"
+        manager.ip = str(runtime / f"k{name}")
+        manager.connection_file = str(runtime / f"kernel-{name}.json")
     try:
         manager.start_kernel(cwd=str(cwd), env=env)
     except Exception as exc:  # e.g. NoSuchKernel
@@ -62,9 +67,9 @@ def _start_warm_kernel(
 class KernelPool:
     """Up to `ready` kernels warming in the background, `total` in all: take() hands out the
     next one (waiting if it is still warming) and starts its replacement; close() shuts down
-    the ones never taken. Kernels run in `cwd` with DuckDB limited to `engine_threads`; their
-    connection files are written to `runtime` when given (removed with a run's folder, also
-    when the run was killed)."""
+    the ones never taken. Kernels run in `cwd` with DuckDB limited to `engine_threads`; with a
+    `runtime` folder (short: it holds Unix sockets), they talk over local sockets there and
+    keep their connection files there."""
 
     def __init__(
         self,

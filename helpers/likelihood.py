@@ -21,7 +21,7 @@ lifetimes' own.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -42,13 +42,11 @@ Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]  # log params -> va
 @dataclass
 class Estimate:
     """A fitted model: the lifetimes fitter, the covariance of its log-parameters (None when
-    the Hessian is not positive definite), the penalty used and the number of customers."""
+    the Hessian is not positive definite) and the penalty used."""
 
     fitter: object
     covariance: np.ndarray | None
     penalty: float
-    customers: float
-    names: list[str] = field(default_factory=list)
 
     @property
     def params(self) -> dict[str, float]:
@@ -358,7 +356,7 @@ def fit_purchase_model(
     fitter = FITTERS[key](penalizer_coef=penalty)
     fitter.params_ = params
     fitter.predict = fitter.conditional_expected_number_of_purchases_up_to_time  # as fit() sets
-    return Estimate(fitter, covariance, penalty, float(weights.sum()), names)
+    return Estimate(fitter, covariance, penalty)
 
 
 def fit_gamma_gamma(
@@ -382,4 +380,4 @@ def fit_gamma_gamma(
     params["v"] *= scale
     fitter = GammaGammaFitter(penalizer_coef=penalty)
     fitter.params_ = params
-    return Estimate(fitter, covariance, penalty, float(weights.sum()), names)
+    return Estimate(fitter, covariance, penalty)

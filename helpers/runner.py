@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -109,14 +110,23 @@ def _alive(pid: int) -> bool:
     return True
 
 
+KERNEL_FILES = "opsreport-"  # + pid: a run's kernel sockets and connection files, in temp
+
+
 def remove_stale_builds(final: Path) -> list[Path]:
-    """Remove build and swap folders of this report left by runs that died (kill -9)."""
+    """Remove build and swap folders of this report, and kernel files of any run, left by
+    runs that died (kill -9)."""
     removed = []
     for folder in final.parent.glob(f".{final.name}.*-*"):
         kind, _, pid = folder.name.rpartition("-")
         if kind.endswith((".building", ".old")) and pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
+    for folder in Path(tempfile.gettempdir()).glob(f"{KERNEL_FILES}*-*"):
+        pid = folder.name.removeprefix(KERNEL_FILES).split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            removed.append(folder)
+    for folder in removed:
+        shutil.rmtree(folder, ignore_errors=True)
     return removed
 
 
@@ -153,8 +163,8 @@ def _publish(build: Path, final: Path) -> None:
 
 def _keep_failed(build: Path, final: Path, error: SectionFailedError) -> SectionFailedError:
     """Keep the failed build's executed notebooks for debugging, and nothing with customer
-    ids (the cleaned inputs, the CRM artifacts) or kernel connection files."""
-    for customer_level in ("clean", "artifacts", "kernels"):
+    ids (the cleaned inputs, the CRM artifacts)."""
+    for customer_level in ("clean", "artifacts"):
         shutil.rmtree(build / customer_level, ignore_errors=True)
     failed = final.with_name(f"{final.name}.failed")
     shutil.rmtree(failed, ignore_errors=True)
@@ -233,9 +243,8 @@ def build_report(
     2 sections at once took 77 s with 2 threads each, 60 s with 1)."""
     runnable, skipped = plan_sections(config, log)
     threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
-    kernels = KernelPool(
-        KERNEL, project / "notebooks", threads, jobs, len(runnable), build / "kernels"
-    )
+    sockets = Path(tempfile.mkdtemp(prefix=f"{KERNEL_FILES}{os.getpid()}-"))
+    kernels = KernelPool(KERNEL, project / "notebooks", threads, jobs, len(runnable), sockets)
     try:
         clean, quality = clean_inputs(config, build / "clean", log)
         return_freed_memory()
@@ -292,6 +301,7 @@ def build_report(
         }
     finally:
         kernels.close()
+        shutil.rmtree(sockets, ignore_errors=True)
 
 
 def run_in_dependency_order(
@@ -382,7 +392,7 @@ def _build_and_publish(
     try:
         metrics = build_report(config, build, project, extra, log, jobs)
         # customer-level inputs and per-section scratch files stay out of the published report
-        for scratch in ("clean", "metrics", "kernels"):
+        for scratch in ("clean", "metrics"):
             shutil.rmtree(build / scratch, ignore_errors=True)
         (build / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
         quarter_file = project / "params" / f"{config.quarter}.yaml"

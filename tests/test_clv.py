@@ -303,7 +303,7 @@ def test_probability_of_purchase_for_a_new_customer_is_lifetimes(key, fitter, pa
     unconditional P(X(t) = 0)."""
     model = fitter()
     model.params_ = pd.Series(params)
-    fitted = clv_models.FittedModel(key, likelihood.Estimate(model, None, 0.0, 1.0), "")
+    fitted = clv_models.FittedModel(key, likelihood.Estimate(model, None, 0.0), "")
     rows = pd.DataFrame({"frequency": [0.0], "recency": [0.0], "T": [1e-9]})
     for t in (1.0, 13.0, 52.0):
         ours = clv_models.probability_of_purchase(fitted, t, rows)[0]
@@ -443,9 +443,9 @@ def test_standard_errors_match_a_parametric_bootstrap(summary):
                     estimate, rng.multivariate_normal(log_params, estimate.covariance)
                 )
             )
-        purchase = clv_models.FittedModel("mbgnbd", likelihood.Estimate(fitted[0], None, 0, 1), "")
+        purchase = clv_models.FittedModel("mbgnbd", likelihood.Estimate(fitted[0], None, 0), "")
         drawn_spend = clv_models.SpendModel(
-            likelihood.Estimate(fitted[1], None, 0, 1), 1, 0.0, 0.0, 0.0, ""
+            likelihood.Estimate(fitted[1], None, 0), 1, 0.0, 0.0, 0.0, ""
         )
         p = clv.predict_customers(purchase, drawn_spend, summary, HORIZON, None)
         draws.append([p["clv"].sum(), p["expected_revenue_next_quarter"].sum()])

@@ -4,6 +4,7 @@ report stays byte for byte as it was."""
 import fcntl
 import hashlib
 import shutil
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -226,8 +227,11 @@ def test_a_stale_build_of_a_dead_run_is_removed_and_a_live_lock_refuses(good, tm
     stale = reports / ".2025Q4.building-999999"
     (stale / "clean").mkdir(parents=True)
     (stale / "clean" / "orders.parquet").write_text("customer ids")
-    assert runner.remove_stale_builds(reports / "2025Q4") == [stale]
-    assert not stale.exists()
+    dead_kernels = Path(tempfile.gettempdir()) / f"{runner.KERNEL_FILES}999999-abc"
+    dead_kernels.mkdir(exist_ok=True)
+    removed = runner.remove_stale_builds(reports / "2025Q4")
+    assert stale in removed and dead_kernels in removed
+    assert not stale.exists() and not dead_kernels.exists()
     with (reports / ".2025Q4.lock").open("a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         code, err = run(good, tmp_path, capsys)

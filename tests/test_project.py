@@ -135,6 +135,7 @@ def test_kernel_pool_hands_out_warm_kernels_with_the_engine_threads(tmp_path):
         for kernel in taken:
             assert _printed_by(kernel, CHECK).split() == ["1", "True", str(PROJECT / "notebooks")]
             assert Path(kernel.connection_file).parent == tmp_path
+            assert kernel.transport == "ipc"  # local sockets: no TCP port to race for
     finally:
         for kernel in taken:
             kernel.shutdown_kernel(now=True)
