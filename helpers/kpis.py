@@ -11,7 +11,7 @@ from helpers.formatting import fmt_change, fmt_value
 
 DIFFERENCE_UNITS = ("rate", "ratio", "pct")  # a change of these is their difference
 Z_95 = 1.959964  # two-sided 95% normal quantile
-COMPARED = {"qoq": "previous", "yoy": "year_ago"}
+BASE_PERIOD = {"qoq": "previous", "yoy": "year_ago"}  # the period each change compares with
 
 
 def change(current: float | None, base: float | None, unit: str) -> float | None:
@@ -36,7 +36,6 @@ def is_material(
 
 
 BASIS_WORDS = {"qoq": "on the previous quarter", "yoy": "on a year ago"}
-BASE_PERIOD = {"qoq": "previous", "yoy": "year_ago"}
 
 
 def comparison_bases(quarter_number: int, seasonal_quarters: list[int]) -> tuple[str, ...]:
@@ -99,11 +98,11 @@ def kpi_record(
         "label": label,
         "unit": unit,
         **clean,
-        **{key: change(current, clean.get(base), unit) for key, base in COMPARED.items()},
+        **{key: change(current, clean.get(base), unit) for key, base in BASE_PERIOD.items()},
     }
     if standard_errors is not None:
         record["se"] = _clean(standard_errors)
-        for key, base in COMPARED.items():
+        for key, base in BASE_PERIOD.items():
             record[f"{key}_material"] = exceeds_uncertainty(clean, record["se"], base)
     if target is not None and not pd.isna(target):
         record["target"] = float(target)
