@@ -65,7 +65,7 @@ def predict_customers(
     margin_rate: float | None,
 ) -> pd.DataFrame:
     """Per customer: P(alive), the chance of an order within the horizon (p_order_horizon),
-    expected purchases next quarter and over the horizon, and, with
+    expected purchases next quarter, over the horizon and discounted over it, and, with
     a spend model, expected order value, expected revenue next quarter and discounted CLV over
     the horizon (in margin terms when margin_rate is given).
 
@@ -84,7 +84,7 @@ def predict_customers(
     )
     check_predictions(model, per_row, list(per_row.columns))
     out = summary.merge(per_row, on=keys, how="left")
-    discounted = out.pop("discounted_purchases").to_numpy()
+    discounted = out["discounted_purchases"].to_numpy()
     if spend is None:
         return out
     order_value = np.asarray(
@@ -279,9 +279,11 @@ def value_snapshot(
     margin = data_access.gross_margin_rate(engine, quarter.end)
     horizon = horizon_for(config, quarter)
     predictions = predict_customers(model, spend, summary, horizon, margin)
+    at_fit = predictions.pop("discounted_purchases").to_numpy()
     errors = None
     if spend is not None:
-        found = headline_standard_errors(model, spend, summary, horizon)
+        purchases = np.column_stack([at_fit, predictions["expected_purchases_next_quarter"]])
+        found = headline_standard_errors(model, spend, summary, horizon, purchases)
         if found is not None:
             clv_se, revenue_se = found
             clv_se *= margin if margin is not None else 1.0

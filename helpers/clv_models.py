@@ -426,12 +426,15 @@ def headline_standard_errors(
     spend: SpendModel,
     summary: pd.DataFrame,
     horizon: Horizon,
+    at_fit: np.ndarray | None = None,
     step: float = 1e-4,
 ) -> np.ndarray | None:
     """Standard errors of (total undiscounted-by-margin CLV, expected revenue next quarter)
     of the base in `summary` from the models' parameter uncertainty: the delta method with
-    each model's covariance of log-parameters and finite-difference derivatives. None when a
-    covariance is not available (Hessian not positive definite)."""
+    each model's covariance of log-parameters and finite-difference derivatives. `at_fit`
+    passes each customer's discounted purchases and expected purchases next quarter at the
+    fitted parameters when already computed (predict_customers). None when a covariance is
+    not available (Hessian not positive definite)."""
     if model.estimate.covariance is None or spend.estimate.covariance is None:
         return None
     keys = ["frequency", "recency", "T"]
@@ -446,7 +449,7 @@ def headline_standard_errors(
     def totals(per_customer: np.ndarray, spend_fitter) -> np.ndarray:
         return np.asarray(spend_fitter.conditional_expected_average_profit(f, m)) @ per_customer
 
-    base_purchases = purchases(model.fitter)
+    base_purchases = purchases(model.fitter) if at_fit is None else at_fit
     base = totals(base_purchases, spend.fitter)
     jacobian = []
     for estimate, vary in (

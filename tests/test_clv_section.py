@@ -179,3 +179,13 @@ def test_a_large_base_compares_models_on_a_sample_and_checks_the_chosen_on_all(s
     assert everyone > 2000
     assert (rows.drop(section.chosen["model"])["customers"] == 1000).all()
     assert section.chosen["customers"] == everyone
+
+
+def test_intervals_from_the_predictions_equal_a_fresh_computation(section, config):
+    snapshot = section.current
+    summary = snapshot.predictions[["customer_id", "frequency", "recency", "T", "monetary_value"]]
+    horizon = clv.horizon_for(config, config.period)
+    fresh = clv_models.headline_standard_errors(snapshot.model, snapshot.spend, summary, horizon)
+    errors = snapshot.standard_errors
+    assert errors["clv_total"] == pytest.approx(fresh[0] * snapshot.margin_rate, rel=1e-12)
+    assert errors["expected_revenue_next_quarter"] == pytest.approx(fresh[1], rel=1e-12)
