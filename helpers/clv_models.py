@@ -140,6 +140,11 @@ class SpendModel(_FromEstimate):
         }
 
 
+def repeat_buyers(summary: pd.DataFrame) -> pd.DataFrame:
+    """The customers Gamma-Gamma is about: repeat purchases with positive mean spend."""
+    return summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+
+
 def spend_model(summary: pd.DataFrame, penalty: float = 0.0) -> SpendModel:
     """Gamma-Gamma on repeat customers with positive spend, used only when it is sound: q > 1
     (else the mean spend p v / (q - 1) is undefined) and a positive, finite expected order
@@ -147,7 +152,7 @@ def spend_model(summary: pd.DataFrame, penalty: float = 0.0) -> SpendModel:
 
     The model assumes spend per order is independent of purchase frequency; the Pearson
     correlation between the two is kept so the report can warn when it is not."""
-    repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+    repeat = repeat_buyers(summary)
     if len(repeat) < MIN_REPEAT_CUSTOMERS:
         raise ModelFitError(
             f"not enough repeat customers to fit the spend model: {len(repeat)}, need at "
@@ -327,7 +332,7 @@ def spend_validation(
 ) -> dict[str, float | None]:
     """Predicted against actual mean order value in the holdout, for calibration repeat
     customers who bought in it: the spend model's out-of-sample check."""
-    repeat = calibration[(calibration["frequency"] > 0) & (calibration["monetary_value"] > 0)]
+    repeat = repeat_buyers(calibration)
     bought = repeat.merge(actual[actual["purchases"] > 0], on="customer_id")
     if bought.empty:
         return {"customers": 0, "predicted_mean": None, "actual_mean": None, "error_pct": None}

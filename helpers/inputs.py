@@ -173,6 +173,7 @@ def is_in(values: pd.Series, pool: pd.Series) -> pd.Series:
     return pd.Series(mask.to_numpy(zero_copy_only=False), index=values.index)
 
 
+DATE_KINDS = ("timestamp", "date")
 DATE_SAMPLE = 10_000  # values whose shapes decide a text date column's format
 
 
@@ -206,22 +207,25 @@ def date_format_of(text: pd.Series) -> tuple[str | None, str | None]:
     return next(iter(formats), None), None
 
 
-def _parse_dates(raw: pd.Series, date_format: str | None) -> pd.Series:
-    """Text dates parsed with one format (given, or the column's own: date_format_of)."""
-    text = _text(raw)
-    fmt = date_format or date_format_of(text)[0]
-    return pd.to_datetime(text, errors="coerce", format=fmt or "ISO8601")
+def _coerce_dates(
+    raw: pd.Series, kind: str, date_format: str | None
+) -> tuple[pd.Series, str | None]:
+    """A date column parsed with one format (given, or the column's own: date_format_of), and
+    why the column has no single format, if it has none. The text is stripped once."""
+    problem = None
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        parsed = raw
+    else:
+        text = _text(raw)
+        fmt, problem = (date_format, None) if date_format else date_format_of(text)
+        parsed = pd.to_datetime(text, errors="coerce", format=fmt or "ISO8601")
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)
+    return (parsed.dt.normalize() if kind == "date" else parsed), problem
 
 
-def _coerce(frame: pd.DataFrame, column: str, kind: str, date_format: str | None) -> pd.Series:
+def _coerce(frame: pd.DataFrame, column: str, kind: str) -> pd.Series:
     raw = frame[column]
-    if kind in ("timestamp", "date"):
-        parsed = (
-            raw if pd.api.types.is_datetime64_any_dtype(raw) else _parse_dates(raw, date_format)
-        )
-        if getattr(parsed.dt, "tz", None) is not None:
-            parsed = parsed.dt.tz_localize(None)
-        return parsed.dt.normalize() if kind == "date" else parsed
     if kind == "number":
         return pd.to_numeric(raw, errors="coerce")
     if kind == "bool":
@@ -271,8 +275,12 @@ def coerce_and_check(
     for column, kind in spec.columns.items():
         if column not in frame.columns:
             continue
-        clean[column] = _coerce(frame, column, kind, date_format)
-        checks = (plausible_max, today, date_format)
+        problem = None
+        if kind in DATE_KINDS:
+            clean[column], problem = _coerce_dates(frame[column], kind, date_format)
+        else:
+            clean[column] = _coerce(frame, column, kind)
+        checks = (plausible_max, today, problem)
         violations += _value_violations(frame, clean, column, kind, file, *checks)
         # text is already stripped and blanks dropped: given exactly where the clean value is
         was_given = clean[column].notna() if kind in ("id", "text") else _given(frame[column])
@@ -300,18 +308,15 @@ def _value_violations(
     file: str,
     plausible_max: float,
     today: pd.Timestamp | None,
-    date_format: str | None,
+    format_problem: str | None,
 ) -> list[Violation]:
-    """Text dates in no single format (unless `date_format` says which) or after today;
-    infinite or implausibly large numbers."""
+    """Text dates in no single format (`format_problem`) or after today; infinite or
+    implausibly large numbers."""
     values, found = clean[column], []
-    is_text = not pd.api.types.is_datetime64_any_dtype(frame[column])
-    if kind in ("timestamp", "date") and is_text and date_format is None:
-        problem = date_format_of(_text(frame[column]))[1]
-        if problem:
-            given = _given(frame[column])
-            found.append(Violation(file, column, problem, int(given.sum())))
-    if kind in ("timestamp", "date") and today is not None:
+    if format_problem:
+        given = _given(frame[column])
+        found.append(Violation(file, column, format_problem, int(given.sum())))
+    if kind in DATE_KINDS and today is not None:
         future = values >= today.normalize() + pd.Timedelta(days=1)
         if future.any():
             found.append(
