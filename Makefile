@@ -22,11 +22,11 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 setup: $(VENV)/.installed  ## create the virtual environment, install pinned packages, register the kernel
 
-data/sample/manifest.json: $(VENV)/.installed helpers/sample_data.py
-	$(PY) -m helpers.sample_data --customers $(CUSTOMERS) --out data/sample
+data/sample/manifest.json: $(VENV)/.installed helpers/data/sample.py
+	$(PY) -m helpers.data.sample --customers $(CUSTOMERS) --out data/sample
 
-data/cdnow/orders.csv: $(VENV)/.installed helpers/cdnow.py
-	$(PY) -m helpers.cdnow --out data/cdnow
+data/cdnow/orders.csv: $(VENV)/.installed helpers/data/cdnow.py
+	$(PY) -m helpers.data.cdnow --out data/cdnow
 
 data: data/sample/manifest.json data/cdnow/orders.csv  ## sample data set and CDNOW
 
@@ -40,7 +40,7 @@ lab: setup data  ## open JupyterLab on the notebooks with the project's kernel
 	$(VENV)/bin/jupyter lab notebooks/
 
 bench: setup  ## benchmark the batch: make bench SCALE=1000000 (or SCALE="100000 1000000")
-	$(PY) -m helpers.bench $(foreach size,$(SCALE),--customers $(size))
+	$(PY) -m helpers.run.bench $(foreach size,$(SCALE),--customers $(size))
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import sample_data
+from helpers.data import sample
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -15,7 +15,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 def small_data(tmp_path_factory) -> Path:
     """A 3,000-customer sample data set (same generator as the default, smaller)."""
     out = tmp_path_factory.mktemp("small_data")
-    sample_data.write(sample_data.generate(n_customers=3000, seed=7), out)
+    sample.write(sample.generate(n_customers=3000, seed=7), out)
     return out
 
 
@@ -38,7 +38,7 @@ def params_for(tmp_path):
 @pytest.fixture
 def degenerate_spend(monkeypatch):
     """Every Gamma-Gamma fit comes out with q = 0.49: no defined mean spend."""
-    from helpers import likelihood
+    from helpers.models import likelihood
 
     real = likelihood.fit_gamma_gamma
 

@@ -8,7 +8,9 @@ from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter, Pa
 from lifetimes.utils import calibration_and_holdout_data, summary_data_from_transaction_data
 from scipy.optimize import approx_fprime
 
-from helpers import cdnow, clv, clv_models, data_access, likelihood
+from helpers.data import cdnow, queries
+from helpers.models import fitting, likelihood
+from helpers.sections import clv
 
 
 @pytest.fixture(scope="module")
@@ -19,13 +21,13 @@ def orders(small_data):
 
 @pytest.fixture(scope="module")
 def engine(orders):
-    return data_access.DataEngine({"orders": orders})
+    return queries.DataEngine({"orders": orders})
 
 
 @pytest.mark.parametrize(("unit", "days"), [("days", 1), ("weeks", 7)])
 def test_summary_matches_lifetimes(orders, engine, unit, days):
     end = pd.Timestamp("2025-10-01")
-    ours = data_access.customer_summary(engine, end, days).set_index("customer_id")
+    ours = queries.customer_summary(engine, end, days).set_index("customer_id")
     theirs = summary_data_from_transaction_data(
         orders[orders["order_ts"] < end],
         "customer_id",
@@ -42,13 +44,13 @@ def test_summary_matches_lifetimes(orders, engine, unit, days):
 
 def test_summary_origins_are_each_customers_first_order(orders, engine):
     end = pd.Timestamp("2025-10-01")
-    ours = data_access.customer_summary(engine, end, 7, origins=True).set_index("customer_id")
+    ours = queries.customer_summary(engine, end, 7, origins=True).set_index("customer_id")
     first = orders[orders["order_ts"] < end].sort_values("order_ts").groupby("customer_id").first()
     first = first.reindex(ours.index)
     assert (ours["first_order_ts"] == first["order_ts"]).all()
     assert (ours["acquisition_channel"] == first["channel"]).all()
     assert (ours["first_quarter"] == first["order_ts"].dt.to_period("Q").astype(str)).all()
-    plain = data_access.customer_summary(engine, end, 7).set_index("customer_id")
+    plain = queries.customer_summary(engine, end, 7).set_index("customer_id")
     pd.testing.assert_frame_equal(ours[plain.columns], plain)
 
 
@@ -68,8 +70,8 @@ def test_calibration_and_holdout_match_lifetimes(orders, engine):
         freq_multiplier=7,
         monetary_value_col="net_revenue",
     )
-    calibration = data_access.customer_summary(engine, start, 7).set_index("customer_id")
-    holdout = data_access.purchase_days_between(engine, start, end).set_index("customer_id")
+    calibration = queries.customer_summary(engine, start, 7).set_index("customer_id")
+    holdout = queries.purchase_days_between(engine, start, end).set_index("customer_id")
     np.testing.assert_allclose(calibration.loc[theirs.index, "recency"], theirs["recency_cal"])
     np.testing.assert_allclose(calibration.loc[theirs.index, "T"], theirs["T_cal"])
     actual = holdout["purchases"].reindex(theirs.index, fill_value=0)
@@ -78,28 +80,28 @@ def test_calibration_and_holdout_match_lifetimes(orders, engine):
 
 @pytest.fixture(scope="module")
 def summary(engine):
-    return data_access.customer_summary(engine, pd.Timestamp("2025-10-01"), 7)
+    return queries.customer_summary(engine, pd.Timestamp("2025-10-01"), 7)
 
 
 @pytest.fixture(scope="module")
 def cdnow_engine():
     orders = cdnow.as_orders(cdnow.read_transactions("sample"))
-    return data_access.DataEngine({"orders": orders.rename(columns={"revenue": "net_revenue"})})
+    return queries.DataEngine({"orders": orders.rename(columns={"revenue": "net_revenue"})})
 
 
 @pytest.fixture(scope="module")
 def cdnow_calibration(cdnow_engine):
     """The CDNOW sample (2,357 customers) to the end of week 39, as Fader, Hardie & Lee fit it."""
-    return data_access.customer_summary(cdnow_engine, pd.Timestamp("1997-10-01"), 7)
+    return queries.customer_summary(cdnow_engine, pd.Timestamp("1997-10-01"), 7)
 
 
-HORIZON = clv_models.Horizon(92 / 7, 12, clv_models.monthly_rate(0.10), "weeks")
+HORIZON = fitting.Horizon(92 / 7, 12, fitting.monthly_rate(0.10), "weeks")
 
 
 def test_weighted_fit_equals_lifetimes_plain_fit(summary):
-    weighted = clv_models.fit_purchase_model(summary, "bgnbd").fitter.params_
+    weighted = fitting.fit_purchase_model(summary, "bgnbd").fitter.params_
     plain = BetaGeoFitter().fit(summary["frequency"], summary["recency"], summary["T"]).params_
-    assert len(clv_models.compress(summary)) < len(summary)
+    assert len(fitting.compress(summary)) < len(summary)
     np.testing.assert_allclose(weighted.to_numpy(), plain.to_numpy(), rtol=1e-4)
 
 
@@ -108,7 +110,7 @@ def test_weighted_fit_equals_lifetimes_plain_fit(summary):
 )
 def test_other_purchase_models_equal_lifetimes_fits(cdnow_calibration, key, fitter):
     s = cdnow_calibration
-    ours = clv_models.fit_purchase_model(s, key).params
+    ours = fitting.fit_purchase_model(s, key).params
     theirs = fitter().fit(s["frequency"], s["recency"], s["T"]).params_.to_dict()
     # lifetimes fits Pareto/NBD with Nelder-Mead to tol 1e-4, so that one agrees less closely
     tolerance = 1e-3 if key == "pareto" else 1e-5
@@ -117,7 +119,7 @@ def test_other_purchase_models_equal_lifetimes_fits(cdnow_calibration, key, fitt
 
 @pytest.mark.parametrize("params", [[0.3, 0.2, 0.7, 2.5], [1.2, 0.05, 0.3, 1.1]])
 def test_bgnbd_objective_is_lifetimes_likelihood_with_its_gradient(summary, params):
-    rows = clv_models.compress(summary)
+    rows = fitting.compress(summary)
     x, w = rows["frequency"].to_numpy(float), rows["weight"].to_numpy(float)
     recency, age = rows["recency"].to_numpy(), rows["T"].to_numpy()
     histories = likelihood._PurchaseHistories.build(x, recency, age, w)
@@ -164,7 +166,7 @@ def test_cdnow_reproduces_fader_hardie_lee_2005(cdnow_engine, cdnow_calibration)
     transactions against 1,882 actual ("Counting your customers the easy way", 2005)."""
     summary = cdnow_calibration
     assert len(summary) == 2357 and summary["T"].max() == pytest.approx(39, abs=0.2)
-    model = clv_models.fit_purchase_model(summary, "bgnbd")
+    model = fitting.fit_purchase_model(summary, "bgnbd")
     assert {k: round(v, 3) for k, v in model.params.items()} == {
         "r": 0.243,
         "alpha": 4.414,
@@ -172,14 +174,14 @@ def test_cdnow_reproduces_fader_hardie_lee_2005(cdnow_engine, cdnow_calibration)
         "b": 2.426,
     }
     log_params = np.log(list(model.params.values()))
-    rows = clv_models.compress(summary)
+    rows = fitting.compress(summary)
     mean = BetaGeoFitter._negative_log_likelihood(
         log_params, rows["frequency"], rows["recency"], rows["T"], rows["weight"], 0.0
     )
     assert -mean * len(summary) == pytest.approx(-9582.43, abs=0.01)
     start, end = pd.Timestamp("1997-10-01"), pd.Timestamp("1998-07-01")
-    actual = data_access.purchase_days_between(cdnow_engine, start, end)
-    _, metrics = clv_models.holdout_validation(model, summary, actual, (end - start).days / 7)
+    actual = queries.purchase_days_between(cdnow_engine, start, end)
+    _, metrics = fitting.holdout_validation(model, summary, actual, (end - start).days / 7)
     assert round(metrics["predicted_purchases"]) == 1653
     assert metrics["actual_purchases"] == 1882
 
@@ -188,18 +190,18 @@ def test_cdnow_spend_model_reproduces_fader_hardie_2013(cdnow_calibration):
     """Gamma-Gamma on the CDNOW sample's repeat buyers: p = 6.25, q = 3.74, gamma (v) = 15.44
     (Fader & Hardie, "The Gamma-Gamma model of monetary value", 2013); the model's mean spend
     then matches the observed mean of repeat buyers' average spend."""
-    spend = clv_models.spend_model(cdnow_calibration)
+    spend = fitting.spend_model(cdnow_calibration)
     assert {k: round(v, 2) for k, v in spend.params.items()} == {"p": 6.25, "q": 3.74, "v": 15.44}
     assert spend.model_mean == pytest.approx(spend.observed_mean, rel=0.02)
     assert spend.repeat_customers == 946
 
 
 def test_pareto_fit_is_reproducible_whatever_numpy_global_state(engine):
-    summary = data_access.customer_summary(engine, pd.Timestamp("2025-07-01"), 7)
+    summary = queries.customer_summary(engine, pd.Timestamp("2025-07-01"), 7)
     np.random.seed(1)  # noqa: NPY002 (the global state lifetimes would use)
-    first = clv_models.fit_purchase_model(summary, "pareto").params
+    first = fitting.fit_purchase_model(summary, "pareto").params
     np.random.seed(99)  # noqa: NPY002
-    second = clv_models.fit_purchase_model(summary, "pareto").params
+    second = fitting.fit_purchase_model(summary, "pareto").params
     assert first == second
 
 
@@ -216,11 +218,11 @@ def test_precision_loss_at_an_optimum_is_convergence(cdnow_calibration, monkeypa
         return result
 
     monkeypatch.setattr(likelihood, "minimize", lossy)
-    params = clv_models.fit_purchase_model(cdnow_calibration, "bgnbd").params
+    params = fitting.fit_purchase_model(cdnow_calibration, "bgnbd").params
     assert round(params["r"], 3) == 0.243
     monkeypatch.setattr(likelihood, "GRADIENT_TOLERANCE", 0.0)
-    with pytest.raises(clv_models.ModelFitError, match="largest gradient"):
-        clv_models.fit_purchase_model(cdnow_calibration, "bgnbd")
+    with pytest.raises(fitting.ModelFitError, match="largest gradient"):
+        fitting.fit_purchase_model(cdnow_calibration, "bgnbd")
 
 
 def test_non_convergence_falls_back_to_a_penalty_and_says_so(summary, monkeypatch):
@@ -230,44 +232,44 @@ def test_non_convergence_falls_back_to_a_penalty_and_says_so(summary, monkeypatc
     def flaky(key, f, r, T, w, penalty):
         tried.append(penalty)
         if penalty < 0.01:
-            raise clv_models.ConvergenceError("did not converge")
+            raise fitting.ConvergenceError("did not converge")
         return real(key, f, r, T, w, penalty)
 
     monkeypatch.setattr(likelihood, "fit_purchase_model", flaky)
-    model = clv_models.fit_purchase_model(summary, "bgnbd")
+    model = fitting.fit_purchase_model(summary, "bgnbd")
     assert tried == [0.0, 0.01] and model.estimate.penalty == 0.01
     assert "did not converge with penalty 0.0; fitted with a penalty of 0.01" in model.note
 
     def never(*args):
-        raise clv_models.ConvergenceError("never")
+        raise fitting.ConvergenceError("never")
 
     monkeypatch.setattr(likelihood, "fit_purchase_model", never)
-    with pytest.raises(clv_models.ModelFitError, match=r"BG/NBD model could not be fitted"):
-        clv_models.fit_purchase_model(summary, "bgnbd")
+    with pytest.raises(fitting.ModelFitError, match=r"BG/NBD model could not be fitted"):
+        fitting.fit_purchase_model(summary, "bgnbd")
 
     def bug(*args):
         raise ValueError("a genuine bug")
 
     monkeypatch.setattr(likelihood, "fit_purchase_model", bug)
     with pytest.raises(ValueError, match="a genuine bug"):  # not reported as non-convergence
-        clv_models.fit_purchase_model(summary, "bgnbd")
+        fitting.fit_purchase_model(summary, "bgnbd")
 
 
 def test_degenerate_spend_model_is_withheld(summary, degenerate_spend):
     """A Gamma-Gamma fit with q <= 1 (mean spend undefined, negative CLV for one-time buyers)
     is never used."""
-    with pytest.raises(clv_models.ModelFitError, match=r"q = 0.49 is not above 1"):
-        clv_models.spend_model(summary)
+    with pytest.raises(fitting.ModelFitError, match=r"q = 0.49 is not above 1"):
+        fitting.spend_model(summary)
     few = summary[summary["frequency"] > 0].head(5)
-    with pytest.raises(clv_models.ModelFitError, match="5, need at least 20"):
-        clv_models.spend_model(few)
+    with pytest.raises(fitting.ModelFitError, match="5, need at least 20"):
+        fitting.spend_model(few)
 
 
 def test_holdout_validation_metrics_by_hand(engine):
-    summary = data_access.customer_summary(engine, pd.Timestamp("2025-07-01"), 7)
-    model = clv_models.fit_purchase_model(summary, "bgnbd")
+    summary = queries.customer_summary(engine, pd.Timestamp("2025-07-01"), 7)
+    model = fitting.fit_purchase_model(summary, "bgnbd")
     actual = pd.DataFrame({"customer_id": summary["customer_id"].iloc[:3], "purchases": 2.0})
-    table, metrics = clv_models.holdout_validation(model, summary, actual, horizon=13.0)
+    table, metrics = fitting.holdout_validation(model, summary, actual, horizon=13.0)
     f, r, T = summary["frequency"], summary["recency"], summary["T"]
     predicted = model.fitter.conditional_expected_number_of_purchases_up_to_time(13.0, f, r, T)
     assert metrics["actual_purchases"] == 6.0
@@ -275,7 +277,7 @@ def test_holdout_validation_metrics_by_hand(engine):
     error = predicted - np.r_[[2.0] * 3, np.zeros(len(summary) - 3)]
     assert metrics["mae"] == pytest.approx(np.abs(error).mean())
     bought = np.r_[[True] * 3, [False] * (len(summary) - 3)]
-    p = clv_models.probability_of_purchase(model, 13.0, summary)
+    p = fitting.probability_of_purchase(model, 13.0, summary)
     assert metrics["log_loss"] == pytest.approx(
         -np.mean(np.where(bought, np.log(p), np.log(1 - p)))
     )
@@ -286,8 +288,7 @@ def test_holdout_validation_metrics_by_hand(engine):
     assert table["calibration_purchases"].max() <= 7
     nobody = actual.iloc[:0]
     assert (
-        clv_models.holdout_validation(model, summary, nobody, 13.0)[1]["aggregate_error_pct"]
-        is None
+        fitting.holdout_validation(model, summary, nobody, 13.0)[1]["aggregate_error_pct"] is None
     )
 
 
@@ -303,21 +304,21 @@ def test_probability_of_purchase_for_a_new_customer_is_lifetimes(key, fitter, pa
     unconditional P(X(t) = 0)."""
     model = fitter()
     model.params_ = pd.Series(params)
-    fitted = clv_models.FittedModel(key, likelihood.Estimate(model, None, 0.0), "")
+    fitted = fitting.FittedModel(key, likelihood.Estimate(model, None, 0.0), "")
     rows = pd.DataFrame({"frequency": [0.0], "recency": [0.0], "T": [1e-9]})
     for t in (1.0, 13.0, 52.0):
-        ours = clv_models.probability_of_purchase(fitted, t, rows)[0]
+        ours = fitting.probability_of_purchase(fitted, t, rows)[0]
         assert 1 - ours == pytest.approx(
             model.probability_of_n_purchases_up_to_time(t, 0), rel=1e-6
         )
 
 
 def test_pareto_probability_of_purchase_matches_lifetimes_where_it_is_finite(engine):
-    summary = data_access.customer_summary(engine, pd.Timestamp("2025-07-01"), 7).head(400)
-    model = clv_models.fit_purchase_model(summary, "pareto")
+    summary = queries.customer_summary(engine, pd.Timestamp("2025-07-01"), 7).head(400)
+    model = fitting.fit_purchase_model(summary, "pareto")
     f, r, T = (summary[k].to_numpy() for k in ("frequency", "recency", "T"))
     theirs = model.fitter.conditional_probability_of_n_purchases_up_to_time(0, 13.0, f, r, T)
-    ours = clv_models.probability_of_purchase(model, 13.0, summary)
+    ours = fitting.probability_of_purchase(model, 13.0, summary)
     finite = np.isfinite(theirs)
     assert finite.mean() > 0.9
     np.testing.assert_allclose(1 - ours[finite], theirs[finite], atol=1e-6)
@@ -329,12 +330,12 @@ def test_choice_needs_tolerance_and_a_p_alive_that_separates():
         "mbgnbd": {"aggregate_error_pct": -16.0, "log_loss": 0.29, "alive_auc": 0.80},
         "pareto": {"aggregate_error_pct": 12.0, "log_loss": 0.31, "alive_auc": 0.78},
     }
-    assert clv_models.choose_model(results, 15.0) == "pareto"
-    assert clv_models.choose_model(results, 20.0) == "mbgnbd"
+    assert fitting.choose_model(results, 15.0) == "pareto"
+    assert fitting.choose_model(results, 20.0) == "mbgnbd"
     results["pareto"]["alive_auc"] = 0.4
-    assert clv_models.choose_model(results, 15.0) == "bgnbd"  # none separates: best log-loss
+    assert fitting.choose_model(results, 15.0) == "bgnbd"  # none separates: best log-loss
     results["mbgnbd"] = {"model": "Modified BG/NBD", "error": "did not converge"}
-    assert clv_models.choose_model(results, 1.0) == "bgnbd"  # none within tolerance: all
+    assert fitting.choose_model(results, 1.0) == "bgnbd"  # none within tolerance: all
 
 
 def test_value_tiers_and_shares():
@@ -349,16 +350,16 @@ def test_value_tiers_and_shares():
 
 
 def test_clv_in_margin_terms_and_discounting(summary):
-    model = clv_models.fit_purchase_model(summary, "bgnbd")
-    spend = clv_models.spend_model(summary)
+    model = fitting.fit_purchase_model(summary, "bgnbd")
+    spend = fitting.spend_model(summary)
     revenue = clv.predict_customers(model, spend, summary, HORIZON, None)
     margin = clv.predict_customers(model, spend, summary, HORIZON, 0.4)
     np.testing.assert_allclose(margin["clv"], 0.4 * revenue["clv"])
     undiscounted = clv.predict_customers(
-        model, spend, summary, clv_models.Horizon(92 / 7, 12, 0.0, "weeks"), None
+        model, spend, summary, fitting.Horizon(92 / 7, 12, 0.0, "weeks"), None
     )
     assert (undiscounted["clv"] >= revenue["clv"]).all() and (revenue["clv"] >= 0).all()
-    assert clv_models.monthly_rate(0.10) == pytest.approx(0.0079741404, rel=1e-8)
+    assert fitting.monthly_rate(0.10) == pytest.approx(0.0079741404, rel=1e-8)
     assert revenue["p_alive"].min() >= 0 and revenue["p_alive"].max() <= 1
     repeat = (summary["frequency"] > 0) & (summary["monetary_value"] > 0)
     assert spend.repeat_customers == repeat.sum()
@@ -368,7 +369,7 @@ def test_clv_in_margin_terms_and_discounting(summary):
 
 
 def test_period_transactions_check_is_seeded(summary):
-    model = clv_models.fit_purchase_model(summary, "bgnbd")
+    model = fitting.fit_purchase_model(summary, "bgnbd")
     first = clv.period_transactions(model, summary, seed=3)
     assert first.equals(clv.period_transactions(model, summary, seed=3))
     assert not first.equals(clv.period_transactions(model, summary, seed=4))
@@ -401,12 +402,12 @@ def test_simulated_purchases_follow_the_model(key, fitter, params):
             assert (drawn == n).mean() == pytest.approx(share, abs=4 * error)
 
 
-@pytest.mark.parametrize("key", clv_models.MODEL_KEYS)
+@pytest.mark.parametrize("key", fitting.MODEL_KEYS)
 def test_compressed_clv_equals_lifetimes_customer_lifetime_value(summary, key):
     """Each model's monthly expectations are computed per distinct (frequency, T) and rescaled
     by recency (valid because E(t | x, t_x, T) factorises): still lifetimes' own CLV."""
-    model = clv_models.fit_purchase_model(summary, key)
-    spend = clv_models.spend_model(summary)
+    model = fitting.fit_purchase_model(summary, key)
+    spend = fitting.spend_model(summary)
     ours = clv.predict_customers(model, spend, summary, HORIZON, None)
     theirs = spend.fitter.customer_lifetime_value(
         model.fitter,
@@ -415,7 +416,7 @@ def test_compressed_clv_equals_lifetimes_customer_lifetime_value(summary, key):
         summary["T"],
         summary["monetary_value"],
         time=12,
-        discount_rate=clv_models.monthly_rate(0.10),
+        discount_rate=fitting.monthly_rate(0.10),
         freq="W",
     )
     np.testing.assert_allclose(ours["clv"], theirs, rtol=1e-9)
@@ -429,9 +430,9 @@ def test_compressed_clv_equals_lifetimes_customer_lifetime_value(summary, key):
 def test_standard_errors_match_a_parametric_bootstrap(summary):
     """The delta-method standard errors of total CLV and next quarter's revenue against the
     spread of the same totals over 300 parameter draws from the models' covariances."""
-    model = clv_models.fit_purchase_model(summary, "mbgnbd")
-    spend = clv_models.spend_model(summary)
-    delta = clv_models.headline_standard_errors(model, spend, summary, HORIZON)
+    model = fitting.fit_purchase_model(summary, "mbgnbd")
+    spend = fitting.spend_model(summary)
+    delta = fitting.headline_standard_errors(model, spend, summary, HORIZON)
     rng = np.random.default_rng(0)
     draws = []
     for _ in range(300):
@@ -439,12 +440,12 @@ def test_standard_errors_match_a_parametric_bootstrap(summary):
         for estimate in (model.estimate, spend.estimate):
             log_params = np.log(estimate.fitter.params_.to_numpy())
             fitted.append(
-                clv_models._refitted(
+                fitting._refitted(
                     estimate, rng.multivariate_normal(log_params, estimate.covariance)
                 )
             )
-        purchase = clv_models.FittedModel("mbgnbd", likelihood.Estimate(fitted[0], None, 0), "")
-        drawn_spend = clv_models.SpendModel(
+        purchase = fitting.FittedModel("mbgnbd", likelihood.Estimate(fitted[0], None, 0), "")
+        drawn_spend = fitting.SpendModel(
             likelihood.Estimate(fitted[1], None, 0), 1, 0.0, 0.0, 0.0, ""
         )
         p = clv.predict_customers(purchase, drawn_spend, summary, HORIZON, None)
@@ -457,7 +458,7 @@ def test_standard_errors_match_a_parametric_bootstrap(summary):
 @pytest.mark.parametrize("params", [[0.55, 10.6, 0.6, 11.7], [1.0, 20.0, 1.3, 5.0]])
 def test_pareto_likelihood_is_lifetimes(summary, params):
     """Both branches (alpha < beta and alpha >= beta) of the hypergeometric term."""
-    rows = clv_models.compress(summary)
+    rows = fitting.compress(summary)
     x, recency, age = (rows[k].to_numpy(float) for k in ("frequency", "recency", "T"))
     histories = likelihood._ParetoHistories.build(x, recency, age)
     ours = likelihood._pareto_log_likelihood(np.array(params), histories)

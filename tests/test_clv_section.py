@@ -5,11 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import clv, clv_models, likelihood
-from helpers.config import load_config
-from helpers.data_access import ENGINE_THREADS_VARIABLE, DataEngine
-from helpers.inputs import prepare_inputs
-from helpers.periods import comparison_periods
+from helpers.core.config import load_config
+from helpers.core.periods import comparison_periods
+from helpers.data.inputs import prepare_inputs
+from helpers.data.queries import ENGINE_THREADS_VARIABLE, DataEngine
+from helpers.models import fitting, likelihood
+from helpers.sections import clv
 
 from .conftest import PROJECT
 
@@ -90,7 +91,7 @@ def test_a_degenerate_spend_model_withholds_clv_and_says_why(config, tables, deg
 
 def test_no_purchase_model_withholds_the_section(config, tables, monkeypatch):
     def never(*args, **kwargs):
-        raise clv_models.ConvergenceError("never")
+        raise fitting.ConvergenceError("never")
 
     monkeypatch.setattr(likelihood, "fit_purchase_model", never)
     section = build(config, tables)
@@ -100,7 +101,7 @@ def test_no_purchase_model_withholds_the_section(config, tables, monkeypatch):
 
 
 def test_a_change_within_the_uncertainty_is_not_material():
-    from helpers.kpis import formatted_kpis, kpi_record
+    from helpers.sections.kpis import formatted_kpis, kpi_record
 
     values = {"current": 101.0, "previous": 100.0, "year_ago": 80.0}
     errors = {"current": 1.0, "previous": 1.0, "year_ago": 1.0}
@@ -118,7 +119,7 @@ def test_a_change_within_the_uncertainty_is_not_material():
 def test_the_cdnow_report_quarter_of_fader_hardie_lee_is_valued(tmp_path):
     """1997Q4 (calibration to 1997-09-30, the window FHL fitted): every model fits, the base is
     valued, and the year-ago base (no customers before 1997) is left out with its reason."""
-    from helpers import cdnow
+    from helpers.data import cdnow
 
     cdnow.main(["--out", str(tmp_path)])
     config = load_config(
@@ -185,7 +186,7 @@ def test_intervals_from_the_predictions_equal_a_fresh_computation(section, confi
     snapshot = section.current
     summary = snapshot.predictions[["customer_id", "frequency", "recency", "T", "monetary_value"]]
     horizon = clv.horizon_for(config, config.period)
-    fresh = clv_models.headline_standard_errors(snapshot.model, snapshot.spend, summary, horizon)
+    fresh = fitting.headline_standard_errors(snapshot.model, snapshot.spend, summary, horizon)
     errors = snapshot.standard_errors
     assert errors["clv_total"] == pytest.approx(fresh[0] * snapshot.margin_rate, rel=1e-12)
     assert errors["expected_revenue_next_quarter"] == pytest.approx(fresh[1], rel=1e-12)

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers.config import load_config
-from helpers.errors import ParameterError
+from helpers.core.config import load_config
+from helpers.core.errors import ParameterError
 
 from .conftest import PROJECT
 

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import cli
-from helpers.index_page import kpi_rows
+from helpers.render.index_page import kpi_rows
+from helpers.run import cli
 
 from .conftest import PROJECT
 
@@ -236,7 +236,7 @@ def test_clv_metrics_record_the_model_and_its_holdout_error(ran, small_data):
 
 
 def test_cdnow_runs_end_to_end_with_orders_only(tmp_path):
-    from helpers import cdnow
+    from helpers.data import cdnow
 
     cdnow.main(["--out", str(tmp_path / "cdnow")])
     extra = tmp_path / "where.yaml"

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import cli, runner
-from helpers.config import load_config
-from helpers.inputs import find_input_file
+from helpers.core.config import load_config
+from helpers.data.inputs import find_input_file
+from helpers.run import cli, runner
 
 from .conftest import PROJECT
 
@@ -216,7 +216,7 @@ def test_mixed_and_day_first_dates_are_never_guessed(good, tmp_path, capsys):
         "2025Q4",
         overrides={"data_dir": str(data), "date_format": {"orders": "%d/%m/%Y %H:%M"}},
     )
-    from helpers.inputs import prepare_inputs
+    from helpers.data.inputs import prepare_inputs
 
     orders = prepare_inputs(config).tables["orders"]
     assert orders["order_ts"].min().year == 2023 and orders["order_ts"].notna().all()

@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from helpers.formatting import compact, fmt_change, fmt_value
-from helpers.kpis import change, is_material, kpi_record
+from helpers.render.formats import compact, fmt_change, fmt_value
+from helpers.sections.kpis import change, is_material, kpi_record
 
 
 @pytest.mark.parametrize(

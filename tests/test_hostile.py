@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import cli
+from helpers.run import cli
 
 from .conftest import PROJECT
 

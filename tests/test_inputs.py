@@ -5,9 +5,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers.config import load_config
-from helpers.errors import DataContractError, InputFileError
-from helpers.inputs import prepare_inputs
+from helpers.core.config import load_config
+from helpers.core.errors import DataContractError, InputFileError
+from helpers.data.inputs import prepare_inputs
 
 from .conftest import PROJECT
 

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import marketing
-from helpers.formatting import fmt_value
+from helpers.render.formats import fmt_value
+from helpers.sections import marketing
 
 BEFORE = {
     "spend": 100.0,

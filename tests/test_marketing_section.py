@@ -5,12 +5,12 @@ import re
 
 import pytest
 
-from helpers import clv, marketing
-from helpers.config import load_config
-from helpers.data_access import DataEngine
-from helpers.formatting import fmt_value
-from helpers.inputs import prepare_inputs
-from helpers.periods import comparison_periods
+from helpers.core.config import load_config
+from helpers.core.periods import comparison_periods
+from helpers.data.inputs import prepare_inputs
+from helpers.data.queries import DataEngine
+from helpers.render.formats import fmt_value
+from helpers.sections import clv, marketing
 
 from .conftest import PROJECT
 

@@ -4,7 +4,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from helpers.sections import SECTIONS
+from helpers.core.outline import SECTIONS
 
 from .conftest import PROJECT
 

@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from helpers.errors import ParameterError
-from helpers.periods import Quarter, comparison_periods
+from helpers.core.errors import ParameterError
+from helpers.core.periods import Quarter, comparison_periods
 
 
 def test_parse_and_bounds():

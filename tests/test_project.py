@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers.data_access import ENGINE_THREADS_VARIABLE, DataEngine
-from helpers.errors import KernelStartError
-from helpers.kernels import KernelPool
-from helpers.runner import KERNEL, run_in_dependency_order
-from helpers.sections import SECTIONS
+from helpers.core.errors import KernelStartError
+from helpers.core.outline import SECTIONS
+from helpers.data.queries import ENGINE_THREADS_VARIABLE, DataEngine
+from helpers.run.kernels import KernelPool
+from helpers.run.runner import KERNEL, run_in_dependency_order
 
 from .conftest import PROJECT
 
@@ -108,7 +108,8 @@ def test_engine_threads_follow_the_variable(monkeypatch):
 
 CHECK = (
     "import os, sys; "
-    "print(os.environ['OPSREPORT_ENGINE_THREADS'], 'helpers.charts' in sys.modules, os.getcwd())"
+    "print(os.environ['OPSREPORT_ENGINE_THREADS'], 'helpers.render.charts' in sys.modules, "
+    "os.getcwd())"
 )
 
 

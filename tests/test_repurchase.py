@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 from scipy.stats import chi2_contingency
 
-from helpers import data_access, repurchase
-from helpers.periods import Quarter, comparison_periods
+from helpers.core.periods import Quarter, comparison_periods
+from helpers.data import queries
+from helpers.sections import repurchase
 
 # A: Jan 5, Jan 20, Apr 10 2025; B: Dec 1 2024, Feb 1 2025; C: Mar 3 2025
 ORDERS = pd.DataFrame(
@@ -26,11 +27,11 @@ END = pd.Timestamp("2025-07-01")
 
 @pytest.fixture
 def engine():
-    return data_access.DataEngine({"orders": ORDERS})
+    return queries.DataEngine({"orders": ORDERS})
 
 
 def test_repeat_and_returning_rates(engine):
-    by_period = data_access.repurchase_by_period(engine, END)
+    by_period = queries.repurchase_by_period(engine, END)
     by = repurchase.add_rates(by_period["quarter"]).set_index("period")
     q1, q2 = by.loc[pd.Timestamp("2025-01-01")], by.loc[pd.Timestamp("2025-04-01")]
     assert (q1["customers"], q1["repeat_rate"], q1["returning_rate"]) == (3, 1 / 3, 1 / 3)
@@ -42,7 +43,7 @@ def test_repeat_and_returning_rates(engine):
 
 
 def test_cohort_retention_and_cumulative_revenue(engine):
-    activity = data_access.cohort_activity(engine, "quarter", END)
+    activity = queries.cohort_activity(engine, "quarter", END)
     retention, cumulative = repurchase.cohort_matrices(
         activity, "quarter", pd.Timestamp("2025-04-01"), 2
     )
@@ -50,7 +51,7 @@ def test_cohort_retention_and_cumulative_revenue(engine):
     assert retention.loc[q4].tolist() == [1.0, 1.0, 0.0]  # B bought in Dec and Feb, not in Q2
     assert retention.loc[q1, [0, 1]].tolist() == [1.0, 0.5] and np.isnan(retention.loc[q1, 2])
     assert cumulative.loc[q1, [0, 1]].tolist() == [(10 + 20 + 60) / 2, (10 + 20 + 60 + 30) / 2]
-    monthly = data_access.cohort_activity(engine, "month", END)
+    monthly = queries.cohort_activity(engine, "month", END)
     december = monthly[monthly["cohort"] == pd.Timestamp("2024-12-01")]
     assert december.set_index("k")["active"].to_dict() == {0: 1.0, 2: 1.0}
 
@@ -65,7 +66,7 @@ def test_cohorts_against_a_year_earlier():
 
 
 def test_time_to_second_order(engine):
-    second = data_access.second_orders(engine, END).set_index("customer_id")
+    second = queries.second_orders(engine, END).set_index("customer_id")
     assert second.loc["A", "days_to_second"] == 15 and second.loc["B", "days_to_second"] == 62
     assert np.isnan(second.loc["C", "days_to_second"])
     shares, by_channel = repurchase.second_order_summary(second.reset_index(), END, [30, 90])
@@ -75,7 +76,7 @@ def test_time_to_second_order(engine):
         "Paid": 62,
     }
     april = pd.Timestamp("2025-04-01")
-    young = repurchase.second_order_summary(data_access.second_orders(engine, april), april, [30])[
+    young = repurchase.second_order_summary(queries.second_orders(engine, april), april, [30])[
         0
     ].iloc[0]
     # C joined 29 days before April: only A (15 days) and B (62 days) had a full window
@@ -139,7 +140,7 @@ def test_migration_flows_and_revenue():
 
 def test_members_against_non_members_with_a_two_proportion_test(engine):
     periods = comparison_periods(Quarter.parse("2025Q1"))
-    table = repurchase.member_comparison(data_access.member_repurchase(engine, periods), 0.05)
+    table = repurchase.member_comparison(queries.member_repurchase(engine, periods), 0.05)
     now = table[table["period"] == "current"].set_index("is_member")
     assert now.loc[True, "repeat_rate"] == 1.0 and now.loc[False, "repeat_rate"] == 0.0
     assert now.loc[True, "orders_per_customer"] == 2 and now.loc[False, "aov"] == 55.0
@@ -151,7 +152,7 @@ def test_second_order_rate_of_the_latest_full_cohort(engine):
     """A (Jan 5, again after 15 days) and C (Mar 3, never again) joined in 2025Q1; B (Dec 1,
     again after 62 days) in 2024Q4. On 2025-07-01 the latest quarter with 90 days behind it is
     2025Q1 (2025Q2 ends less than 90 days before)."""
-    second = data_access.second_orders(engine, END)
+    second = queries.second_orders(engine, END)
     assert repurchase.latest_full_cohort(END, 90) == Quarter.parse("2025Q1")
     # 2025Q1 ends 2025-04-01: its 90 days are complete on 2025-06-30, not a day earlier
     assert repurchase.latest_full_cohort(pd.Timestamp("2025-06-30"), 90) == Quarter.parse("2025Q1")
@@ -167,8 +168,8 @@ def test_rates_with_no_meaning_are_left_out_with_a_reason(engine):
     rate of 100% says nothing. The latest full 90-day cohorts at the ends of 2025Q2, 2025Q1 and
     2024Q2 are 2025Q1 (A, C), 2024Q4 (B) and 2024Q1 (nobody)."""
     periods = comparison_periods(Quarter.parse("2025Q2"))
-    quarterly = repurchase.add_rates(data_access.repurchase_by_period(engine, END)["quarter"])
-    second = data_access.second_orders(engine, END)
+    quarterly = repurchase.add_rates(queries.repurchase_by_period(engine, END)["quarter"])
+    second = queries.second_orders(engine, END)
     kpis = repurchase.headline_kpis(quarterly, second, periods, 90)
     assert kpis["returning_rate"]["current"] is None
     assert kpis["returning_rate"]["withheld"] == repurchase.NO_NEW_CUSTOMERS

@@ -2,12 +2,12 @@
 
 import pytest
 
-from helpers import repurchase
-from helpers.config import load_config
-from helpers.data_access import DataEngine
-from helpers.formatting import compact
-from helpers.inputs import prepare_inputs
-from helpers.periods import comparison_periods
+from helpers.core.config import load_config
+from helpers.core.periods import comparison_periods
+from helpers.data.inputs import prepare_inputs
+from helpers.data.queries import DataEngine
+from helpers.render.formats import compact
+from helpers.sections import repurchase
 
 from .conftest import PROJECT
 

@@ -4,20 +4,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import sample_data
-from helpers.contract import CONTRACT
+from helpers.data import sample
+from helpers.data.contract import CONTRACT
 
 
 @pytest.fixture(scope="module")
 def tables():
-    return sample_data.generate(n_customers=2000, seed=3)
+    return sample.generate(n_customers=2000, seed=3)
 
 
 def test_deterministic_for_a_seed(tables):
-    again = sample_data.generate(n_customers=2000, seed=3)
+    again = sample.generate(n_customers=2000, seed=3)
     for name, frame in tables.items():
         pd.testing.assert_frame_equal(frame, again[name])
-    other = sample_data.generate(n_customers=2000, seed=4)
+    other = sample.generate(n_customers=2000, seed=4)
     assert not other["orders"]["revenue"].equals(tables["orders"]["revenue"])
 
 
@@ -70,7 +70,7 @@ def test_channels_differ_in_customer_quality(tables):
 
 def test_marketing_response_saturates():
     spend = np.array([1000.0, 2000.0, 4000.0])
-    revenue = sample_data.hill(spend, top=100.0, half=2000.0, shape=1.0)
+    revenue = sample.hill(spend, top=100.0, half=2000.0, shape=1.0)
     np.testing.assert_allclose(revenue, [100 / 3, 50.0, 200 / 3])
     assert np.all(np.diff(revenue / spend) < 0)  # diminishing returns
 
@@ -79,17 +79,18 @@ def test_the_purchase_model_recovers_the_simulated_truth():
     """Fitted on the valid orders to 2025Q4's end, the modified BG/NBD (what the data simulate)
     recovers r and the mean dropout probability, and its expected number of active customers
     (sum of P(alive)) is within 10% of the customers the simulation still had alive."""
-    from helpers import clv_models, data_access
-    from helpers.periods import Quarter
+    from helpers.core.periods import Quarter
+    from helpers.data import queries
+    from helpers.models import fitting
 
-    tables, alive = sample_data.simulate(n_customers=3000, seed=7)
+    tables, alive = sample.simulate(n_customers=3000, seed=7)
     orders = tables["orders"]
     valid = orders[(orders["status"] == "completed") & (orders["refund"] < orders["revenue"])]
-    engine = data_access.DataEngine({"orders": valid.assign(net_revenue=valid["revenue"])})
-    truth = sample_data.TrueParameters()
+    engine = queries.DataEngine({"orders": valid.assign(net_revenue=valid["revenue"])})
+    truth = sample.TrueParameters()
     for quarter in ("2025Q3", "2025Q4"):
-        summary = data_access.customer_summary(engine, Quarter.parse(quarter).end, 7)
-        model = clv_models.fit_purchase_model(summary, "mbgnbd")
+        summary = queries.customer_summary(engine, Quarter.parse(quarter).end, 7)
+        model = fitting.fit_purchase_model(summary, "mbgnbd")
         params = model.params
         assert params["r"] == pytest.approx(truth.r, rel=0.15)
         # channels scale dropout by 0.7-1.5 around the Beta(a, b) draw: mean 0.25 becomes ~0.27

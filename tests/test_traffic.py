@@ -5,9 +5,10 @@ import pandas as pd
 import pytest
 from scipy.stats import chi2_contingency
 
-from helpers import data_access, traffic
-from helpers.periods import Quarter, comparison_periods
-from helpers.stats import two_proportion_ztest
+from helpers.core.periods import Quarter, comparison_periods
+from helpers.data import queries
+from helpers.models.significance import two_proportion_ztest
+from helpers.sections import traffic
 
 COLUMNS = [
     "date",
@@ -35,7 +36,7 @@ ROWS = [
 @pytest.fixture
 def engine():
     frame = pd.DataFrame(ROWS, columns=COLUMNS).assign(date=lambda d: pd.to_datetime(d["date"]))
-    return data_access.DataEngine({"traffic": frame})
+    return queries.DataEngine({"traffic": frame})
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def periods():
 
 
 def test_totals_and_ga4_rates(engine, periods):
-    totals = traffic.add_rates(data_access.traffic_by_period(engine, periods)).set_index("period")
+    totals = traffic.add_rates(queries.traffic_by_period(engine, periods)).set_index("period")
     now = totals.loc["current"]
     assert now["sessions"] == 1500
     assert now["engagement_rate"] == pytest.approx(800 / 1500)
@@ -69,7 +70,7 @@ def test_bounce_rate_from_bounces_when_engagement_is_absent():
 
 
 def test_channel_mix_shares_and_shifts(engine, periods):
-    by_channel = traffic.add_rates(data_access.traffic_by_period(engine, periods, ["channel"]))
+    by_channel = traffic.add_rates(queries.traffic_by_period(engine, periods, ["channel"]))
     mix = traffic.channel_mix(by_channel).set_index("channel")
     assert mix.loc["A", "share"] == pytest.approx(1000 / 1500)
     assert mix.loc["A", "share_shift_qoq"] == pytest.approx(1000 / 1500 - 0.5)
@@ -94,7 +95,7 @@ def test_two_proportion_test_matches_chi_square():
 
 
 def test_conversion_tests_flag_significance_and_skip_small_channels(engine, periods):
-    by_channel = data_access.traffic_by_period(engine, periods, ["channel"])
+    by_channel = queries.traffic_by_period(engine, periods, ["channel"])
     tests = traffic.conversion_tests(by_channel, "previous", alpha=0.2).set_index("channel")
     assert tests.loc["A", "change_pp"] == pytest.approx(1.0)
     assert tests.loc["A", "significant"] == (tests.loc["A", "p_value"] < 0.2)
@@ -103,7 +104,7 @@ def test_conversion_tests_flag_significance_and_skip_small_channels(engine, peri
 
 
 def test_device_split(engine, periods):
-    devices = traffic.device_split(data_access.traffic_by_period(engine, periods, ["device"]))
+    devices = traffic.device_split(queries.traffic_by_period(engine, periods, ["device"]))
     now = devices[devices["period"] == "current"].set_index("device")
     assert now.loc["mobile", "share"] == pytest.approx(1000 / 1500)
     assert now.loc["desktop", "conversion_rate"] == pytest.approx(5 / 500)
@@ -112,8 +113,8 @@ def test_device_split(engine, periods):
 def test_weekly_trend_keeps_complete_weeks_only():
     days = pd.date_range("2025-01-06", "2025-01-22")  # Monday 6th to Wednesday 22nd
     frame = pd.DataFrame({"date": days, "channel": "A", "sessions": 10.0, "users": 5.0})
-    weekly = data_access.traffic_weekly(
-        data_access.DataEngine({"traffic": frame}), days[0], days[-1] + pd.Timedelta(days=1)
+    weekly = queries.traffic_weekly(
+        queries.DataEngine({"traffic": frame}), days[0], days[-1] + pd.Timedelta(days=1)
     )
     assert weekly["week"].dt.strftime("%Y-%m-%d").tolist() == ["2025-01-06", "2025-01-13"]
     assert weekly["sessions"].tolist() == [70.0, 70.0]
@@ -131,8 +132,8 @@ def test_orders_come_from_the_orders_table_when_traffic_has_none(periods):
             "net_revenue": [10.0, 20.0, 5.0],
         }
     )
-    engine = data_access.DataEngine({"traffic": frame, "orders": orders})
-    sums = data_access.traffic_by_period(engine, periods, ["channel"])
+    engine = queries.DataEngine({"traffic": frame, "orders": orders})
+    sums = queries.traffic_by_period(engine, periods, ["channel"])
     filled = traffic._orders_from_order_table(engine, periods, sums, ["channel"])
     now = filled[filled["period"] == "current"].set_index("channel")
     assert now.loc["A", "orders"] == 2 and now.loc["A", "revenue"] == 30.0
@@ -143,8 +144,8 @@ def test_findings_follow_one_comparison_rule(engine, periods):
     """QoQ always, YoY too in a seasonal quarter, each named; a change is reported when it is
     material on a basis shown. Figures: sessions 1,500 / 1,600 / 1,000; conversion 35/1,500 vs
     24/1,600 (+0.83 pp); B's share 500/1,500 vs 800/1,600 and 500/1,000 (-16.7 pp both)."""
-    totals = traffic.add_rates(data_access.traffic_by_period(engine, periods))
-    by_channel = traffic.add_rates(data_access.traffic_by_period(engine, periods, ["channel"]))
+    totals = traffic.add_rates(queries.traffic_by_period(engine, periods))
+    by_channel = traffic.add_rates(queries.traffic_by_period(engine, periods, ["channel"]))
     comparison = traffic.period_comparison(totals)
     mix = traffic.channel_mix(by_channel)
     tests = {
@@ -190,9 +191,9 @@ def test_headline_conversion_counts_net_orders_when_there_is_an_orders_table(per
             "net_revenue": [100.0, 50.0, 70.0],
         }
     )
-    engine = data_access.DataEngine({"traffic": frame, "orders": orders})
+    engine = queries.DataEngine({"traffic": frame, "orders": orders})
     totals = traffic.add_rates(
-        traffic.with_net_orders(engine, periods, data_access.traffic_by_period(engine, periods))
+        traffic.with_net_orders(engine, periods, queries.traffic_by_period(engine, periods))
     ).set_index("period")
     assert totals.loc["current", "conversion_rate"] == pytest.approx(2 / 1500)
     assert totals.loc["current", "revenue_per_session"] == pytest.approx(150 / 1500)
@@ -203,7 +204,7 @@ def test_engine_loads_only_the_tables_a_section_needs(tmp_path):
     frame = pd.DataFrame(ROWS, columns=COLUMNS).assign(date=lambda d: pd.to_datetime(d["date"]))
     frame.to_parquet(tmp_path / "traffic.parquet")
     frame.to_parquet(tmp_path / "other.parquet")
-    engine = data_access.DataEngine(
+    engine = queries.DataEngine(
         {"traffic": tmp_path / "traffic.parquet", "other": tmp_path / "other.parquet"},
         materialize=("traffic",),
     )

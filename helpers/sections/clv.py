@@ -1,7 +1,7 @@
 """Customer lifetime value with lifetimes: choose and validate the purchase model on a holdout
 quarter, then value the customer base at the quarter's end, a quarter before and a year before.
 
-Shape the data (data_access.customer_summary), fit and check the models (clv_models), predict
+Shape the data (queries.customer_summary), fit and check the models (clv_models), predict
 and summarise (here). A figure whose model could not be fitted soundly is withheld with the
 reason, never published.
 
@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from helpers import data_access
-from helpers.clv_models import (
+from helpers.core.config import ClvParams, Config
+from helpers.core.periods import Quarter, comparison_periods
+from helpers.data import queries
+from helpers.models.fitting import (
     LIFETIMES_MONTH,
     MODEL_KEYS,
     MODEL_NAMES,
@@ -38,9 +40,7 @@ from helpers.clv_models import (
     spend_model,
     spend_validation,
 )
-from helpers.config import ClvParams, Config
-from helpers.kpis import kpi_record
-from helpers.periods import Quarter, comparison_periods
+from helpers.sections.kpis import kpi_record
 
 UNIT_DAYS = {"days": 1.0, "weeks": 7.0}
 WITHHELD_ADVICE = (
@@ -256,7 +256,7 @@ def _try_spend_model(summary: pd.DataFrame, penalty: float) -> tuple[SpendModel 
 
 
 def value_snapshot(
-    engine: data_access.DataEngine,
+    engine: queries.DataEngine,
     config: Config,
     quarter: Quarter,
     key: str,
@@ -269,14 +269,14 @@ def value_snapshot(
     its quarter, channel and value (customer_summary)."""
     params = config.clv
     if fitted is None:
-        summary = data_access.customer_summary(
+        summary = queries.customer_summary(
             engine, quarter.end, UNIT_DAYS[params.time_unit], origins=origins
         )
         model = fit_purchase_model(summary, key, params.purchase_penalty)
         spend, withheld = _try_spend_model(summary, params.spend_penalty)
     else:
         summary, model, spend, withheld = fitted
-    margin = data_access.gross_margin_rate(engine, quarter.end)
+    margin = queries.gross_margin_rate(engine, quarter.end)
     horizon = horizon_for(config, quarter)
     predictions = predict_customers(model, spend, summary, horizon, margin)
     at_fit = predictions.pop("discounted_purchases").to_numpy()
@@ -296,7 +296,7 @@ def value_snapshot(
 
 
 def validate_models(
-    engine: data_access.DataEngine, config: Config, quarter: Quarter
+    engine: queries.DataEngine, config: Config, quarter: Quarter
 ) -> tuple[pd.DataFrame, dict[str, dict], dict, tuple]:
     """Fit each candidate on history before the quarter, predict the quarter, compare.
 
@@ -310,8 +310,8 @@ def validate_models(
     quarter's end. ModelFitError when no candidate could be fitted."""
     params = config.clv
     unit_days = UNIT_DAYS[params.time_unit]
-    calibration = data_access.customer_summary(engine, quarter.start, unit_days)
-    actual = data_access.purchase_days_between(engine, quarter.start, quarter.end)
+    calibration = queries.customer_summary(engine, quarter.start, unit_days)
+    actual = queries.purchase_days_between(engine, quarter.start, quarter.end)
     horizon = (quarter.end - quarter.start).days / unit_days
     candidates = list(MODEL_KEYS) if params.model == "auto" else [params.model]
     compared = calibration
@@ -353,7 +353,7 @@ def _holdout_check(
 
 
 def base_summary(
-    snapshot: Snapshot, engine: data_access.DataEngine, quarter: Quarter
+    snapshot: Snapshot, engine: queries.DataEngine, quarter: Quarter
 ) -> dict[str, float | None]:
     """Headline figures of a valued customer base, with the standard errors of its CLV
     figures (keys ending in _se)."""
@@ -363,9 +363,7 @@ def base_summary(
         "customers": float(len(p)),
         "expected_alive": float(p["p_alive"].sum()),
         "expected_buyers_horizon": float(p["p_order_horizon"].sum()),
-        "bought_last_12_months": float(
-            data_access.customers_between(engine, year_before, quarter.end)
-        ),
+        "bought_last_12_months": float(queries.customers_between(engine, year_before, quarter.end)),
     }
     for name in CLV_FIGURES:
         column = "clv" if name != "expected_revenue_next_quarter" else name
@@ -517,7 +515,7 @@ class ClvSection:
 
 
 def value_bases(
-    engine: data_access.DataEngine, config: Config, periods: pd.DataFrame, key: str, calibrated
+    engine: queries.DataEngine, config: Config, periods: pd.DataFrame, key: str, calibrated
 ) -> tuple[Snapshot, pd.DataFrame, list[str]]:
     """The current base valued whole, the headline figures of every compared base (the
     validation fit is the model of the base at the previous quarter's end), and notes on any
@@ -547,9 +545,7 @@ def value_bases(
     return current, pd.DataFrame(base, index=BASE_FIGURES), notes
 
 
-def build_section(
-    engine: data_access.DataEngine, config: Config, periods: pd.DataFrame
-) -> ClvSection:
+def build_section(engine: queries.DataEngine, config: Config, periods: pd.DataFrame) -> ClvSection:
     """Validate on the quarter, refit to its end, value the base now, last quarter, a year ago."""
     quarter = config.period
     try:
@@ -688,7 +684,7 @@ def model_note(section: ClvSection, currency: str) -> str:
     return " ".join(part for part in parts if part)
 
 
-def value_by_channel(engine: data_access.DataEngine, config: Config) -> pd.DataFrame | None:
+def value_by_channel(engine: queries.DataEngine, config: Config) -> pd.DataFrame | None:
     """CLV per acquisition channel at the quarter's end (what the CLV section saves as
     clv_by_channel), for sections run without it; None when orders carry no channel or no
     sound model could be fitted."""

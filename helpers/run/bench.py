@@ -1,6 +1,6 @@
 """Benchmark the quarterly batch at scale, against the naive way of doing the same work.
 
-    python -m helpers.bench --customers 100000 --customers 1000000
+    python -m helpers.run.bench --customers 100000 --customers 1000000
 
 For each size: generate the sample data set, run the whole batch (`opsreport`), and measure
 side by side: our DuckDB customer summary against lifetimes' summary_data_from_transaction_data
@@ -126,7 +126,7 @@ def generate(size: int, folder: Path) -> Step:
         [
             str(BIN / "python"),
             "-m",
-            "helpers.sample_data",
+            "helpers.data.sample",
             "--customers",
             str(size),
             "--out",
@@ -166,12 +166,12 @@ def summary_comparison(size: int, orders: pd.DataFrame, end: pd.Timestamp) -> li
     """Our DuckDB summary against lifetimes', checked identical."""
     from lifetimes.utils import summary_data_from_transaction_data
 
-    from helpers import data_access
+    from helpers.data import queries
 
-    engine = data_access.DataEngine({"orders": orders})
+    engine = queries.DataEngine({"orders": orders})
     with TreeMemory() as ours_memory:
         started = time.perf_counter()
-        ours = data_access.customer_summary(engine, end, 7.0).set_index("customer_id")
+        ours = queries.customer_summary(engine, end, 7.0).set_index("customer_id")
         ours_seconds = time.perf_counter() - started
     with TreeMemory() as theirs_memory:
         started = time.perf_counter()
@@ -200,7 +200,7 @@ def fit_comparison(size: int, summary: pd.DataFrame) -> list[Step]:
     and lifetimes' own weighted fit on the same rows (what compression alone gives)."""
     from lifetimes import BetaGeoFitter
 
-    from helpers import clv_models
+    from helpers.models import fitting
 
     def timed(fit):
         with TreeMemory() as memory:
@@ -208,10 +208,8 @@ def fit_comparison(size: int, summary: pd.DataFrame) -> list[Step]:
             params = fit().params_
             return params, time.perf_counter() - started, memory.peak_mb
 
-    rows = clv_models.compress(summary)
-    ours, ours_seconds, ours_mb = timed(
-        lambda: clv_models.fit_purchase_model(summary, "bgnbd").fitter
-    )
+    rows = fitting.compress(summary)
+    ours, ours_seconds, ours_mb = timed(lambda: fitting.fit_purchase_model(summary, "bgnbd").fitter)
     plain, plain_seconds, plain_mb = timed(
         lambda: BetaGeoFitter().fit(summary["frequency"], summary["recency"], summary["T"])
     )
@@ -240,7 +238,7 @@ def fit_comparison(size: int, summary: pd.DataFrame) -> list[Step]:
 
 def naive_batch(size: int, params: Path, quarter: str, workdir: Path) -> Step:
     """The same notebooks run one after another with the papermill and nbconvert CLIs."""
-    from helpers.sections import SECTIONS
+    from helpers.core.outline import SECTIONS
 
     seconds, peak = 0.0, 0.0
     for section in SECTIONS.values():
@@ -266,9 +264,9 @@ def naive_batch(size: int, params: Path, quarter: str, workdir: Path) -> Step:
 
 
 def bench_size(size: int, root: Path) -> list[Step]:
-    from helpers.config import load_config
-    from helpers.data_access import DataEngine, customer_summary
-    from helpers.inputs import prepare_inputs
+    from helpers.core.config import load_config
+    from helpers.data.inputs import prepare_inputs
+    from helpers.data.queries import DataEngine, customer_summary
 
     folder = root / str(size)
     steps = [generate(size, folder)]

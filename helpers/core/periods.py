@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from helpers.errors import ParameterError
+from helpers.core.errors import ParameterError
 
 _QUARTER = re.compile(r"^(\d{4})\s*-?\s*Q([1-4])$", re.IGNORECASE)
 

@@ -4,7 +4,7 @@ the headline figures.
 
 A model that cannot be fitted soundly raises ModelFitError with a reason a reader can act on;
 the section then withholds the figures that need it. Fits run on the distinct (frequency,
-recency, T) rows with the number of customers as weights (helpers.likelihood).
+recency, T) rows with the number of customers as weights (helpers.models.likelihood).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import pandas as pd
 from lifetimes.utils import ConvergenceError
 from scipy.special import roots_genlaguerre
 
-from helpers import likelihood
-from helpers.errors import ReportError
+from helpers.core.errors import ReportError
+from helpers.models import likelihood
 
 MODEL_KEYS = ("bgnbd", "mbgnbd", "pareto")
 MODEL_NAMES = likelihood.NAMES

@@ -18,14 +18,14 @@ import pyarrow.parquet as pq
 from IPython.display import Markdown
 from pyarrow import csv
 
-from helpers.charts import use_report_style
-from helpers.config import Config, load_config
-from helpers.data_access import DataEngine
-from helpers.inputs import prepare_inputs
-from helpers.kpis import basis_sentence
-from helpers.periods import COMPARISON_LABELS, Quarter, comparison_periods
-from helpers.sections import SECTIONS
-from helpers.tables import safe_markdown
+from helpers.core.config import Config, load_config
+from helpers.core.outline import SECTIONS
+from helpers.core.periods import COMPARISON_LABELS, Quarter, comparison_periods
+from helpers.data.inputs import prepare_inputs
+from helpers.data.queries import DataEngine
+from helpers.render.charts import use_report_style
+from helpers.render.tables import safe_markdown
+from helpers.sections.kpis import basis_sentence
 
 FORMULA_START = r"^[=+\-@\t\r]"  # what Excel, WPS and LibreOffice read as a formula
 

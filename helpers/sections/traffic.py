@@ -15,11 +15,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from helpers import data_access
-from helpers.config import Config
-from helpers.formatting import fmt_value
-from helpers.kpis import BASIS_WORDS, changes_text, comparison_bases, is_material, kpi_record
-from helpers.stats import two_proportion_ztest
+from helpers.core.config import Config
+from helpers.data import queries
+from helpers.models.significance import two_proportion_ztest
+from helpers.render.formats import fmt_value
+from helpers.sections.kpis import (
+    BASIS_WORDS,
+    changes_text,
+    comparison_bases,
+    is_material,
+    kpi_record,
+)
 
 MEASURES = {  # column: (label, unit)
     "sessions": ("Sessions", "count"),
@@ -225,28 +231,28 @@ def _share_shift(mix: pd.DataFrame, material_pp: float, bases: tuple[str, ...]) 
 
 
 def with_net_orders(
-    engine: data_access.DataEngine, periods: pd.DataFrame, totals: pd.DataFrame
+    engine: queries.DataEngine, periods: pd.DataFrame, totals: pd.DataFrame
 ) -> pd.DataFrame:
     """Per-period traffic sums whose orders and revenue are the orders table's net orders and
     net revenue, when there is one: the conversion rate and revenue per session of the
     headline, here and on the index, have one definition (net orders / sessions)."""
     if not engine.has("orders"):
         return totals
-    orders = data_access.orders_by_period(engine, periods).rename(
-        columns={"net_revenue": "revenue"}
-    )[["period", "orders", "revenue"]]
+    orders = queries.orders_by_period(engine, periods).rename(columns={"net_revenue": "revenue"})[
+        ["period", "orders", "revenue"]
+    ]
     return totals.drop(columns=["orders", "revenue"], errors="ignore").merge(
         orders, on="period", how="left"
     )
 
 
 def _orders_from_order_table(
-    engine: data_access.DataEngine, periods: pd.DataFrame, traffic: pd.DataFrame, by: list[str]
+    engine: queries.DataEngine, periods: pd.DataFrame, traffic: pd.DataFrame, by: list[str]
 ) -> pd.DataFrame:
     """Fill orders and revenue from the orders table where the traffic table lacks them."""
     if "orders" in traffic or not engine.has("orders"):
         return traffic
-    orders = data_access.orders_by_period(engine, periods, by=by)
+    orders = queries.orders_by_period(engine, periods, by=by)
     orders = orders.rename(columns={"net_revenue": "revenue"})[
         ["period", "quarter", *by, "orders", "revenue"]
     ]
@@ -285,24 +291,22 @@ class TrafficSection:
 
 
 def build_section(
-    engine: data_access.DataEngine, config: Config, periods: pd.DataFrame
+    engine: queries.DataEngine, config: Config, periods: pd.DataFrame
 ) -> TrafficSection:
     """Query the engine once per grain and derive every traffic table."""
     has_orders = "orders" in engine.columns("traffic")
-    totals = add_rates(
-        with_net_orders(engine, periods, data_access.traffic_by_period(engine, periods))
-    )
+    totals = add_rates(with_net_orders(engine, periods, queries.traffic_by_period(engine, periods)))
     by_channel = add_rates(
         _orders_from_order_table(
             engine,
             periods,
-            data_access.traffic_by_period(engine, periods, ["channel"]),
+            queries.traffic_by_period(engine, periods, ["channel"]),
             ["channel"],
         )
     )
     devices = None
     if "device" in engine.columns("traffic"):
-        by_device = data_access.traffic_by_period(engine, periods, ["device"])
+        by_device = queries.traffic_by_period(engine, periods, ["device"])
         devices = device_split(by_device) if "orders" in by_device else None
     comparison = period_comparison(totals)
     mix = channel_mix(by_channel)
@@ -313,7 +317,7 @@ def build_section(
         for base in ("previous", "year_ago")
     }
     quarter = config.period
-    weekly = data_access.traffic_weekly(
+    weekly = queries.traffic_weekly(
         engine, quarter.shift(1 - config.traffic.trend_quarters).start, quarter.end
     )
     thresholds = {

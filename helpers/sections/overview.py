@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from helpers import data_access
-from helpers.kpis import kpi_record
-from helpers.traffic import add_rates, with_net_orders
+from helpers.data import queries
+from helpers.sections.kpis import kpi_record
+from helpers.sections.traffic import add_rates, with_net_orders
 
 ORDER_KPIS = {  # column: (label, unit)
     "net_revenue": ("Net revenue", "currency"),
@@ -28,11 +28,11 @@ def _targets_for(targets: pd.DataFrame | None, quarter: str) -> dict[str, float]
     return dict(zip(rows["metric"], rows["target"], strict=True))
 
 
-def headline_kpis(engine: data_access.DataEngine, periods: pd.DataFrame) -> dict[str, dict]:
+def headline_kpis(engine: queries.DataEngine, periods: pd.DataFrame) -> dict[str, dict]:
     """KPI records for the compared periods from the orders and traffic tables present."""
     frames = []
     if engine.has("orders"):
-        orders = data_access.orders_by_period(engine, periods)
+        orders = queries.orders_by_period(engine, periods)
         frames.append(
             orders.assign(aov=orders["net_revenue"] / orders["orders"]).set_index("period")[
                 list(ORDER_KPIS)
@@ -40,7 +40,7 @@ def headline_kpis(engine: data_access.DataEngine, periods: pd.DataFrame) -> dict
         )
     if engine.has("traffic"):
         traffic = add_rates(
-            with_net_orders(engine, periods, data_access.traffic_by_period(engine, periods))
+            with_net_orders(engine, periods, queries.traffic_by_period(engine, periods))
         ).set_index("period")
         frames.append(traffic[[c for c in TRAFFIC_KPIS if traffic[c].notna().any()]])
     if not frames:

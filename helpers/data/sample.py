@@ -8,7 +8,7 @@ from the orders through per-channel conversion rates; marketing revenue follows 
 (Hill) response to spend. The true parameters, and how many customers were still alive at each
 quarter's end, are written to manifest.json so tests can check what the models recover.
 
-Run: python -m helpers.sample_data --customers 30000 --out data/sample
+Run: python -m helpers.data.sample --customers 30000 --out data/sample
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers.marketing import hill  # the response curve the ROI section fits
+from helpers.sections.marketing import hill  # the response curve the ROI section fits
 
 START, END = pd.Timestamp("2023-01-01"), pd.Timestamp("2025-12-31")
 

@@ -8,8 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from helpers.errors import ReportError, SectionFailedError
-from helpers.runner import run_quarter
+from helpers.core.errors import ReportError, SectionFailedError
+from helpers.run.runner import run_quarter
 
 INTERRUPTED = 130  # the shell's exit status after Ctrl-C
 

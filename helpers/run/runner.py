@@ -26,16 +26,16 @@ import pyarrow as pa
 from jupyter_client import KernelManager
 from papermill.exceptions import PapermillExecutionError
 
-from helpers.config import TABLES, Config, load_config
-from helpers.data_access import DataEngine
-from helpers.errors import InputFileError, ReportError, SectionFailedError
-from helpers.html_export import export_html
-from helpers.index_page import render_index
-from helpers.inputs import data_quality, find_input_file, prepare_inputs, write_clean_inputs
-from helpers.kernels import KernelPool
-from helpers.overview import headline_kpis
-from helpers.periods import comparison_periods
-from helpers.sections import SECTIONS, Section, missing_tables
+from helpers.core.config import TABLES, Config, load_config
+from helpers.core.errors import InputFileError, ReportError, SectionFailedError
+from helpers.core.outline import SECTIONS, Section, missing_tables
+from helpers.core.periods import comparison_periods
+from helpers.data.inputs import data_quality, find_input_file, prepare_inputs, write_clean_inputs
+from helpers.data.queries import DataEngine
+from helpers.render.html import export_html
+from helpers.render.index_page import render_index
+from helpers.run.kernels import KernelPool
+from helpers.sections.overview import headline_kpis
 
 KERNEL = "ecom-report"
 Log = Callable[[str], None]

@@ -10,9 +10,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from helpers.errors import ParameterError
-from helpers.periods import Quarter
-from helpers.sections import SECTIONS
+from helpers.core.errors import ParameterError
+from helpers.core.outline import SECTIONS
+from helpers.core.periods import Quarter
 
 TABLES = ("orders", "order_items", "traffic", "marketing", "targets")
 

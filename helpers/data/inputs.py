@@ -18,10 +18,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.tseries.api import guess_datetime_format
 
-from helpers.config import TABLES, Config
-from helpers.contract import CONTRACT, TableSpec
-from helpers.errors import DataContractError, InputFileError, Violation
-from helpers.periods import Quarter
+from helpers.core.config import TABLES, Config
+from helpers.core.errors import DataContractError, InputFileError, Violation
+from helpers.core.periods import Quarter
+from helpers.data.contract import CONTRACT, TableSpec
 
 READERS = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".xlsx": "excel", ".xls": "excel"}
 CSV_ENCODINGS = ("utf-8-sig", "gb18030")  # utf-8-sig reads plain UTF-8 and UTF-8 with BOM

@@ -16,14 +16,15 @@ from pathlib import Path
 
 from jupyter_client import KernelManager
 
-from helpers.data_access import ENGINE_THREADS_VARIABLE
-from helpers.errors import KernelStartError
+from helpers.core.errors import KernelStartError
+from helpers.data.queries import ENGINE_THREADS_VARIABLE
 
 # what the section notebooks import in their first code cell, executed silently (no
 # execution count, no output) before a notebook is sent to the kernel
 WARM_UP = (
-    "import helpers.report, helpers.charts, helpers.tables, "
-    "helpers.traffic, helpers.clv, helpers.repurchase, helpers.marketing"
+    "import helpers.run.notebook, helpers.render.charts, helpers.render.tables, "
+    "helpers.sections.traffic, helpers.sections.clv, helpers.sections.repurchase, "
+    "helpers.sections.marketing"
 )
 
 

@@ -4,7 +4,7 @@ CDNOW_master.txt: 23,570 customers' CD purchases, 1997-01-01 to 1998-06-30; CDNO
 the 2,357-customer sample used by Fader, Hardie & Lee (2005). Read from the installed package
 files directly (lifetimes.datasets needs pkg_resources, which recent setuptools removed).
 
-Run: python -m helpers.cdnow --out data/cdnow   (orders only: other sections are skipped)
+Run: python -m helpers.data.cdnow --out data/cdnow   (orders only: other sections are skipped)
 """
 
 from __future__ import annotations

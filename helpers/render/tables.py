@@ -9,8 +9,8 @@ import pandas as pd
 from IPython.display import HTML, Markdown
 from pandas.io.formats.style import Styler
 
-from helpers.formatting import fmt_change, fmt_value
-from helpers.kpis import formatted_kpis
+from helpers.render.formats import fmt_change, fmt_value
+from helpers.sections.kpis import formatted_kpis
 
 
 def styled(
@@ -23,7 +23,7 @@ def styled(
 ) -> Styler:
     """A display table: each column formatted by its unit, renamed to a human label.
 
-    `units` maps column -> unit (see helpers.formatting); columns named in `changes` are
+    `units` maps column -> unit (see helpers.render.formats); columns named in `changes` are
     formatted as changes (pp for rate units, % otherwise) and coloured green/red.
     """
     shown = frame[list(units)].rename(columns=labels or {})

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from helpers.contract import CONTRACT
+from helpers.data.contract import CONTRACT
 
 ENGINE_THREADS_VARIABLE = "OPSREPORT_ENGINE_THREADS"
 # contract columns no query here reads: loaded tables leave them out (at 1M customers, 220 MB of

@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 
-from helpers.formatting import fmt_change, fmt_value
+from helpers.render.formats import fmt_change, fmt_value
 
 DIFFERENCE_UNITS = ("rate", "ratio", "pct")  # a change of these is their difference
 Z_95 = 1.959964  # two-sided 95% normal quantile

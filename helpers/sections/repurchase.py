@@ -26,12 +26,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from helpers import data_access
-from helpers.config import Config
-from helpers.formatting import compact, fmt_change, fmt_value
-from helpers.kpis import BASE_PERIOD, changes_text, comparison_bases, kpi_record
-from helpers.periods import Quarter
-from helpers.stats import two_proportion_ztest
+from helpers.core.config import Config
+from helpers.core.periods import Quarter
+from helpers.data import queries
+from helpers.models.significance import two_proportion_ztest
+from helpers.render.formats import compact, fmt_change, fmt_value
+from helpers.sections.kpis import BASE_PERIOD, changes_text, comparison_bases, kpi_record
 
 SEGMENTS = [
     "Champions",
@@ -285,30 +285,30 @@ class RepurchaseSection:
 
 
 def build_section(
-    engine: data_access.DataEngine, config: Config, periods: pd.DataFrame
+    engine: queries.DataEngine, config: Config, periods: pd.DataFrame
 ) -> RepurchaseSection:
     """Query the engine per grain and derive every repurchase table for the quarter."""
     params, quarter = config.repurchase, config.period
     end = quarter.end
-    by_period = data_access.repurchase_by_period(engine, end)
+    by_period = queries.repurchase_by_period(engine, end)
     quarterly = add_rates(by_period["quarter"])
     grain = params.cohort_grain
     last_period = quarter.start if grain == "quarter" else end - pd.DateOffset(months=1)
     retention, cumulative = cohort_matrices(
-        data_access.cohort_activity(engine, grain, end),
+        queries.cohort_activity(engine, grain, end),
         grain,
         last_period,
         params.max_cohort_periods,
     )
-    second = data_access.second_orders(engine, end)
+    second = queries.second_orders(engine, end)
     shares, by_channel = second_order_summary(second, end, params.second_order_windows)
-    current = rfm_segments(data_access.rfm_inputs(engine, end, quarter.start), params.rfm_bins)
+    current = rfm_segments(queries.rfm_inputs(engine, end, quarter.start), params.rfm_bins)
     previous = rfm_segments(
-        data_access.rfm_inputs(engine, quarter.start, quarter.previous.start), params.rfm_bins
+        queries.rfm_inputs(engine, quarter.start, quarter.previous.start), params.rfm_bins
     )
     transitions, flows = migration(previous, current)
     members = (
-        member_comparison(data_access.member_repurchase(engine, periods), config.significance_level)
+        member_comparison(queries.member_repurchase(engine, periods), config.significance_level)
         if "is_member" in engine.columns("orders")
         else None
     )

@@ -6,10 +6,10 @@ from datetime import datetime
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from helpers.formatting import fmt_value
-from helpers.html_export import TEMPLATES
-from helpers.kpis import formatted_kpis
-from helpers.periods import Quarter
+from helpers.core.periods import Quarter
+from helpers.render.formats import fmt_value
+from helpers.render.html import TEMPLATES
+from helpers.sections.kpis import formatted_kpis
 
 
 def _change_class(value: float | None) -> str:

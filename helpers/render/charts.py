@@ -10,8 +10,8 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from helpers.formatting import compact
-from helpers.periods import COMPARISON_LABELS
+from helpers.core.periods import COMPARISON_LABELS
+from helpers.render.formats import compact
 
 PALETTE = "deep"
 PERIOD_COLORS = {"This quarter": "#1f4e79", "Previous quarter": "#7fa7cf", "Year ago": "#c9c9c9"}

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import OptimizeWarning, curve_fit
 
-from helpers import data_access
-from helpers.config import Config
-from helpers.formatting import fmt_value
-from helpers.kpis import change, kpi_record
+from helpers.core.config import Config
+from helpers.data import queries
+from helpers.render.formats import fmt_value
+from helpers.sections.kpis import change, kpi_record
 
 # shown in the report
 DEFINITIONS = """CTR = clicks / impressions; CPC = spend / clicks; conversion rate = attributed
@@ -343,30 +343,28 @@ class MarketingSection:
 
 
 def build_section(
-    engine: data_access.DataEngine,
+    engine: queries.DataEngine,
     config: Config,
     periods: pd.DataFrame,
     clv_by_channel: pd.DataFrame | None,
 ) -> MarketingSection:
     """Query the marketing table per grain and derive every ROI table."""
     params, quarter = config.marketing, config.period
-    margin = data_access.gross_margin_rate(engine, quarter.end) if engine.has("orders") else None
-    total = add_measures(data_access.marketing_by_period(engine, periods), margin)
-    channels = add_measures(data_access.marketing_by_period(engine, periods, ["channel"]), margin)
+    margin = queries.gross_margin_rate(engine, quarter.end) if engine.has("orders") else None
+    total = add_measures(queries.marketing_by_period(engine, periods), margin)
+    channels = add_measures(queries.marketing_by_period(engine, periods, ["channel"]), margin)
     has_campaign = "campaign" in engine.columns("marketing")
     campaigns = (
-        add_measures(
-            data_access.marketing_by_period(engine, periods, ["channel", "campaign"]), margin
-        )
+        add_measures(queries.marketing_by_period(engine, periods, ["channel", "campaign"]), margin)
         if has_campaign
         else channels
     )
-    weekly = data_access.marketing_weekly(engine, quarter.end)
+    weekly = queries.marketing_weekly(engine, quarter.end)
     now = weekly[weekly["week"] >= quarter.start]
     curves = response_curves(weekly, now.groupby("channel")["spend"].mean(), params.min_fit_r2)
     plan = reallocate(curves, params.max_budget_shift_pct / 100, margin)
     orders = (
-        data_access.orders_by_period(engine, periods).set_index("period")
+        queries.orders_by_period(engine, periods).set_index("period")
         if engine.has("orders")
         else pd.DataFrame(np.nan, index=periods["period"], columns=["net_revenue", "new_customers"])
     )
