@@ -9,7 +9,7 @@ from lifetimes.utils import calibration_and_holdout_data, summary_data_from_tran
 from scipy.optimize import approx_fprime
 
 from helpers.data import cdnow, queries
-from helpers.models import fitting, likelihood
+from helpers.models import fitting, holdout, likelihood, prediction
 from helpers.sections import clv
 
 
@@ -95,7 +95,7 @@ def cdnow_calibration(cdnow_engine):
     return queries.customer_summary(cdnow_engine, pd.Timestamp("1997-10-01"), 7)
 
 
-HORIZON = fitting.Horizon(92 / 7, 12, fitting.monthly_rate(0.10), "weeks")
+HORIZON = prediction.Horizon(92 / 7, 12, prediction.monthly_rate(0.10), "weeks")
 
 
 def test_weighted_fit_equals_lifetimes_plain_fit(summary):
@@ -181,7 +181,7 @@ def test_cdnow_reproduces_fader_hardie_lee_2005(cdnow_engine, cdnow_calibration)
     assert -mean * len(summary) == pytest.approx(-9582.43, abs=0.01)
     start, end = pd.Timestamp("1997-10-01"), pd.Timestamp("1998-07-01")
     actual = queries.purchase_days_between(cdnow_engine, start, end)
-    _, metrics = fitting.holdout_validation(model, summary, actual, (end - start).days / 7)
+    _, metrics = holdout.holdout_validation(model, summary, actual, (end - start).days / 7)
     assert round(metrics["predicted_purchases"]) == 1653
     assert metrics["actual_purchases"] == 1882
 
@@ -269,7 +269,7 @@ def test_holdout_validation_metrics_by_hand(engine):
     summary = queries.customer_summary(engine, pd.Timestamp("2025-07-01"), 7)
     model = fitting.fit_purchase_model(summary, "bgnbd")
     actual = pd.DataFrame({"customer_id": summary["customer_id"].iloc[:3], "purchases": 2.0})
-    table, metrics = fitting.holdout_validation(model, summary, actual, horizon=13.0)
+    table, metrics = holdout.holdout_validation(model, summary, actual, horizon=13.0)
     f, r, T = summary["frequency"], summary["recency"], summary["T"]
     predicted = model.fitter.conditional_expected_number_of_purchases_up_to_time(13.0, f, r, T)
     assert metrics["actual_purchases"] == 6.0
@@ -277,7 +277,7 @@ def test_holdout_validation_metrics_by_hand(engine):
     error = predicted - np.r_[[2.0] * 3, np.zeros(len(summary) - 3)]
     assert metrics["mae"] == pytest.approx(np.abs(error).mean())
     bought = np.r_[[True] * 3, [False] * (len(summary) - 3)]
-    p = fitting.probability_of_purchase(model, 13.0, summary)
+    p = prediction.probability_of_purchase(model, 13.0, summary)
     assert metrics["log_loss"] == pytest.approx(
         -np.mean(np.where(bought, np.log(p), np.log(1 - p)))
     )
@@ -288,7 +288,7 @@ def test_holdout_validation_metrics_by_hand(engine):
     assert table["calibration_purchases"].max() <= 7
     nobody = actual.iloc[:0]
     assert (
-        fitting.holdout_validation(model, summary, nobody, 13.0)[1]["aggregate_error_pct"] is None
+        holdout.holdout_validation(model, summary, nobody, 13.0)[1]["aggregate_error_pct"] is None
     )
 
 
@@ -307,7 +307,7 @@ def test_probability_of_purchase_for_a_new_customer_is_lifetimes(key, fitter, pa
     fitted = fitting.FittedModel(key, likelihood.Estimate(model, None, 0.0), "")
     rows = pd.DataFrame({"frequency": [0.0], "recency": [0.0], "T": [1e-9]})
     for t in (1.0, 13.0, 52.0):
-        ours = fitting.probability_of_purchase(fitted, t, rows)[0]
+        ours = prediction.probability_of_purchase(fitted, t, rows)[0]
         assert 1 - ours == pytest.approx(
             model.probability_of_n_purchases_up_to_time(t, 0), rel=1e-6
         )
@@ -318,7 +318,7 @@ def test_pareto_probability_of_purchase_matches_lifetimes_where_it_is_finite(eng
     model = fitting.fit_purchase_model(summary, "pareto")
     f, r, T = (summary[k].to_numpy() for k in ("frequency", "recency", "T"))
     theirs = model.fitter.conditional_probability_of_n_purchases_up_to_time(0, 13.0, f, r, T)
-    ours = fitting.probability_of_purchase(model, 13.0, summary)
+    ours = prediction.probability_of_purchase(model, 13.0, summary)
     finite = np.isfinite(theirs)
     assert finite.mean() > 0.9
     np.testing.assert_allclose(1 - ours[finite], theirs[finite], atol=1e-6)
@@ -330,12 +330,12 @@ def test_choice_needs_tolerance_and_a_p_alive_that_separates():
         "mbgnbd": {"aggregate_error_pct": -16.0, "log_loss": 0.29, "alive_auc": 0.80},
         "pareto": {"aggregate_error_pct": 12.0, "log_loss": 0.31, "alive_auc": 0.78},
     }
-    assert fitting.choose_model(results, 15.0) == "pareto"
-    assert fitting.choose_model(results, 20.0) == "mbgnbd"
+    assert holdout.choose_model(results, 15.0) == "pareto"
+    assert holdout.choose_model(results, 20.0) == "mbgnbd"
     results["pareto"]["alive_auc"] = 0.4
-    assert fitting.choose_model(results, 15.0) == "bgnbd"  # none separates: best log-loss
+    assert holdout.choose_model(results, 15.0) == "bgnbd"  # none separates: best log-loss
     results["mbgnbd"] = {"model": "Modified BG/NBD", "error": "did not converge"}
-    assert fitting.choose_model(results, 1.0) == "bgnbd"  # none within tolerance: all
+    assert holdout.choose_model(results, 1.0) == "bgnbd"  # none within tolerance: all
 
 
 def test_value_tiers_and_shares():
@@ -352,27 +352,27 @@ def test_value_tiers_and_shares():
 def test_clv_in_margin_terms_and_discounting(summary):
     model = fitting.fit_purchase_model(summary, "bgnbd")
     spend = fitting.spend_model(summary)
-    revenue = clv.predict_customers(model, spend, summary, HORIZON, None)
-    margin = clv.predict_customers(model, spend, summary, HORIZON, 0.4)
+    revenue = prediction.predict_customers(model, spend, summary, HORIZON, None)
+    margin = prediction.predict_customers(model, spend, summary, HORIZON, 0.4)
     np.testing.assert_allclose(margin["clv"], 0.4 * revenue["clv"])
-    undiscounted = clv.predict_customers(
-        model, spend, summary, fitting.Horizon(92 / 7, 12, 0.0, "weeks"), None
+    undiscounted = prediction.predict_customers(
+        model, spend, summary, prediction.Horizon(92 / 7, 12, 0.0, "weeks"), None
     )
     assert (undiscounted["clv"] >= revenue["clv"]).all() and (revenue["clv"] >= 0).all()
-    assert fitting.monthly_rate(0.10) == pytest.approx(0.0079741404, rel=1e-8)
+    assert prediction.monthly_rate(0.10) == pytest.approx(0.0079741404, rel=1e-8)
     assert revenue["p_alive"].min() >= 0 and revenue["p_alive"].max() <= 1
     repeat = (summary["frequency"] > 0) & (summary["monetary_value"] > 0)
     assert spend.repeat_customers == repeat.sum()
     assert spend.observed_mean == pytest.approx(summary.loc[repeat, "monetary_value"].mean())
-    without_spend = clv.predict_customers(model, None, summary, HORIZON, 0.4)
+    without_spend = prediction.predict_customers(model, None, summary, HORIZON, 0.4)
     assert "clv" not in without_spend and "p_alive" in without_spend
 
 
 def test_period_transactions_check_is_seeded(summary):
     model = fitting.fit_purchase_model(summary, "bgnbd")
-    first = clv.period_transactions(model, summary, seed=3)
-    assert first.equals(clv.period_transactions(model, summary, seed=3))
-    assert not first.equals(clv.period_transactions(model, summary, seed=4))
+    first = prediction.period_transactions(model, summary, seed=3)
+    assert first.equals(prediction.period_transactions(model, summary, seed=3))
+    assert not first.equals(prediction.period_transactions(model, summary, seed=4))
     assert first["actual"].sum() == first["model"].sum() == len(summary)
     actual = summary["frequency"].clip(upper=7).value_counts().sort_index()
     assert first["actual"].tolist() == actual.reindex(range(8), fill_value=0).tolist()
@@ -392,7 +392,7 @@ def test_simulated_purchases_follow_the_model(key, fitter, params):
     model = fitter()
     model.params_ = pd.Series(params)
     ages = np.full(200_000, 30.0)
-    drawn = clv.simulate_repeat_purchases(key, params, ages, np.random.default_rng(0))
+    drawn = prediction.simulate_repeat_purchases(key, params, ages, np.random.default_rng(0))
     expected = model.expected_number_of_purchases_up_to_time(30.0)
     assert drawn.mean() == pytest.approx(expected, abs=4 * drawn.std() / np.sqrt(len(ages)))
     if key != "pareto":  # lifetimes has P(X(t) = n) for the BG/NBD family only
@@ -408,7 +408,7 @@ def test_compressed_clv_equals_lifetimes_customer_lifetime_value(summary, key):
     by recency (valid because E(t | x, t_x, T) factorises): still lifetimes' own CLV."""
     model = fitting.fit_purchase_model(summary, key)
     spend = fitting.spend_model(summary)
-    ours = clv.predict_customers(model, spend, summary, HORIZON, None)
+    ours = prediction.predict_customers(model, spend, summary, HORIZON, None)
     theirs = spend.fitter.customer_lifetime_value(
         model.fitter,
         summary["frequency"],
@@ -416,7 +416,7 @@ def test_compressed_clv_equals_lifetimes_customer_lifetime_value(summary, key):
         summary["T"],
         summary["monetary_value"],
         time=12,
-        discount_rate=fitting.monthly_rate(0.10),
+        discount_rate=prediction.monthly_rate(0.10),
         freq="W",
     )
     np.testing.assert_allclose(ours["clv"], theirs, rtol=1e-9)
@@ -432,7 +432,7 @@ def test_standard_errors_match_a_parametric_bootstrap(summary):
     spread of the same totals over 300 parameter draws from the models' covariances."""
     model = fitting.fit_purchase_model(summary, "mbgnbd")
     spend = fitting.spend_model(summary)
-    delta = fitting.headline_standard_errors(model, spend, summary, HORIZON)
+    delta = prediction.headline_standard_errors(model, spend, summary, HORIZON)
     rng = np.random.default_rng(0)
     draws = []
     for _ in range(300):
@@ -440,7 +440,7 @@ def test_standard_errors_match_a_parametric_bootstrap(summary):
         for estimate in (model.estimate, spend.estimate):
             log_params = np.log(estimate.fitter.params_.to_numpy())
             fitted.append(
-                fitting._refitted(
+                prediction._refitted(
                     estimate, rng.multivariate_normal(log_params, estimate.covariance)
                 )
             )
@@ -448,7 +448,7 @@ def test_standard_errors_match_a_parametric_bootstrap(summary):
         drawn_spend = fitting.SpendModel(
             likelihood.Estimate(fitted[1], None, 0), 1, 0.0, 0.0, 0.0, ""
         )
-        p = clv.predict_customers(purchase, drawn_spend, summary, HORIZON, None)
+        p = prediction.predict_customers(purchase, drawn_spend, summary, HORIZON, None)
         draws.append([p["clv"].sum(), p["expected_revenue_next_quarter"].sum()])
     bootstrap = np.std(draws, axis=0, ddof=1)
     np.testing.assert_allclose(delta, bootstrap, rtol=0.15)

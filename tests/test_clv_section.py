@@ -9,7 +9,8 @@ from helpers.core.config import load_config
 from helpers.core.periods import comparison_periods
 from helpers.data.inputs import prepare_inputs
 from helpers.data.queries import ENGINE_THREADS_VARIABLE, DataEngine
-from helpers.models import fitting, likelihood
+from helpers.models import fitting, likelihood, prediction, valuation
+from helpers.render import text
 from helpers.sections import clv
 
 from .conftest import PROJECT
@@ -73,7 +74,7 @@ def test_published_figures_are_sound_and_defined_as_stated(section, tables, conf
     assert 0 < se < kpis["clv_mean"]["current"] / 10
     assert kpis["clv_total"]["se"]["current"] == pytest.approx(se * len(p))
     top = section.tiers.set_index("tier").loc["Top 10%", "value_share"]
-    assert f"The top 10% of customers hold {top:.0%}" in " ".join(section.findings)
+    assert f"The top 10% of customers hold {top:.0%}" in " ".join(text.sentences(section.findings))
 
 
 def test_a_degenerate_spend_model_withholds_clv_and_says_why(config, tables, degenerate_spend):
@@ -85,7 +86,7 @@ def test_a_degenerate_spend_model_withholds_clv_and_says_why(config, tables, deg
         record = section.kpis[name]
         assert record["current"] is None and "q = 0.49" in record["withheld"]
     assert section.kpis["expected_alive"]["current"] > 0  # the purchase model still stands
-    assert any(f.startswith("CLV figures are withheld") for f in section.findings)
+    assert any(f.startswith("CLV figures are withheld") for f in text.sentences(section.findings))
     assert "clv" not in clv.customer_export(section)
 
 
@@ -97,11 +98,12 @@ def test_no_purchase_model_withholds_the_section(config, tables, monkeypatch):
     section = build(config, tables)
     assert section.withheld.startswith("no purchase model could be fitted")
     assert section.clv_withheld == section.withheld and section.kpis == {}
-    assert section.findings == [f"CLV is not available: {section.withheld}."]
+    assert text.sentences(section.findings) == [f"CLV is not available: {section.withheld}."]
 
 
 def test_a_change_within_the_uncertainty_is_not_material():
-    from helpers.sections.kpis import formatted_kpis, kpi_record
+    from helpers.render.kpi_rows import formatted_kpis
+    from helpers.sections.kpis import kpi_record
 
     values = {"current": 101.0, "previous": 100.0, "year_ago": 80.0}
     errors = {"current": 1.0, "previous": 1.0, "year_ago": 1.0}
@@ -131,7 +133,7 @@ def test_the_cdnow_report_quarter_of_fader_hardie_lee_is_valued(tmp_path):
     assert section.withheld is None and section.current.has_clv
     assert all("error" not in row for row in section.candidates.to_dict("records"))
     assert section.kpis["clv_mean"]["year_ago"] is None
-    assert any("1996Q4: not valued" in note for note in section.snapshot_notes)
+    assert any("1996Q4: not valued" in note for note in text.sentences(section.snapshot_notes))
     assert (section.current.predictions["clv"] >= 0).all()
     assert pd.notna(section.kpis["clv_mean"]["current"])
 
@@ -146,7 +148,7 @@ def test_channel_finding_is_its_table(section, config):
         f"{best['clv_mean'] / worst['clv_mean']:.1f}x those from "
         f"{worst['acquisition_channel']} ({currency}{worst['clv_mean']:,.0f})."
     )
-    assert expected in section.findings
+    assert expected in text.sentences(section.findings)
     p = section.current.predictions
     for row in section.by_channel.itertuples():
         mine = p[p["acquisition_channel"] == row.acquisition_channel]
@@ -162,7 +164,7 @@ def test_channel_finding_is_its_table(section, config):
     assert (
         f"The {section.chosen['model']} model expects {alive:,.0f} customers to be still active, "
         f"and {buyers:,.0f} to order over the next 12 months; {bought:,.0f} ordered in the last "
-        "12 months." in section.findings
+        "12 months." in text.sentences(section.findings)
     )
     assert buyers == pytest.approx(p["p_order_horizon"].sum()) and buyers < alive
 
@@ -185,8 +187,8 @@ def test_a_large_base_compares_models_on_a_sample_and_checks_the_chosen_on_all(s
 def test_intervals_from_the_predictions_equal_a_fresh_computation(section, config):
     snapshot = section.current
     summary = snapshot.predictions[["customer_id", "frequency", "recency", "T", "monetary_value"]]
-    horizon = clv.horizon_for(config, config.period)
-    fresh = fitting.headline_standard_errors(snapshot.model, snapshot.spend, summary, horizon)
+    horizon = valuation.horizon_for(config, config.period)
+    fresh = prediction.headline_standard_errors(snapshot.model, snapshot.spend, summary, horizon)
     errors = snapshot.standard_errors
     assert errors["clv_total"] == pytest.approx(fresh[0] * snapshot.margin_rate, rel=1e-12)
     assert errors["expected_revenue_next_quarter"] == pytest.approx(fresh[1], rel=1e-12)

@@ -5,6 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers.models import response
+from helpers.render import text
 from helpers.render.formats import fmt_value
 from helpers.sections import marketing
 
@@ -112,22 +114,22 @@ def test_moved_most_weighs_the_roas_change_by_spend():
 def test_response_fit_recovers_known_parameters():
     rng = np.random.default_rng(0)
     spend = rng.uniform(1_000, 30_000, 120)
-    revenue = marketing.hill(spend, 50_000, 10_000, 1.2) * rng.lognormal(0, 0.03, 120)
-    fit = marketing.fit_response(spend, revenue)
+    revenue = response.hill(spend, 50_000, 10_000, 1.2) * rng.lognormal(0, 0.03, 120)
+    fit = response.fit_response(spend, revenue)
     assert fit["top"] == pytest.approx(50_000, rel=0.1)
     assert fit["half"] == pytest.approx(10_000, rel=0.1)
     assert fit["shape"] == pytest.approx(1.2, rel=0.1)
     assert fit["r2"] > 0.95
-    noise = marketing.fit_response(spend, rng.uniform(0, 1, 120))
+    noise = response.fit_response(spend, rng.uniform(0, 1, 120))
     assert noise["r2"] < 0.5
 
 
 def test_marginal_roas_is_the_derivative():
     s, h = 8_000.0, 1e-3
     numeric = (
-        marketing.hill(s + h, 50_000, 10_000, 1.2) - marketing.hill(s - h, 50_000, 10_000, 1.2)
+        response.hill(s + h, 50_000, 10_000, 1.2) - response.hill(s - h, 50_000, 10_000, 1.2)
     ) / (2 * h)
-    assert marketing.marginal_roas(s, 50_000, 10_000, 1.2) == pytest.approx(numeric, rel=1e-6)
+    assert response.marginal_roas(s, 50_000, 10_000, 1.2) == pytest.approx(numeric, rel=1e-6)
 
 
 def curves():
@@ -141,14 +143,14 @@ def curves():
             "current_spend": [10_000.0, 5_000.0, 8_000.0, 3_000.0],
         }
     ).assign(
-        marginal_roas=lambda d: marketing.marginal_roas(
+        marginal_roas=lambda d: response.marginal_roas(
             d["current_spend"], d["top"], d["half"], d["shape"]
         )
     )
 
 
 def test_reallocation_keeps_the_budget_and_follows_marginal_returns():
-    plan = marketing.reallocate(curves(), max_shift=0.5).set_index("channel")
+    plan = response.reallocate(curves(), max_shift=0.5).set_index("channel")
     usable = plan[plan["usable"]]
     assert usable["proposed_spend"].sum() <= usable["current_spend"].sum() + 1e-6
     assert usable["proposed_spend"].sum() >= 0.99 * usable["current_spend"].sum()
@@ -159,7 +161,7 @@ def test_reallocation_keeps_the_budget_and_follows_marginal_returns():
     assert gainers["marginal_roas"].min() > losers["marginal_roas"].max()
     bounds = (usable["proposed_spend"] / usable["current_spend"]).between(0.5 - 1e-9, 1.5 + 1e-9)
     assert bounds.all()
-    after = marketing.marginal_roas(
+    after = response.marginal_roas(
         usable["proposed_spend"], usable["top"], usable["half"], usable["shape"]
     )
     assert (
@@ -173,7 +175,7 @@ def test_reallocation_never_adds_where_the_margin_does_not_pay_back():
     (-50%: 0.56 and 1.77), so both are cut to them; middle reaches 2 at about 4,142
     (40,000 x 10,000 / (10,000 + s)^2 = 2), above its floor of 4,000. The rest is held back.
     At 100% (break-even 1), every channel that receives still returns at least its margin."""
-    tight = marketing.reallocate(curves(), 0.5, margin_rate=0.5).set_index("channel")
+    tight = response.reallocate(curves(), 0.5, margin_rate=0.5).set_index("channel")
     usable = tight[tight["usable"]]
     assert usable.loc["saturated", "proposed_spend"] == 5_000
     assert usable.loc["room to grow", "proposed_spend"] == 2_500
@@ -182,13 +184,13 @@ def test_reallocation_never_adds_where_the_margin_does_not_pay_back():
     )
     held = -usable["change"].sum()
     assert held == pytest.approx(23_000 - 7_500 - 4_142, rel=1e-3)
-    sentence = marketing.reallocation_finding(tight.reset_index(), 0.5, "¥")
+    sentence = text.sentence(marketing.reallocation_finding(tight.reset_index(), 0.5))
     assert f"hold back {fmt_value(held, 'currency')} that would not pay back its margin" in sentence
     assert "add to" not in sentence
-    loose = marketing.reallocate(curves(), 0.5, margin_rate=1.0)
+    loose = response.reallocate(curves(), 0.5, margin_rate=1.0)
     receivers = loose[loose["change"] > 0]
     assert len(receivers) and (receivers["marginal_roas_after"] >= 1 - 1e-2).all()
-    sentence = marketing.reallocation_finding(loose, 1.0, "¥")
+    sentence = text.sentence(marketing.reallocation_finding(loose, 1.0))
     moved = loose[loose["change"].abs() > 0.01 * loose["current_spend"]]
     assert all(name in sentence for name in moved["channel"])  # every move is listed
     assert "poor fit" not in sentence

@@ -9,6 +9,7 @@ from helpers.core.config import load_config
 from helpers.core.periods import comparison_periods
 from helpers.data.inputs import prepare_inputs
 from helpers.data.queries import DataEngine
+from helpers.render import text
 from helpers.render.formats import fmt_value
 from helpers.sections import clv, marketing
 
@@ -25,7 +26,7 @@ def section(small_data):
 
 
 def _finding(section, start: str) -> str:
-    return next(f for f in section.findings if f.startswith(start) or start in f)
+    return next(f for f in text.sentences(section.findings) if f.startswith(start) or start in f)
 
 
 def test_moved_most_is_the_largest_revenue_at_stake(section):
@@ -66,7 +67,7 @@ def test_reallocation_finding_lists_every_move_of_the_plan(section):
 def test_spend_finding_is_the_total_table(section):
     by = section.total.set_index("period")
     now, before = by.loc["current"], by.loc["previous"]
-    sentence = section.findings[0]
+    sentence = text.sentences(section.findings)[0]
     assert sentence.startswith(f"Marketing spend was {fmt_value(now['spend'], 'currency', '¥')} ")
     assert f"({now['spend'] / before['spend'] - 1:+.1%} on the previous quarter)" in sentence
     assert f"ROAS of {now['roas']:.2f} (previous quarter {before['roas']:.2f})" in sentence

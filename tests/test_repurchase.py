@@ -7,6 +7,7 @@ from scipy.stats import chi2_contingency
 
 from helpers.core.periods import Quarter, comparison_periods
 from helpers.data import queries
+from helpers.render import text
 from helpers.sections import repurchase
 
 # A: Jan 5, Jan 20, Apr 10 2025; B: Dec 1 2024, Feb 1 2025; C: Mar 3 2025
@@ -182,7 +183,9 @@ def test_rates_with_no_meaning_are_left_out_with_a_reason(engine):
     assert kpis["second_order_90d"]["current"] == 0.5
     assert kpis["second_order_90d"]["previous"] == 1.0
     assert kpis["second_order_90d"]["year_ago"] is None  # nobody joined in 2024Q1
-    notes = repurchase.findings(kpis, pd.DataFrame(), None, _flows(), None, ("qoq",), 90)
+    notes = text.sentences(
+        repurchase.findings(kpis, pd.DataFrame(), None, _flows(), None, ("qoq",), 90)
+    )
     assert notes[0] == (f"Returning-customer rate is not shown: {repurchase.NO_NEW_CUSTOMERS}.")
     assert notes[2] == (
         "Of the customers acquired in 2025Q1 (the latest with 90 days behind them), 50.0% "

@@ -6,6 +6,7 @@ from helpers.core.config import load_config
 from helpers.core.periods import comparison_periods
 from helpers.data.inputs import prepare_inputs
 from helpers.data.queries import DataEngine
+from helpers.render import text
 from helpers.render.formats import compact
 from helpers.sections import repurchase
 
@@ -21,18 +22,23 @@ def section(small_data):
 
 def test_cohort_and_flow_findings_quote_their_tables(section):
     mean = section.cohort_change["change_pp"].mean()
-    assert any(f"{mean:+.1f} pp on average in their first period" in f for f in section.findings)
+    assert any(
+        f"{mean:+.1f} pp on average in their first period" in f
+        for f in text.sentences(section.findings)
+    )
     flows = section.flows.set_index("flow")["customers"]
     assert (
         f"Since last quarter {compact(flows['Moved up'])} customers moved up a tier, "
         f"{compact(flows['Moved down'])} moved down and {compact(flows['Lapsed'])} lapsed "
-        "into Hibernating or Lost." in section.findings
+        "into Hibernating or Lost." in text.sentences(section.findings)
     )
 
 
 def test_rate_findings_quote_their_kpis_on_both_bases_in_q4(section):
     record = section.kpis["returning_rate"]
-    sentence = next(f for f in section.findings if f.startswith("Returning-customer rate"))
+    sentence = next(
+        f for f in text.sentences(section.findings) if f.startswith("Returning-customer rate")
+    )
     assert f"{record['current']:.1%} this quarter" in sentence
     assert f"{record['qoq'] * 100:+.2f} pp on the previous quarter" in sentence
     assert f"{record['yoy'] * 100:+.2f} pp on a year ago" in sentence  # Q4 is seasonal

@@ -70,7 +70,7 @@ def test_channels_differ_in_customer_quality(tables):
 
 def test_marketing_response_saturates():
     spend = np.array([1000.0, 2000.0, 4000.0])
-    revenue = sample.hill(spend, top=100.0, half=2000.0, shape=1.0)
+    revenue = sample.true_response(spend, top=100.0, half=2000.0, shape=1.0)
     np.testing.assert_allclose(revenue, [100 / 3, 50.0, 200 / 3])
     assert np.all(np.diff(revenue / spend) < 0)  # diminishing returns
 

@@ -8,6 +8,7 @@ from scipy.stats import chi2_contingency
 from helpers.core.periods import Quarter, comparison_periods
 from helpers.data import queries
 from helpers.models.significance import two_proportion_ztest
+from helpers.render import text
 from helpers.sections import traffic
 
 COLUMNS = [
@@ -157,7 +158,7 @@ def test_findings_follow_one_comparison_rule(engine, periods):
         "material_rate_change_pp": 0.5,
         "material_share_shift_pp": 2,
     }
-    quarterly = traffic.findings(comparison, mix, tests, thresholds, ("qoq",))
+    quarterly = text.sentences(traffic.findings(comparison, mix, tests, thresholds, ("qoq",)))
     assert not any(n.startswith("Sessions") for n in quarterly)  # -6.25% is not material
     assert quarterly[0] == (
         "Conversion rate (orders / sessions): +0.83 pp on the previous quarter, at 2.33% this "
@@ -171,7 +172,7 @@ def test_findings_follow_one_comparison_rule(engine, periods):
         for n in quarterly
     )
     assert not any("a year ago" in n for n in quarterly)
-    seasonal = traffic.findings(comparison, mix, tests, thresholds, ("qoq", "yoy"))
+    seasonal = text.sentences(traffic.findings(comparison, mix, tests, thresholds, ("qoq", "yoy")))
     assert seasonal[0] == (
         "Sessions: -6.2% on the previous quarter and +50.0% on a year ago, at 1,500 this quarter."
     )

@@ -22,8 +22,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers.sections.marketing import hill  # the response curve the ROI section fits
-
 START, END = pd.Timestamp("2023-01-01"), pd.Timestamp("2025-12-31")
 
 CHANNELS = pd.DataFrame(
@@ -139,6 +137,14 @@ class TrueParameters:
     spend_q: float = 4.0
     spend_gamma: float = 80.0
     max_repeats: int = 60
+
+
+def true_response(spend, top: float, half: float, shape: float) -> np.ndarray:
+    """The simulated truth of attributed revenue on spend: the saturating Hill curve the ROI
+    section fits (helpers.models.response.hill), written out here so that the truth and the
+    estimator share no code."""
+    spend = np.asarray(spend, dtype=float)
+    return top * spend**shape / (half**shape + spend**shape)
 
 
 def seasonal_intensity(days: pd.DatetimeIndex) -> np.ndarray:
@@ -400,7 +406,7 @@ def build_marketing(
         walk = np.exp(np.cumsum(rng.normal(0, 0.06, len(days))))
         walk /= walk.mean()
         spend = spec["spend"] * scale * walk * intensity**1.2 * rng.lognormal(0, 0.2, len(days))
-        revenue = hill(
+        revenue = true_response(
             spend, spec["top"] * scale, spec["half"] * scale, spec["shape"]
         ) * rng.lognormal(0, 0.1, len(days))
         new = new_by_day.xs(channel, level="channel").reindex(days, fill_value=0).to_numpy()

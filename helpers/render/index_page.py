@@ -9,7 +9,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from helpers.core.periods import Quarter
 from helpers.render.formats import fmt_value
 from helpers.render.html import TEMPLATES
-from helpers.sections.kpis import formatted_kpis
+from helpers.render.kpi_rows import formatted_kpis
 
 
 def _change_class(value: float | None) -> str:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 
 import pandas as pd
 from IPython.display import HTML, Markdown
 from pandas.io.formats.style import Styler
 
+from helpers.render import text
 from helpers.render.formats import fmt_change, fmt_value
-from helpers.sections.kpis import formatted_kpis
+from helpers.render.kpi_rows import formatted_kpis
+from helpers.sections.findings import Finding
 
 
 def styled(
@@ -64,14 +67,22 @@ def safe_markdown(text: str) -> str:
     return re.sub(r"([\\`*_\[\]|])", r"\\\1", html.escape(text))
 
 
-def findings_markdown(findings: list[str], heading: str = "Key findings") -> Markdown:
-    """A bullet list of plain-language findings (which quote names from the data)."""
-    return Markdown(f"### {heading}\n" + "\n".join(f"- {safe_markdown(item)}" for item in findings))
+def findings_markdown(findings: list[Finding], currency: str = "¥") -> Markdown:
+    """The section's findings as a bullet list in the catalogue's words (they quote names from
+    the data, so each is made safe for Markdown)."""
+    items = text.sentences(findings, currency=currency)
+    heading = text.render("headings.findings")
+    return Markdown(f"### {heading}\n" + "\n".join(f"- {safe_markdown(item)}" for item in items))
 
 
-def note(text: str) -> HTML:
-    """A highlighted note (definitions, caveats) that reads well in the HTML report."""
-    return HTML(f'<div class="report-note">{html.escape(text)}</div>')
+def note(content: str | Finding | Sequence[Finding], currency: str = "¥") -> HTML:
+    """A highlighted note (definitions, caveats) that reads well in the HTML report: a text,
+    or findings in the catalogue's words, one after another."""
+    if isinstance(content, Finding):
+        content = [content]
+    if not isinstance(content, str):
+        content = " ".join(text.sentences(content, currency=currency))
+    return HTML(f'<div class="report-note">{html.escape(content)}</div>')
 
 
 KPI_COLUMNS = {

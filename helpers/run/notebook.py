@@ -23,9 +23,11 @@ from helpers.core.outline import SECTIONS
 from helpers.core.periods import COMPARISON_LABELS, Quarter, comparison_periods
 from helpers.data.inputs import prepare_inputs
 from helpers.data.queries import DataEngine
+from helpers.render import text
 from helpers.render.charts import use_report_style
+from helpers.render.kpi_rows import basis_sentence
 from helpers.render.tables import safe_markdown
-from helpers.sections.kpis import basis_sentence
+from helpers.sections.findings import Finding
 
 FORMULA_START = r"^[=+\-@\t\r]"  # what Excel, WPS and LibreOffice read as a formula
 
@@ -71,10 +73,13 @@ class SectionContext:
             f"{self.quarter.label}\nCompared with the {compared}. {basis}"
         )
 
-    def record(self, kpis: dict[str, dict], **details) -> None:
-        """Save the section's headline KPIs for metrics.json (batch runs only)."""
+    def record(self, kpis: dict[str, dict], findings: list[Finding] = (), **details) -> None:
+        """Save the section's headline KPIs and findings (as sentences, and as data under
+        finding_records) for metrics.json (batch runs only)."""
         if self.build_dir is None:
             return
+        details["findings"] = text.sentences(findings, currency=self.config.currency)
+        details["finding_records"] = [finding.as_record() for finding in findings]
         path = self.build_dir / "metrics" / f"{self.section}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"kpis": kpis, **details}, indent=2, default=str))

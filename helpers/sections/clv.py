@@ -1,9 +1,11 @@
-"""Customer lifetime value with lifetimes: choose and validate the purchase model on a holdout
-quarter, then value the customer base at the quarter's end, a quarter before and a year before.
+"""The CLV section: the chosen purchase model's holdout check, the customer base valued at the
+quarter's end, a quarter before and a year before, its headline figures, value tiers, CLV by
+acquisition channel and cohort, and what the section says about them.
 
-Shape the data (queries.customer_summary), fit and check the models (clv_models), predict
-and summarise (here). A figure whose model could not be fitted soundly is withheld with the
-reason, never published.
+The models live in helpers.models: fitting (purchase and spend models), holdout (candidates
+scored on the quarter, model choice), valuation (a base valued at a quarter's end) and
+prediction (per-customer predictions, intervals, grids). A figure whose model could not be
+fitted soundly is withheld with the reason, never published.
 
 Work-arounds for lifetimes 0.11.3 on current pandas/numpy/scipy: the calibration/holdout split is
 our own (lifetimes' fails without a monetary column); lifetimes.datasets is never imported
@@ -12,41 +14,23 @@ our own (lifetimes' fails without a monetary column); lifetimes.datasets is neve
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from helpers.core.config import ClvParams, Config
+from helpers.core.config import Config
 from helpers.core.periods import Quarter, comparison_periods
 from helpers.data import queries
 from helpers.models.fitting import (
-    LIFETIMES_MONTH,
-    MODEL_KEYS,
-    MODEL_NAMES,
-    FittedModel,
-    Horizon,
     ModelFitError,
-    SpendModel,
-    check_predictions,
-    choose_model,
-    fit_purchase_model,
-    headline_standard_errors,
-    holdout_validation,
-    monthly_rate,
-    probability_of_purchase,
-    purchase_expectations,
-    spend_model,
-    spend_validation,
 )
+from helpers.models.holdout import validate_models
+from helpers.models.prediction import alive_matrix, expected_purchases_matrix, period_transactions
+from helpers.models.valuation import Snapshot, horizon_for, value_snapshot
+from helpers.sections.findings import Finding
 from helpers.sections.kpis import kpi_record
 
-UNIT_DAYS = {"days": 1.0, "weeks": 7.0}
-WITHHELD_ADVICE = (
-    "The figures appear once the orders hold enough history for a sound model; an analyst can "
-    "also try another purchase model (clv.model in the parameters)."
-)
 CLV_FIGURES = ("clv_mean", "clv_total", "expected_revenue_next_quarter")
 BASE_FIGURES = [
     "customers",
@@ -55,46 +39,6 @@ BASE_FIGURES = [
     "bought_last_12_months",
     *(f"{name}{suffix}" for name in CLV_FIGURES for suffix in ("", "_se")),
 ]
-
-
-def predict_customers(
-    model: FittedModel,
-    spend: SpendModel | None,
-    summary: pd.DataFrame,
-    horizon: Horizon,
-    margin_rate: float | None,
-) -> pd.DataFrame:
-    """Per customer: P(alive), the chance of an order within the horizon (p_order_horizon),
-    expected purchases next quarter, over the horizon and discounted over it, and, with
-    a spend model, expected order value, expected revenue next quarter and discounted CLV over
-    the horizon (in margin terms when margin_rate is given).
-
-    Purchase predictions depend only on (frequency, recency, T), so they are computed once per
-    distinct row and mapped back: the same numbers at a fraction of the cost."""
-    keys = ["frequency", "recency", "T"]
-    rows = summary[keys].drop_duplicates().reset_index(drop=True)
-    per_row = purchase_expectations(model.fitter, rows, horizon).assign(
-        p_alive=np.asarray(
-            model.fitter.conditional_probability_alive(*(rows[k].to_numpy() for k in keys)),
-            dtype=float,
-        ),
-        p_order_horizon=probability_of_purchase(
-            model, horizon.months * LIFETIMES_MONTH[horizon.unit], rows
-        ),
-    )
-    check_predictions(model, per_row, list(per_row.columns))
-    out = summary.merge(per_row, on=keys, how="left")
-    discounted = out["discounted_purchases"].to_numpy()
-    if spend is None:
-        return out
-    order_value = np.asarray(
-        spend.fitter.conditional_expected_average_profit(out["frequency"], out["monetary_value"])
-    )
-    return out.assign(
-        expected_order_value=order_value,
-        expected_revenue_next_quarter=out["expected_purchases_next_quarter"] * order_value,
-        clv=order_value * discounted * (margin_rate if margin_rate is not None else 1.0),
-    )
 
 
 TIERS = ["Top 10%", "Next 10%", "Middle 30%", "Bottom 50%"]
@@ -140,218 +84,6 @@ def clv_by(predictions: pd.DataFrame, column: str) -> pd.DataFrame:
     )
 
 
-def _on_grid(predict: Callable, T: float, max_frequency: int, points: int) -> pd.DataFrame:
-    """predict(frequency, recency, T) on a frequency (rows) x recency (columns) grid for
-    customers of age T; with no repeat purchase, recency is 0 by definition."""
-    frequency = np.arange(max_frequency + 1)
-    recency = np.linspace(0, T, points)
-    f, r = np.meshgrid(frequency, recency, indexing="ij")
-    values = np.asarray(
-        predict(f.ravel(), np.where(f.ravel() == 0, 0, r.ravel()), np.full(f.size, T)), dtype=float
-    )
-    return pd.DataFrame(values.reshape(f.shape), index=frequency, columns=np.round(recency, 1))
-
-
-def alive_matrix(
-    model: FittedModel, T: float, max_frequency: int, points: int = 25
-) -> pd.DataFrame:
-    """P(alive) by frequency and recency for customers of age T."""
-    return _on_grid(model.fitter.conditional_probability_alive, T, max_frequency, points)
-
-
-def expected_purchases_matrix(
-    model: FittedModel, T: float, horizon: float, max_frequency: int, points: int = 25
-) -> pd.DataFrame:
-    """Expected purchases within `horizon` by frequency and recency for customers of age T."""
-    fitter = model.fitter
-    return _on_grid(
-        lambda f, r, t: fitter.conditional_expected_number_of_purchases_up_to_time(
-            horizon, f, r, t
-        ),
-        T,
-        max_frequency,
-        points,
-    )
-
-
-def simulate_repeat_purchases(
-    key: str, params: dict[str, float], ages: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
-    """Repeat purchases of customers of the given ages, drawn from fitted model `key`.
-
-    Each customer draws a purchase rate from Gamma(r, alpha) and buys as a Poisson process
-    while alive. Pareto/NBD: alive for an exponential lifetime with a Gamma(s, beta) rate.
-    BG/NBD: after each purchase, leaves with a Beta(a, b) probability, so the count is capped
-    by a geometric draw; modified BG/NBD can also leave at the first purchase. Vectorised, and
-    counting every purchase as the likelihood does (lifetimes' simulators loop per customer in
-    Python and merge purchases within one time unit)."""
-    size = len(ages)
-    rate = rng.gamma(params["r"], 1 / params["alpha"], size)
-    if key == "pareto":
-        lifetime = rng.exponential(1 / rng.gamma(params["s"], 1 / params["beta"], size))
-        return rng.poisson(rate * np.minimum(lifetime, ages))
-    purchases_before_leaving = rng.geometric(rng.beta(params["a"], params["b"], size))
-    if key == "mbgnbd":
-        purchases_before_leaving -= 1
-    return np.minimum(rng.poisson(rate * ages), purchases_before_leaving)
-
-
-def period_transactions(
-    model: FittedModel, summary: pd.DataFrame, seed: int, max_frequency: int = 7
-) -> pd.DataFrame:
-    """Customers by number of repeat purchases: actual against one draw from the model with
-    every customer's own age T (lifetimes' period-transactions check, seeded)."""
-    simulated = simulate_repeat_purchases(
-        model.key, model.params, summary["T"].to_numpy(), np.random.default_rng(seed)
-    )
-    buckets = range(max_frequency + 1)
-
-    def count(frequency: pd.Series) -> pd.Series:
-        return frequency.clip(upper=max_frequency).astype(int).value_counts()
-
-    return pd.DataFrame(
-        {
-            "repeat_purchases": list(buckets),
-            "actual": count(summary["frequency"]).reindex(buckets, fill_value=0),
-            "model": count(pd.Series(simulated)).reindex(buckets, fill_value=0),
-        }
-    ).reset_index(drop=True)
-
-
-@dataclass
-class Snapshot:
-    """The customer base valued at one quarter's end. Without a sound spend model, `spend` is
-    None, the predictions carry no CLV and `spend_withheld` says why."""
-
-    quarter: str
-    model: FittedModel
-    spend: SpendModel | None
-    spend_withheld: str | None
-    predictions: pd.DataFrame
-    margin_rate: float | None
-    standard_errors: dict[str, float] | None  # of the CLV figures, None when unavailable
-
-    @property
-    def has_clv(self) -> bool:
-        return self.spend is not None
-
-
-def horizon_for(config: Config, quarter: Quarter) -> Horizon:
-    """The next quarter's length and the CLV horizon of the parameters, in model time units."""
-    params = config.clv
-    next_days = (quarter.shift(1).end - quarter.end).days
-    return Horizon(
-        next_days / UNIT_DAYS[params.time_unit],
-        params.horizon_months,
-        monthly_rate(params.annual_discount_rate),
-        params.time_unit,
-    )
-
-
-def _try_spend_model(summary: pd.DataFrame, penalty: float) -> tuple[SpendModel | None, str | None]:
-    try:
-        return spend_model(summary, penalty), None
-    except ModelFitError as exc:
-        return None, str(exc)
-
-
-def value_snapshot(
-    engine: queries.DataEngine,
-    config: Config,
-    quarter: Quarter,
-    key: str,
-    fitted: tuple[pd.DataFrame, FittedModel, SpendModel | None, str | None] | None = None,
-    origins: bool = False,
-) -> Snapshot:
-    """Fit purchase model `key` and Gamma-Gamma on all history before `quarter` ends and value
-    every customer at that quarter's own gross margin rate; `fitted` passes a summary of that
-    history with its models when already at hand; `origins` adds each customer's first order,
-    its quarter, channel and value (customer_summary)."""
-    params = config.clv
-    if fitted is None:
-        summary = queries.customer_summary(
-            engine, quarter.end, UNIT_DAYS[params.time_unit], origins=origins
-        )
-        model = fit_purchase_model(summary, key, params.purchase_penalty)
-        spend, withheld = _try_spend_model(summary, params.spend_penalty)
-    else:
-        summary, model, spend, withheld = fitted
-    margin = queries.gross_margin_rate(engine, quarter.end)
-    horizon = horizon_for(config, quarter)
-    predictions = predict_customers(model, spend, summary, horizon, margin)
-    at_fit = predictions.pop("discounted_purchases").to_numpy()
-    errors = None
-    if spend is not None:
-        purchases = np.column_stack([at_fit, predictions["expected_purchases_next_quarter"]])
-        found = headline_standard_errors(model, spend, summary, horizon, purchases)
-        if found is not None:
-            clv_se, revenue_se = found
-            clv_se *= margin if margin is not None else 1.0
-            errors = {
-                "clv_total": clv_se,
-                "clv_mean": clv_se / len(summary),
-                "expected_revenue_next_quarter": revenue_se,
-            }
-    return Snapshot(quarter.label, model, spend, withheld, predictions, margin, errors)
-
-
-def validate_models(
-    engine: queries.DataEngine, config: Config, quarter: Quarter
-) -> tuple[pd.DataFrame, dict[str, dict], dict, tuple]:
-    """Fit each candidate on history before the quarter, predict the quarter, compare.
-
-    With several candidates and more calibration customers than `selection_customers`, the
-    candidates are compared on a seeded random sample of that many, and the chosen one is then
-    fitted and checked on everyone (its row says how many customers it was checked on).
-
-    Returns the calibration-vs-holdout table of the chosen model, every candidate's metrics
-    (or its failure), the spend model's holdout check, and the calibration summary with the
-    chosen model and the spend model: the customer base and its models at the previous
-    quarter's end. ModelFitError when no candidate could be fitted."""
-    params = config.clv
-    unit_days = UNIT_DAYS[params.time_unit]
-    calibration = queries.customer_summary(engine, quarter.start, unit_days)
-    actual = queries.purchase_days_between(engine, quarter.start, quarter.end)
-    horizon = (quarter.end - quarter.start).days / unit_days
-    candidates = list(MODEL_KEYS) if params.model == "auto" else [params.model]
-    compared = calibration
-    if len(candidates) > 1 and len(calibration) > params.selection_customers:
-        compared = calibration.sample(params.selection_customers, random_state=config.seed)
-    results, fitted = {}, {}
-    for key in candidates:
-        try:
-            fitted[key], results[key] = _holdout_check(key, compared, actual, horizon, params)
-        except ModelFitError as exc:
-            results[key] = {"model": MODEL_NAMES[key], "error": str(exc)}
-    chosen = choose_model(results, params.max_holdout_error_pct)
-    if compared is not calibration:
-        fitted[chosen], results[chosen] = _holdout_check(
-            chosen, calibration, actual, horizon, params
-        )
-    model, table = fitted[chosen]
-    spend, withheld = _try_spend_model(calibration, params.spend_penalty)
-    spend_check = spend_validation(spend, calibration, actual) if spend is not None else {}
-    return table, results, spend_check, (calibration, model, spend, withheld)
-
-
-def _holdout_check(
-    key: str,
-    calibration: pd.DataFrame,
-    actual: pd.DataFrame,
-    horizon: float,
-    params: ClvParams,
-) -> tuple[tuple[FittedModel, pd.DataFrame], dict]:
-    """Model `key` fitted on the calibration customers, with its holdout table and metrics."""
-    model = fit_purchase_model(calibration, key, params.purchase_penalty)
-    table, metrics = holdout_validation(model, calibration, actual, horizon)
-    return (model, table), {
-        "model": model.name,
-        "params": model.params,
-        "note": model.note,
-        **metrics,
-    }
-
-
 def base_summary(
     snapshot: Snapshot, engine: queries.DataEngine, quarter: Quarter
 ) -> dict[str, float | None]:
@@ -388,15 +120,6 @@ BASE_LABELS = {
         "currency",
     ),
 }
-BASE_DEFINITIONS = (
-    "Expected active customers: the sum over all customers of the model's probability that "
-    "each is still a customer (P(alive)); an active customer who buys rarely may not order in "
-    "a given year. Customers expected to order over the CLV horizon: the sum of each one's "
-    "chance of at least one order in it. Customers who ordered in the last 12 months: a plain "
-    "count of distinct customers with an order in the 12 months to the quarter's end. "
-    "± figures: 95% intervals from the models' parameter uncertainty (delta method); a change "
-    "within the combined uncertainty of both periods is not called material."
-)
 
 
 def base_kpis(base: pd.DataFrame, withheld: str | None) -> dict[str, dict]:
@@ -420,65 +143,67 @@ def clv_findings(
     by_channel: pd.DataFrame | None,
     base: dict[str, dict],
     thresholds: dict,
-    currency: str,
     basis: str,
-) -> list[str]:
-    """Plain-language findings: trust first, then activity, concentration and channels."""
-    notes = [_trust_finding(validation, trusted, thresholds["max_holdout_error_pct"])]
-    alive, bought = base["expected_alive"]["current"], base["bought_last_12_months"]["current"]
-    buyers = base["expected_buyers_horizon"]["current"]
-    notes.append(
-        f"The {validation['model']} model expects {alive:,.0f} customers to be still active, "
-        f"and {buyers:,.0f} to order over the next {thresholds['horizon_months']} months; "
-        f"{bought:,.0f} "
-        "ordered in the last 12 months."
+) -> list[Finding]:
+    """What the section says: trust first, then activity, concentration and channels."""
+    said = [_trust_finding(validation, trusted, thresholds["max_holdout_error_pct"])]
+    said.append(
+        Finding(
+            "clv.activity",
+            {
+                "model": validation["model"],
+                "alive": base["expected_alive"]["current"],
+                "buyers": base["expected_buyers_horizon"]["current"],
+                "horizon_months": thresholds["horizon_months"],
+                "bought": base["bought_last_12_months"]["current"],
+            },
+        )
     )
     if not current.has_clv:
-        notes.append(f"CLV figures are withheld: {current.spend_withheld}.")
-        return notes
+        said.append(Finding("clv.clv_withheld", {"reason": current.spend_withheld}))
+        return said
     if tiers is not None and tiers["value_share"].notna().all():
-        top10 = tiers.loc[tiers["tier"] == "Top 10%", "value_share"].iloc[0]
-        top20 = top10 + tiers.loc[tiers["tier"] == "Next 10%", "value_share"].iloc[0]
-        notes.append(
-            f"The top 10% of customers hold {top10:.0%} of expected future {basis}, the "
-            f"top 20% hold {top20:.0%}."
+        share = tiers.set_index("tier")["value_share"]
+        said.append(
+            Finding(
+                "clv.concentration",
+                {
+                    "top10": share["Top 10%"],
+                    "top20": share["Top 10%"] + share["Next 10%"],
+                    "basis": basis,
+                },
+            )
         )
     if by_channel is not None and len(by_channel) > 1:
         ranked = by_channel.sort_values("clv_mean")
         best, worst = ranked.iloc[-1], ranked.iloc[0]
         if worst["clv_mean"] > 0:
-            notes.append(
-                f"Customers acquired through {best['acquisition_channel']} are worth "
-                f"{currency}{best['clv_mean']:,.0f} each over the horizon, "
-                f"{best['clv_mean'] / worst['clv_mean']:.1f}x those from "
-                f"{worst['acquisition_channel']} ({currency}{worst['clv_mean']:,.0f})."
+            said.append(
+                Finding(
+                    "clv.channel_value",
+                    {
+                        "best_channel": best["acquisition_channel"],
+                        "best_clv": best["clv_mean"],
+                        "worst_channel": worst["acquisition_channel"],
+                        "worst_clv": worst["clv_mean"],
+                        "ratio": best["clv_mean"] / worst["clv_mean"],
+                    },
+                )
             )
     corr = current.spend.frequency_spend_correlation
     if abs(corr) > thresholds["max_spend_correlation"]:
-        notes.append(
-            f"Spend per order correlates with purchase frequency (r = {corr:.2f}); "
-            "Gamma-Gamma assumes independence, so expected order values are biased."
-        )
-    return notes
+        said.append(Finding("clv.spend_correlation", {"correlation": corr}))
+    return said
 
 
-def _trust_finding(validation: dict, trusted: bool, tolerance: float) -> str:
+def _trust_finding(validation: dict, trusted: bool, tolerance: float) -> Finding:
     error = validation["aggregate_error_pct"]
+    figures = {"model": validation["model"], "error_pct": error, "tolerance_pct": tolerance}
     if error is None:
-        return (
-            f"No customer known before the quarter bought in it, so the {validation['model']} "
-            "model could not be checked; treat its forecasts as indicative only."
-        )
+        return Finding("clv.trust", figures, variant="unchecked")
     direction = "under" if error < 0 else "over"
-    return (
-        f"The {validation['model']} model {direction}-predicted this quarter's purchases by "
-        f"{abs(error):.1f}% when fitted on history before the quarter: "
-        + (
-            "within the tolerance, so its forecasts can be used."
-            if trusted
-            else f"beyond the {tolerance:.0f}% tolerance; treat the CLV figures as indicative only."
-        )
-    )
+    verdict = "within" if trusted else "beyond"
+    return Finding("clv.trust", figures, variant=f"{direction}_{verdict}")
 
 
 @dataclass
@@ -502,8 +227,8 @@ class ClvSection:
     matrix_age: float = 0.0
     period_check: pd.DataFrame | None = None
     basis: str = "revenue"
-    snapshot_notes: list[str] = field(default_factory=list)
-    findings: list[str] = field(default_factory=list)
+    snapshot_notes: list[Finding] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     kpis: dict[str, dict] = field(default_factory=dict)
 
     @property
@@ -516,7 +241,7 @@ class ClvSection:
 
 def value_bases(
     engine: queries.DataEngine, config: Config, periods: pd.DataFrame, key: str, calibrated
-) -> tuple[Snapshot, pd.DataFrame, list[str]]:
+) -> tuple[Snapshot, pd.DataFrame, list[Finding]]:
     """The current base valued whole, the headline figures of every compared base (the
     validation fit is the model of the base at the previous quarter's end), and notes on any
     compared base whose models fell back or failed. ModelFitError when the current base
@@ -532,14 +257,20 @@ def value_bases(
         except ModelFitError as exc:
             if name == "current":
                 raise
-            notes.append(f"{label}: not valued, {exc}.")
+            notes.append(Finding("clv.base_not_valued", {"quarter": label, "reason": str(exc)}))
             base[name] = dict.fromkeys(BASE_FIGURES)
             continue
         base[name] = base_summary(snapshot, engine, quarter)
         fallbacks = [snapshot.model.note, snapshot.spend.note if snapshot.spend else ""]
+        notes += [
+            Finding("clv.base_fallback", {"quarter": label, "note": note})
+            for note in fallbacks
+            if note
+        ]
         if snapshot.spend_withheld:
-            fallbacks.append(f"no CLV, {snapshot.spend_withheld}.")
-        notes += [f"{label}: {note}" for note in fallbacks if note]
+            notes.append(
+                Finding("clv.base_no_clv", {"quarter": label, "reason": snapshot.spend_withheld})
+            )
         if name == "current":
             current = snapshot
     return current, pd.DataFrame(base, index=BASE_FIGURES), notes
@@ -554,7 +285,9 @@ def build_section(engine: queries.DataEngine, config: Config, periods: pd.DataFr
         )
     except ModelFitError as exc:
         reason = f"no purchase model could be fitted: {exc}"
-        return ClvSection(withheld=reason, findings=[f"CLV is not available: {reason}."])
+        return ClvSection(
+            withheld=reason, findings=[Finding("clv.not_available", {"reason": reason})]
+        )
     key = calibrated[1].key
     chosen = results[key]
     error = chosen["aggregate_error_pct"]
@@ -563,7 +296,9 @@ def build_section(engine: queries.DataEngine, config: Config, periods: pd.DataFr
         current, base, snapshot_notes = value_bases(engine, config, periods, key, calibrated)
     except ModelFitError as exc:
         reason = f"the customer base could not be valued: {exc}"
-        return ClvSection(withheld=reason, findings=[f"CLV is not available: {reason}."])
+        return ClvSection(
+            withheld=reason, findings=[Finding("clv.not_available", {"reason": reason})]
+        )
     del calibrated  # a 1M-row summary at scale
     kpis = base_kpis(base, current.spend_withheld)
     kpis["holdout_error_pct"] = {
@@ -609,7 +344,6 @@ def build_section(engine: queries.DataEngine, config: Config, periods: pd.DataFr
             by_channel,
             kpis,
             config.clv.model_dump(),
-            config.currency,
             basis,
         ),
         kpis=kpis,
@@ -641,47 +375,40 @@ def customer_export(section: ClvSection) -> pd.DataFrame:
     return p.assign(clv_tier=clv_tier(p["clv"]).astype(str))
 
 
-def valuation_note(section: ClvSection, horizon_months: int, annual_rate: float) -> str:
+def valuation_basis(section: ClvSection, horizon_months: int, annual_rate: float) -> Finding:
     """How CLV was measured: margin or revenue basis, horizon and discount rate."""
     margin = section.current.margin_rate
-    basis = (
-        f"gross margin (revenue x gross margin rate {margin:.1%} from order costs to the "
-        "quarter's end; each compared quarter at its own rate)"
-        if margin is not None
-        else "revenue, because the orders carry no cost"
+    return Finding(
+        "clv.valuation_basis",
+        {"margin_rate": margin, "horizon_months": horizon_months, "annual_rate": annual_rate},
+        variant="revenue" if margin is None else "margin",
     )
-    return f"CLV is measured in {basis}, over {horizon_months} months at {annual_rate:.0%} a year."
 
 
-def model_note(section: ClvSection, currency: str) -> str:
+def model_fit(section: ClvSection) -> Finding:
     """The fitted parameters of both models, their checks, and any fallback used."""
     model, spend = section.current.model, section.current.spend
-    parts = [
-        f"Purchase model {model.name}: "
-        + ", ".join(f"{k} = {v:.3g}" for k, v in model.params.items())
-        + ".",
-        model.note,
-    ]
-    if spend is None:
-        parts.append(f"No spend model: {section.current.spend_withheld}.")
-    else:
-        parts += [
-            f"Gamma-Gamma spend model on {spend.repeat_customers:,} repeat customers: "
-            + ", ".join(f"{k} = {v:.3g}" for k, v in spend.params.items())
-            + f"; its mean spend per order {currency}{spend.model_mean:,.2f} against "
-            f"{currency}{spend.observed_mean:,.2f} observed; frequency-spend correlation "
-            f"{spend.frequency_spend_correlation:.2f} (the model assumes none).",
-            spend.note,
-        ]
     check = section.spend_check
-    if check.get("error_pct") is not None:
-        parts.append(
-            f"Spend holdout check: for {check['customers']:,} repeat customers who bought in "
-            f"the quarter, predicted mean order value {currency}{check['predicted_mean']:,.2f} "
-            f"against {currency}{check['actual_mean']:,.2f} actual ({check['error_pct']:+.1f}%)."
-        )
-    parts += section.snapshot_notes
-    return " ".join(part for part in parts if part)
+    return Finding(
+        "clv.model_fit",
+        {
+            "model": model.name,
+            "params": model.params,
+            "model_note": model.note,
+            "spend_withheld": section.current.spend_withheld,
+            "spend": None
+            if spend is None
+            else {
+                "repeat_customers": spend.repeat_customers,
+                "params": spend.params,
+                "model_mean": spend.model_mean,
+                "observed_mean": spend.observed_mean,
+                "correlation": spend.frequency_spend_correlation,
+                "note": spend.note,
+            },
+            "check": check if check.get("error_pct") is not None else None,
+        },
+    )
 
 
 def value_by_channel(engine: queries.DataEngine, config: Config) -> pd.DataFrame | None:

@@ -4,34 +4,16 @@ diminishing returns and where the next unit of budget earns most.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import OptimizeWarning, curve_fit
 
 from helpers.core.config import Config
 from helpers.data import queries
-from helpers.render.formats import fmt_value
+from helpers.models.response import reallocate, response_curves
+from helpers.sections.findings import Finding
 from helpers.sections.kpis import change, kpi_record
-
-# shown in the report
-DEFINITIONS = """CTR = clicks / impressions; CPC = spend / clicks; conversion rate = attributed
-orders / clicks; CPA = spend / attributed orders; AOV = attributed revenue / attributed orders;
-ROAS = attributed revenue / spend = AOV x conversion rate / CPC; profit ROI = (attributed
-revenue x gross margin rate - spend) / spend; paid CAC = spend / platform-reported new
-customers; blended CAC = spend / all new customers in the orders table (for a channel: those
-whose first order came through it); MER = total net revenue (orders table) / total spend.
-Changes of ratios (ROAS, profit ROI, MER) are differences, not percentages. Attributed
-revenue is what the ad platforms report: it is not incremental revenue, and the response
-curves inherit that limitation."""
-
-CAVEAT = (
-    "Platform-attributed revenue is not incremental revenue: channels claim overlapping "
-    "credit, and the curves describe correlation over time, not a controlled test. Treat "
-    "the proposal as a hypothesis for a budget test, not a forecast."
-)
 
 
 def _div(a: pd.Series, b: pd.Series) -> pd.Series:
@@ -117,102 +99,6 @@ def ltv_to_cac(
     return table
 
 
-def hill(spend, top: float, half: float, shape: float):
-    """Saturating response: top * s^shape / (half^shape + s^shape)."""
-    spend = np.asarray(spend, dtype=float)
-    return top * spend**shape / (half**shape + spend**shape)
-
-
-def marginal_roas(spend, top: float, half: float, shape: float):
-    """d revenue / d spend of the Hill curve."""
-    spend = np.asarray(spend, dtype=float)
-    return top * shape * half**shape * spend ** (shape - 1) / (half**shape + spend**shape) ** 2
-
-
-def fit_response(spend: np.ndarray, revenue: np.ndarray) -> dict:
-    """Least-squares Hill fit with its R^2; parameters NaN and R^2 -inf if it fails."""
-    start = [revenue.max() * 2, np.median(spend), 1.0]
-    bounds = ([0, spend.min() * 0.01 + 1e-9, 0.3], [revenue.max() * 100, spend.max() * 100, 3.0])
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", OptimizeWarning)
-            params, _ = curve_fit(hill, spend, revenue, p0=start, bounds=bounds, maxfev=20000)
-    except (RuntimeError, ValueError):
-        return {"top": np.nan, "half": np.nan, "shape": np.nan, "r2": -np.inf}
-    residual = revenue - hill(spend, *params)
-    r2 = 1 - (residual**2).sum() / ((revenue - revenue.mean()) ** 2).sum()
-    return {"top": params[0], "half": params[1], "shape": params[2], "r2": float(r2)}
-
-
-def response_curves(
-    weekly: pd.DataFrame, current_weekly_spend: pd.Series, min_r2: float
-) -> pd.DataFrame:
-    """Per channel: Hill fit of weekly revenue on weekly spend, its R^2, whether it is good
-    enough to act on, the current weekly spend, revenue and marginal ROAS there."""
-    rows = []
-    for channel, group in weekly.groupby("channel"):
-        fit = fit_response(group["spend"].to_numpy(), group["revenue"].to_numpy())
-        spend = float(current_weekly_spend.get(channel, np.nan))
-        rows.append(
-            {
-                "channel": channel,
-                **fit,
-                "weeks": len(group),
-                "usable": fit["r2"] >= min_r2,
-                "current_spend": spend,
-                "marginal_roas": float(marginal_roas(spend, fit["top"], fit["half"], fit["shape"])),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def reallocate(
-    curves: pd.DataFrame, max_shift: float, margin_rate: float | None = None
-) -> pd.DataFrame:
-    """Move at most the same total weekly budget between channels with usable fits so that
-    marginal ROAS is as equal as the bounds allow (each channel within +-max_shift of its
-    spend), never spending where the next unit of spend loses money: with a margin rate, no
-    channel spends beyond where marginal ROAS x margin falls to 1, and budget that would only
-    go there is held back (the proposed total is then below today's).
-
-    Solved by bisection on the common marginal ROAS: each channel spends where its marginal
-    ROAS equals it (clipped to its bounds), and the total matches the current total. Channels
-    with poor fits keep their spend. Adds proposed_spend, change and marginal_roas_after."""
-    usable = curves[curves["usable"] & (curves["current_spend"] > 0)].copy()
-    out = curves.assign(proposed_spend=curves["current_spend"])
-    if len(usable) >= 2:
-        out.loc[usable.index, "proposed_spend"] = _equalised_spend(usable, max_shift, margin_rate)
-    return out.assign(
-        change=out["proposed_spend"] - out["current_spend"],
-        marginal_roas_after=marginal_roas(
-            out["proposed_spend"], out["top"], out["half"], out["shape"]
-        ),
-    )
-
-
-def _equalised_spend(usable: pd.DataFrame, max_shift: float, margin_rate: float | None):
-    low, high = usable["current_spend"] * (1 - max_shift), usable["current_spend"] * (1 + max_shift)
-    total = usable["current_spend"].sum()
-    curve = [usable[k].to_numpy() for k in ("top", "half", "shape")]
-
-    def spend_at(level: float) -> pd.Series:
-        grid = np.linspace(low, high, 400)  # per channel, marginal ROAS decreasing on the grid
-        index = (marginal_roas(grid, *curve) >= level).sum(axis=0).clip(1, len(grid)) - 1
-        return pd.Series(grid[index, np.arange(len(usable))], index=usable.index)
-
-    # invariant: spend_at(hi) stays within the total (at hi's start every channel is at its floor)
-    lo, hi = 0.0, float(marginal_roas(low, *curve).max())
-    for _ in range(60):
-        level = (lo + hi) / 2
-        lo, hi = (level, hi) if spend_at(level).sum() > total else (lo, level)
-    break_even = 1 / margin_rate if margin_rate else 0.0
-    return spend_at(max(hi, break_even))
-
-
-def _money(value: float, currency: str) -> str:
-    return fmt_value(value, "currency", currency)
-
-
 def moved_most(decomposition: pd.DataFrame, channels: pd.DataFrame) -> pd.Series | None:
     """The channel whose ROAS change moved the most attributed revenue: |ROAS change| x this
     quarter's spend (a large swing on a small budget matters less), with its decomposition."""
@@ -228,43 +114,33 @@ def moved_most(decomposition: pd.DataFrame, channels: pd.DataFrame) -> pd.Series
     return row
 
 
-def reallocation_finding(plan: pd.DataFrame, margin_rate: float | None, currency: str) -> str:
-    """Every move the plan makes, and whether each added unit pays back its margin."""
+def reallocation_finding(plan: pd.DataFrame, margin_rate: float | None) -> Finding | None:
+    """Every move the plan makes, what it holds back, and whether each added unit pays back its
+    margin (judged only with a margin rate); None when it moves nothing."""
     moves = plan[plan["change"].abs() > 0.01 * plan["current_spend"]]
     if moves.empty:
-        return ""
+        return None
     cuts = moves[moves["change"] < 0].sort_values("change")
     adds = moves[moves["change"] > 0].sort_values("change", ascending=False)
-
-    def listed(rows: pd.DataFrame) -> str:
-        return ", ".join(
-            f"{row.channel} ({'+' if row.change > 0 else ''}{_money(row.change, currency)})"
-            for row in rows.itertuples()
-        )
-
-    text = "Equalising marginal returns would change weekly spend: " + "; ".join(
-        part
-        for part in (
-            f"cut {listed(cuts)}" if len(cuts) else "",
-            f"add to {listed(adds)}" if len(adds) else "",
-        )
-        if part
-    )
     held = -moves["change"].sum()
-    if held > 0.01 * plan["current_spend"].sum():
-        text += f"; hold back {_money(held, currency)} that would not pay back its margin"
-    if margin_rate is None:
-        return (
-            text + " (platform-attributed revenue; order costs unknown, so not judged on margin)."
-        )
-    losing = adds[adds["marginal_roas_after"] * margin_rate < 1]["channel"].tolist()
-    judged = (
-        f"; at the proposed spend, adding to {', '.join(losing)} would lose money on the margin "
-        f"(marginal ROAS x margin {margin_rate:.0%} below 1)"
-        if losing
-        else ""
+    losing = (
+        adds[adds["marginal_roas_after"] * margin_rate < 1]["channel"].tolist()
+        if margin_rate is not None
+        else []
     )
-    return text + judged + " (platform-attributed revenue, not tested incrementality)."
+    return Finding(
+        "marketing.reallocation",
+        {
+            "cuts": cuts[["channel", "change"]].to_dict("records"),
+            "adds": adds[["channel", "change"]].to_dict("records"),
+            "held": held if held > 0.01 * plan["current_spend"].sum() else None,
+            "margin_rate": margin_rate,
+            "losing": losing,
+        },
+    )
+
+
+ROAS_DRIVERS = {"cpc": "cpc_effect", "conversion": "conversion_effect", "aov": "aov_effect"}
 
 
 def findings(
@@ -275,53 +151,64 @@ def findings(
     plan: pd.DataFrame,
     mer: dict,
     margin_rate: float | None,
-    currency: str,
     reference: float,
-) -> list[str]:
-    """Plain-language findings from the numbers, each naming its comparison."""
+) -> list[Finding]:
+    """What the section says, each finding naming its comparison."""
     by = total.set_index("period")
     now, before = by.loc["current"], by.loc["previous"]
-    growth = change(now["spend"], before["spend"], "currency")
-    notes = [
-        f"Marketing spend was {_money(now['spend'], currency)}"
-        + (f" ({growth:+.1%} on the previous quarter)" if growth is not None else "")
-        + f" for a platform-reported ROAS of {now['roas']:.2f} (previous quarter "
-        f"{before['roas']:.2f}); MER, all net revenue per unit of spend, was {mer['current']:.2f}."
+    said = [
+        Finding(
+            "marketing.spend",
+            {
+                "spend": now["spend"],
+                "growth": change(now["spend"], before["spend"], "currency"),
+                "roas": now["roas"],
+                "previous_roas": before["roas"],
+                "mer": mer["current"],
+            },
+            bases=("qoq",),
+        )
     ]
     row = moved_most(decomposition, channels)
     if row is not None:
-        effects = {
-            "cheaper or dearer clicks": row["cpc_effect"],
-            "conversion": row["conversion_effect"],
-            "order value": row["aov_effect"],
-        }
-        driver = max(effects, key=lambda k: abs(effects[k]))
-        notes.append(
-            f"{row.name} moved the most attributed revenue against the previous quarter: ROAS "
-            f"{row['roas_before']:.2f} -> {row['roas_after']:.2f} on "
-            f"{_money(row['spend'], currency)} of spend "
-            f"({_money(row['revenue_at_stake'], currency)} of revenue), mainly through "
-            f"{driver} ({effects[driver]:+.2f})."
+        driver = max(ROAS_DRIVERS, key=lambda k: abs(row[ROAS_DRIVERS[k]]))
+        said.append(
+            Finding(
+                "marketing.moved_most",
+                {
+                    "channel": row.name,
+                    "roas_before": row["roas_before"],
+                    "roas_after": row["roas_after"],
+                    "spend": row["spend"],
+                    "revenue_at_stake": row["revenue_at_stake"],
+                    "driver": driver,
+                    "effect": row[ROAS_DRIVERS[driver]],
+                },
+                bases=("qoq",),
+            )
         )
     if ltv is not None and ltv["ltv_cac"].notna().any():
         best = ltv.loc[ltv["ltv_cac"].idxmax()]
         below = ltv.loc[ltv["ltv_cac"] < reference, "channel"].tolist()
-        notes.append(
-            f"For this quarter's new customers, {best['channel']} has the best LTV:CAC "
-            f"({best['ltv_cac']:.1f}:1 on paid CAC)"
-            + (
-                f"; below the {reference:.0f}:1 reference: {', '.join(below)}."
-                if below
-                else f"; every paid channel clears {reference:.0f}:1."
+        said.append(
+            Finding(
+                "marketing.ltv_cac",
+                {
+                    "channel": best["channel"],
+                    "ltv_cac": best["ltv_cac"],
+                    "reference": reference,
+                    "below": below,
+                },
+                variant="some_below" if below else "all_clear",
             )
         )
-    moves = reallocation_finding(plan, margin_rate, currency)
-    if moves:
-        notes.append(moves)
+    moves = reallocation_finding(plan, margin_rate)
+    if moves is not None:
+        said.append(moves)
     poor = plan.loc[~plan["usable"], "channel"].tolist()
     if poor:
-        notes.append(f"No recommendation for {', '.join(poor)}: the response curve fits poorly.")
-    return notes
+        said.append(Finding("marketing.poor_fit", {"channels": poor}))
+    return said
 
 
 @dataclass
@@ -338,7 +225,7 @@ class MarketingSection:
     weekly: pd.DataFrame
     plan: pd.DataFrame
     margin_rate: float | None
-    findings: list[str]
+    findings: list[Finding]
     kpis: dict[str, dict]
 
 
@@ -407,7 +294,6 @@ def build_section(
             plan,
             mer,
             margin,
-            config.currency,
             params.ltv_cac_reference,
         ),
         kpis=kpis,

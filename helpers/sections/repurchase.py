@@ -30,8 +30,8 @@ from helpers.core.config import Config
 from helpers.core.periods import Quarter
 from helpers.data import queries
 from helpers.models.significance import two_proportion_ztest
-from helpers.render.formats import compact, fmt_change, fmt_value
-from helpers.sections.kpis import BASE_PERIOD, changes_text, comparison_bases, kpi_record
+from helpers.sections.findings import Finding
+from helpers.sections.kpis import BASE_PERIOD, comparison_bases, kpi_record
 
 SEGMENTS = [
     "Champions",
@@ -280,7 +280,7 @@ class RepurchaseSection:
     transitions: pd.DataFrame
     flows: pd.DataFrame
     members: pd.DataFrame | None
-    findings: list[str]
+    findings: list[Finding]
     kpis: dict[str, dict]
 
 
@@ -405,31 +405,32 @@ def headline_kpis(
 
 def _second_order_finding(
     record: dict, by_channel: pd.DataFrame | None, bases: tuple[str, ...], window: int
-) -> str:
+) -> Finding:
     cohorts = record["cohorts"]
     if record.get("withheld"):
-        return f"The {window}-day second-order rate is not shown: {record['withheld']}."
-    compared = " and ".join(
-        f"{fmt_change(record[basis], 'rate')} on the {COHORT_WORDS[basis]} "
-        f"({cohorts[BASE_PERIOD[basis]]})"
+        return Finding(
+            "repurchase.second_order_withheld", {"window": window, "reason": record["withheld"]}
+        )
+    compared = {
+        basis: {"change": record[basis], "cohort": cohorts[BASE_PERIOD[basis]]}
         for basis in bases
         if record.get(basis) is not None
-    )
-    note = (
-        f"Of the customers acquired in {cohorts['current']} (the latest with {window} days "
-        f"behind them), {record['current']:.1%} ordered again within {window} days"
-        + (f": {compared}" if compared else "")
-    )
+    }
+    fastest = None
     if by_channel is not None and len(by_channel):
         fastest = by_channel.loc[by_channel["median_days"].idxmin()]
-        note += (
-            f"; customers from {fastest['acquisition_channel']} come back fastest "
-            f"(median {fastest['median_days']:.0f} days to the second order)"
-        )
-    return note + "."
-
-
-COHORT_WORDS = {"qoq": "cohort a quarter earlier", "yoy": "cohort a year earlier"}
+    return Finding(
+        "repurchase.second_order",
+        {
+            "window": window,
+            "cohort": cohorts["current"],
+            "rate": record["current"],
+            "compared": compared,
+            "fastest_channel": None if fastest is None else fastest["acquisition_channel"],
+            "fastest_days": None if fastest is None else fastest["median_days"],
+        },
+        bases=tuple(compared),
+    )
 
 
 def findings(
@@ -440,42 +441,62 @@ def findings(
     members: pd.DataFrame | None,
     bases: tuple[str, ...],
     window: int,
-) -> list[str]:
-    """Plain-language findings from the numbers, each change on every comparison basis
-    (kpis.comparison_bases) and named; a figure with no meaning for the data is left out with
-    its reason."""
-    notes = []
+) -> list[Finding]:
+    """What the section says, each change on every comparison basis (kpis.comparison_bases); a
+    figure with no meaning for the data is left out with its reason."""
+    said = []
     for key in ("returning_rate", "repeat_rate"):
         record = kpis[key]
         if record.get("withheld"):
-            notes.append(f"{record['label']} is not shown: {record['withheld']}.")
+            said.append(
+                Finding(
+                    "repurchase.rate_withheld",
+                    {"kpi": key, "label": record["label"], "reason": record["withheld"]},
+                )
+            )
             continue
-        notes.append(
-            f"{record['label']}: {fmt_value(record['current'], 'rate')} this quarter, "
-            f"{changes_text(record, bases)}."
+        said.append(
+            Finding(
+                "repurchase.rate",
+                {
+                    "kpi": key,
+                    "label": record["label"],
+                    "current": record["current"],
+                    "changes": {basis: record.get(basis) for basis in bases},
+                },
+                bases=bases,
+            )
         )
-    notes.append(_second_order_finding(kpis[f"second_order_{window}d"], by_channel, bases, window))
+    said.append(_second_order_finding(kpis[f"second_order_{window}d"], by_channel, bases, window))
     if len(cohort_change):
         mean = cohort_change["change_pp"].mean()
-        notes.append(
-            f"Recent cohorts retain {'better' if mean > 0 else 'worse'} than the same "
-            f"cohorts a year earlier: {mean:+.1f} pp on average in their first period "
-            "after acquisition."
+        said.append(
+            Finding(
+                "repurchase.cohort_retention",
+                {"mean_change_pp": mean},
+                variant="better" if mean > 0 else "worse",
+                bases=("yoy",),
+            )
         )
-    f = flows.set_index("flow")
-    notes.append(
-        f"Since last quarter {compact(f.loc['Moved up', 'customers'])} customers moved "
-        f"up a tier, {compact(f.loc['Moved down', 'customers'])} moved down and "
-        f"{compact(f.loc['Lapsed', 'customers'])} lapsed into Hibernating or Lost."
+    f = flows.set_index("flow")["customers"]
+    said.append(
+        Finding(
+            "repurchase.tier_moves",
+            {"moved_up": f["Moved up"], "moved_down": f["Moved down"], "lapsed": f["Lapsed"]},
+            bases=("qoq",),
+        )
     )
     if members is not None:
         now = members[members["period"] == "current"].set_index("is_member")
         if {True, False} <= set(now.index):
-            verdict = (
-                "a significant gap" if now.loc[True, "significant"] else "not a significant gap"
+            said.append(
+                Finding(
+                    "repurchase.members",
+                    {
+                        "member_rate": now.loc[True, "repeat_rate"],
+                        "non_member_rate": now.loc[False, "repeat_rate"],
+                    },
+                    variant="significant" if now.loc[True, "significant"] else "not_significant",
+                )
             )
-            notes.append(
-                f"Members repeat at {now.loc[True, 'repeat_rate']:.1%} against "
-                f"{now.loc[False, 'repeat_rate']:.1%} for non-members ({verdict})."
-            )
-    return notes
+    return said

@@ -18,14 +18,8 @@ import pandas as pd
 from helpers.core.config import Config
 from helpers.data import queries
 from helpers.models.significance import two_proportion_ztest
-from helpers.render.formats import fmt_value
-from helpers.sections.kpis import (
-    BASIS_WORDS,
-    changes_text,
-    comparison_bases,
-    is_material,
-    kpi_record,
-)
+from helpers.sections.findings import Finding
+from helpers.sections.kpis import comparison_bases, is_material, kpi_record
 
 MEASURES = {  # column: (label, unit)
     "sessions": ("Sessions", "count"),
@@ -39,7 +33,6 @@ MEASURES = {  # column: (label, unit)
     "conversion_rate": ("Conversion rate (orders / sessions)", "rate"),
     "revenue_per_session": ("Revenue per session", "currency"),
 }
-THEN = {"qoq": "in the previous quarter", "yoy": "a year ago"}
 HEADLINE = ("sessions", "users", "engagement_rate", "conversion_rate", "revenue_per_session")
 
 
@@ -170,11 +163,10 @@ def findings(
     tests: dict[str, pd.DataFrame],
     thresholds: dict,
     bases: tuple[str, ...],
-    currency: str = "¥",
-) -> list[str]:
-    """Plain-language findings from the numbers, most important first, each change on every
-    comparison basis (kpis.comparison_bases) and named."""
-    notes = []
+) -> list[Finding]:
+    """What the section says, most important first, each change on every comparison basis
+    (kpis.comparison_bases)."""
+    said = []
     by = comparison.set_index("measure")
     for measure in ("sessions", "conversion_rate", "revenue_per_session", "engagement_rate"):
         if measure not in by.index:
@@ -189,44 +181,74 @@ def findings(
             )
             for basis in bases
         ):
-            notes.append(
-                f"{row['label']}: {changes_text(row, bases)}, at "
-                f"{fmt_value(row['current'], row['unit'], currency)} this quarter."
+            said.append(
+                Finding(
+                    "traffic.measure_change",
+                    {
+                        "measure": measure,
+                        "label": row["label"],
+                        "unit": row["unit"],
+                        "current": row["current"],
+                        "changes": {basis: _known(row[basis]) for basis in bases},
+                    },
+                    bases=bases,
+                    material=True,
+                )
             )
-    notes += _share_shift(mix, thresholds["material_share_shift_pp"], bases)
+    said += _share_shift(mix, thresholds["material_share_shift_pp"], bases)
     for basis in bases:
         significant = tests[basis][tests[basis]["significant"].eq(True)]
         for row in significant.sort_values("change_pp").itertuples():
-            verb = "improved" if row.change_pp > 0 else "fell"
-            notes.append(
-                f"Conversion in {row.channel} {verb} from {row.base_conversion_rate:.2%} "
-                f"{THEN[basis]} to {row.conversion_rate:.2%} "
-                f"(statistically significant, p = {row.p_value:.3f})."
+            said.append(
+                Finding(
+                    "traffic.conversion_significant",
+                    {
+                        "channel": row.channel,
+                        "base_rate": row.base_conversion_rate,
+                        "rate": row.conversion_rate,
+                        "p_value": row.p_value,
+                        "basis": basis,
+                    },
+                    variant="improved" if row.change_pp > 0 else "fell",
+                    bases=(basis,),
+                    material=True,
+                )
             )
     if len(mix) and "revenue_per_session" in mix:
         best = mix.loc[mix["revenue_per_session"].idxmax()]
         worst = mix.loc[mix["revenue_per_session"].idxmin()]
-        notes.append(
-            f"Each session from {best['channel']} is worth "
-            f"{fmt_value(best['revenue_per_session'], 'currency', currency)}, against "
-            f"{fmt_value(worst['revenue_per_session'], 'currency', currency)} from "
-            f"{worst['channel']}."
+        said.append(
+            Finding(
+                "traffic.session_value",
+                {
+                    "best_channel": best["channel"],
+                    "best_value": best["revenue_per_session"],
+                    "worst_channel": worst["channel"],
+                    "worst_value": worst["revenue_per_session"],
+                },
+            )
         )
-    return notes or ["No change this quarter is large enough to call out."]
+    return said or [Finding("traffic.nothing_material")]
 
 
-def _share_shift(mix: pd.DataFrame, material_pp: float, bases: tuple[str, ...]) -> list[str]:
+def _known(value: float | None) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def _share_shift(mix: pd.DataFrame, material_pp: float, bases: tuple[str, ...]) -> list[Finding]:
     """The channel whose session share moved most on any basis, if by a material amount."""
     columns = [f"share_shift_{basis}" for basis in bases]
     if not len(mix) or mix[columns].abs().max().max() * 100 < material_pp:
         return []
     channel = mix.loc[mix[columns].abs().max(axis=1).idxmax()]
-    moves = " and ".join(
-        f"{channel[f'share_shift_{basis}'] * 100:+.1f} pp {BASIS_WORDS[basis]}" for basis in bases
-    )
+    shifts = {basis: channel[f"share_shift_{basis}"] for basis in bases}
     return [
-        f"{channel['channel']} now brings {channel['share']:.1%} of sessions; its share "
-        f"moved {moves}."
+        Finding(
+            "traffic.share_shift",
+            {"channel": channel["channel"], "share": channel["share"], "shifts": shifts},
+            bases=bases,
+            material=True,
+        )
     ]
 
 
@@ -285,7 +307,7 @@ class TrafficSection:
     devices: pd.DataFrame | None
     weekly: pd.DataFrame
     quadrants: pd.DataFrame
-    findings: list[str]
+    findings: list[Finding]
     kpis: dict[str, dict]
     orders_source: str
 
@@ -342,7 +364,6 @@ def build_section(
             {"qoq": tests["previous"], "yoy": tests["year_ago"]},
             thresholds,
             comparison_bases(quarter.q, config.seasonal_quarters),
-            config.currency,
         ),
         kpis={m: measures[m] for m in HEADLINE if m in measures},
         orders_source=_orders_source(engine.has("orders"), has_orders),

@@ -1,0 +1,98 @@
+"""The customer base valued at a quarter's end: purchase and spend models fitted on all history
+before it, every customer's predictions and CLV at that quarter's own gross margin rate, and
+the standard errors of the CLV figures. A spend model that cannot be fitted soundly leaves the
+CLV out and says why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from helpers.core.config import Config
+from helpers.core.periods import Quarter
+from helpers.data import queries
+from helpers.models.fitting import (
+    UNIT_DAYS,
+    FittedModel,
+    SpendModel,
+    fit_purchase_model,
+    try_spend_model,
+)
+from helpers.models.prediction import (
+    Horizon,
+    headline_standard_errors,
+    monthly_rate,
+    predict_customers,
+)
+
+
+@dataclass
+class Snapshot:
+    """The customer base valued at one quarter's end. Without a sound spend model, `spend` is
+    None, the predictions carry no CLV and `spend_withheld` says why."""
+
+    quarter: str
+    model: FittedModel
+    spend: SpendModel | None
+    spend_withheld: str | None
+    predictions: pd.DataFrame
+    margin_rate: float | None
+    standard_errors: dict[str, float] | None  # of the CLV figures, None when unavailable
+
+    @property
+    def has_clv(self) -> bool:
+        return self.spend is not None
+
+
+def horizon_for(config: Config, quarter: Quarter) -> Horizon:
+    """The next quarter's length and the CLV horizon of the parameters, in model time units."""
+    params = config.clv
+    next_days = (quarter.shift(1).end - quarter.end).days
+    return Horizon(
+        next_days / UNIT_DAYS[params.time_unit],
+        params.horizon_months,
+        monthly_rate(params.annual_discount_rate),
+        params.time_unit,
+    )
+
+
+def value_snapshot(
+    engine: queries.DataEngine,
+    config: Config,
+    quarter: Quarter,
+    key: str,
+    fitted: tuple[pd.DataFrame, FittedModel, SpendModel | None, str | None] | None = None,
+    origins: bool = False,
+) -> Snapshot:
+    """Fit purchase model `key` and Gamma-Gamma on all history before `quarter` ends and value
+    every customer at that quarter's own gross margin rate; `fitted` passes a summary of that
+    history with its models when already at hand; `origins` adds each customer's first order,
+    its quarter, channel and value (customer_summary)."""
+    params = config.clv
+    if fitted is None:
+        summary = queries.customer_summary(
+            engine, quarter.end, UNIT_DAYS[params.time_unit], origins=origins
+        )
+        model = fit_purchase_model(summary, key, params.purchase_penalty)
+        spend, withheld = try_spend_model(summary, params.spend_penalty)
+    else:
+        summary, model, spend, withheld = fitted
+    margin = queries.gross_margin_rate(engine, quarter.end)
+    horizon = horizon_for(config, quarter)
+    predictions = predict_customers(model, spend, summary, horizon, margin)
+    at_fit = predictions.pop("discounted_purchases").to_numpy()
+    errors = None
+    if spend is not None:
+        purchases = np.column_stack([at_fit, predictions["expected_purchases_next_quarter"]])
+        found = headline_standard_errors(model, spend, summary, horizon, purchases)
+        if found is not None:
+            clv_se, revenue_se = found
+            clv_se *= margin if margin is not None else 1.0
+            errors = {
+                "clv_total": clv_se,
+                "clv_mean": clv_se / len(summary),
+                "expected_revenue_next_quarter": revenue_se,
+            }
+    return Snapshot(quarter.label, model, spend, withheld, predictions, margin, errors)
