@@ -20,7 +20,13 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))" > /dev/null
 	touch $@
 
-setup: $(VENV)/.installed  ## create the virtual environment, install pinned packages, register the kernel
+# notebooks reach git without outputs, execution counts or JupyterLab's language metadata
+NOTEBOOK_FILTER_KEYS := metadata.language_info cell.metadata.jp-MarkdownHeadingCollapsed
+
+setup: $(VENV)/.installed  ## create the virtual environment, install pinned packages, register the kernel, strip notebooks on commit
+	@if git rev-parse --git-dir > /dev/null 2>&1; then \
+		$(VENV)/bin/nbstripout --install --attributes .gitattributes && \
+		git config filter.nbstripout.extrakeys "$(NOTEBOOK_FILTER_KEYS)"; fi
 
 data/sample/manifest.json: $(VENV)/.installed helpers/data/sample.py
 	$(PY) -m helpers.data.sample --customers $(CUSTOMERS) --out data/sample

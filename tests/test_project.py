@@ -2,10 +2,14 @@
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
+import nbformat
 import pytest
 import yaml
 
@@ -43,6 +47,38 @@ def test_notebooks_are_clean_with_one_parameters_cell_and_the_project_kernel():
         tagged = [c for c in code if "parameters" in c["metadata"].get("tags", [])]
         assert len(tagged) == 1
         assert notebook["metadata"]["kernelspec"]["name"] == "ecom-report"
+
+
+def _git(*args: str, stdin: bytes | None = None) -> str:
+    done = subprocess.run(["git", *args], cwd=PROJECT, input=stdin, capture_output=True, check=True)
+    return done.stdout.decode().strip()
+
+
+def test_a_notebook_saved_from_jupyterlab_leaves_git_clean():
+    """What JupyterLab writes after a run (outputs, execution counts, fresh cell ids, language
+    metadata) is what git stores once the repository's clean filter (make setup) has run."""
+    assert _git("config", "filter.nbstripout.clean"), "run make setup: it installs the filter"
+    for section in SECTIONS.values():
+        path = f"notebooks/{section.notebook}"
+        notebook = nbformat.read(PROJECT / path, as_version=4)
+        for n, cell in enumerate(notebook.cells):
+            cell["id"] = uuid.uuid4().hex[:8]
+            if cell.cell_type == "code":
+                cell.execution_count = n + 1
+                cell.outputs = [nbformat.v4.new_output("stream", text=f"run {n}\n")]
+        notebook.metadata["language_info"] = {"name": "python", "version": "3.11.7"}
+        saved = nbformat.writes(notebook).encode() + b"\n"
+        assert b'"outputs": []' not in saved.split(b'"source"')[1]  # it did carry outputs
+        committed = _git("hash-object", "--no-filters", path)
+        assert _git("hash-object", f"--path={path}", "--stdin", stdin=saved) == committed
+
+
+def test_no_layer_imports_one_above_it():
+    """The contracts in pyproject.toml: run -> render -> sections -> models -> data -> core,
+    and nothing below render draws, displays or templates."""
+    lint = Path(sys.executable).parent / "lint-imports"
+    done = subprocess.run([lint], cwd=PROJECT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:]
 
 
 def test_sections_run_after_the_sections_they_read_and_stop_at_the_first_failure():
