@@ -28,7 +28,7 @@ setup: $(VENV)/.installed  ## create the virtual environment, install pinned pac
 		$(VENV)/bin/nbstripout --install --attributes .gitattributes && \
 		git config filter.nbstripout.extrakeys "$(NOTEBOOK_FILTER_KEYS)"; fi
 
-data/sample/manifest.json: $(VENV)/.installed helpers/data/sample.py
+data/sample/manifest.json: $(VENV)/.installed helpers/data/sample.py helpers/data/sample_shop.py
 	$(PY) -m helpers.data.sample --customers $(CUSTOMERS) --out data/sample
 
 data/cdnow/orders.csv: $(VENV)/.installed helpers/data/cdnow.py

@@ -31,9 +31,10 @@ def batch(small_data, tmp_path_factory):
     argv = ["--project", str(PROJECT), "--reports-dir", str(reports), "--params", str(extra)]
     for quarter in QUARTERS:
         argv += ["--quarter", quarter]
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
+    printed, warned = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(warned):
         assert cli.main(argv) == 0
+    assert warned.getvalue() == ""  # no stray warnings
     return reports, extra, printed.getvalue()
 
 
@@ -55,6 +56,9 @@ def test_batch_writes_every_artifact_and_shows_progress(batch):
         assert not (folder / "clean").exists()  # customer-level inputs are not published
         assert f"[{quarter}] traffic: running" in out and f"[{quarter}] traffic: done" in out
         assert str(folder / "index.html") in out
+    steps = [[cell.strip() for cell in line.split("│")] for line in out.splitlines()]
+    done = {(row[1], row[2]) for row in steps if len(row) > 5 and row[3] == "done"}
+    assert done >= {(q, s) for q in QUARTERS for s in ("inputs", "traffic", "clv", "report")}
     assert not list(reports.glob(".*building*"))
 
 

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from helpers.core.config import load_config
-from helpers.data.inputs import find_input_file
-from helpers.run import cli, runner
+from helpers.data.reading import find_input_file
+from helpers.run import build_folder, cli, runner
 
 from .conftest import PROJECT
 
@@ -227,9 +227,9 @@ def test_a_stale_build_of_a_dead_run_is_removed_and_a_live_lock_refuses(good, tm
     stale = reports / ".2025Q4.building-999999"
     (stale / "clean").mkdir(parents=True)
     (stale / "clean" / "orders.parquet").write_text("customer ids")
-    dead_kernels = Path(tempfile.gettempdir()) / f"{runner.KERNEL_FILES}999999-abc"
+    dead_kernels = Path(tempfile.gettempdir()) / f"{build_folder.KERNEL_FILES}999999-abc"
     dead_kernels.mkdir(exist_ok=True)
-    removed = runner.remove_stale_builds(reports / "2025Q4")
+    removed = build_folder.remove_stale_builds(reports / "2025Q4")
     assert stale in removed and dead_kernels in removed
     assert not stale.exists() and not dead_kernels.exists()
     with (reports / ".2025Q4.lock").open("a+") as handle:

@@ -8,7 +8,7 @@ from scipy.stats import chi2_contingency
 from helpers.core.periods import Quarter, comparison_periods
 from helpers.data import queries
 from helpers.render import text
-from helpers.sections import repurchase
+from helpers.sections import repurchase, segments
 
 # A: Jan 5, Jan 20, Apr 10 2025; B: Dec 1 2024, Feb 1 2025; C: Mar 3 2025
 ORDERS = pd.DataFrame(
@@ -93,7 +93,7 @@ def test_rfm_scores_and_segment_map():
             "revenue": [10.0, 20.0, 30.0, 40.0, 50.0],
         }
     )
-    scored = repurchase.rfm_segments(customers, bins=5)
+    scored = segments.rfm_segments(customers, bins=5)
     assert scored["r_score"].tolist() == [5, 4, 3, 2, 1]
     assert scored["f_score"].tolist() == [1, 1, 1, 4, 5]  # ties share the lowest rank
     assert scored["m_score"].tolist() == [1, 2, 3, 4, 5]
@@ -110,9 +110,7 @@ def test_migration_flows_and_revenue():
     previous = pd.DataFrame(
         {
             "customer_id": ["a", "b", "c", "d"],
-            "segment": pd.Categorical(
-                ["Loyal", "Champions", "At risk", "Lost"], repurchase.SEGMENTS
-            ),
+            "segment": pd.Categorical(["Loyal", "Champions", "At risk", "Lost"], segments.SEGMENTS),
         }
     )
     current = pd.DataFrame(
@@ -120,13 +118,13 @@ def test_migration_flows_and_revenue():
             "customer_id": ["a", "b", "c", "d", "e"],
             "segment": pd.Categorical(
                 ["Champions", "Champions", "Hibernating", "Lost", "New"],
-                repurchase.SEGMENTS,
+                segments.SEGMENTS,
                 ordered=True,
             ),
             "window_revenue": [100.0, 50.0, 0.0, 0.0, 30.0],
         }
     )
-    matrix, flows = repurchase.migration(previous, current)
+    matrix, flows = segments.migration(previous, current)
     f = flows.set_index("flow")
     assert f["customers"].to_dict() == {
         "New": 1,

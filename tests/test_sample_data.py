@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.data import sample
+from helpers.data import sample, sample_shop
 from helpers.data.contract import CONTRACT
+from helpers.models import response
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +71,11 @@ def test_channels_differ_in_customer_quality(tables):
 
 def test_marketing_response_saturates():
     spend = np.array([1000.0, 2000.0, 4000.0])
-    revenue = sample.true_response(spend, top=100.0, half=2000.0, shape=1.0)
+    revenue = sample_shop.true_response(spend, top=100.0, half=2000.0, shape=1.0)
     np.testing.assert_allclose(revenue, [100 / 3, 50.0, 200 / 3])
     assert np.all(np.diff(revenue / spend) < 0)  # diminishing returns
+    # the curve the ROI section fits, written independently
+    np.testing.assert_allclose(revenue, response.hill(spend, 100.0, 2000.0, 1.0))
 
 
 def test_the_purchase_model_recovers_the_simulated_truth():

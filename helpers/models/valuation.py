@@ -27,6 +27,15 @@ from helpers.models.prediction import (
     predict_customers,
 )
 
+CLV_FIGURES = ("clv_mean", "clv_total", "expected_revenue_next_quarter")
+BASE_FIGURES = [
+    "customers",
+    "expected_alive",
+    "expected_buyers_horizon",
+    "bought_last_12_months",
+    *(f"{name}{suffix}" for name in CLV_FIGURES for suffix in ("", "_se")),
+]
+
 
 @dataclass
 class Snapshot:
@@ -96,3 +105,27 @@ def value_snapshot(
                 "expected_revenue_next_quarter": revenue_se,
             }
     return Snapshot(quarter.label, model, spend, withheld, predictions, margin, errors)
+
+
+def base_summary(
+    snapshot: Snapshot, engine: queries.DataEngine, quarter: Quarter
+) -> dict[str, float | None]:
+    """Headline figures of a valued customer base, with the standard errors of its CLV
+    figures (keys ending in _se)."""
+    p = snapshot.predictions
+    year_before = quarter.end - pd.DateOffset(months=12)
+    figures = {
+        "customers": float(len(p)),
+        "expected_alive": float(p["p_alive"].sum()),
+        "expected_buyers_horizon": float(p["p_order_horizon"].sum()),
+        "bought_last_12_months": float(queries.customers_between(engine, year_before, quarter.end)),
+    }
+    for name in CLV_FIGURES:
+        column = "clv" if name != "expected_revenue_next_quarter" else name
+        if not snapshot.has_clv:
+            figures[name] = None
+        else:
+            figures[name] = float(p[column].mean() if name == "clv_mean" else p[column].sum())
+        errors = snapshot.standard_errors or {}
+        figures[f"{name}_se"] = errors.get(name)
+    return figures

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -11,45 +10,15 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from helpers.core.periods import COMPARISON_LABELS
+from helpers.render.chart_style import (
+    PALETTE,
+    PERIOD_COLORS,
+    count_axis,
+    finish,
+    rate_axis,
+    value_axis,
+)
 from helpers.render.formats import compact
-
-PALETTE = "deep"
-PERIOD_COLORS = {"This quarter": "#1f4e79", "Previous quarter": "#7fa7cf", "Year ago": "#c9c9c9"}
-
-
-def use_report_style() -> None:
-    """House style: white grid, readable fonts, compact PNGs that embed well in HTML."""
-    sns.set_theme(style="whitegrid", palette=PALETTE, font_scale=0.95)
-    matplotlib.rcParams.update(
-        {
-            "figure.dpi": 110,
-            "savefig.dpi": 110,
-            "figure.figsize": (9, 4.2),
-            "axes.titleweight": "bold",
-            "axes.titlesize": 12,
-            "figure.autolayout": True,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-        }
-    )
-
-
-def count_axis(axis, currency: str | None = None) -> None:
-    """Format an axis as compact numbers (12.3K, 1.2M), optionally with a currency symbol."""
-    prefix = currency or ""
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{prefix}{compact(v)}"))
-
-
-def rate_axis(axis, decimals: int = 1) -> None:
-    axis.set_major_formatter(PercentFormatter(1.0, decimals=decimals))
-
-
-def _finish(fig: Figure, ax, title: str, xlabel: str, ylabel: str) -> Figure:
-    ax.set_title(title, loc="left")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    plt.close(fig)  # shown by returning it; avoids a duplicate render in notebooks
-    return fig
 
 
 def period_bars(
@@ -73,9 +42,9 @@ def period_bars(
         ax=ax,
         order=data[data["period"] == "current"].sort_values(value, ascending=False)[category],
     )
-    _value_axis(ax.xaxis, value_kind, currency)
+    value_axis(ax.xaxis, value_kind, currency)
     ax.legend(title=None, loc="lower right")
-    return _finish(fig, ax, title, xlabel, "")
+    return finish(fig, ax, title, xlabel, "")
 
 
 def diverging_bars(
@@ -98,7 +67,7 @@ def diverging_bars(
             ha="left" if v >= 0 else "right",
             fontsize=9,
         )
-    return _finish(fig, ax, title, xlabel, "")
+    return finish(fig, ax, title, xlabel, "")
 
 
 def trend_lines(
@@ -120,7 +89,7 @@ def trend_lines(
     else:
         count_axis(ax.yaxis, currency if value_kind == "currency" else None)
     ax.legend(title=None, fontsize=8, ncols=3, loc="upper left")
-    return _finish(fig, ax, title, xlabel, ylabel)
+    return finish(fig, ax, title, xlabel, ylabel)
 
 
 def bubble_scatter(
@@ -165,7 +134,7 @@ def bubble_scatter(
         )
     rate_axis(ax.xaxis, 0)
     rate_axis(ax.yaxis)
-    return _finish(fig, ax, title, xlabel, ylabel)
+    return finish(fig, ax, title, xlabel, ylabel)
 
 
 def stacked_shares(
@@ -198,16 +167,7 @@ def stacked_shares(
         frameon=False,
         fontsize=9,
     )
-    return _finish(fig, ax, title, xlabel, "")
-
-
-def _value_axis(axis, value_kind: str, currency: str | None) -> None:
-    if value_kind == "rate":
-        rate_axis(axis)
-    elif value_kind == "number":
-        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.2g}"))
-    else:
-        count_axis(axis, currency if value_kind == "currency" else None)
+    return finish(fig, ax, title, xlabel, "")
 
 
 def paired_series(
@@ -232,9 +192,9 @@ def paired_series(
         else:
             ax.plot(positions, frame[column], marker="o", label=label)
     ax.set_xticks(positions, frame[x].astype(str))
-    _value_axis(ax.yaxis, value_kind, None)
+    value_axis(ax.yaxis, value_kind, None)
     ax.legend(title=None)
-    return _finish(fig, ax, title, xlabel, ylabel)
+    return finish(fig, ax, title, xlabel, ylabel)
 
 
 def ranked_bars(
@@ -252,10 +212,10 @@ def ranked_bars(
     data = frame.sort_values(value) if sort else frame.iloc[::-1]
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(data) + 1.6))
     ax.barh(data[category].astype(str), data[value], color=sns.color_palette(PALETTE)[0])
-    _value_axis(ax.xaxis, value_kind, currency)
+    value_axis(ax.xaxis, value_kind, currency)
     if reference is not None:
         ax.axvline(reference, color="#888", linestyle="--", linewidth=1)
-    return _finish(fig, ax, title, xlabel, "")
+    return finish(fig, ax, title, xlabel, "")
 
 
 def heatmap(
@@ -279,7 +239,7 @@ def heatmap(
         cbar_kws={"format": PercentFormatter(1.0, 0) if value_kind == "rate" else None},
     )
     ax.tick_params(axis="x", labelrotation=45, labelsize=8)
-    return _finish(fig, ax, title, xlabel, ylabel)
+    return finish(fig, ax, title, xlabel, ylabel)
 
 
 def distribution(
@@ -295,7 +255,7 @@ def distribution(
     ax.hist(values.clip(upper=limit), bins=50, color=sns.color_palette(PALETTE)[0])
     count_axis(ax.xaxis, currency)
     count_axis(ax.yaxis)
-    return _finish(
+    return finish(
         fig,
         ax,
         f"{title} (values above the {clip_quantile:.0%} quantile shown at its level)",
@@ -367,7 +327,7 @@ def flow_diagram(matrix: pd.DataFrame, title: str, left_title: str, right_title:
     ax.text(0.89, total + gap * (len(matrix) + 1), right_title, ha="left", weight="bold")
     ax.set_xlim(-0.25, 1.25)
     ax.axis("off")
-    return _finish(fig, ax, title, "", "")
+    return finish(fig, ax, title, "", "")
 
 
 def waterfall(
@@ -409,7 +369,7 @@ def waterfall(
         max(0.0, low - 0.6 * (high - low) - 0.05 * high), high + 0.25 * (high - low) + 0.05 * high
     )
     ax.set_xticks(range(len(labels)), labels)
-    return _finish(fig, ax, title, "", ylabel)
+    return finish(fig, ax, title, "", ylabel)
 
 
 def response_panels(

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
+from rich.console import Console
+
 from helpers.core.errors import ReportError, SectionFailedError
+from helpers.run.progress import Progress, Verbosity
 from helpers.run.runner import run_quarter
 
 INTERRUPTED = 130  # the shell's exit status after Ctrl-C
@@ -49,6 +51,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="where reports go (default: <project>/reports)",
     )
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print only warnings, errors and where each report is",
+    )
+    loudness.add_argument(
+        "--verbose",
+        "-v",
+        action="count",
+        default=0,
+        help="also print the details of each step (input rows, threads, stale builds)",
+    )
     parser.add_argument(
         "--jobs",
         "-j",
@@ -63,31 +78,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     project = args.project.resolve()
     reports_dir = (args.reports_dir or project / "reports").resolve()
-    quarters = args.quarter or [None]
-    for position, quarter in enumerate(quarters, start=1):
-        started = time.perf_counter()
-        label = quarter or "default quarter"
-        print(f"== {label} ({position}/{len(quarters)})", flush=True)
-        try:
-            index = run_quarter(
-                quarter,
-                project,
-                reports_dir,
-                args.params,
-                log=lambda line: print(line, flush=True),
-                jobs=args.jobs,
-            )
-        except SectionFailedError as exc:
-            print(f"FAILED {exc}", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            print(f"interrupted [{label}]; the previous report is kept", file=sys.stderr)
-            return INTERRUPTED
-        except ReportError as exc:
-            print(f"ERROR [{label}] {exc}", file=sys.stderr)
-            return 2
-        print(f"report ({time.perf_counter() - started:.1f} s): {index}", flush=True)
-    return 0
+    verbosity = Verbosity.QUIET if args.quiet else Verbosity(min(2, 1 + args.verbose))
+    code, failure = 0, ""
+    with Progress(Console(), verbosity) as progress:
+        for quarter in args.quarter or [None]:
+            label = quarter or "default quarter"
+            try:
+                run_quarter(quarter, project, reports_dir, args.params, progress, jobs=args.jobs)
+            except SectionFailedError as exc:
+                code, failure = 1, f"FAILED {exc}"
+            except KeyboardInterrupt:
+                code = INTERRUPTED
+                failure = f"interrupted [{label}]; the previous report is kept"
+            except ReportError as exc:
+                code, failure = 2, f"ERROR [{label}] {exc}"
+            else:
+                continue
+            break
+    if failure:
+        print(failure, file=sys.stderr)
+    return code
 
 
 def run() -> None:

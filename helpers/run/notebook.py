@@ -24,7 +24,7 @@ from helpers.core.periods import COMPARISON_LABELS, Quarter, comparison_periods
 from helpers.data.inputs import prepare_inputs
 from helpers.data.queries import DataEngine
 from helpers.render import text
-from helpers.render.charts import use_report_style
+from helpers.render.chart_style import use_report_style
 from helpers.render.kpi_rows import basis_sentence
 from helpers.render.tables import safe_markdown
 from helpers.sections.findings import Finding

@@ -8,16 +8,15 @@ section's build is kept as reports/<quarter>.failed with the executed notebooks 
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 
@@ -30,15 +29,24 @@ from helpers.core.config import TABLES, Config, load_config
 from helpers.core.errors import InputFileError, ReportError, SectionFailedError
 from helpers.core.outline import SECTIONS, Section, missing_tables
 from helpers.core.periods import comparison_periods
-from helpers.data.inputs import data_quality, find_input_file, prepare_inputs, write_clean_inputs
+from helpers.data.inputs import data_quality, prepare_inputs, write_clean_inputs
 from helpers.data.queries import DataEngine
+from helpers.data.reading import find_input_file
 from helpers.render.html import export_html
 from helpers.render.index_page import render_index
+from helpers.run.build_folder import (
+    KERNEL_FILES,
+    check_replaceable,
+    keep_failed,
+    publish,
+    remove_stale_builds,
+    report_lock,
+)
 from helpers.run.kernels import KernelPool
+from helpers.run.progress import Progress, Verbosity
 from helpers.sections.overview import headline_kpis
 
 KERNEL = "ecom-report"
-Log = Callable[[str], None]
 
 
 def report_dir(reports_dir: Path, config: Config) -> Path:
@@ -79,18 +87,6 @@ def execute_section(
     return executed
 
 
-MARKER = ".opsreport"  # in every report folder this tool writes: the only ones it replaces
-
-
-def _check_replaceable(final: Path) -> None:
-    """ReportError unless `final` is absent or a report this tool wrote."""
-    if final.exists() and not (final / MARKER).is_file() and not (final / "metrics.json").is_file():
-        raise ReportError(
-            f"{final} exists and was not written by opsreport; it is left as it is. Choose "
-            "another report_subdir or --reports-dir, or move that folder away"
-        )
-
-
 def kill_kernel(kernel: KernelManager) -> None:
     """Stop a kernel at once, from any thread, without the shutdown handshake (which waits
     on the thread executing the notebook): its notebook then fails as a dead kernel."""
@@ -100,93 +96,16 @@ def kill_kernel(kernel: KernelManager) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-KERNEL_FILES = "opsreport-"  # + pid: a run's kernel sockets and connection files, in temp
-
-
-def remove_stale_builds(final: Path) -> list[Path]:
-    """Remove build and swap folders of this report, and kernel files of any run, left by
-    runs that died (kill -9)."""
-    removed = []
-    for folder in final.parent.glob(f".{final.name}.*-*"):
-        kind, _, pid = folder.name.rpartition("-")
-        if kind.endswith((".building", ".old")) and pid.isdigit() and not _alive(int(pid)):
-            removed.append(folder)
-    for folder in Path(tempfile.gettempdir()).glob(f"{KERNEL_FILES}*-*"):
-        pid = folder.name.removeprefix(KERNEL_FILES).split("-")[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            removed.append(folder)
-    for folder in removed:
-        shutil.rmtree(folder, ignore_errors=True)
-    return removed
-
-
-@contextmanager
-def report_lock(final: Path) -> Iterator[None]:
-    """Hold an exclusive lock on one report folder for a whole run, so two runs of the same
-    report never race on the final rename; a second run fails at once, saying why."""
-    lock = final.with_name(f".{final.name}.lock")
-    with lock.open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ReportError(
-                f"another opsreport run is building {final}; wait for it to finish"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _publish(build: Path, final: Path) -> None:
-    """Swap the finished build into place; the old report (and any stale failed build) is
-    removed only afterwards."""
-    _check_replaceable(final)
-    (build / MARKER).write_text("written by opsreport\n")
-    old = final.with_name(f".{final.name}.old-{os.getpid()}")
-    if final.exists():
-        final.rename(old)
-    build.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
-    shutil.rmtree(final.with_name(f"{final.name}.failed"), ignore_errors=True)
-
-
-def _keep_failed(build: Path, final: Path, error: SectionFailedError) -> SectionFailedError:
-    """Keep the failed build's executed notebooks for debugging, and nothing with customer
-    ids (the cleaned inputs, the CRM artifacts)."""
-    for customer_level in ("clean", "artifacts"):
-        shutil.rmtree(build / customer_level, ignore_errors=True)
-    failed = final.with_name(f"{final.name}.failed")
-    shutil.rmtree(failed, ignore_errors=True)
-    build.rename(failed)
-    kept = str(failed / "notebooks" / Path(error.notebook).name)
-    return SectionFailedError(
-        error.quarter, error.section, error.cell, kept, str(error.__cause__ or error)
-    )
-
-
-def clean_inputs(config: Config, folder: Path, log: Log) -> tuple[dict[str, Path], dict]:
+def clean_inputs(config: Config, folder: Path, progress: Progress) -> tuple[dict[str, Path], dict]:
     """Validate the inputs and write them as clean Parquet for the sections; return the paths
     and the data-quality summary. The in-memory tables are released on return, so the runner
     holds no input data while the notebooks run."""
-    started = time.perf_counter()
+    progress.started(config.quarter, "inputs")
     bundle = prepare_inputs(config)
     paths = write_clean_inputs(bundle, folder)
-    log(
-        f"[{config.quarter}] inputs valid: "
-        + ", ".join(f"{t} {len(f):,} rows" for t, f in bundle.tables.items())
-        + f" ({time.perf_counter() - started:.1f} s)"
-    )
+    rows = ", ".join(f"{t} {len(f):,} rows" for t, f in bundle.tables.items())
+    progress.detail(config.quarter, f"inputs valid: {rows}")
+    progress.finished(config.quarter, "inputs")
     return paths, data_quality(bundle)
 
 
@@ -206,7 +125,7 @@ def overview_kpis(clean: dict[str, Path], config: Config) -> dict:
         engine.close()
 
 
-def plan_sections(config: Config, log: Log) -> tuple[list[str], list[dict]]:
+def plan_sections(config: Config) -> tuple[list[str], list[dict]]:
     """The sections to run, and those skipped because an input table they need is absent.
     InputFileError without an orders table: no report is published without one."""
     available = {table for table in TABLES if find_input_file(config, table) is not None}
@@ -221,7 +140,6 @@ def plan_sections(config: Config, log: Log) -> tuple[list[str], list[dict]]:
         if missing:
             reason = f"no {', '.join(missing)} table in the inputs"
             skipped.append({"name": name, "title": SECTIONS[name].title, "reason": reason})
-            log(f"[{config.quarter}] {name}: skipped ({reason})")
         else:
             runnable.append(name)
     if not runnable:
@@ -233,7 +151,12 @@ def plan_sections(config: Config, log: Log) -> tuple[list[str], list[dict]]:
 
 
 def build_report(
-    config: Config, build: Path, project: Path, extra_params: list[str], log: Log, jobs: int = 2
+    config: Config,
+    build: Path,
+    project: Path,
+    extra_params: list[str],
+    progress: Progress,
+    jobs: int = 2,
 ) -> dict:
     """Everything of one quarter's report, written into `build`; returns metrics.json content.
 
@@ -241,12 +164,14 @@ def build_report(
     are computed while the sections run. Each kernel's
     DuckDB gets cores / sections at once: oversubscribed DuckDB threads spin (at 1M customers,
     2 sections at once took 77 s with 2 threads each, 60 s with 1)."""
-    runnable, skipped = plan_sections(config, log)
+    runnable, skipped = plan_sections(config)
+    progress.plan(config.quarter, runnable, skipped)
     threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
+    progress.detail(config.quarter, f"{jobs} section(s) at a time, {threads} DuckDB thread(s) each")
     sockets = Path(tempfile.mkdtemp(prefix=f"{KERNEL_FILES}{os.getpid()}-"))
     kernels = KernelPool(KERNEL, project / "notebooks", threads, jobs, len(runnable), sockets)
     try:
-        clean, quality = clean_inputs(config, build / "clean", log)
+        clean, quality = clean_inputs(config, build / "clean", progress)
         return_freed_memory()
         parameters = {
             "quarter": config.quarter,
@@ -258,22 +183,23 @@ def build_report(
         running: set[KernelManager] = set()
 
         def run(name: str) -> dict:
-            section, began = SECTIONS[name], time.perf_counter()
-            log(f"[{config.quarter}] {name}: running")
+            section = SECTIONS[name]
+            progress.started(config.quarter, name)
             kernel = kernels.take()
             running.add(kernel)
             try:
                 executed = execute_section(
                     section, build, project / "notebooks", parameters, config.quarter, kernel
                 )
+            except SectionFailedError:
+                progress.failed(config.quarter, name)
+                raise
             finally:
                 running.discard(kernel)
                 kernel.shutdown_kernel(now=True)
             export_html(executed, build / f"{name}.html", f"{section.title}: {config.quarter}")
             recorded = json.loads((build / "metrics" / f"{name}.json").read_text())
-            if recorded.get("withheld"):
-                log(f"[{config.quarter}] {name}: WARNING figures withheld: {recorded['withheld']}")
-            log(f"[{config.quarter}] {name}: done ({time.perf_counter() - began:.1f} s)")
+            progress.finished(config.quarter, name, recorded.get("withheld"))
             return {
                 "name": name,
                 "title": section.title,
@@ -365,32 +291,38 @@ def run_quarter(
     project: Path,
     reports_dir: Path,
     extra_params: list[str] | tuple = (),
-    log: Log = print,
+    progress: Progress | None = None,
     jobs: int = 2,
 ) -> Path:
-    """Build and publish one quarter's report; return the path of its index.html."""
+    """Build and publish one quarter's report; return the folder it is in."""
+    progress = progress or Progress()
+    started = time.perf_counter()
     extra = [str(Path(p).resolve()) if Path(p).is_file() else str(p) for p in extra_params]
     config = load_config(project / "params", quarter, extra)
     final = report_dir(reports_dir, config)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         with report_lock(final):
-            return _build_and_publish(config, final, project, extra, log, jobs)
+            _build_and_publish(config, final, project, extra, progress, jobs)
     except OSError as exc:
         raise ReportError(f"cannot write the report to {final.parent}: {exc.strerror}") from None
+    progress.published(config.quarter, final, time.perf_counter() - started)
+    return final
 
 
 def _build_and_publish(
-    config: Config, final: Path, project: Path, extra: list[str], log: Log, jobs: int
-) -> Path:
-    _check_replaceable(final)
+    config: Config, final: Path, project: Path, extra: list[str], progress: Progress, jobs: int
+) -> None:
+    check_replaceable(final)
     for folder in remove_stale_builds(final):
-        log(f"[{config.quarter}] removed {folder.name}, left by a run that died")
+        progress.detail(
+            config.quarter, f"removed {folder.name}, left by a run that died", Verbosity.NORMAL
+        )
     build = final.with_name(f".{final.name}.building-{os.getpid()}")
     shutil.rmtree(build, ignore_errors=True)
     build.mkdir(parents=True)
     try:
-        metrics = build_report(config, build, project, extra, log, jobs)
+        metrics = build_report(config, build, project, extra, progress, jobs)
         # customer-level inputs and per-section scratch files stay out of the published report
         for scratch in ("clean", "metrics"):
             shutil.rmtree(build / scratch, ignore_errors=True)
@@ -403,9 +335,10 @@ def _build_and_publish(
             encoding="utf-8",
         )
     except SectionFailedError as error:
-        raise _keep_failed(build, final, error) from error
+        kept = keep_failed(build, final, error)
+        progress.failed(kept.quarter, kept.section, kept.notebook)
+        raise kept from error
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
         raise
-    _publish(build, final)
-    return final / "index.html"
+    publish(build, final)

@@ -27,19 +27,16 @@ from helpers.models.fitting import (
 )
 from helpers.models.holdout import validate_models
 from helpers.models.prediction import alive_matrix, expected_purchases_matrix, period_transactions
-from helpers.models.valuation import Snapshot, horizon_for, value_snapshot
+from helpers.models.valuation import (
+    BASE_FIGURES,
+    CLV_FIGURES,
+    Snapshot,
+    base_summary,
+    horizon_for,
+    value_snapshot,
+)
 from helpers.sections.findings import Finding
 from helpers.sections.kpis import kpi_record
-
-CLV_FIGURES = ("clv_mean", "clv_total", "expected_revenue_next_quarter")
-BASE_FIGURES = [
-    "customers",
-    "expected_alive",
-    "expected_buyers_horizon",
-    "bought_last_12_months",
-    *(f"{name}{suffix}" for name in CLV_FIGURES for suffix in ("", "_se")),
-]
-
 
 TIERS = ["Top 10%", "Next 10%", "Middle 30%", "Bottom 50%"]
 
@@ -82,30 +79,6 @@ def clv_by(predictions: pd.DataFrame, column: str) -> pd.DataFrame:
         .reset_index()
         .sort_values(column)
     )
-
-
-def base_summary(
-    snapshot: Snapshot, engine: queries.DataEngine, quarter: Quarter
-) -> dict[str, float | None]:
-    """Headline figures of a valued customer base, with the standard errors of its CLV
-    figures (keys ending in _se)."""
-    p = snapshot.predictions
-    year_before = quarter.end - pd.DateOffset(months=12)
-    figures = {
-        "customers": float(len(p)),
-        "expected_alive": float(p["p_alive"].sum()),
-        "expected_buyers_horizon": float(p["p_order_horizon"].sum()),
-        "bought_last_12_months": float(queries.customers_between(engine, year_before, quarter.end)),
-    }
-    for name in CLV_FIGURES:
-        column = "clv" if name != "expected_revenue_next_quarter" else name
-        if not snapshot.has_clv:
-            figures[name] = None
-        else:
-            figures[name] = float(p[column].mean() if name == "clv_mean" else p[column].sum())
-        errors = snapshot.standard_errors or {}
-        figures[f"{name}_se"] = errors.get(name)
-    return figures
 
 
 BASE_LABELS = {

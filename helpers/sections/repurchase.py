@@ -6,17 +6,7 @@ period. Returning-customer rate (Shopify): share of a period's customers whose f
 before the period. Retention at k: share of a cohort (customers whose first order fell in the
 same month or quarter) ordering in the k-th period after it.
 
-RFM scores (1 = worst, `bins` = best) are percentile ranks with ties sharing the lowest rank, so
-equal values get equal scores: recency by days since the last order (fewer is better),
-frequency by orders, monetary by net revenue to date. Segments follow the widely used R x F
-segment map (scores rescaled to 1-5), with "Lost" split from Hibernating at R = 1:
-
-    R\\F   1             2             3              4              5
-    5    New           Potential     Potential      Champions      Champions
-    4    Promising     Potential     Potential      Loyal          Loyal
-    3    About to sleep About to sleep Need attention Loyal        Loyal
-    2    Hibernating   Hibernating   At risk        At risk        Can't lose
-    1    Lost          Lost          At risk        At risk        Can't lose
+RFM scores and segments: helpers.sections.segments.
 """
 
 from __future__ import annotations
@@ -32,42 +22,7 @@ from helpers.data import queries
 from helpers.models.significance import two_proportion_ztest
 from helpers.sections.findings import Finding
 from helpers.sections.kpis import BASE_PERIOD, comparison_bases, kpi_record
-
-SEGMENTS = [
-    "Champions",
-    "Loyal",
-    "Potential loyalists",
-    "New",
-    "Promising",
-    "Need attention",
-    "About to sleep",
-    "At risk",
-    "Can't lose",
-    "Hibernating",
-    "Lost",
-]
-LAPSED = {"Hibernating", "Lost"}
-_GRID = {  # (R, F) on 1-5 -> segment
-    **{(r, f): "Champions" for r in (5,) for f in (4, 5)},
-    **{(r, f): "Loyal" for r in (3, 4) for f in (4, 5)},
-    **{(r, f): "Potential loyalists" for r in (4, 5) for f in (2, 3)},
-    (5, 1): "New",
-    (4, 1): "Promising",
-    (3, 3): "Need attention",
-    (3, 1): "About to sleep",
-    (3, 2): "About to sleep",
-    **{(r, f): "At risk" for r in (1, 2) for f in (3, 4)},
-    (1, 5): "Can't lose",
-    (2, 5): "Can't lose",
-    (2, 1): "Hibernating",
-    (2, 2): "Hibernating",
-    (1, 1): "Lost",
-    (1, 2): "Lost",
-}
-
-_GRID_ARRAY = np.full((6, 6), None, dtype=object)
-for (_r, _f), _name in _GRID.items():
-    _GRID_ARRAY[_r, _f] = _name
+from helpers.sections.segments import migration, rfm_segments, segment_table
 
 
 def add_rates(counts: pd.DataFrame) -> pd.DataFrame:
@@ -155,88 +110,6 @@ def second_order_summary(
         .reset_index()
     )
     return shares, by_channel
-
-
-def score(values: pd.Series, bins: int, higher_is_better: bool = True) -> pd.Series:
-    """Score 1..bins from the percentile rank; ties share the lowest rank, so equal values get
-    equal scores."""
-    ranked = (values if higher_is_better else -values).rank(method="min") / len(values)
-    return np.clip(np.ceil(ranked * bins), 1, bins).astype(int)
-
-
-def rfm_segments(customers: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
-    """Add r_score, f_score, m_score and the named segment to per-customer RFM inputs
-    (recency_days, orders, revenue)."""
-    r = score(customers["recency_days"], bins, higher_is_better=False)
-    f = score(customers["orders"], bins)
-    r5, f5 = (np.ceil(s * 5 / bins).astype(int) for s in (r, f))
-    segment = _GRID_ARRAY[r5, f5]
-    return customers.assign(
-        r_score=r,
-        f_score=f,
-        m_score=score(customers["revenue"], bins),
-        segment=pd.Categorical(segment, categories=SEGMENTS, ordered=True),
-    )
-
-
-def segment_table(scored: pd.DataFrame) -> pd.DataFrame:
-    """Per segment: customers and their share, share of the window's (quarter's) revenue,
-    lifetime average order value, mean days since the last order."""
-    table = scored.groupby("segment", observed=False).agg(
-        customers=("customer_id", "size"),
-        orders=("orders", "sum"),
-        revenue=("revenue", "sum"),
-        window_revenue=("window_revenue", "sum"),
-        recency_days=("recency_days", "mean"),
-    )
-    table["customer_share"] = table["customers"] / table["customers"].sum()
-    table["revenue_share"] = table["window_revenue"] / table["window_revenue"].sum()
-    table["aov"] = table["revenue"] / table["orders"].replace(0, np.nan)
-    return table.reset_index()
-
-
-FLOWS = ["New", "Moved up", "Stayed", "Moved down", "Lapsed"]
-
-
-def migration(previous: pd.DataFrame, current: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """How customers moved between segments from the previous quarter's end to this one's.
-
-    Returns the transition counts (rows: previous segment, plus "New this quarter"; columns:
-    current segment) and the flows (new, moved up, stayed, moved down, lapsed = into
-    Hibernating or Lost from another segment) with customers and this quarter's revenue.
-    """
-    merged = current[["customer_id", "segment", "window_revenue"]].merge(
-        previous[["customer_id", "segment"]], on="customer_id", how="left", suffixes=("", "_before")
-    )
-    before = (
-        merged["segment_before"]
-        .astype(object)
-        .where(merged["segment_before"].notna(), "New this quarter")
-    )
-    matrix = pd.crosstab(
-        pd.Categorical(before, ["New this quarter", *SEGMENTS]), merged["segment"], dropna=False
-    )
-    matrix.index.name, matrix.columns.name = "previous segment", "segment now"
-    rank_now = merged["segment"].cat.codes
-    rank_before = pd.Categorical(merged["segment_before"], SEGMENTS, ordered=True).codes
-    flow = np.select(
-        [
-            merged["segment_before"].isna(),
-            merged["segment"].isin(LAPSED) & ~merged["segment_before"].isin(LAPSED),
-            rank_now < rank_before,
-            rank_now == rank_before,
-        ],
-        ["New", "Lapsed", "Moved up", "Stayed"],
-        "Moved down",
-    )
-    flows = (
-        merged.assign(flow=flow)
-        .groupby("flow")
-        .agg(customers=("customer_id", "size"), revenue=("window_revenue", "sum"))
-        .reindex(FLOWS, fill_value=0)
-        .reset_index()
-    )
-    return matrix, flows
 
 
 def member_comparison(counts: pd.DataFrame, alpha: float) -> pd.DataFrame:

@@ -1,0 +1,322 @@
+"""The data contract enforced on one table: types coerced (text dates in one format, decided once
+per column), then every violation collected with file, column, rule, row count and example rows;
+and the checks across tables (order lines with no order, a quarter with no data)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.tseries.api import guess_datetime_format
+
+from helpers.core.errors import Violation
+from helpers.core.periods import Quarter
+from helpers.data.contract import CONTRACT, TableSpec
+
+_TRUE = {"true", "1", "yes", "y", "t", "是"}
+
+
+_FALSE = {"false", "0", "no", "n", "f", "否"}
+
+
+MAX_EXAMPLES = 3
+
+
+def _shown(value) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    return str(value.item() if hasattr(value, "item") else value)
+
+
+def _examples(frame: pd.DataFrame, mask: pd.Series, column: str) -> list[str]:
+    """The first few offending rows, numbered from 1 as in the file (header not counted)."""
+    rows = np.flatnonzero(mask.to_numpy())[:MAX_EXAMPLES]
+    return [f"row {i + 1}: {column}={_shown(frame[column].iloc[i])}" for i in rows]
+
+
+def _text(raw: pd.Series) -> pd.Series:
+    """Stripped text (a no-op conversion for columns already of string dtype)."""
+    return raw.astype("str").str.strip().where(raw.notna())
+
+
+def _given(raw: pd.Series) -> pd.Series:
+    """Cells holding a value: not null and, for text, not blank."""
+    if pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_datetime64_any_dtype(raw):
+        return raw.notna()
+    return raw.notna() & _text(raw).ne("")
+
+
+def is_in(values: pd.Series, pool: pd.Series) -> pd.Series:
+    """Vectorised membership test (pandas' isin on Arrow strings loops in Python)."""
+    # no pandas unique() first: pyarrow hashes the pool itself, duplicates and all, in half the time
+    mask = pc.is_in(pa.array(values.astype("str")), value_set=pa.array(pool.astype("str")))
+    return pd.Series(mask.to_numpy(zero_copy_only=False), index=values.index)
+
+
+DATE_KINDS = ("timestamp", "date")
+
+
+DATE_SAMPLE = 10_000  # values whose shapes decide a text date column's format
+
+
+def date_format_of(text: pd.Series) -> tuple[str | None, str | None]:
+    """The one strftime format of a column of date texts, or None and why there is none.
+
+    Formats are guessed from the distinct shapes (digits masked) of up to DATE_SAMPLE values.
+    Year-first dates are read year-month-day; a shape whose day and month could be either
+    way round (03/10/2024) is never guessed, nor are several formats in one column."""
+    given = text.dropna()
+    sample = given.iloc[:: max(1, len(given) // DATE_SAMPLE)]
+    examples = sample.groupby(sample.str.replace(r"\d", "9", regex=True)).first()
+    formats: dict[str, str] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for value in examples:
+            month_first = guess_datetime_format(value)
+            if month_first is None:
+                continue  # left to the unparseable-value check
+            if not month_first.startswith("%Y") and month_first != guess_datetime_format(
+                value, dayfirst=True
+            ):
+                return None, (
+                    f"day and month order cannot be told apart (e.g. {value!r}); set "
+                    "date_format for this table in the params, e.g. '%d/%m/%Y' or '%m/%d/%Y'"
+                )
+            formats.setdefault(month_first, value)
+    if len(formats) > 1:
+        seen = ", ".join(f"{fmt} (e.g. {value!r})" for fmt, value in formats.items())
+        return None, f"dates in several formats: {seen}; use one, or set date_format"
+    return next(iter(formats), None), None
+
+
+def _coerce_dates(
+    raw: pd.Series, kind: str, date_format: str | None
+) -> tuple[pd.Series, str | None]:
+    """A date column parsed with one format (given, or the column's own: date_format_of), and
+    why the column has no single format, if it has none. The text is stripped once."""
+    problem = None
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        parsed = raw
+    else:
+        text = _text(raw)
+        fmt, problem = (date_format, None) if date_format else date_format_of(text)
+        parsed = pd.to_datetime(text, errors="coerce", format=fmt or "ISO8601")
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)
+    return (parsed.dt.normalize() if kind == "date" else parsed), problem
+
+
+def _coerce(frame: pd.DataFrame, column: str, kind: str) -> pd.Series:
+    raw = frame[column]
+    if kind == "number":
+        return pd.to_numeric(raw, errors="coerce")
+    if kind == "bool":
+        if pd.api.types.is_bool_dtype(raw):
+            return raw
+        text = _text(raw).str.lower()
+        return text.map(lambda v: True if v in _TRUE else False if v in _FALSE else pd.NA)
+    text = _text(raw)
+    return text.mask(text == "")
+
+
+_KIND_WORDS = {
+    "timestamp": "unparseable date/time",
+    "date": "unparseable date",
+    "number": "not a number",
+    "bool": "not a yes/no value",
+}
+
+
+def coerce_and_check(
+    frame: pd.DataFrame,
+    spec: TableSpec,
+    file: str,
+    date_format: str | None = None,
+    plausible_max: float = float("inf"),
+    today: pd.Timestamp | None = None,
+) -> tuple[pd.DataFrame, list[Violation]]:
+    """Coerce every contract column to its kind; return the clean frame and the violations.
+
+    Besides the kinds: an empty table, text dates in no single format, dates after `today`,
+    numbers that are not finite or whose size exceeds `plausible_max`."""
+    if frame.empty:
+        return frame, [Violation(file, "-", "the file has a header but no rows", 0)]
+    missing = [c for c in spec.required if c not in frame.columns]
+    if missing:
+        return frame, [
+            Violation(
+                file,
+                c,
+                f"missing required column (found: {', '.join(map(str, frame.columns))})",
+                len(frame),
+            )
+            for c in missing
+        ]
+    violations: list[Violation] = []
+    clean = pd.DataFrame(index=frame.index)
+    for column, kind in spec.columns.items():
+        if column not in frame.columns:
+            continue
+        problem = None
+        if kind in DATE_KINDS:
+            clean[column], problem = _coerce_dates(frame[column], kind, date_format)
+        else:
+            clean[column] = _coerce(frame, column, kind)
+        checks = (plausible_max, today, problem)
+        violations += _value_violations(frame, clean, column, kind, file, *checks)
+        # text is already stripped and blanks dropped: given exactly where the clean value is
+        was_given = clean[column].notna() if kind in ("id", "text") else _given(frame[column])
+        bad = was_given & clean[column].isna()
+        if bad.any() and kind in _KIND_WORDS:
+            violations.append(
+                Violation(
+                    file, column, _KIND_WORDS[kind], int(bad.sum()), _examples(frame, bad, column)
+                )
+            )
+        empty = ~was_given
+        if column in spec.required and empty.any():
+            rule = "orders with no customer" if column == "customer_id" else "missing value"
+            violations.append(
+                Violation(file, column, rule, int(empty.sum()), _examples(frame, empty, column))
+            )
+    return clean, violations + _rule_violations(clean, spec, file)
+
+
+def _value_violations(
+    frame: pd.DataFrame,
+    clean: pd.DataFrame,
+    column: str,
+    kind: str,
+    file: str,
+    plausible_max: float,
+    today: pd.Timestamp | None,
+    format_problem: str | None,
+) -> list[Violation]:
+    """Text dates in no single format (`format_problem`) or after today; infinite or
+    implausibly large numbers."""
+    values, found = clean[column], []
+    if format_problem:
+        given = _given(frame[column])
+        found.append(Violation(file, column, format_problem, int(given.sum())))
+    if kind in DATE_KINDS and today is not None:
+        future = values >= today.normalize() + pd.Timedelta(days=1)
+        if future.any():
+            found.append(
+                Violation(
+                    file,
+                    column,
+                    f"date after the run date {today:%Y-%m-%d}",
+                    int(future.sum()),
+                    _examples(frame, future, column),
+                )
+            )
+    if kind == "number":
+        infinite = np.isinf(values)
+        huge = ~infinite & (values.abs() > plausible_max)
+        for mask, rule in (
+            (infinite, "not a finite number"),
+            (huge, f"implausibly large (above {plausible_max:,.0f}; raise plausible_max if real)"),
+        ):
+            if mask.any():
+                found.append(
+                    Violation(file, column, rule, int(mask.sum()), _examples(frame, mask, column))
+                )
+    return found
+
+
+def _rule_violations(clean: pd.DataFrame, spec: TableSpec, file: str) -> list[Violation]:
+    violations = []
+    for column in spec.non_negative:
+        if column in clean.columns:
+            negative = clean[column] < 0
+            if negative.any():
+                violations.append(
+                    Violation(
+                        file,
+                        column,
+                        "negative value",
+                        int(negative.sum()),
+                        _examples(clean, negative, column),
+                    )
+                )
+    key = [c for c in spec.unique_key if c in clean.columns]
+    if key:
+        duplicated = clean.duplicated(subset=key, keep=False)
+        if duplicated.any():
+            violations.append(
+                Violation(
+                    file,
+                    "+".join(key),
+                    f"duplicate {'+'.join(key)}",
+                    int(duplicated.sum()),
+                    _examples(clean, duplicated, key[0]),
+                )
+            )
+    if spec.name == "targets":
+        malformed = ~clean["period"].astype("string").str.fullmatch(r"\d{4}Q[1-4]").fillna(False)
+        if malformed.any():
+            violations.append(
+                Violation(
+                    file,
+                    "period",
+                    "malformed quarter (expected YYYYQn)",
+                    int(malformed.sum()),
+                    _examples(clean, malformed, "period"),
+                )
+            )
+    if {"engaged_sessions", "sessions"} <= set(clean.columns):
+        over = clean["engaged_sessions"] > clean["sessions"]
+        if over.any():
+            violations.append(
+                Violation(
+                    file,
+                    "engaged_sessions",
+                    "more than sessions",
+                    int(over.sum()),
+                    _examples(clean, over, "engaged_sessions"),
+                )
+            )
+    return violations
+
+
+def check_quarter_has_data(
+    tables: dict[str, pd.DataFrame], sources: dict[str, str], quarter: Quarter
+) -> list[Violation]:
+    violations = []
+    for name, frame in tables.items():
+        column = CONTRACT[name].date_column
+        if column is None:
+            continue
+        dates = frame[column]
+        if not ((dates >= quarter.start) & (dates < quarter.end)).any():
+            violations.append(
+                Violation(
+                    sources[name],
+                    column,
+                    f"no data in {quarter.label} (file covers {dates.min():%Y-%m-%d} to "
+                    f"{dates.max():%Y-%m-%d})",
+                    0,
+                )
+            )
+    return violations
+
+
+def check_order_lines(tables: dict[str, pd.DataFrame], sources: dict[str, str]) -> list[Violation]:
+    if not {"orders", "order_items"} <= set(tables):
+        return []
+    items = tables["order_items"]
+    orphan = ~is_in(items["order_id"], tables["orders"]["order_id"])
+    if not orphan.any():
+        return []
+    return [
+        Violation(
+            sources["order_items"],
+            "order_id",
+            "order line with no matching order",
+            int(orphan.sum()),
+            _examples(items, orphan, "order_id"),
+        )
+    ]

@@ -1,0 +1,121 @@
+"""Reading input files: which file holds a table (any case, or named in the parameters), reading
+CSV (UTF-8, UTF-8 with BOM or GBK, detected), Parquet or Excel, and mapping its column names to
+the data contract's."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pandas as pd
+
+from helpers.core.config import Config
+from helpers.core.errors import InputFileError
+from helpers.data.contract import TableSpec
+
+READERS = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".xlsx": "excel", ".xls": "excel"}
+
+
+CSV_ENCODINGS = ("utf-8-sig", "gb18030")  # utf-8-sig reads plain UTF-8 and UTF-8 with BOM
+
+
+def find_input_file(config: Config, table: str) -> Path | None:
+    """The file for a table: `files.<table>` if set, else data_dir/<table>.<csv|parquet|xlsx>,
+    the name matched whatever its case (Orders.CSV is the orders table)."""
+    if table in config.files:
+        path = Path(config.files[table])
+        path = path if path.is_absolute() else config.data_dir / path
+        if not path.is_file():
+            raise InputFileError(f"{table}: file not found: {path}")
+        return path
+    candidates = [
+        p
+        for p in sorted(config.data_dir.iterdir())
+        if p.stem.lower() == table and p.suffix.lower() in READERS and p.is_file()
+    ]
+    if len(candidates) > 1:
+        raise InputFileError(
+            f"{table}: several candidate files {[p.name for p in candidates]} in "
+            f"{config.data_dir}; choose one with files.{table} in the params"
+        )
+    return candidates[0] if candidates else None
+
+
+def read_table(path: Path, encoding: str | None = None) -> pd.DataFrame:
+    """Read CSV (UTF-8, UTF-8 with BOM or GBK, detected), Parquet or Excel; a header that
+    appears twice is an error (pandas would rename the copy and use the first)."""
+    kind = READERS.get(path.suffix.lower())
+    if kind is None:
+        raise InputFileError(f"{path}: unsupported file type; use one of {sorted(READERS)}")
+    try:
+        if kind == "parquet":
+            frame, header = pd.read_parquet(path), None
+        elif kind == "excel":
+            frame = pd.read_excel(path, dtype=object)
+            header = (
+                pd.read_excel(path, header=None, nrows=1).iloc[0].tolist()
+                if len(frame.columns)
+                else []
+            )
+        else:
+            frame, header = _read_csv(path, encoding)
+    except (OSError, ValueError) as exc:
+        raise InputFileError(f"{path}: cannot read: {exc}") from exc
+    names = [str(name).strip().lstrip("\ufeff") for name in (header or frame.columns)]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InputFileError(
+            f"{path}: column header(s) {repeated} appear more than once; rename or remove the "
+            "copies"
+        )
+    return frame
+
+
+def _read_csv(path: Path, encoding: str | None) -> tuple[pd.DataFrame, list[str]]:
+    """The table and its header row as written (pandas renames repeated headers)."""
+    for candidate in (encoding,) if encoding else CSV_ENCODINGS:
+        try:
+            frame = pd.read_csv(path, dtype=str, encoding=candidate, keep_default_na=True)
+            with path.open(encoding=candidate, newline="") as handle:
+                header = next(csv.reader(handle), [])
+            return frame, header
+        except UnicodeDecodeError:
+            continue
+    raise InputFileError(
+        f"{path}: cannot decode as {' or '.join(CSV_ENCODINGS)}; set csv_encoding in the params"
+    )
+
+
+def map_columns(
+    frame: pd.DataFrame, spec: TableSpec, mapping: dict[str, str], file: str = ""
+) -> pd.DataFrame:
+    """Rename a user's columns to contract names: explicit mapping first, then case-insensitive.
+
+    A mapped column the file does not have, or two columns landing on one contract name, is an
+    InputFileError naming the file and the columns."""
+    stripped = {c: str(c).strip().lstrip("\ufeff") for c in frame.columns}
+    frame = frame.rename(columns=stripped)
+    absent = [name for name in mapping if name not in frame.columns]
+    if absent:
+        raise InputFileError(
+            f"{file}: columns {absent} named in the column mapping are not in the file "
+            f"(it has {list(frame.columns)})"
+        )
+    frame = frame.rename(columns=mapping)
+    by_lower = {name.lower(): name for name in spec.columns}
+    rename = {
+        c: by_lower[c.lower()]
+        for c in frame.columns
+        if c.lower() in by_lower and c not in spec.columns
+    }
+    renamed = [rename.get(c, c) for c in frame.columns]
+    clashes = sorted({name for name in renamed if renamed.count(name) > 1})
+    if clashes:
+        sources = {
+            name: [old for old, new in zip(stripped.values(), renamed, strict=True) if new == name]
+            for name in clashes
+        }
+        raise InputFileError(
+            f"{file}: several columns would become {clashes}: {sources}; map only one of them"
+        )
+    return frame.rename(columns=rename)
