@@ -107,14 +107,14 @@ def test_a_change_within_the_uncertainty_is_not_material():
 
     values = {"current": 101.0, "previous": 100.0, "year_ago": 80.0}
     errors = {"current": 1.0, "previous": 1.0, "year_ago": 1.0}
-    record = kpi_record("Mean CLV", "currency", values, standard_errors=errors)
+    record = kpi_record("clv.clv_mean", "currency", values, standard_errors=errors)
     # 1 against 1.96 x sqrt(2) = 2.77: within; 21 against 2.77: beyond
     assert record["qoq_material"] is False and record["yoy_material"] is True
     row = formatted_kpis({"clv_mean": record})[0]
     assert row["qoq"] == "+1.0% (within uncertainty)" and row["qoq_change"] is None
     assert row["current"] == "¥101.00 ± ¥1.96" and row["yoy_change"] == pytest.approx(0.2625)
     assert np.isclose(record["yoy"], 101 / 80 - 1)
-    withheld = kpi_record("Mean CLV", "currency", {"current": None}) | {"withheld": "no model"}
+    withheld = kpi_record("clv.clv_mean", "currency", {"current": None}) | {"withheld": "no model"}
     assert formatted_kpis({"x": withheld})[0]["current"] == "not available: no model"
 
 
@@ -192,3 +192,26 @@ def test_intervals_from_the_predictions_equal_a_fresh_computation(section, confi
     errors = snapshot.standard_errors
     assert errors["clv_total"] == pytest.approx(fresh[0] * snapshot.margin_rate, rel=1e-12)
     assert errors["expected_revenue_next_quarter"] == pytest.approx(fresh[1], rel=1e-12)
+
+
+def test_findings_as_data_carry_their_tables_figures(section):
+    said = {f.kind: f for f in section.findings}
+    share = section.tiers.set_index("tier")["value_share"]
+    top = said["clv.concentration"].figures
+    assert top["top10"] == share["Top 10%"]
+    assert top["top20"] == pytest.approx(share["Top 10%"] + share["Next 10%"])
+    ranked = section.by_channel.sort_values("clv_mean")
+    channel = said["clv.channel_value"].figures
+    assert channel["best_channel"] == ranked.iloc[-1]["acquisition_channel"]
+    assert channel["ratio"] == pytest.approx(
+        ranked.iloc[-1]["clv_mean"] / ranked.iloc[0]["clv_mean"]
+    )
+    activity = said["clv.activity"].figures
+    assert activity["alive"] == section.kpis["expected_alive"]["current"]
+    trust = said["clv.trust"]
+    error = section.chosen["aggregate_error_pct"]
+    assert trust.figures["error_pct"] == error
+    assert (
+        trust.variant
+        == f"{'under' if error < 0 else 'over'}_{'within' if section.trusted else 'beyond'}"
+    )

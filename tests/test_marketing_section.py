@@ -71,3 +71,22 @@ def test_spend_finding_is_the_total_table(section):
     assert sentence.startswith(f"Marketing spend was {fmt_value(now['spend'], 'currency', '¥')} ")
     assert f"({now['spend'] / before['spend'] - 1:+.1%} on the previous quarter)" in sentence
     assert f"ROAS of {now['roas']:.2f} (previous quarter {before['roas']:.2f})" in sentence
+
+
+def test_findings_as_data_carry_their_tables_figures(section):
+    said = {f.kind: f for f in section.findings}
+    by = section.total.set_index("period")
+    spend = said["marketing.spend"].figures
+    assert spend["spend"] == by.loc["current", "spend"]
+    assert spend["roas"] == by.loc["current", "roas"]
+    assert spend["previous_roas"] == by.loc["previous", "roas"]
+    assert spend["mer"] == section.kpis["mer"]["current"]
+    ltv = section.ltv.dropna(subset=["ltv_cac"])
+    best = said["marketing.ltv_cac"].figures
+    assert (best["channel"], best["ltv_cac"]) == tuple(
+        ltv.loc[ltv["ltv_cac"].idxmax(), ["channel", "ltv_cac"]]
+    )
+    plan = said["marketing.reallocation"].figures
+    moved = section.plan[section.plan["change"].abs() > 0.01 * section.plan["current_spend"]]
+    listed = {m["channel"]: m["change"] for m in plan["cuts"] + plan["adds"]}
+    assert listed == dict(zip(moved["channel"], moved["change"], strict=True))

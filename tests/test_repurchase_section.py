@@ -42,3 +42,22 @@ def test_rate_findings_quote_their_kpis_on_both_bases_in_q4(section):
     assert f"{record['current']:.1%} this quarter" in sentence
     assert f"{record['qoq'] * 100:+.2f} pp on the previous quarter" in sentence
     assert f"{record['yoy'] * 100:+.2f} pp on a year ago" in sentence  # Q4 is seasonal
+
+
+def test_findings_as_data_carry_their_tables_figures(section):
+    said = {f.kind: f for f in section.findings}
+    flows = section.flows.set_index("flow")["customers"]
+    moves = said["repurchase.tier_moves"].figures
+    assert moves == {
+        "moved_up": flows["Moved up"],
+        "moved_down": flows["Moved down"],
+        "lapsed": flows["Lapsed"],
+    }
+    retention = said["repurchase.cohort_retention"]
+    mean = section.cohort_change["change_pp"].mean()
+    assert retention.figures["mean_change_pp"] == mean
+    assert retention.variant == ("better" if mean > 0 else "worse")
+    rate = next(f for f in section.findings if f.figures.get("kpi") == "repurchase.returning_rate")
+    record = section.kpis["returning_rate"]
+    assert rate.figures["changes"] == {"qoq": record["qoq"], "yoy": record["yoy"]}
+    assert rate.bases == ("qoq", "yoy")  # Q4 is seasonal

@@ -180,6 +180,22 @@ def test_findings_follow_one_comparison_rule(engine, periods):
         "B now brings 33.3% of sessions; its share moved -16.7 pp on the previous quarter and "
         "-16.7 pp on a year ago." in seasonal
     )
+    # the same findings as data: each figure is its table's, no English parsed
+    found = traffic.findings(comparison, mix, tests, thresholds, ("qoq", "yoy"))
+    said = {f.figures.get("kpi", f.kind): f for f in found}
+    sessions = comparison.set_index("measure").loc["sessions"]
+    change = said["traffic.sessions"]
+    assert change.kind == "traffic.measure_change" and change.material
+    assert change.figures["current"] == sessions["current"] == 1500
+    assert change.figures["changes"] == {"qoq": sessions["qoq"], "yoy": sessions["yoy"]}
+    shift = said["traffic.share_shift"]
+    b = mix.set_index("channel").loc["B"]
+    assert shift.figures == {
+        "channel": "B",
+        "share": b["share"],
+        "shifts": {"qoq": b["share_shift_qoq"], "yoy": b["share_shift_yoy"]},
+    }
+    assert shift.bases == ("qoq", "yoy")
 
 
 def test_headline_conversion_counts_net_orders_when_there_is_an_orders_table(periods):

@@ -43,7 +43,7 @@ def formatted_kpis(kpis: dict[str, dict], currency: str = "¥") -> list[dict]:
         qoq, qoq_change = _change(record, "qoq")
         yoy, yoy_change = _change(record, "yoy")
         row = {
-            "label": record["label"],
+            "label": text.kpi_label(record),
             "current": _value(record, "current", currency),
             "previous": _value(record, "previous", currency),
             "qoq": qoq,

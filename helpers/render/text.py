@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 
 import yaml
-from jinja2 import Environment, StrictUndefined
+from jinja2 import Environment, StrictUndefined, Template, meta
 
 from helpers.render.formats import compact, fmt_change, fmt_value
 from helpers.sections.findings import Finding
@@ -64,13 +64,40 @@ def _environment(locale: str, currency: str) -> Environment:
         parameters=lambda params: words["list"].join(f"{k} = {v:.3g}" for k, v in params.items()),
     )
     env.globals["words"] = words
+    env.globals["kpi_label"] = lambda key, **fields: render(
+        f"kpis.{key}", locale, currency, **fields
+    )
     return env
 
 
-def render(key: str, locale: str = DEFAULT_LOCALE, currency: str = "¥", **figures) -> str:
-    """The catalogue text `key` (dotted) filled with `figures`."""
-    template = _entry(locale, key)
-    return _environment(locale, currency).from_string(template).render(**figures).strip()
+@cache
+def _template(locale: str, currency: str, key: str) -> tuple[Template, frozenset[str]]:
+    """The compiled text and the figures it needs."""
+    env = _environment(locale, currency)
+    source = _entry(locale, key)
+    if not isinstance(source, str):
+        raise KeyError(f"{key!r} in the {locale} catalogue has variants: {', '.join(source)}")
+    needed = meta.find_undeclared_variables(env.parse(source)) - env.globals.keys()
+    return env.from_string(source), frozenset(needed)
+
+
+def render(key: str, locale: str = DEFAULT_LOCALE, currency: str = "¥", /, **figures) -> str:
+    """The catalogue text `key` (dotted) filled with `figures` (which may use any name)."""
+    template, needed = _template(locale, currency, key)
+    missing = needed - figures.keys()
+    if missing:
+        raise KeyError(f"text {key!r} needs the figure(s) {', '.join(sorted(missing))}")
+    return template.render(**figures).strip()
+
+
+def kpi_label(record: dict, locale: str = DEFAULT_LOCALE) -> str:
+    """A KPI record's label: the catalogue's `kpis.<key>`, filled with the record's details."""
+    return render(f"kpis.{record['key']}", locale, **record)
+
+
+def labelled(kpis: dict[str, dict], locale: str = DEFAULT_LOCALE) -> dict[str, dict]:
+    """KPI records with their labels, as metrics.json publishes them."""
+    return {name: {**record, "label": kpi_label(record, locale)} for name, record in kpis.items()}
 
 
 def sentence(finding: Finding, locale: str = DEFAULT_LOCALE, currency: str = "¥") -> str:

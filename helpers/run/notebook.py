@@ -82,7 +82,8 @@ class SectionContext:
         details["finding_records"] = [finding.as_record() for finding in findings]
         path = self.build_dir / "metrics" / f"{self.section}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"kpis": kpis, **details}, indent=2, default=str))
+        labelled = text.labelled(kpis)
+        path.write_text(json.dumps({"kpis": labelled, **details}, indent=2, default=str))
 
     def save_artifact(self, name: str, frame: pd.DataFrame) -> None:
         """Write a table to artifacts/<name>.parquet and .csv (batch runs only): for CRM and

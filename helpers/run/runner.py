@@ -32,6 +32,7 @@ from helpers.core.periods import comparison_periods
 from helpers.data.inputs import data_quality, prepare_inputs, write_clean_inputs
 from helpers.data.queries import DataEngine
 from helpers.data.reading import find_input_file
+from helpers.render import text
 from helpers.render.html import export_html
 from helpers.render.index_page import render_index
 from helpers.run.build_folder import (
@@ -220,7 +221,7 @@ def build_report(
         return {
             "quarter": config.quarter,
             "generated_at": datetime.now().isoformat(timespec="seconds"),
-            "overview": overview.result(),
+            "overview": text.labelled(overview.result()),
             "sections": {name: results[name] for name in runnable},
             "skipped": skipped,
             "data_quality": quality,

@@ -81,17 +81,14 @@ def clv_by(predictions: pd.DataFrame, column: str) -> pd.DataFrame:
     )
 
 
-BASE_LABELS = {
-    "customers": ("Customers to date", "count"),
-    "expected_alive": ("Expected active customers (sum of P(alive))", "count"),
-    "expected_buyers_horizon": ("Customers expected to order over the CLV horizon", "count"),
-    "bought_last_12_months": ("Customers who ordered in the last 12 months", "count"),
-    "clv_mean": ("Mean CLV per customer", "currency"),
-    "clv_total": ("Total CLV of the customer base", "currency"),
-    "expected_revenue_next_quarter": (
-        "Expected revenue from existing customers, next quarter",
-        "currency",
-    ),
+BASE_UNITS = {
+    "customers": "count",
+    "expected_alive": "count",
+    "expected_buyers_horizon": "count",
+    "bought_last_12_months": "count",
+    "clv_mean": "currency",
+    "clv_total": "currency",
+    "expected_revenue_next_quarter": "currency",
 }
 
 
@@ -99,10 +96,10 @@ def base_kpis(base: pd.DataFrame, withheld: str | None) -> dict[str, dict]:
     """KPI records of the valued bases (columns current, previous, year_ago); CLV figures
     carry their standard errors, or the reason they are withheld."""
     kpis = {}
-    for name, (label, unit) in BASE_LABELS.items():
+    for name, unit in BASE_UNITS.items():
         values = base.loc[name].to_dict()
         errors = base.loc[f"{name}_se"].to_dict() if f"{name}_se" in base.index else None
-        kpis[name] = kpi_record(label, unit, values, standard_errors=errors)
+        kpis[name] = kpi_record(f"clv.{name}", unit, values, standard_errors=errors)
         if name in CLV_FIGURES and withheld:
             kpis[name]["withheld"] = withheld
     return kpis
@@ -275,7 +272,7 @@ def build_section(engine: queries.DataEngine, config: Config, periods: pd.DataFr
     del calibrated  # a 1M-row summary at scale
     kpis = base_kpis(base, current.spend_withheld)
     kpis["holdout_error_pct"] = {
-        "label": "Holdout error of the purchase model",
+        "key": "clv.holdout_error_pct",
         "unit": "pct",
         "current": error,
     }

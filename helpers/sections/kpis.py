@@ -57,20 +57,23 @@ def _clean(values: dict) -> dict[str, float | None]:
 
 
 def kpi_record(
-    label: str,
+    key: str,
     unit: str,
     values: dict[str, float | None],
     target: float | None = None,
     standard_errors: dict[str, float | None] | None = None,
+    **details,
 ) -> dict:
-    """A JSON-ready KPI: label, unit, current/previous/year_ago, qoq, yoy, target, attainment;
-    with standard errors, also `se` per period and qoq_material / yoy_material (whether the
-    change exceeds the combined uncertainty)."""
+    """A JSON-ready KPI: key (`<section>.<kpi>`, which names its label in the text catalogue),
+    unit, current/previous/year_ago, qoq, yoy, target, attainment, and any `details` its label
+    quotes; with standard errors, also `se` per period and qoq_material / yoy_material (whether
+    the change exceeds the combined uncertainty)."""
     clean = _clean(values)
     current = clean.get("current")
     record = {
-        "label": label,
+        "key": key,
         "unit": unit,
+        **details,
         **clean,
         **{key: change(current, clean.get(base), unit) for key, base in BASE_PERIOD.items()},
     }

@@ -262,18 +262,12 @@ def build_section(
     decomposition = decompose_by(channels, "channel")
     ltv = ltv_to_cac(channels, clv_by_channel, config.clv.horizon_months)
     kpis = {
-        "spend": kpi_record("Marketing spend", "currency", by_total["spend"].to_dict()),
-        "roas": kpi_record("ROAS (platform-attributed)", "ratio", by_total["roas"].to_dict()),
-        "profit_roi": kpi_record("Profit ROI", "ratio", by_total["profit_roi"].to_dict()),
-        "cac": kpi_record(
-            "Paid CAC (spend / platform-reported new customers)",
-            "currency",
-            by_total["cac"].to_dict(),
-        ),
-        "blended_cac": kpi_record(
-            "Blended CAC (spend / all new customers)", "currency", blended_cac
-        ),
-        "mer": kpi_record("MER (net revenue / spend)", "ratio", mer),
+        "spend": kpi_record("marketing.spend", "currency", by_total["spend"].to_dict()),
+        "roas": kpi_record("marketing.roas", "ratio", by_total["roas"].to_dict()),
+        "profit_roi": kpi_record("marketing.profit_roi", "ratio", by_total["profit_roi"].to_dict()),
+        "cac": kpi_record("marketing.cac", "currency", by_total["cac"].to_dict()),
+        "blended_cac": kpi_record("marketing.blended_cac", "currency", blended_cac),
+        "mer": kpi_record("marketing.mer", "ratio", mer),
     }
     return MarketingSection(
         total=total,

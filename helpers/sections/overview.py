@@ -8,17 +8,14 @@ from helpers.data import queries
 from helpers.sections.kpis import kpi_record
 from helpers.sections.traffic import add_rates, with_net_orders
 
-ORDER_KPIS = {  # column: (label, unit)
-    "net_revenue": ("Net revenue", "currency"),
-    "orders": ("Orders", "count"),
-    "customers": ("Customers", "count"),
-    "new_customers": ("New customers", "count"),
-    "aov": ("Average order value", "currency"),
+ORDER_KPIS = {  # column: unit
+    "net_revenue": "currency",
+    "orders": "count",
+    "customers": "count",
+    "new_customers": "count",
+    "aov": "currency",
 }
-TRAFFIC_KPIS = {
-    "sessions": ("Sessions", "count"),
-    "conversion_rate": ("Conversion rate (net orders / sessions)", "rate"),
-}
+TRAFFIC_KPIS = {"sessions": "count", "conversion_rate": "rate"}
 
 
 def _targets_for(targets: pd.DataFrame | None, quarter: str) -> dict[str, float]:
@@ -50,8 +47,8 @@ def headline_kpis(engine: queries.DataEngine, periods: pd.DataFrame) -> dict[str
         engine.sql("SELECT * FROM targets") if engine.has("targets") else None,
         periods.loc[periods["period"] == "current", "quarter"].iloc[0],
     )
-    specs = {**ORDER_KPIS, **TRAFFIC_KPIS}
+    units = {**ORDER_KPIS, **TRAFFIC_KPIS}
     return {
-        name: kpi_record(*specs[name], values[name].to_dict(), targets.get(name))
+        name: kpi_record(f"overview.{name}", units[name], values[name].to_dict(), targets.get(name))
         for name in values.columns
     }

@@ -253,17 +253,14 @@ def headline_kpis(
         for period, cohort in cohorts.items()
     }
     records = {
-        "repeat_rate": kpi_record(
-            "Repeat-purchase rate (2+ orders in the quarter)",
-            "rate",
-            rates["repeat_rate"].to_dict(),
-        ),
-        "returning_rate": kpi_record("Returning-customer rate", "rate", returning.to_dict()),
+        "repeat_rate": kpi_record("repurchase.repeat_rate", "rate", rates["repeat_rate"].to_dict()),
+        "returning_rate": kpi_record("repurchase.returning_rate", "rate", returning.to_dict()),
         f"second_order_{window}d": kpi_record(
-            f"New customers ordering again within {window} days (latest cohort with "
-            f"{window} days: {cohorts['current'].label})",
+            "repurchase.second_order",
             "rate",
             {period: rate for period, (_, rate) in cohort_rates.items()},
+            window=window,
+            cohorts={p: c.label for p, c in cohorts.items()},
         ),
     }
     if returning.get("current") is None or pd.isna(returning.get("current")):
@@ -272,7 +269,6 @@ def headline_kpis(
         records[f"second_order_{window}d"]["withheld"] = (
             f"no customers were acquired in {cohorts['current'].label}"
         )
-    records[f"second_order_{window}d"]["cohorts"] = {p: c.label for p, c in cohorts.items()}
     return records
 
 
@@ -324,7 +320,7 @@ def findings(
             said.append(
                 Finding(
                     "repurchase.rate_withheld",
-                    {"kpi": key, "label": record["label"], "reason": record["withheld"]},
+                    {"kpi": record["key"], "reason": record["withheld"]},
                 )
             )
             continue
@@ -332,8 +328,7 @@ def findings(
             Finding(
                 "repurchase.rate",
                 {
-                    "kpi": key,
-                    "label": record["label"],
+                    "kpi": record["key"],
                     "current": record["current"],
                     "changes": {basis: record.get(basis) for basis in bases},
                 },

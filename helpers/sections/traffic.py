@@ -21,17 +21,17 @@ from helpers.models.significance import two_proportion_ztest
 from helpers.sections.findings import Finding
 from helpers.sections.kpis import comparison_bases, is_material, kpi_record
 
-MEASURES = {  # column: (label, unit)
-    "sessions": ("Sessions", "count"),
-    "users": ("Users", "count"),
-    "new_users": ("New users", "count"),
-    "engagement_rate": ("Engagement rate", "rate"),
-    "bounce_rate": ("Bounce rate", "rate"),
-    "pages_per_session": ("Pages per session", "ratio"),
-    "engagement_time": ("Avg. engagement time per session", "seconds"),
-    "orders": ("Orders", "count"),
-    "conversion_rate": ("Conversion rate (orders / sessions)", "rate"),
-    "revenue_per_session": ("Revenue per session", "currency"),
+MEASURES = {  # column: unit
+    "sessions": "count",
+    "users": "count",
+    "new_users": "count",
+    "engagement_rate": "rate",
+    "bounce_rate": "rate",
+    "pages_per_session": "ratio",
+    "engagement_time": "seconds",
+    "orders": "count",
+    "conversion_rate": "rate",
+    "revenue_per_session": "currency",
 }
 HEADLINE = ("sessions", "users", "engagement_rate", "conversion_rate", "revenue_per_session")
 
@@ -66,11 +66,11 @@ def period_comparison(totals: pd.DataFrame) -> pd.DataFrame:
     """
     by_period = totals.set_index("period")
     rows = []
-    for column, (label, unit) in MEASURES.items():
+    for column, unit in MEASURES.items():
         if column not in by_period or by_period[column].isna().all():
             continue
         values = by_period[column].reindex(["current", "previous", "year_ago"])
-        rows.append({"measure": column, **kpi_record(label, unit, values.to_dict())})
+        rows.append({"measure": column, **kpi_record(f"traffic.{column}", unit, values.to_dict())})
     return pd.DataFrame(rows)
 
 
@@ -185,8 +185,7 @@ def findings(
                 Finding(
                     "traffic.measure_change",
                     {
-                        "measure": measure,
-                        "label": row["label"],
+                        "kpi": row["key"],
                         "unit": row["unit"],
                         "current": row["current"],
                         "changes": {basis: _known(row[basis]) for basis in bases},

@@ -1,0 +1,87 @@
+"""The text catalogue: every finding and KPI the code can produce has words, every text is a
+valid template, and a missing figure is an error, never a blank in a sentence."""
+
+import re
+
+import pytest
+from jinja2 import Environment, UndefinedError
+
+from helpers.render import text
+from helpers.sections import clv, overview, traffic
+from helpers.sections.findings import Finding
+
+from .conftest import PROJECT
+
+HELPERS = PROJECT / "helpers"
+MODEL_FIT = {"model": "BG/NBD", "params": {"r": 1.0}, "model_note": "", "spend_withheld": None}
+MODEL_FIT |= {"check": None}
+
+
+def _code() -> str:
+    return "\n".join(p.read_text() for p in HELPERS.rglob("*.py"))
+
+
+def _leaves(node, prefix=""):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _leaves(value, f"{prefix}.{key}" if prefix else str(key))
+    else:
+        yield prefix, node
+
+
+def test_every_finding_kind_the_code_makes_has_words():
+    kinds = set(re.findall(r'Finding\(\s*"([a-z_]+\.[a-z_]+)"', _code()))
+    assert len(kinds) >= 25  # the pattern finds them
+    findings = text.catalogue()["findings"]
+    for kind in kinds:
+        section, name = kind.split(".")
+        assert name in findings.get(section, {}), f"no words for finding {kind}"
+
+
+def test_every_kpi_has_a_label():
+    keys = set(re.findall(r'kpi_record\(\s*"([a-z_]+\.[a-z_]+)"', _code()))
+    keys |= {f"traffic.{m}" for m in traffic.MEASURES}
+    keys |= {f"overview.{m}" for m in {**overview.ORDER_KPIS, **overview.TRAFFIC_KPIS}}
+    keys |= {f"clv.{m}" for m in clv.BASE_UNITS} | {"clv.holdout_error_pct"}
+    labels = text.catalogue()["kpis"]
+    for key in keys:
+        section, name = key.split(".")
+        assert name in labels.get(section, {}), f"no label for KPI {key}"
+
+
+def test_every_text_is_a_valid_template():
+    env = Environment()
+    for _, template in _leaves(text.catalogue()):
+        env.parse(template)  # raises on a syntax error, naming the line
+
+
+def test_a_missing_figure_is_an_error_not_a_blank():
+    with pytest.raises(KeyError, match="needs the figure.s. best_value, worst_channel, worst_v"):
+        text.sentence(Finding("traffic.session_value", {"best_channel": "A"}))
+    with pytest.raises((UndefinedError, TypeError)):  # a field missing from a figure
+        text.sentence(Finding("clv.model_fit", {**MODEL_FIT, "spend": {}}))
+    with pytest.raises(KeyError, match="no text 'findings.traffic.nope'"):
+        text.sentence(Finding("traffic.nope"))
+    with pytest.raises(ValueError, match="known: en"):
+        text.catalogue("xx-XX")
+
+
+def test_a_kpi_label_quotes_its_details():
+    record = {"key": "repurchase.second_order", "window": 60, "cohorts": {"current": "2025Q2"}}
+    assert text.kpi_label(record) == (
+        "New customers ordering again within 60 days (latest cohort with 60 days: 2025Q2)"
+    )
+    assert text.labelled({"x": record})["x"]["label"] == text.kpi_label(record)
+
+
+def test_findings_are_json_ready_records():
+    import numpy as np
+
+    finding = Finding("clv.activity", {"alive": np.float64(2.5), "bought": np.nan}, bases=("qoq",))
+    assert finding.as_record() == {
+        "kind": "clv.activity",
+        "variant": None,
+        "figures": {"alive": 2.5, "bought": None},
+        "bases": ["qoq"],
+        "material": None,
+    }
