@@ -85,3 +85,22 @@ def test_findings_are_json_ready_records():
         "bases": ["qoq"],
         "material": None,
     }
+
+
+def test_every_section_has_a_title_and_summary_and_the_heading_names_its_comparisons():
+    from helpers.core.outline import SECTIONS
+
+    for name in SECTIONS:
+        assert text.render(f"sections.{name}.title") and text.render(f"sections.{name}.summary")
+    heading = text.render(
+        "headings.section",
+        title="Traffic structure",
+        shop="Shop",
+        quarter="2025Q4",
+        compared={"previous": "2025Q3", "year_ago": "2024Q4"},
+        basis="Findings compare with the previous quarter.",
+    )
+    assert heading == (
+        "# Traffic structure: Shop, 2025Q4\nCompared with the previous quarter 2025Q3, year ago "
+        "2024Q4. Findings compare with the previous quarter."
+    )

@@ -1,4 +1,5 @@
-"""The report's sections: notebook, title and the input tables each one needs."""
+"""The report's sections: notebook and the input tables each one needs (their titles and
+summaries are words: helpers/render/locales)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Section:
     name: str
-    title: str
     notebook: str
     requires: tuple[str, ...]
-    summary: str
     after: tuple[str, ...] = ()  # sections whose artifacts this one reads, when they run
     reads: tuple[str, ...] = ()  # those artifacts: once all are written, it need not wait
 
@@ -19,33 +18,13 @@ class Section:
 SECTIONS: dict[str, Section] = {
     s.name: s
     for s in (
-        Section(
-            "traffic",
-            "Traffic structure",
-            "traffic.ipynb",
-            ("traffic",),
-            "Channel mix, engagement, conversion and devices",
-        ),
-        Section(
-            "clv",
-            "Customer lifetime value",
-            "clv.ipynb",
-            ("orders",),
-            "What customers are worth: holdout-validated purchase and spend models",
-        ),
-        Section(
-            "repurchase",
-            "Repurchase and customer tiers",
-            "repurchase.ipynb",
-            ("orders",),
-            "Repeat and returning rates, cohorts, time to second order, RFM tiers and moves",
-        ),
+        Section("traffic", "traffic.ipynb", ("traffic",)),
+        Section("clv", "clv.ipynb", ("orders",)),
+        Section("repurchase", "repurchase.ipynb", ("orders",)),
         Section(
             "marketing",
-            "Marketing ROI",
             "marketing.ipynb",
             ("marketing",),
-            "Return on spend by channel and campaign, why it moved, where to put the next budget",
             after=("clv",),
             reads=("clv_by_channel",),
         ),

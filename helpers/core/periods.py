@@ -69,11 +69,6 @@ class Quarter:
 
 
 COMPARISONS = ("current", "previous", "year_ago")
-COMPARISON_LABELS = {
-    "current": "This quarter",
-    "previous": "Previous quarter",
-    "year_ago": "Year ago",
-}
 
 
 def comparison_periods(quarter: Quarter) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from helpers.render.formats import compact
 PALETTE = "deep"
 
 
-PERIOD_COLORS = {"This quarter": "#1f4e79", "Previous quarter": "#7fa7cf", "Year ago": "#c9c9c9"}
+PERIOD_COLORS = {"current": "#1f4e79", "previous": "#7fa7cf", "year_ago": "#c9c9c9"}
 
 
 def use_report_style() -> None:

@@ -9,7 +9,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from helpers.core.periods import COMPARISON_LABELS
+from helpers.render import text
 from helpers.render.chart_style import (
     PALETTE,
     PERIOD_COLORS,
@@ -31,14 +31,15 @@ def period_bars(
     currency: str | None = None,
 ) -> Figure:
     """Horizontal bars of `value` per category, one bar per compared period."""
-    data = frame.assign(Period=frame["period"].map(COMPARISON_LABELS))
+    labels = {period: text.render(f"periods.{period}") for period in PERIOD_COLORS}
+    data = frame.assign(Period=frame["period"].map(labels))
     fig, ax = plt.subplots(figsize=(9, 0.55 * data[category].nunique() + 1.6))
     sns.barplot(
         data=data,
         y=category,
         x=value,
         hue="Period",
-        palette=PERIOD_COLORS,
+        palette={labels[period]: colour for period, colour in PERIOD_COLORS.items()},
         ax=ax,
         order=data[data["period"] == "current"].sort_values(value, ascending=False)[category],
     )

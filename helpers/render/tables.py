@@ -85,24 +85,13 @@ def note(content: str | Finding | Sequence[Finding], currency: str = "¥") -> HT
     return HTML(f'<div class="report-note">{html.escape(content)}</div>')
 
 
-KPI_COLUMNS = {
-    "label": "KPI",
-    "current": "This quarter",
-    "previous": "Previous quarter",
-    "qoq": "QoQ",
-    "year_ago": "Year ago",
-    "yoy": "YoY",
-    "target": "Target",
-    "attainment": "Attainment",
-}
-
-
 def kpi_styler(kpis: dict[str, dict], currency: str = "¥", targets: bool = False) -> Styler:
     """The headline KPI table: values per period, QoQ and YoY changes (and targets if asked)."""
     rows = pd.DataFrame(formatted_kpis(kpis, currency))
-    columns = [c for c in KPI_COLUMNS if targets or c not in ("target", "attainment")]
-    styler = rows[columns].rename(columns=KPI_COLUMNS).style.hide(axis="index")
-    for change, column in (("qoq_change", "QoQ"), ("yoy_change", "YoY")):
+    names = text.catalogue()["kpi_table"]
+    columns = [c for c in names if targets or c not in ("target", "attainment")]
+    styler = rows[columns].rename(columns=names).style.hide(axis="index")
+    for change, column in (("qoq_change", names["qoq"]), ("yoy_change", names["yoy"])):
         colours = [_change_colour(v) for v in rows[change]]
         styler = styler.apply(lambda _, c=colours: c, subset=[column])
     return styler.set_table_attributes('class="report-table"')

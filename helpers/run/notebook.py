@@ -20,7 +20,7 @@ from pyarrow import csv
 
 from helpers.core.config import Config, load_config
 from helpers.core.outline import SECTIONS
-from helpers.core.periods import COMPARISON_LABELS, Quarter, comparison_periods
+from helpers.core.periods import Quarter, comparison_periods
 from helpers.data.inputs import prepare_inputs
 from helpers.data.queries import DataEngine
 from helpers.render import text
@@ -62,15 +62,19 @@ class SectionContext:
 
     def heading(self) -> Markdown:
         """Section title with the quarter and the periods it is compared with."""
-        compared = ", ".join(
-            f"{COMPARISON_LABELS[row.period].lower()} {row.quarter}"
-            for row in self.periods.itertuples()
-            if row.period != "current"
-        )
-        basis = basis_sentence(self.quarter.q, self.config.seasonal_quarters)
         return Markdown(
-            f"# {SECTIONS[self.section].title}: {safe_markdown(self.config.shop_name)}, "
-            f"{self.quarter.label}\nCompared with the {compared}. {basis}"
+            text.render(
+                "headings.section",
+                title=text.render(f"sections.{self.section}.title"),
+                shop=safe_markdown(self.config.shop_name),
+                quarter=self.quarter.label,
+                compared={
+                    row.period: row.quarter
+                    for row in self.periods.itertuples()
+                    if row.period != "current"
+                },
+                basis=basis_sentence(self.quarter.q, self.config.seasonal_quarters),
+            )
         )
 
     def record(self, kpis: dict[str, dict], findings: list[Finding] = (), **details) -> None:
