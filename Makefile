@@ -48,8 +48,9 @@ lab: setup data  ## open JupyterLab on the notebooks with the project's kernel
 bench: setup  ## benchmark the batch: make bench SCALE=1000000 (or SCALE="100000 1000000")
 	$(PY) -m helpers.run.bench $(foreach size,$(SCALE),--customers $(size))
 
-lint: setup
+lint: setup  ## ruff, and the package's layer contracts (import-linter)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) data/sample data/cdnow data/bench reports/*/ reports/.*building*

@@ -187,3 +187,10 @@ def test_kernel_pool_says_how_to_fix_a_kernel_it_cannot_start():
             pool.take()
     finally:
         pool.close()
+
+
+def test_the_benchmark_finds_the_project_it_runs():
+    from helpers.run import bench
+
+    assert (bench.PROJECT / "params" / "default.yaml").is_file()
+    assert (bench.PROJECT / "notebooks").is_dir()

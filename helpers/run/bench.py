@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]  # helpers/run/bench.py
 BIN = Path(sys.executable).parent
 
 
@@ -143,12 +143,12 @@ def batch(size: int, params: Path, reports: Path) -> list[Step]:
     output, seconds, memory = run_command(
         [str(BIN / "opsreport"), "--params", str(params), "--reports-dir", str(reports)]
     )
-    done = re.findall(r"\] (\w+): done \(([\d.]+) s\)", output)
-    inputs = re.search(r"inputs valid: .* \(([\d.]+) s\)", output)
+    done = dict(re.findall(r"\] (\w+): done \(([\d.]+) s\)", output))  # a log: one line each
     kernels = ", ".join(f"{kb / 1024:,.0f}" for kb in sorted(memory.kernels.values(), reverse=True))
-    steps = [Step(size, "batch: validate inputs", float(inputs.group(1)), float("nan"))]
+    steps = [Step(size, "batch: validate inputs", float(done.pop("inputs")), float("nan"))]
     steps += [
-        Step(size, f"batch: {name} (kernel)", float(spent), float("nan")) for name, spent in done
+        Step(size, f"batch: {name} (kernel)", float(spent), float("nan"))
+        for name, spent in done.items()
     ]
     steps.append(
         Step(
