@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,14 @@ import pytest
 from helpers.data import sample
 
 PROJECT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under `make mutate`, run the whole module of each test mutmut picks for a mutant: it
+    credits the work of a module-scoped fixture (a section built once for several tests) to
+    the module's first test only, so the other tests of that section would never meet it."""
+    if "__mutmut_" in os.environ.get("MUTANT_UNDER_TEST", ""):
+        config.args[:] = list(dict.fromkeys(arg.split("::")[0] for arg in config.args))
 
 
 @pytest.fixture(scope="session")

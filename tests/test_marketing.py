@@ -122,6 +122,44 @@ def test_response_fit_recovers_known_parameters():
     assert fit["r2"] > 0.95
     noise = response.fit_response(spend, rng.uniform(0, 1, 120))
     assert noise["r2"] < 0.5
+    assert fit["problem"] is None and noise["problem"] is None
+
+
+@pytest.mark.parametrize(
+    ("spend", "revenue", "problem"),
+    [
+        ([1.0, 2, 3, 4, 5, 6, 7], [1.0, 2, 3, 4, 5, 6, 7], "too_few_weeks"),
+        ([5.0] * 10, list(range(10)), "constant_spend"),
+        (list(range(1, 11)), [0.0] * 10, "no_revenue"),
+    ],
+)
+def test_weeks_a_curve_cannot_be_fitted_to_say_why(spend, revenue, problem):
+    fit = response.fit_response(np.array(spend, dtype=float), np.array(revenue, dtype=float))
+    assert fit["problem"] == problem and fit["r2"] == -np.inf and np.isnan(fit["top"])
+    plan = pd.DataFrame(
+        {"channel": ["A"], "usable": [False], "problem": [problem], "change": [0.0]}
+        | {"current_spend": [1.0], "marginal_roas_after": [np.nan]}
+    )
+    total = pd.DataFrame(
+        {"period": ["current", "previous"], "spend": [1.0, 1.0], "roas": [1.0, 1.0]}
+    )
+    said = marketing.findings(total, total, pd.DataFrame(), None, plan, {"current": 1.0}, None, 3)
+    assert [(f.kind, f.variant, f.figures) for f in said[1:]] == [
+        ("marketing.not_fitted", problem, {"channel": "A"})
+    ]
+    assert text.sentence(said[1]).startswith("No response curve for A: ")
+
+
+def test_a_channel_paused_most_weeks_is_still_fitted():
+    spend = np.array([0.0] * 12 + [1_000.0, 2_000, 4_000, 8_000, 16_000, 32_000])
+    fit = response.fit_response(spend, response.hill(spend, 50_000, 10_000, 1.2))
+    assert fit["problem"] is None and fit["half"] == pytest.approx(10_000, rel=1e-3)
+
+
+def test_a_bug_in_the_fit_inputs_is_raised_not_hidden():
+    spend = np.array([1.0, 2, 3, 4, 5, 6, 7, np.nan, 9, 10])
+    with pytest.raises(ValueError):
+        response.fit_response(spend, spend * 2)
 
 
 def test_marginal_roas_is_the_derivative():

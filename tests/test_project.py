@@ -194,3 +194,23 @@ def test_the_benchmark_finds_the_project_it_runs():
 
     assert (bench.PROJECT / "params" / "default.yaml").is_file()
     assert (bench.PROJECT / "notebooks").is_dir()
+
+
+def test_no_dead_code(tmp_path):
+    """vulture over the package and the notebooks' code finds nothing unused, beyond the names
+    in dead_code_allowlist.py that frameworks use."""
+    cells = []
+    for section in SECTIONS.values():
+        notebook = nbformat.read(PROJECT / "notebooks" / section.notebook, as_version=4)
+        cells += [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    notebooks = tmp_path / "notebooks_code.py"
+    notebooks.write_text("\n\n".join(cells))
+    allowlist = PROJECT / "tests" / "dead_code_allowlist.py"
+    vulture = Path(sys.executable).parent / "vulture"
+    found = subprocess.run(
+        [vulture, PROJECT / "helpers", notebooks, allowlist, "--min-confidence", "60"],
+        capture_output=True,
+        text=True,
+    )
+    unused = [line for line in found.stdout.splitlines() if str(notebooks) not in line]
+    assert not unused, "\n".join(unused)

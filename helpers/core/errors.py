@@ -41,10 +41,6 @@ class DataContractError(ReportError):
         super().__init__(f"{len(violations)} data-contract violation(s):\n{lines}")
 
 
-class NoDataError(ReportError):
-    """The requested quarter has no data to report on."""
-
-
 class KernelStartError(ReportError):
     """A section kernel could not start, or could not import the helpers."""
 

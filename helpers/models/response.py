@@ -22,19 +22,49 @@ def marginal_roas(spend, top: float, half: float, shape: float):
     return top * shape * half**shape * spend ** (shape - 1) / (half**shape + spend**shape) ** 2
 
 
+MIN_WEEKS = 8  # fewer weeks than this leave too few points for a three-parameter curve
+
+
+def unfittable(spend: np.ndarray, revenue: np.ndarray) -> str | None:
+    """Why a response curve cannot be fitted to these weeks at all, or None."""
+    if len(spend) < MIN_WEEKS:
+        return "too_few_weeks"
+    if np.ptp(spend) == 0:
+        return "constant_spend"
+    if not (revenue > 0).any():
+        return "no_revenue"
+    return None
+
+
 def fit_response(spend: np.ndarray, revenue: np.ndarray) -> dict:
-    """Least-squares Hill fit with its R^2; parameters NaN and R^2 -inf if it fails."""
-    start = [revenue.max() * 2, np.median(spend), 1.0]
-    bounds = ([0, spend.min() * 0.01 + 1e-9, 0.3], [revenue.max() * 100, spend.max() * 100, 3.0])
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", OptimizeWarning)
-            params, _ = curve_fit(hill, spend, revenue, p0=start, bounds=bounds, maxfev=20000)
-    except (RuntimeError, ValueError):
-        return {"top": np.nan, "half": np.nan, "shape": np.nan, "r2": -np.inf}
+    """Least-squares Hill fit with its R^2. Weeks a curve cannot be fitted to, or a fit that
+    does not converge, give NaN parameters, R^2 -inf and the reason in `problem`
+    (unfittable's, or "no_convergence"); any other error is raised."""
+    problem = unfittable(spend, revenue)
+    if problem is None:
+        lower = [0, spend.min() * 0.01 + 1e-9, 0.3]
+        upper = [revenue.max() * 100, spend.max() * 100, 3.0]
+        # a channel paused for most weeks has a median spend of 0, below the lowest half point
+        start = np.clip([revenue.max() * 2, np.median(spend), 1.0], lower, upper)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", OptimizeWarning)
+                params, _ = curve_fit(
+                    hill, spend, revenue, p0=start, bounds=(lower, upper), maxfev=20000
+                )
+        except RuntimeError:  # scipy: optimal parameters not found within maxfev
+            problem = "no_convergence"
+    if problem is not None:
+        return {"top": np.nan, "half": np.nan, "shape": np.nan, "r2": -np.inf, "problem": problem}
     residual = revenue - hill(spend, *params)
     r2 = 1 - (residual**2).sum() / ((revenue - revenue.mean()) ** 2).sum()
-    return {"top": params[0], "half": params[1], "shape": params[2], "r2": float(r2)}
+    return {
+        "top": params[0],
+        "half": params[1],
+        "shape": params[2],
+        "r2": float(r2),
+        "problem": None,
+    }
 
 
 def response_curves(

@@ -49,10 +49,24 @@ class Snapshot:
     predictions: pd.DataFrame
     margin_rate: float | None
     standard_errors: dict[str, float] | None  # of the CLV figures, None when unavailable
+    rejected_margin_rate: float | None = None  # from the costs, but at or below 0: not used
 
     @property
     def has_clv(self) -> bool:
         return self.spend is not None
+
+
+def margin_rates(
+    engine: queries.DataEngine, end: pd.Timestamp
+) -> tuple[float | None, float | None]:
+    """The gross margin rate to measure value with, and the one rejected: costs at or above
+    revenue for the whole shop (a rate at or below 0) are far likelier a cost column in another
+    unit than the shop's economics, so value is then measured in revenue and the rate is
+    reported instead. (None, None) without costs."""
+    rate = queries.gross_margin_rate(engine, end)
+    if rate is not None and rate <= 0:
+        return None, rate
+    return rate, None
 
 
 def horizon_for(config: Config, quarter: Quarter) -> Horizon:
@@ -88,7 +102,7 @@ def value_snapshot(
         spend, withheld = try_spend_model(summary, params.spend_penalty)
     else:
         summary, model, spend, withheld = fitted
-    margin = queries.gross_margin_rate(engine, quarter.end)
+    margin, rejected = margin_rates(engine, quarter.end)
     horizon = horizon_for(config, quarter)
     predictions = predict_customers(model, spend, summary, horizon, margin)
     at_fit = predictions.pop("discounted_purchases").to_numpy()
@@ -104,7 +118,7 @@ def value_snapshot(
                 "clv_mean": clv_se / len(summary),
                 "expected_revenue_next_quarter": revenue_se,
             }
-    return Snapshot(quarter.label, model, spend, withheld, predictions, margin, errors)
+    return Snapshot(quarter.label, model, spend, withheld, predictions, margin, errors, rejected)
 
 
 def base_summary(

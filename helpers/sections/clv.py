@@ -117,6 +117,8 @@ def clv_findings(
 ) -> list[Finding]:
     """What the section says: trust first, then activity, concentration and channels."""
     said = [_trust_finding(validation, trusted, thresholds["max_holdout_error_pct"])]
+    if current.rejected_margin_rate is not None:
+        said.append(Finding("common.margin_rejected", {"rate": current.rejected_margin_rate}))
     said.append(
         Finding(
             "clv.activity",
@@ -347,11 +349,16 @@ def customer_export(section: ClvSection) -> pd.DataFrame:
 
 def valuation_basis(section: ClvSection, horizon_months: int, annual_rate: float) -> Finding:
     """How CLV was measured: margin or revenue basis, horizon and discount rate."""
-    margin = section.current.margin_rate
+    margin, rejected = section.current.margin_rate, section.current.rejected_margin_rate
+    variant = "margin" if margin is not None else "rejected" if rejected is not None else "revenue"
     return Finding(
         "clv.valuation_basis",
-        {"margin_rate": margin, "horizon_months": horizon_months, "annual_rate": annual_rate},
-        variant="revenue" if margin is None else "margin",
+        {
+            "margin_rate": margin if rejected is None else rejected,
+            "horizon_months": horizon_months,
+            "annual_rate": annual_rate,
+        },
+        variant=variant,
     )
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 from helpers.core.config import Config
 from helpers.data import queries
 from helpers.models.response import reallocate, response_curves
+from helpers.models.valuation import margin_rates
 from helpers.sections.findings import Finding
 from helpers.sections.kpis import change, kpi_record
 
@@ -205,9 +206,11 @@ def findings(
     moves = reallocation_finding(plan, margin_rate)
     if moves is not None:
         said.append(moves)
-    poor = plan.loc[~plan["usable"], "channel"].tolist()
+    poor = plan.loc[~plan["usable"] & plan["problem"].isna(), "channel"].tolist()
     if poor:
         said.append(Finding("marketing.poor_fit", {"channels": poor}))
+    for row in plan[plan["problem"].notna()].itertuples():
+        said.append(Finding("marketing.not_fitted", {"channel": row.channel}, variant=row.problem))
     return said
 
 
@@ -237,7 +240,7 @@ def build_section(
 ) -> MarketingSection:
     """Query the marketing table per grain and derive every ROI table."""
     params, quarter = config.marketing, config.period
-    margin = queries.gross_margin_rate(engine, quarter.end) if engine.has("orders") else None
+    margin, rejected = margin_rates(engine, quarter.end) if engine.has("orders") else (None, None)
     total = add_measures(queries.marketing_by_period(engine, periods), margin)
     channels = add_measures(queries.marketing_by_period(engine, periods, ["channel"]), margin)
     has_campaign = "campaign" in engine.columns("marketing")
@@ -269,6 +272,18 @@ def build_section(
         "blended_cac": kpi_record("marketing.blended_cac", "currency", blended_cac),
         "mer": kpi_record("marketing.mer", "ratio", mer),
     }
+    said = findings(
+        total,
+        channels,
+        decomposition,
+        ltv,
+        plan,
+        mer,
+        margin,
+        params.ltv_cac_reference,
+    )
+    if rejected is not None:
+        said.insert(1, Finding("common.margin_rejected", {"rate": rejected}))
     return MarketingSection(
         total=total,
         channels=channels,
@@ -280,15 +295,6 @@ def build_section(
         weekly=weekly,
         plan=plan,
         margin_rate=margin,
-        findings=findings(
-            total,
-            channels,
-            decomposition,
-            ltv,
-            plan,
-            mer,
-            margin,
-            params.ltv_cac_reference,
-        ),
+        findings=said,
         kpis=kpis,
     )

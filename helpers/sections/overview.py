@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from helpers.core.periods import COMPARISONS
 from helpers.data import queries
 from helpers.sections.kpis import kpi_record
 from helpers.sections.traffic import add_rates, with_net_orders
@@ -42,7 +43,7 @@ def headline_kpis(engine: queries.DataEngine, periods: pd.DataFrame) -> dict[str
         frames.append(traffic[[c for c in TRAFFIC_KPIS if traffic[c].notna().any()]])
     if not frames:
         return {}
-    values = pd.concat(frames, axis=1).reindex(["current", "previous", "year_ago"])
+    values = pd.concat(frames, axis=1).reindex(list(COMPARISONS))
     targets = _targets_for(
         engine.sql("SELECT * FROM targets") if engine.has("targets") else None,
         periods.loc[periods["period"] == "current", "quarter"].iloc[0],

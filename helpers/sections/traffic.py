@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.core.config import Config
+from helpers.core.periods import COMPARISONS
 from helpers.data import queries
 from helpers.models.significance import two_proportion_ztest
 from helpers.sections.findings import Finding
@@ -69,7 +70,7 @@ def period_comparison(totals: pd.DataFrame) -> pd.DataFrame:
     for column, unit in MEASURES.items():
         if column not in by_period or by_period[column].isna().all():
             continue
-        values = by_period[column].reindex(["current", "previous", "year_ago"])
+        values = by_period[column].reindex(list(COMPARISONS))
         rows.append({"measure": column, **kpi_record(f"traffic.{column}", unit, values.to_dict())})
     return pd.DataFrame(rows)
 
@@ -83,7 +84,7 @@ def channel_mix(by_channel: pd.DataFrame) -> pd.DataFrame:
     """Per channel: this quarter's volumes and rates, share of sessions and its shift in pp."""
     sessions = by_channel.pivot_table(
         index="channel", columns="period", values="sessions", aggfunc="sum"
-    ).reindex(columns=["current", "previous", "year_ago"])
+    ).reindex(columns=list(COMPARISONS))
     share = sessions / sessions.sum()
     current = by_channel[by_channel["period"] == "current"].set_index("channel")
     mix = current.drop(columns=["period", "quarter"]).assign(
