@@ -9,7 +9,7 @@ ARGS ?=
 
 SCALE ?= 1000000
 
-.PHONY: setup data report test lab lint bench clean
+.PHONY: setup data report test test-fast lab lint bench mutate clean
 .DEFAULT_GOAL := report
 
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -39,14 +39,22 @@ data: data/sample/manifest.json data/cdnow/orders.csv  ## sample data set and CD
 report: setup data  ## run the quarterly batch (QUARTER=2025Q3 or ARGS="--quarter 2025Q3 --quarter 2025Q4")
 	$(VENV)/bin/opsreport $(if $(QUARTER),--quarter $(QUARTER)) $(ARGS)
 
-test: setup data  ## run the test suite
+test: setup data  ## run the test suite (what CI runs)
 	$(PY) -m pytest $(ARGS)
+
+test-fast: setup data  ## the unit tests only, for a quick loop (no batch, kernels or slow checks)
+	$(PY) -m pytest -q -m "not e2e and not slow" $(ARGS)
 
 lab: setup data  ## open JupyterLab on the notebooks with the project's kernel
 	$(VENV)/bin/jupyter lab notebooks/
 
 bench: setup  ## benchmark the batch: make bench SCALE=1000000 (or SCALE="100000 1000000")
 	$(PY) -m helpers.run.bench $(foreach size,$(SCALE),--customers $(size))
+
+mutate: setup data  ## mutation testing of models, sections and data access (about 30 min); lists survivors
+	rm -rf mutants
+	$(VENV)/bin/mutmut run > /dev/null || true
+	$(PY) -m tests.mutation_report --list
 
 lint: setup  ## ruff, and the package's layer contracts (import-linter)
 	$(VENV)/bin/ruff check .

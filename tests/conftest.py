@@ -12,12 +12,30 @@ from helpers.data import sample
 PROJECT = Path(__file__).resolve().parents[1]
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Under `make mutate`, run the whole module of each test mutmut picks for a mutant: it
-    credits the work of a module-scoped fixture (a section built once for several tests) to
-    the module's first test only, so the other tests of that section would never meet it."""
-    if "__mutmut_" in os.environ.get("MUTANT_UNDER_TEST", ""):
-        config.args[:] = list(dict.fromkeys(arg.split("::")[0] for arg in config.args))
+_BROAD_FIXTURE_CALLS: dict[tuple[str, str, str], set[str]] = {}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    """For `make mutate`: mutmut credits what a test's setup calls to that test only, so the
+    work of a module- or session-scoped fixture (a section built once for several tests) would
+    be credited to the first test using it, and a mutant there would never meet the others.
+    While mutmut collects its statistics, credit it to every test using the fixture."""
+    if os.environ.get("MUTANT_UNDER_TEST") != "stats":
+        return (yield)
+    from mutmut.state import state
+
+    before = set(state()._stats)
+    result = yield
+    during = set(state()._stats) - before
+    for name in item.fixturenames:
+        definitions = item._fixtureinfo.name2fixturedefs.get(name)
+        if not definitions or definitions[-1].scope == "function":
+            continue
+        scope = definitions[-1].scope
+        key = (scope, item.module.__name__ if scope != "session" else "", name)
+        state()._stats.update(_BROAD_FIXTURE_CALLS.setdefault(key, during))
+    return result
 
 
 @pytest.fixture(scope="session")

@@ -427,6 +427,7 @@ def test_compressed_clv_equals_lifetimes_customer_lifetime_value(summary, key):
     assert ours["customer_id"].tolist() == summary["customer_id"].tolist()
 
 
+@pytest.mark.slow
 def test_standard_errors_match_a_parametric_bootstrap(summary):
     """The delta-method standard errors of total CLV and next quarter's revenue against the
     spread of the same totals over 300 parameter draws from the models' covariances."""

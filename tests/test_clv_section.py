@@ -35,6 +35,7 @@ def section(config, tables):
     return build(config, tables)
 
 
+@pytest.mark.slow
 def test_figures_do_not_depend_on_the_thread_count(config, tables, monkeypatch):
     results = []
     for threads in ("1", "2"):
@@ -118,6 +119,7 @@ def test_a_change_within_the_uncertainty_is_not_material():
     assert formatted_kpis({"x": withheld})[0]["current"] == "not available: no model"
 
 
+@pytest.mark.slow
 def test_the_cdnow_report_quarter_of_fader_hardie_lee_is_valued(tmp_path):
     """1997Q4 (calibration to 1997-09-30, the window FHL fitted): every model fits, the base is
     valued, and the year-ago base (no customers before 1997) is left out with its reason."""
@@ -215,3 +217,28 @@ def test_findings_as_data_carry_their_tables_figures(section):
         trust.variant
         == f"{'under' if error < 0 else 'over'}_{'within' if section.trusted else 'beyond'}"
     )
+
+
+def test_the_model_note_and_the_spend_record_are_the_fitted_models(section, config, tables):
+    model, spend = section.current.model, section.current.spend
+    note = clv.model_fit(section)
+    assert note.figures["model"] == model.name and note.figures["params"] == model.params
+    assert note.figures["spend"]["params"] == spend.params
+    assert note.figures["spend"]["repeat_customers"] == spend.repeat_customers
+    assert note.figures["check"] == section.spend_check
+    words = text.sentence(note)
+    assert words.startswith(f"Purchase model {model.name}: ")
+    assert f"Gamma-Gamma spend model on {spend.repeat_customers:,} repeat customers" in words
+    record = spend.as_record()
+    assert record == {
+        "repeat_customers": spend.repeat_customers,
+        "frequency_spend_correlation": spend.frequency_spend_correlation,
+        "params": spend.params,
+        "observed_mean": spend.observed_mean,
+        "model_mean": spend.model_mean,
+        "penalty": 0.0,
+        "note": spend.note,
+    }
+    # the marketing section's CLV by channel, when the CLV section did not save it
+    by_channel = clv.value_by_channel(DataEngine(tables), config)
+    pd.testing.assert_frame_equal(by_channel, section.by_channel)

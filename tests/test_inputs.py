@@ -7,7 +7,7 @@ import pytest
 
 from helpers.core.config import load_config
 from helpers.core.errors import DataContractError, InputFileError
-from helpers.data.inputs import prepare_inputs
+from helpers.data.inputs import data_quality, prepare_inputs, write_clean_inputs
 
 from .conftest import PROJECT
 
@@ -56,6 +56,18 @@ def test_valid_inputs_are_coerced_and_exclusions_counted(tmp_path):
     excluded = {row["reason"]: row["rows"] for row in bundle.exclusions}
     assert excluded == {"status: cancelled": 1, "status: test": 1, "fully refunded": 1}
     assert sorted(bundle.absent) == ["marketing", "order_items", "targets"]
+    quality = data_quality(bundle)
+    assert quality == {
+        "sources": {"orders": "orders.csv", "traffic": "traffic.csv"},
+        "absent": bundle.absent,
+        "exclusions": bundle.exclusions,
+        "rows": {"orders": 2, "traffic": 2},
+    }
+    written = write_clean_inputs(bundle, tmp_path / "clean")
+    assert set(written) == {"orders", "traffic"}
+    for name, path in written.items():
+        assert path == tmp_path / "clean" / f"{name}.parquet"
+        pd.testing.assert_frame_equal(pd.read_parquet(path), bundle.tables[name])
 
 
 def test_missing_required_column(tmp_path):

@@ -32,3 +32,10 @@ def test_comparison_periods():
     periods = comparison_periods(Quarter.parse("2025Q4"))
     assert periods["period"].tolist() == ["current", "previous", "year_ago"]
     assert periods["quarter"].tolist() == ["2025Q4", "2025Q3", "2024Q4"]
+
+
+@pytest.mark.parametrize("month", range(1, 13))
+def test_every_month_falls_in_its_quarter(month):
+    quarter = Quarter.of(pd.Timestamp(2025, month, 15))
+    assert quarter.label == f"2025Q{(month + 2) // 3}"
+    assert quarter.start <= pd.Timestamp(2025, month, 15) < quarter.end

@@ -54,6 +54,7 @@ def _git(*args: str, stdin: bytes | None = None) -> str:
     return done.stdout.decode().strip()
 
 
+@pytest.mark.slow
 def test_a_notebook_saved_from_jupyterlab_leaves_git_clean():
     """What JupyterLab writes after a run (outputs, execution counts, fresh cell ids, language
     metadata) is what git stores once the repository's clean filter (make setup) has run."""
@@ -161,6 +162,7 @@ def _printed_by(kernel, code: str) -> str:
     return "".join(printed)
 
 
+@pytest.mark.slow
 def test_kernel_pool_hands_out_warm_kernels_with_the_engine_threads(tmp_path):
     """Kernels come with the helpers imported and the DuckDB thread limit in their
     environment, their connection files in the run's folder; a take beyond the planned total

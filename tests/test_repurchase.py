@@ -97,7 +97,9 @@ def test_rfm_scores_and_segment_map():
     assert scored["r_score"].tolist() == [5, 4, 3, 2, 1]
     assert scored["f_score"].tolist() == [1, 1, 1, 4, 5]  # ties share the lowest rank
     assert scored["m_score"].tolist() == [1, 2, 3, 4, 5]
-    assert scored["segment"].astype(str).tolist() == [
+    assert scored["segment"].cat.ordered
+    assert list(scored["segment"].cat.categories) == segments.SEGMENTS
+    assert scored["r_score"].dtype == int and scored["segment"].astype(str).tolist() == [
         "New",
         "Promising",
         "About to sleep",
@@ -135,6 +137,63 @@ def test_migration_flows_and_revenue():
     }
     assert f.loc["Moved up", "revenue"] == 100.0 and f.loc["New", "revenue"] == 30.0
     assert matrix.loc["Loyal", "Champions"] == 1 and matrix.to_numpy().sum() == 5
+    assert list(matrix.index) == ["New this quarter", *segments.SEGMENTS]
+    assert list(matrix.columns) == segments.SEGMENTS  # every segment, even with nobody in it
+    assert (matrix.index.name, matrix.columns.name) == ("previous segment", "segment now")
+    assert matrix.loc["New this quarter", "New"] == 1 and matrix.loc["At risk", "Hibernating"] == 1
+
+
+def test_moving_down_and_between_lapsed_segments():
+    """Champions to Loyal moves down; Hibernating to Lost moves down too (not a new lapse);
+    Loyal to Lost lapses."""
+    previous = pd.DataFrame(
+        {
+            "customer_id": ["f", "g", "h"],
+            "segment": pd.Categorical(["Champions", "Hibernating", "Loyal"], segments.SEGMENTS),
+        }
+    )
+    current = pd.DataFrame(
+        {
+            "customer_id": ["f", "g", "h"],
+            "segment": pd.Categorical(["Loyal", "Lost", "Lost"], segments.SEGMENTS, ordered=True),
+            "window_revenue": [7.0, 0.0, 0.0],
+        }
+    )
+    _, flows = segments.migration(previous, current)
+    f = flows.set_index("flow")
+    assert f["customers"].to_dict() == {
+        "New": 0,
+        "Moved up": 0,
+        "Stayed": 0,
+        "Moved down": 2,
+        "Lapsed": 1,
+    }
+    assert f.loc["Moved down", "revenue"] == 7.0 and list(flows["flow"]) == segments.FLOWS
+
+
+def test_segment_table_by_hand():
+    """Champions: 2 customers (orders 4 + 6, revenue 100 + 200, this quarter 30 + 50, recency
+    5 and 15); Lost: 1 customer with no order this quarter; every other segment empty."""
+    scored = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "segment": pd.Categorical(
+                ["Champions", "Champions", "Lost"], segments.SEGMENTS, ordered=True
+            ),
+            "orders": [4.0, 6.0, 1.0],
+            "revenue": [100.0, 200.0, 20.0],
+            "window_revenue": [30.0, 50.0, 0.0],
+            "recency_days": [5.0, 15.0, 400.0],
+        }
+    )
+    table = segments.segment_table(scored).set_index("segment")
+    assert list(table.index) == segments.SEGMENTS
+    champions, lost = table.loc["Champions"], table.loc["Lost"]
+    assert champions["customers"] == 2 and champions["customer_share"] == pytest.approx(2 / 3)
+    assert champions["revenue_share"] == pytest.approx(1.0) and lost["revenue_share"] == 0.0
+    assert champions["aov"] == pytest.approx(300 / 10) and lost["aov"] == 20.0
+    assert champions["recency_days"] == 10.0 and lost["customer_share"] == pytest.approx(1 / 3)
+    assert table.loc["Loyal", "customers"] == 0 and np.isnan(table.loc["Loyal", "aov"])
 
 
 def test_members_against_non_members_with_a_two_proportion_test(engine):

@@ -77,11 +77,12 @@ def test_a_kpi_label_quotes_its_details():
 def test_findings_are_json_ready_records():
     import numpy as np
 
-    finding = Finding("clv.activity", {"alive": np.float64(2.5), "bought": np.nan}, bases=("qoq",))
+    figures = {"alive": np.float64(2.5), "bought": np.nan, "moves": [{"x": np.int64(3)}, "A"]}
+    finding = Finding("clv.activity", figures, bases=("qoq",))
     assert finding.as_record() == {
         "kind": "clv.activity",
         "variant": None,
-        "figures": {"alive": 2.5, "bought": None},
+        "figures": {"alive": 2.5, "bought": None, "moves": [{"x": 3}, "A"]},
         "bases": ["qoq"],
         "material": None,
     }

@@ -26,9 +26,7 @@ MAX_EXAMPLES = 3
 
 
 def _shown(value) -> str:
-    if isinstance(value, str):
-        return repr(value)
-    return str(value.item() if hasattr(value, "item") else value)
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _examples(frame: pd.DataFrame, mask: pd.Series, column: str) -> list[str]:

@@ -105,6 +105,12 @@ def holdout_validation(
     return by_frequency, metrics
 
 
+def is_trusted(error_pct: float | None, tolerance_pct: float) -> bool:
+    """Whether a model's forecasts can be used: its aggregate holdout error, either way, is
+    within the tolerance; an unchecked model (no holdout buyer) is not."""
+    return error_pct is not None and abs(error_pct) <= tolerance_pct
+
+
 def choose_model(results: dict[str, dict], max_error_pct: float) -> str:
     """The candidate to use: among those whose aggregate holdout error is within the tolerance
     (or all fitted ones when none is), and whose P(alive) ranks holdout buyers above

@@ -25,7 +25,7 @@ from helpers.data import queries
 from helpers.models.fitting import (
     ModelFitError,
 )
-from helpers.models.holdout import validate_models
+from helpers.models.holdout import is_trusted, validate_models
 from helpers.models.prediction import alive_matrix, expected_purchases_matrix, period_transactions
 from helpers.models.valuation import (
     BASE_FIGURES,
@@ -263,7 +263,7 @@ def build_section(engine: queries.DataEngine, config: Config, periods: pd.DataFr
     key = calibrated[1].key
     chosen = results[key]
     error = chosen["aggregate_error_pct"]
-    trusted = error is not None and abs(error) <= config.clv.max_holdout_error_pct
+    trusted = is_trusted(error, config.clv.max_holdout_error_pct)
     try:
         current, base, snapshot_notes = value_bases(engine, config, periods, key, calibrated)
     except ModelFitError as exc:

@@ -49,7 +49,7 @@ def exceeds_uncertainty(
     if any(p is None or pd.isna(p) for p in parts):
         return None
     now, then, se_now, se_then = parts
-    return abs(now - then) > Z_95 * math.hypot(se_now, se_then)
+    return bool(abs(now - then) > Z_95 * math.hypot(se_now, se_then))
 
 
 def _clean(values: dict) -> dict[str, float | None]:

@@ -65,7 +65,7 @@ def score(values: pd.Series, bins: int, higher_is_better: bool = True) -> pd.Ser
     """Score 1..bins from the percentile rank; ties share the lowest rank, so equal values get
     equal scores."""
     ranked = (values if higher_is_better else -values).rank(method="min") / len(values)
-    return np.clip(np.ceil(ranked * bins), 1, bins).astype(int)
+    return np.ceil(ranked * bins).astype(int)  # ranked is in (0, 1]: scores 1..bins
 
 
 def rfm_segments(customers: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
