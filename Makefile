@@ -51,9 +51,12 @@ lab: setup data  ## open JupyterLab on the notebooks with the project's kernel
 bench: setup  ## benchmark the batch: make bench SCALE=1000000 (or SCALE="100000 1000000")
 	$(PY) -m helpers.run.bench $(foreach size,$(SCALE),--customers $(size))
 
-mutate: setup data  ## mutation testing of models, sections and data access (about 30 min); lists survivors
+# MUTANTS narrows make mutate to some modules: MUTANTS="helpers.sections.traffic.* helpers.core.periods.*"
+MUTANTS ?=
+
+mutate: setup data  ## mutation testing of models, sections and data access; lists the survivors
 	rm -rf mutants
-	$(VENV)/bin/mutmut run > /dev/null || true
+	$(VENV)/bin/mutmut run $(foreach pattern,$(MUTANTS),"$(pattern)") > /dev/null || true
 	$(PY) -m tests.mutation_report --list
 
 lint: setup  ## ruff, and the package's layer contracts (import-linter)

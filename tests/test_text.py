@@ -105,3 +105,15 @@ def test_every_section_has_a_title_and_summary_and_the_heading_names_its_compari
         "# Traffic structure: Shop, 2025Q4\nCompared with the previous quarter 2025Q3, year ago "
         "2024Q4. Findings compare with the previous quarter."
     )
+
+
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        ("traffic_table", "come from the traffic table. Engagement"),
+        ("orders_table", "from the orders table (net orders and net revenue), by order channel."),
+        ("both", "in the headline figures, and the traffic table (orders as web analytics"),
+    ],
+)
+def test_the_traffic_definitions_name_where_orders_come_from(source, words):
+    assert words in text.render("notes.traffic.definitions", source=source)

@@ -238,3 +238,21 @@ def test_engine_loads_only_the_tables_a_section_needs(tmp_path):
     assert (
         engine.sql("SELECT sum(sessions) AS s FROM other")["s"].iloc[0] == frame["sessions"].sum()
     )
+
+
+def test_rates_of_a_single_session_and_of_none():
+    """A denominator of 1 is a rate like any other; of 0, no rate at all (not 0, not inf)."""
+    sums = pd.DataFrame(
+        {"sessions": [1.0, 0.0], "engaged_sessions": [1.0, 0.0], "orders": [1.0, 0.0]}
+        | {"users": [1.0, 0.0], "new_users": [1.0, 0.0], "revenue": [5.0, 0.0]}
+    )
+    rates = traffic.add_rates(sums)
+    assert rates.loc[0, ["conversion_rate", "engagement_rate", "new_user_share"]].tolist() == [
+        1.0,
+        1.0,
+        1.0,
+    ]
+    assert rates.loc[0, "revenue_per_session"] == 5.0
+    assert rates.loc[1, ["conversion_rate", "revenue_per_session"]].isna().all()
+    assert rates["pages_per_session"].isna().all()  # no pageviews column: no figure
+    assert rates["pages_per_session"].dtype == float

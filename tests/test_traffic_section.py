@@ -8,6 +8,7 @@ from helpers.core.config import load_config
 from helpers.core.periods import comparison_periods
 from helpers.data.inputs import prepare_inputs
 from helpers.data.queries import DataEngine
+from helpers.models.significance import two_proportion_ztest
 from helpers.sections import overview, traffic
 
 from .conftest import PROJECT
@@ -46,9 +47,9 @@ def test_headline_traffic_counts_net_orders_of_the_orders_table(inputs, section)
     assert by.loc["bounce_rate", "current"] == pytest.approx(1 - engaged)
     previous = _in(tables["traffic"], "date", config.period.previous)["sessions"].sum()
     assert by.loc["sessions", "qoq"] == pytest.approx(now["sessions"].sum() / previous - 1)
-    assert (
-        set(section.kpis) == set(traffic.HEADLINE) and section.measures["users"]["unit"] == "count"
-    )
+    assert set(section.kpis) == set(traffic.HEADLINE)
+    assert section.measures["users"]["unit"] == "count"
+    assert section.orders_source == "both"  # the orders table, and the traffic table by channel
 
 
 def test_channel_mix_shares_and_their_shifts(inputs, section):
@@ -113,6 +114,10 @@ def test_conversion_tests_are_on_both_periods_sessions(section):
             (row["conversion_rate"] - row["base_conversion_rate"]) * 100
         )
         assert row["significant"] == (row["p_value"] < 0.05)
+        z, p = two_proportion_ztest(
+            now["orders"], now["sessions"], before["orders"], before["sessions"]
+        )
+        assert (row["z"], row["p_value"]) == pytest.approx((float(z), float(p)))
 
 
 def test_headline_kpis_of_the_index(inputs):
@@ -146,7 +151,7 @@ def test_without_an_orders_table_traffic_uses_its_own_orders(inputs):
     assert by.loc["conversion_rate", "current"] == pytest.approx(
         now["orders"].sum() / now["sessions"].sum()
     )
-    assert section.orders_source == "the traffic table"
+    assert section.orders_source == "traffic_table"
     assert set(overview.headline_kpis(only_traffic, periods)) == {"sessions", "conversion_rate"}
 
 
@@ -169,7 +174,7 @@ def test_a_traffic_table_with_only_the_required_columns(inputs):
     assert mix["conversion_rate"].to_dict() == pytest.approx(
         (by_channel / sessions).reindex(mix.index).to_dict()
     )
-    assert section.orders_source.startswith("the orders table (net orders and net revenue), by")
+    assert section.orders_source == "orders_table"
     assert "new_user_share" in section.mix and section.mix["new_user_share"].isna().all()
 
 

@@ -14,9 +14,10 @@ def two_proportion_ztest(
     z = (p_a - p_b) / sqrt(p (1 - p) (1/n_a + 1/n_b)) with p the pooled proportion.
     """
     x_a, n_a, x_b, n_b = (
-        np.asarray(v, dtype=float) for v in (successes_a, trials_a, successes_b, trials_b)
+        np.asarray(v, dtype=float)  # pragma: no mutate (numpy divides integers to floats too)
+        for v in (successes_a, trials_a, successes_b, trials_b)
     )
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # pragma: no mutate (warnings only)
         pooled = (x_a + x_b) / (n_a + n_b)
         se = np.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
         z = (x_a / n_a - x_b / n_b) / se

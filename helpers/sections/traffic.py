@@ -282,16 +282,12 @@ def _orders_from_order_table(
 
 
 def _orders_source(orders_table: bool, traffic_orders: bool) -> str:
-    """Where the orders behind conversion and revenue per session come from, for the reader."""
+    """Where the orders behind conversion and revenue per session come from: the traffic
+    table, the orders table, or the orders table in the headline and the traffic table's
+    own orders by channel and device."""
     if not orders_table:
-        return "the traffic table"
-    if not traffic_orders:
-        return "the orders table (net orders and net revenue), by order channel"
-    return (
-        "the orders table (net orders and net revenue) in the headline figures, and the "
-        "traffic table (orders as web analytics records them, before refunds) by channel "
-        "and device"
-    )
+        return "traffic_table"
+    return "both" if traffic_orders else "orders_table"
 
 
 @dataclass
