@@ -2,7 +2,10 @@
 that SQL would otherwise misread."""
 
 import pandas as pd
+import pytest
 
+from helpers.core.periods import Quarter, comparison_periods
+from helpers.data import queries
 from helpers.data.queries import UNQUERIED, DataEngine
 
 ORDERS = pd.DataFrame(
@@ -50,3 +53,87 @@ def test_tables_not_materialized_stay_whole_views_and_data_frames_load_whole(tmp
         "order_ts",
         "net_revenue",
     ]
+
+
+def test_asking_for_a_table_the_engine_does_not_hold_is_an_error():
+    engine = DataEngine({"orders": ORDERS})
+    with pytest.raises(KeyError, match="no 'ORDERS' table; the engine holds orders"):
+        engine.columns("ORDERS")
+
+
+def test_a_parquet_table_with_nothing_to_leave_out_loads_whole(tmp_path):
+    traffic = pd.DataFrame({"date": pd.to_datetime(["2025-01-01"]), "sessions": [3.0]})
+    traffic.to_parquet(tmp_path / "traffic.parquet", index=False)
+    engine = DataEngine({"traffic": tmp_path / "traffic.parquet"})
+    assert engine.columns("traffic") == ["date", "sessions"]
+
+
+ORDERS_WITH_DETAIL = pd.DataFrame(
+    {
+        "order_id": ["1", "2", "3", "4"],
+        "customer_id": ["a", "a", "b", "c"],
+        "order_ts": pd.to_datetime(["2025-01-05", "2025-02-05", "2025-02-06", "2024-12-30"]),
+        "net_revenue": [10.0, 20.0, 40.0, 80.0],
+        "revenue": [10.0, 20.0, 40.0, 80.0],
+        "cost": [4.0, 5.0, 16.0, 8.0],
+        "channel": ["Email", "Email", "Paid", "Paid"],
+        "region": ["N", "S", "N", "N"],
+        "is_member": [True, False, False, False],
+    }
+)
+
+
+def test_orders_by_period_sums_cost_and_splits_by_two_dimensions():
+    engine = DataEngine({"orders": ORDERS_WITH_DETAIL})
+    periods = comparison_periods(Quarter.parse("2025Q1"))
+    by = queries.orders_by_period(engine, periods).set_index("period")
+    assert by.loc["current", "cost"] == 4 + 5 + 16 and by.loc["previous", "cost"] == 8
+    assert by.loc["current", "new_customers"] == 2  # a and b; c first bought in 2024Q4
+    split = queries.orders_by_period(engine, periods, ["channel", "region"])
+    now = split[split["period"] == "current"].set_index(["channel", "region"])
+    assert now["orders"].to_dict() == {("Email", "N"): 1, ("Email", "S"): 1, ("Paid", "N"): 1}
+    without_cost = DataEngine({"orders": ORDERS_WITH_DETAIL.drop(columns="cost")})
+    assert queries.orders_by_period(without_cost, periods)["cost"].isna().all()
+
+
+def test_rfm_inputs_carry_the_member_flag_when_there_is_one():
+    engine = DataEngine({"orders": ORDERS_WITH_DETAIL})
+    end, start = pd.Timestamp("2025-04-01"), pd.Timestamp("2025-01-01")
+    rfm = queries.rfm_inputs(engine, end, start).set_index("customer_id")
+    assert rfm["is_member"].to_dict() == {"a": True, "b": False, "c": False}  # a member once
+    assert rfm.loc["a", "window_revenue"] == 30.0 and rfm.loc["c", "window_revenue"] == 0.0
+    assert rfm.loc["b", "recency_days"] == (end - pd.Timestamp("2025-02-06")).days
+    plain = DataEngine({"orders": ORDERS_WITH_DETAIL.drop(columns="is_member")})
+    assert queries.rfm_inputs(plain, end, start)["is_member"].isna().all()
+
+
+def test_weekly_traffic_keeps_orders_and_revenue_of_whole_weeks():
+    days = pd.date_range("2025-01-06", "2025-01-19")  # two whole Monday weeks
+    traffic = pd.DataFrame(
+        {"date": days, "channel": "A", "sessions": 10.0, "orders": 1.0, "revenue": 5.0}
+    )
+    engine = DataEngine({"traffic": traffic})
+    weekly = queries.traffic_weekly(engine, days[0], days[-1] + pd.Timedelta(days=1))
+    assert weekly[["sessions", "orders", "revenue"]].to_numpy().tolist() == [[70.0, 7.0, 35.0]] * 2
+    assert list(weekly["channel"]) == ["A", "A"]
+
+
+def test_repurchase_periods_and_grains():
+    engine = DataEngine({"orders": ORDERS_WITH_DETAIL})
+    both = queries.repurchase_by_period(engine, pd.Timestamp("2025-04-01"))
+    assert list(both["quarter"].columns) == [
+        "period",
+        "customers",
+        "repeat_customers",
+        "returning_customers",
+    ]
+    assert list(both["quarter"].index) == [0, 1]
+    with pytest.raises(ValueError, match="grain must be month or quarter, not 'week'"):
+        queries.cohort_activity(engine, "week", pd.Timestamp("2025-04-01"))
+
+
+def test_no_margin_rate_from_costs_of_zero_revenue():
+    free = ORDERS_WITH_DETAIL.assign(revenue=0.0)
+    assert (
+        queries.gross_margin_rate(DataEngine({"orders": free}), pd.Timestamp("2026-01-01")) is None
+    )
