@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +78,7 @@ class SectionContext:
             )
         )
 
-    def record(self, kpis: dict[str, dict], findings: list[Finding] = (), **details) -> None:
+    def record(self, kpis: dict[str, dict], findings: Sequence[Finding] = (), **details) -> None:
         """Save the section's headline KPIs and findings (as sentences, and as data under
         finding_records) for metrics.json (batch runs only)."""
         if self.build_dir is None:
