@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---:|---:|---:|---:|---:|")
     total = Counter()
     for module, count, killed, survived, untested, waiting in sorted(rows):
+        if waiting == count:
+            continue  # not in this run (MUTANTS narrowed it)
         total.update(
             mutants=count, killed=killed, survived=survived, untested=untested, waiting=waiting
         )
