@@ -62,7 +62,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "-v",
         action="count",
         default=0,
-        help="also print the details of each step (input rows, threads, stale builds)",
+        help="also print the details of each step (input rows, threads per kernel)",
     )
     parser.add_argument(
         "--jobs",
@@ -82,22 +82,32 @@ def main(argv: list[str] | None = None) -> int:
     code, failure = 0, ""
     with Progress(Console(), verbosity) as progress:
         for quarter in args.quarter or [None]:
-            label = quarter or "default quarter"
-            try:
-                run_quarter(quarter, project, reports_dir, args.params, progress, jobs=args.jobs)
-            except SectionFailedError as exc:
-                code, failure = 1, f"FAILED {exc}"
-            except KeyboardInterrupt:
-                code = INTERRUPTED
-                failure = f"interrupted [{label}]; the previous report is kept"
-            except ReportError as exc:
-                code, failure = 2, f"ERROR [{label}] {exc}"
-            else:
-                continue
-            break
-    if failure:
+            code, failure = _report(quarter, project, reports_dir, args, progress)
+            if code:
+                break
+    if failure:  # after the summary table, so it is the last thing on screen
         print(failure, file=sys.stderr)
     return code
+
+
+def _report(
+    quarter: str | None,
+    project: Path,
+    reports_dir: Path,
+    args: argparse.Namespace,
+    progress: Progress,
+) -> tuple[int, str]:
+    """One quarter's report: exit status and, on failure, the line that says why."""
+    label = quarter or "default quarter"
+    try:
+        run_quarter(quarter, project, reports_dir, args.params, progress, jobs=args.jobs)
+    except SectionFailedError as exc:
+        return 1, f"FAILED {exc}"
+    except KeyboardInterrupt:
+        return INTERRUPTED, f"interrupted [{label}]; the previous report is kept"
+    except ReportError as exc:
+        return 2, f"ERROR [{label}] {exc}"
+    return 0, ""
 
 
 def run() -> None:
