@@ -90,6 +90,11 @@ def render(key: str, locale: str = DEFAULT_LOCALE, currency: str = "¥", /, **fi
     return template.render(**figures).strip()
 
 
+def section_title(name: str, locale: str = DEFAULT_LOCALE) -> str:
+    """A report section's title, as its page, heading and index card show it."""
+    return render(f"sections.{name}.title", locale)
+
+
 def kpi_label(record: dict, locale: str = DEFAULT_LOCALE) -> str:
     """A KPI record's label: the catalogue's `kpis.<key>`, filled with the record's details."""
     return render(f"kpis.{record['key']}", locale, **record)

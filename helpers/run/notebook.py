@@ -66,7 +66,7 @@ class SectionContext:
         return Markdown(
             text.render(
                 "headings.section",
-                title=text.render(f"sections.{self.section}.title"),
+                title=text.section_title(self.section),
                 shop=safe_markdown(self.config.shop_name),
                 quarter=self.quarter.label,
                 compared={

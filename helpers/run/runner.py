@@ -117,10 +117,6 @@ def return_freed_memory() -> None:
     pa.default_memory_pool().release_unused()
 
 
-def section_title(name: str) -> str:
-    return text.render(f"sections.{name}.title")
-
-
 def overview_kpis(clean: dict[str, Path], config: Config) -> dict:
     """The index page's headline KPIs: a few aggregates, over views of the clean tables."""
     engine = DataEngine(clean, materialize=())
@@ -144,7 +140,7 @@ def plan_sections(config: Config) -> tuple[list[str], list[dict]]:
         missing = missing_tables(SECTIONS[name], available)
         if missing:
             reason = f"no {', '.join(missing)} table in the inputs"
-            skipped.append({"name": name, "title": section_title(name), "reason": reason})
+            skipped.append({"name": name, "title": text.section_title(name), "reason": reason})
         else:
             runnable.append(name)
     if not runnable:
@@ -203,13 +199,13 @@ def build_report(
                 running.discard(kernel)
                 kernel.shutdown_kernel(now=True)
             export_html(
-                executed, build / f"{name}.html", f"{section_title(name)}: {config.quarter}"
+                executed, build / f"{name}.html", f"{text.section_title(name)}: {config.quarter}"
             )
             recorded = json.loads((build / "metrics" / f"{name}.json").read_text())
             progress.finished(config.quarter, name, recorded.get("withheld"))
             return {
                 "name": name,
-                "title": section_title(name),
+                "title": text.section_title(name),
                 "summary": text.render(f"sections.{name}.summary"),
                 "href": f"{name}.html",
                 **recorded,

@@ -52,8 +52,13 @@ def exceeds_uncertainty(
     return bool(abs(now - then) > Z_95 * math.hypot(se_now, se_then))
 
 
+def known(value: float | None) -> float | None:
+    """A figure as a plain float, or None when it is missing (None or NaN)."""
+    return None if value is None or pd.isna(value) else float(value)
+
+
 def _clean(values: dict) -> dict[str, float | None]:
-    return {k: (None if v is None or pd.isna(v) else float(v)) for k, v in values.items()}
+    return {k: known(v) for k, v in values.items()}
 
 
 def kpi_record(

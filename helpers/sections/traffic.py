@@ -20,7 +20,7 @@ from helpers.core.periods import COMPARISONS
 from helpers.data import queries
 from helpers.models.significance import two_proportion_ztest
 from helpers.sections.findings import Finding
-from helpers.sections.kpis import comparison_bases, is_material, kpi_record
+from helpers.sections.kpis import comparison_bases, is_material, known, kpi_record
 
 MEASURES = {  # column: unit
     "sessions": "count",
@@ -189,7 +189,7 @@ def findings(
                         "kpi": row["key"],
                         "unit": row["unit"],
                         "current": row["current"],
-                        "changes": {basis: _known(row[basis]) for basis in bases},
+                        "changes": {basis: known(row[basis]) for basis in bases},
                     },
                     bases=bases,
                     material=True,
@@ -229,10 +229,6 @@ def findings(
             )
         )
     return said or [Finding("traffic.nothing_material")]
-
-
-def _known(value: float | None) -> float | None:
-    return None if value is None or pd.isna(value) else float(value)
 
 
 def _share_shift(mix: pd.DataFrame, material_pp: float, bases: tuple[str, ...]) -> list[Finding]:
