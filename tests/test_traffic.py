@@ -256,3 +256,21 @@ def test_rates_of_a_single_session_and_of_none():
     assert rates.loc[1, ["conversion_rate", "revenue_per_session"]].isna().all()
     assert rates["pages_per_session"].isna().all()  # no pageviews column: no figure
     assert rates["pages_per_session"].dtype == float
+
+
+def test_a_share_shift_without_a_year_ago_names_only_the_basis_it_has():
+    """A channel with no traffic a year ago has no year-on-year shift: the finding names the
+    quarter-on-quarter move alone (it once printed "+nan pp on a year ago")."""
+    mix = pd.DataFrame(
+        {
+            "channel": ["New app"],
+            "share": [0.3],
+            "share_shift_qoq": [0.05],
+            "share_shift_yoy": [np.nan],
+        }
+    )
+    (finding,) = traffic._share_shift(mix, 2.0, ("qoq", "yoy"))
+    assert finding.figures["shifts"] == {"qoq": 0.05} and finding.bases == ("qoq",)
+    assert text.sentence(finding) == (
+        "New app now brings 30.0% of sessions; its share moved +5.0 pp on the previous quarter."
+    )

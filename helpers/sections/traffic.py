@@ -237,12 +237,13 @@ def _share_shift(mix: pd.DataFrame, material_pp: float, bases: tuple[str, ...]) 
     if not len(mix) or mix[columns].abs().max().max() * 100 < material_pp:
         return []
     channel = mix.loc[mix[columns].abs().max(axis=1).idxmax()]
-    shifts = {basis: channel[f"share_shift_{basis}"] for basis in bases}
+    shifts = {basis: known(channel[f"share_shift_{basis}"]) for basis in bases}
+    shifts = {basis: shift for basis, shift in shifts.items() if shift is not None}
     return [
         Finding(
             "traffic.share_shift",
             {"channel": channel["channel"], "share": channel["share"], "shifts": shifts},
-            bases=bases,
+            bases=tuple(shifts),
             material=True,
         )
     ]
