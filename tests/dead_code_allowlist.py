@@ -2,7 +2,7 @@
 or reached only through a string."""
 
 from helpers.core import config
-from helpers.render import html
+from helpers.render import chart_style, html
 from helpers.run import kernels
 from helpers.sections import traffic
 
@@ -14,6 +14,7 @@ config.Config._tables_are_known
 config.Config._sections_are_known
 config.ClvParams.max_spend_correlation  # read from config.clv.model_dump() by the CLV findings
 html.DropStderrAndErrors.preprocess_cell  # nbconvert calls it
+chart_style.Chart._repr_mimebundle_  # IPython's display calls it
 kernels.KernelManager().transport  # jupyter_client reads the connection settings
 kernels.KernelManager().ip
 kernels.KernelManager().connection_file

@@ -104,6 +104,7 @@ def test_no_purchase_model_withholds_the_section(config, tables, monkeypatch):
 
 def test_a_change_within_the_uncertainty_is_not_material():
     from helpers.render.kpi_rows import formatted_kpis
+    from helpers.render.locale import Locale
     from helpers.sections.kpis import kpi_record
 
     values = {"current": 101.0, "previous": 100.0, "year_ago": 80.0}
@@ -111,12 +112,12 @@ def test_a_change_within_the_uncertainty_is_not_material():
     record = kpi_record("clv.clv_mean", "currency", values, standard_errors=errors)
     # 1 against 1.96 x sqrt(2) = 2.77: within; 21 against 2.77: beyond
     assert record["qoq_material"] is False and record["yoy_material"] is True
-    row = formatted_kpis({"clv_mean": record})[0]
+    row = formatted_kpis({"clv_mean": record}, Locale())[0]
     assert row["qoq"] == "+1.0% (within uncertainty)" and row["qoq_change"] is None
     assert row["current"] == "¥101.00 ± ¥1.96" and row["yoy_change"] == pytest.approx(0.2625)
     assert np.isclose(record["yoy"], 101 / 80 - 1)
     withheld = kpi_record("clv.clv_mean", "currency", {"current": None}) | {"withheld": "no model"}
-    assert formatted_kpis({"x": withheld})[0]["current"] == "not available: no model"
+    assert formatted_kpis({"x": withheld}, Locale())[0]["current"] == "not available: no model"
 
 
 @pytest.mark.slow

@@ -10,8 +10,8 @@ from helpers.sections.kpis import change, is_material, kpi_record
     ("value", "unit", "expected"),
     [
         (1234.5, "currency", "¥1,234.50"),
-        (2_345_678, "currency", "¥2.3M"),
-        (-15_000, "currency", "-¥15.0K"),
+        (2_345_678, "currency", "¥2.35M"),
+        (-15_000, "currency", "-¥15K"),
         (987, "count", "987"),
         (80_712, "count", "80.7K"),
         (0.0196, "rate", "1.96%"),

@@ -7,6 +7,8 @@ import pytest
 from jinja2 import Environment, UndefinedError
 
 from helpers.render import text
+from helpers.render.kpi_rows import kpi_label, labelled
+from helpers.render.locale import Locale
 from helpers.sections import clv, overview, traffic
 from helpers.sections.findings import Finding
 
@@ -68,10 +70,12 @@ def test_a_missing_figure_is_an_error_not_a_blank():
 
 def test_a_kpi_label_quotes_its_details():
     record = {"key": "repurchase.second_order", "window": 60, "cohorts": {"current": "2025Q2"}}
-    assert text.kpi_label(record) == (
+    assert kpi_label(record, Locale()) == (
         "New customers ordering again within 60 days (latest cohort with 60 days: 2025Q2)"
     )
-    assert text.labelled({"x": record})["x"]["label"] == text.kpi_label(record)
+    assert labelled({"x": record}, Locale())["x"]["label"] == kpi_label(record, Locale())
+    chinese = "新客60天内复购率（满60天的最近一批：2025年第二季度）"
+    assert kpi_label(record, Locale("zh-CN")) == chinese
 
 
 def test_findings_are_json_ready_records():

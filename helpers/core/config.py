@@ -53,6 +53,7 @@ class RepurchaseParams(_Strict):
     cohort_grain: Literal["month", "quarter"] = "quarter"
     max_cohort_periods: int = Field(8, ge=1, le=36)
     rfm_bins: int = Field(5, ge=3, le=10)
+    segmentation: Literal["auto", "rf_map", "rfm8"] = "auto"
     second_order_windows: list[int] = Field(default_factory=lambda: [30, 60, 90])
 
 
@@ -68,9 +69,10 @@ class Config(_Strict):
     """Every parameter of a report run; see params/default.yaml for what each one means."""
 
     quarter: str
-    report_title: str = "Quarterly operations report"
+    report_title: str | None = None
     shop_name: str = "Sample shop"
     currency: str = "¥"
+    locale: Literal["en", "zh-CN"] = "en"
     data_dir: Path = Path("data/sample")
     report_subdir: str = ""
     files: dict[str, str] = Field(default_factory=dict)

@@ -41,6 +41,10 @@ class DataContractError(ReportError):
         super().__init__(f"{len(violations)} data-contract violation(s):\n{lines}")
 
 
+class ChartError(ReportError):
+    """A chart cannot be drawn as a reader would need it (a character no font has)."""
+
+
 class KernelStartError(ReportError):
     """A section kernel could not start, or could not import the helpers."""
 

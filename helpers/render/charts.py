@@ -6,32 +6,31 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from helpers.render import text
 from helpers.render.chart_style import (
     PALETTE,
     PERIOD_COLORS,
+    Chart,
     count_axis,
     finish,
     rate_axis,
     value_axis,
 )
-from helpers.render.formats import compact
+from helpers.render.locale import ChartText
+
+CLIP_QUANTILE = 0.99  # distributions show values above it at its level (their titles say so)
 
 
 def period_bars(
     frame: pd.DataFrame,
     category: str,
     value: str,
-    title: str,
-    xlabel: str,
+    text: ChartText,
     value_kind: str = "count",
-    currency: str | None = None,
-) -> Figure:
+) -> Chart:
     """Horizontal bars of `value` per category, one bar per compared period."""
-    labels = {period: text.render(f"periods.{period}") for period in PERIOD_COLORS}
+    labels = {period: text.locale.text(f"periods.{period}") for period in PERIOD_COLORS}
     data = frame.assign(Period=frame["period"].map(labels))
     fig, ax = plt.subplots(figsize=(9, 0.55 * data[category].nunique() + 1.6))
     sns.barplot(
@@ -43,21 +42,19 @@ def period_bars(
         ax=ax,
         order=data[data["period"] == "current"].sort_values(value, ascending=False)[category],
     )
-    value_axis(ax.xaxis, value_kind, currency)
+    value_axis(ax.xaxis, value_kind, text.locale)
     ax.legend(title=None, loc="lower right")
-    return finish(fig, ax, title, xlabel, "")
+    return finish(fig, ax, text)
 
 
-def diverging_bars(
-    frame: pd.DataFrame, category: str, value: str, title: str, xlabel: str
-) -> Figure:
+def diverging_bars(frame: pd.DataFrame, category: str, value: str, text: ChartText) -> Chart:
     """Positive (gain) and negative (loss) bars around zero, e.g. share shift in pp."""
     data = frame.sort_values(value)
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(data) + 1.6))
     colors = np.where(data[value] >= 0, "#2e7d32", "#c62828")
     ax.barh(data[category], data[value] * 100, color=colors)
     ax.axvline(0, color="#555", linewidth=0.8)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+.1f} pp"))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: text.locale.value(v / 100, "pp")))
     for y, v in enumerate(data[value] * 100):
         ax.annotate(
             f"{v:+.1f}",
@@ -68,7 +65,7 @@ def diverging_bars(
             ha="left" if v >= 0 else "right",
             fontsize=9,
         )
-    return finish(fig, ax, title, xlabel, "")
+    return finish(fig, ax, text)
 
 
 def trend_lines(
@@ -76,21 +73,15 @@ def trend_lines(
     x: str,
     y: str,
     hue: str,
-    title: str,
-    ylabel: str,
+    text: ChartText,
     value_kind: str = "count",
-    currency: str | None = None,
-    xlabel: str = "Week starting",
-) -> Figure:
+) -> Chart:
     """One line per `hue` over time (e.g. weekly sessions by channel)."""
     fig, ax = plt.subplots(figsize=(10, 4.4))
     sns.lineplot(data=frame, x=x, y=y, hue=hue, ax=ax, linewidth=1.6)
-    if value_kind == "rate":
-        rate_axis(ax.yaxis)
-    else:
-        count_axis(ax.yaxis, currency if value_kind == "currency" else None)
+    value_axis(ax.yaxis, value_kind, text.locale)
     ax.legend(title=None, fontsize=8, ncols=3, loc="upper left")
-    return finish(fig, ax, title, xlabel, ylabel)
+    return finish(fig, ax, text)
 
 
 def bubble_scatter(
@@ -99,11 +90,9 @@ def bubble_scatter(
     y: str,
     size: str,
     label: str,
-    title: str,
-    xlabel: str,
-    ylabel: str,
+    text: ChartText,
     reference_y: float | None = None,
-) -> Figure:
+) -> Chart:
     """Labelled bubbles, e.g. channel volume against conversion, sized by value."""
     fig, ax = plt.subplots(figsize=(9, 5))
     sizes = 2000 * frame[size] / frame[size].max()
@@ -126,7 +115,7 @@ def bubble_scatter(
     if reference_y is not None:
         ax.axhline(reference_y, color="#888", linestyle="--", linewidth=1)
         ax.annotate(
-            "overall",
+            text.parts["reference"],
             (ax.get_xlim()[1], reference_y),
             ha="right",
             va="bottom",
@@ -135,12 +124,12 @@ def bubble_scatter(
         )
     rate_axis(ax.xaxis, 0)
     rate_axis(ax.yaxis)
-    return finish(fig, ax, title, xlabel, ylabel)
+    return finish(fig, ax, text)
 
 
 def stacked_shares(
-    frame: pd.DataFrame, category: str, stack: str, value: str, title: str, xlabel: str
-) -> Figure:
+    frame: pd.DataFrame, category: str, stack: str, value: str, text: ChartText
+) -> Chart:
     """100% stacked horizontal bars: the split of `value` by `stack` for each category."""
     wide = frame.pivot_table(index=category, columns=stack, values=value, aggfunc="sum")
     wide = wide.div(wide.sum(axis=1), axis=0)
@@ -168,24 +157,24 @@ def stacked_shares(
         frameon=False,
         fontsize=9,
     )
-    return finish(fig, ax, title, xlabel, "")
+    return finish(fig, ax, text)
 
 
 def paired_series(
     frame: pd.DataFrame,
     x: str,
-    series: dict[str, str],
-    title: str,
-    xlabel: str,
-    ylabel: str,
+    series: list[str],
+    text: ChartText,
     kind: str = "line",
     value_kind: str = "number",
-) -> Figure:
-    """Two or more measures against the same x (e.g. predicted vs actual), as lines or bars."""
+) -> Chart:
+    """Two or more measures against the same x (e.g. predicted vs actual), as lines or bars,
+    each named in the legend by the chart's part of the same name."""
     fig, ax = plt.subplots(figsize=(9, 4.2))
     positions = np.arange(len(frame))
     width = 0.8 / len(series)
-    for i, (column, label) in enumerate(series.items()):
+    for i, column in enumerate(series):
+        label = text.parts[column]
         if kind == "bar":
             ax.bar(
                 positions + (i - (len(series) - 1) / 2) * width, frame[column], width, label=label
@@ -193,40 +182,36 @@ def paired_series(
         else:
             ax.plot(positions, frame[column], marker="o", label=label)
     ax.set_xticks(positions, frame[x].astype(str))
-    value_axis(ax.yaxis, value_kind, None)
+    value_axis(ax.yaxis, value_kind, text.locale)
     ax.legend(title=None)
-    return finish(fig, ax, title, xlabel, ylabel)
+    return finish(fig, ax, text)
 
 
 def ranked_bars(
     frame: pd.DataFrame,
     category: str,
     value: str,
-    title: str,
-    xlabel: str,
+    text: ChartText,
     value_kind: str = "count",
-    currency: str | None = None,
     reference: float | None = None,
     sort: bool = True,
-) -> Figure:
+) -> Chart:
     """Horizontal bars, largest on top (or in the frame's order, first on top, if not sort)."""
     data = frame.sort_values(value) if sort else frame.iloc[::-1]
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(data) + 1.6))
     ax.barh(data[category].astype(str), data[value], color=sns.color_palette(PALETTE)[0])
-    value_axis(ax.xaxis, value_kind, currency)
+    value_axis(ax.xaxis, value_kind, text.locale)
     if reference is not None:
         ax.axvline(reference, color="#888", linestyle="--", linewidth=1)
-    return finish(fig, ax, title, xlabel, "")
+    return finish(fig, ax, text)
 
 
 def heatmap(
     matrix: pd.DataFrame,
-    title: str,
-    xlabel: str,
-    ylabel: str,
+    text: ChartText,
     value_kind: str = "rate",
     annotate: bool = False,
-) -> Figure:
+) -> Chart:
     """A matrix as a heatmap with a labelled colour bar (rows top to bottom as given)."""
     fig, ax = plt.subplots(figsize=(10, 0.32 * len(matrix) + 2.2))
     fmt = ".0%" if value_kind == "rate" else ".2f"
@@ -240,29 +225,23 @@ def heatmap(
         cbar_kws={"format": PercentFormatter(1.0, 0) if value_kind == "rate" else None},
     )
     ax.tick_params(axis="x", labelrotation=45, labelsize=8)
-    return finish(fig, ax, title, xlabel, ylabel)
+    return finish(fig, ax, text)
 
 
 def distribution(
     values: pd.Series,
-    title: str,
-    xlabel: str,
-    currency: str | None = None,
-    clip_quantile: float = 0.99,
-) -> Figure:
-    """Histogram of a skewed value (clipped at a high quantile, which is said in the title)."""
+    text: ChartText,
+    currency: bool = False,
+    clip_quantile: float = CLIP_QUANTILE,
+) -> Chart:
+    """Histogram of a skewed value, clipped at a high quantile (the chart's title says so:
+    its catalogue text gets the figure `quantile`)."""
     limit = values.quantile(clip_quantile)
     fig, ax = plt.subplots(figsize=(9, 4))
     ax.hist(values.clip(upper=limit), bins=50, color=sns.color_palette(PALETTE)[0])
-    count_axis(ax.xaxis, currency)
-    count_axis(ax.yaxis)
-    return finish(
-        fig,
-        ax,
-        f"{title} (values above the {clip_quantile:.0%} quantile shown at its level)",
-        xlabel,
-        "Customers",
-    )
+    count_axis(ax.xaxis, text.locale, currency)
+    count_axis(ax.yaxis, text.locale)
+    return finish(fig, ax, text)
 
 
 def _band(ax, x0: float, x1: float, top0: float, top1: float, height: float, color) -> None:
@@ -273,8 +252,9 @@ def _band(ax, x0: float, x1: float, top0: float, top1: float, height: float, col
     ax.fill_between(xs, upper - height, upper, color=color, alpha=0.45, linewidth=0)
 
 
-def flow_diagram(matrix: pd.DataFrame, title: str, left_title: str, right_title: str) -> Figure:
-    """Alluvial chart of a transition matrix (rows: from, columns: to, values: counts)."""
+def flow_diagram(matrix: pd.DataFrame, text: ChartText) -> Chart:
+    """Alluvial chart of a transition matrix (rows: from, columns: to, values: counts); the
+    chart's parts `before` and `after` head the two sides."""
     matrix = matrix.loc[matrix.sum(axis=1) > 0, matrix.sum(axis=0) > 0]
     total = float(matrix.to_numpy().sum())
     gap = 0.012 * total
@@ -319,27 +299,26 @@ def flow_diagram(matrix: pd.DataFrame, title: str, left_title: str, right_title:
             ax.text(
                 x - 0.015 if align == "right" else x + 0.025,
                 top[name] - size / 2,
-                f"{name} ({compact(size)})",
+                f"{name} ({text.locale.compact(size)})",
                 ha=align,
                 va="center",
                 fontsize=8,
             )
-    ax.text(0.11, total + gap * (len(matrix) + 1), left_title, ha="right", weight="bold")
-    ax.text(0.89, total + gap * (len(matrix) + 1), right_title, ha="left", weight="bold")
+    top = total + gap * (len(matrix) + 1)
+    ax.text(0.11, top, text.parts["before"], ha="right", weight="bold")
+    ax.text(0.89, top, text.parts["after"], ha="left", weight="bold")
     ax.set_xlim(-0.25, 1.25)
     ax.axis("off")
-    return finish(fig, ax, title, "", "")
+    return finish(fig, ax, text)
 
 
-def waterfall(
-    start: tuple[str, float],
-    steps: dict[str, float],
-    end: tuple[str, float],
-    title: str,
-    ylabel: str,
-) -> Figure:
-    """A bridge from a start value through signed steps to an end value."""
-    labels = [start[0], *steps, end[0]]
+def waterfall(values: dict[str, float], text: ChartText) -> Chart:
+    """A bridge from the first value through signed steps to the last; each bar is labelled
+    by the chart's part of the same name."""
+    names = list(values)
+    labels = [text.parts[name] for name in names]
+    start, end = (names[0], values[names[0]]), (names[-1], values[names[-1]])
+    steps = {name: values[name] for name in names[1:-1]}
     fig, ax = plt.subplots(figsize=(9, 4.2))
     level = start[1]
     ax.bar(0, start[1], color="#7fa7cf")
@@ -370,14 +349,13 @@ def waterfall(
         max(0.0, low - 0.6 * (high - low) - 0.05 * high), high + 0.25 * (high - low) + 0.05 * high
     )
     ax.set_xticks(range(len(labels)), labels)
-    return finish(fig, ax, title, "", ylabel)
+    return finish(fig, ax, text)
 
 
-def response_panels(
-    weekly: pd.DataFrame, curves: pd.DataFrame, curve, title: str, currency: str | None = None
-) -> Figure:
-    """One panel per channel: weekly revenue against spend, the fitted curve (dashed when the
-    fit is too poor to act on) and the current spend."""
+def response_panels(weekly: pd.DataFrame, curves: pd.DataFrame, curve, text: ChartText) -> Chart:
+    """One panel per channel: weekly revenue against spend (each panel's axes labelled with
+    the chart's x and y), the fitted curve (dashed when the fit is too poor to act on) and the
+    current spend."""
     rows = curves.reset_index(drop=True)
     columns = min(2, len(rows))
     fig, axes = plt.subplots(
@@ -399,12 +377,11 @@ def response_panels(
             )
         ax.axvline(row.current_spend, color="#555", linewidth=1)
         ax.set_title(f"{row.channel} (R² {row.r2:.2f})", fontsize=10, loc="left")
-        count_axis(ax.xaxis, currency)
-        count_axis(ax.yaxis, currency)
-        ax.set_xlabel("Weekly spend")
-        ax.set_ylabel("Weekly attributed revenue")
+        count_axis(ax.xaxis, text.locale, currency=True)
+        count_axis(ax.yaxis, text.locale, currency=True)
+        ax.set_xlabel(text.x)
+        ax.set_ylabel(text.y)
     for ax in axes.ravel()[len(rows) :]:
         ax.set_visible(False)
-    fig.suptitle(title, x=0.01, ha="left", fontweight="bold")
-    plt.close(fig)
-    return fig
+    fig.suptitle(text.title, x=0.01, ha="left", fontweight="bold")
+    return Chart(fig, text.title)

@@ -8,6 +8,8 @@ import nbformat
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor
 
+from helpers.render.locale import Locale
+
 TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -39,11 +41,18 @@ def make_exporter() -> HTMLExporter:
 
 
 def export_html(
-    notebook: Path, target: Path, title: str, exporter: HTMLExporter | None = None
+    notebook: Path,
+    target: Path,
+    locale: Locale,
+    title: str,
+    quarter: str,
+    exporter: HTMLExporter | None = None,
 ) -> Path:
-    """Write `notebook` as a report page titled `title` to `target`."""
+    """Write `notebook` as the report page of section `title` for `quarter` to `target`, in
+    the locale's language (the page's lang attribute and its link back to the overview)."""
     node = nbformat.read(notebook, as_version=4)
-    node.metadata["title"] = title
+    node.metadata["title"] = locale.text("headings.page", title=title, quarter=quarter)
+    node.metadata["report"] = {"lang": locale.code, "back": locale.text("headings.back")}
     body, _ = (exporter or make_exporter()).from_notebook_node(node)
     target.write_text(body, encoding="utf-8")
     return target

@@ -7,16 +7,19 @@ from datetime import datetime
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from helpers.core.periods import Quarter
-from helpers.render.formats import fmt_value
+from helpers.render.formats import day_label
 from helpers.render.html import TEMPLATES
 from helpers.render.kpi_rows import formatted_kpis
+from helpers.render.locale import Locale
+
+STATUS_RULE = "status: "  # how data.inputs names an order left out for its status
 
 
 def _change_class(value: float | None) -> str:
     return "" if not value else ("up" if value > 0 else "down")
 
 
-def kpi_rows(kpis: dict[str, dict], currency: str) -> list[dict]:
+def kpi_rows(kpis: dict[str, dict], locale: Locale) -> list[dict]:
     """Formatted KPI rows with CSS classes for the direction of each change."""
     return [
         {
@@ -24,12 +27,22 @@ def kpi_rows(kpis: dict[str, dict], currency: str) -> list[dict]:
             "qoq_class": _change_class(row["qoq_change"]),
             "yoy_class": _change_class(row["yoy_change"]),
         }
-        for row in formatted_kpis(kpis, currency)
+        for row in formatted_kpis(kpis, locale)
     ]
 
 
-def render_index(metrics: dict, title: str, shop: str, currency: str, params: str) -> str:
-    """HTML of index.html from the assembled metrics.json content."""
+def exclusion_reason(reason: str, locale: Locale) -> str:
+    """Why rows were left out, in words: a status, or a rule of the data contract."""
+    if reason.startswith(STATUS_RULE):
+        return locale.text("index.excluded_status", status=reason.removeprefix(STATUS_RULE))
+    return locale.term("exclusion", reason)
+
+
+def render_index(
+    metrics: dict, shop: str, locale: Locale, params: str, title: str | None = None
+) -> str:
+    """HTML of index.html from the assembled metrics.json content; `title` None is the
+    locale's own title of a quarterly report."""
     quarter = Quarter.parse(metrics["quarter"])
     # the template is index.html.j2: escape by that name too (select_autoescape's default
     # only knows .html, and would leave a shop name like <script> as code)
@@ -38,25 +51,37 @@ def render_index(metrics: dict, title: str, shop: str, currency: str, params: st
         autoescape=select_autoescape(enabled_extensions=("html", "j2")),
     )
     sections = [
-        {**s, "kpis": kpi_rows(s.get("kpis", {}), currency)} for s in metrics["sections"].values()
+        {**s, "kpis": kpi_rows(s.get("kpis", {}), locale)} for s in metrics["sections"].values()
     ]
     exclusions = [
-        {**row, "revenue": fmt_value(row["revenue"], "currency", currency)}
+        {
+            **row,
+            "reason": exclusion_reason(row["reason"], locale),
+            "table": locale.term("table", row["table"]),
+            "rows": locale.value(row["rows"], "count"),
+            "revenue": locale.value(row["revenue"], "currency"),
+        }
         for row in metrics["data_quality"]["exclusions"]
     ]
+    rows = metrics["data_quality"]["rows"]
     return env.get_template("index.html.j2").render(
-        title=title,
+        t=locale.text,
+        lang=locale.code,
+        title=title or locale.text("index.default_title"),
         shop=shop,
-        quarter=quarter.label,
-        previous=quarter.previous.label,
-        year_ago=quarter.year_ago.label,
-        quarter_range=f"{quarter.start:%d %b %Y} – {quarter.last_day:%d %b %Y}",
-        overview=kpi_rows(metrics["overview"], currency),
+        quarter=locale.quarter(quarter.label),
+        previous=locale.quarter(quarter.previous.label),
+        year_ago=locale.quarter(quarter.year_ago.label),
+        start=day_label(quarter.start, locale.code),
+        end=day_label(quarter.last_day, locale.code),
+        overview=kpi_rows(metrics["overview"], locale),
         sections=sections,
         skipped=metrics["skipped"],
-        sources=metrics["data_quality"]["sources"],
-        rows=metrics["data_quality"]["rows"],
-        absent=metrics["data_quality"]["absent"],
+        sources=[
+            {"table": locale.term("table", table), "file": file, "rows": f"{rows[table]:,}"}
+            for table, file in metrics["data_quality"]["sources"].items()
+        ],
+        absent=[locale.term("table", table) for table in metrics["data_quality"]["absent"]],
         exclusions=exclusions,
         params=params,
         generated=f"{datetime.now():%Y-%m-%d %H:%M}",

@@ -2,36 +2,45 @@
 
 from __future__ import annotations
 
-from helpers.render import text
-from helpers.render.formats import fmt_change, fmt_value
+from helpers.render.locale import Locale
 from helpers.sections.kpis import Z_95, comparison_bases
 
 
-def basis_sentence(quarter_number: int, seasonal_quarters: list[int]) -> str:
+def basis_sentence(quarter_number: int, seasonal_quarters: list[int], locale: Locale) -> str:
     """How findings compare, in one sentence for the reader."""
     seasonal = "yoy" in comparison_bases(quarter_number, seasonal_quarters)
     variant = "seasonal" if seasonal else "quarterly"
-    return text.render(f"notes.basis.{variant}", quarter_number=quarter_number)
+    return locale.text(f"notes.basis.{variant}", quarter_number=quarter_number)
 
 
-def _value(record: dict, period: str, currency: str) -> str:
-    text = fmt_value(record.get(period), record["unit"], currency)
+def kpi_label(record: dict, locale: Locale) -> str:
+    """A KPI record's label: the catalogue's `kpis.<key>`, filled with the record's details."""
+    return locale.text(f"kpis.{record['key']}", **record)
+
+
+def labelled(kpis: dict[str, dict], locale: Locale) -> dict[str, dict]:
+    """KPI records with their labels, as metrics.json publishes them."""
+    return {name: {**record, "label": kpi_label(record, locale)} for name, record in kpis.items()}
+
+
+def _value(record: dict, period: str, locale: Locale) -> str:
+    shown = locale.value(record.get(period), record["unit"])
     se = record.get("se", {}).get(period)
     if se is not None and record.get(period) is not None:
-        text += f" ± {fmt_value(Z_95 * se, record['unit'], currency)}"
-    return text
+        shown += f" ± {locale.value(Z_95 * se, record['unit'])}"
+    return shown
 
 
-def _change(record: dict, key: str) -> tuple[str, float | None]:
+def _change(record: dict, key: str, locale: Locale) -> tuple[str, float | None]:
     """A change as shown, and the value that colours it (None: neutral)."""
     delta = record.get(key)
-    shown = fmt_change(delta, record["unit"])
+    shown = locale.change(delta, record["unit"])
     if record.get(f"{key}_material") is False:
-        return text.render("words.within_uncertainty", change=shown), None
+        return locale.text("words.within_uncertainty", change=shown), None
     return shown, delta
 
 
-def formatted_kpis(kpis: dict[str, dict], currency: str = "¥") -> list[dict]:
+def formatted_kpis(kpis: dict[str, dict], locale: Locale) -> list[dict]:
     """Each KPI record as display strings: label, current, previous, year_ago, qoq, yoy,
     target, attainment, plus the raw qoq_change and yoy_change for colouring (None when the
     change is within the figures' uncertainty). A withheld figure reads "not available" with
@@ -40,23 +49,23 @@ def formatted_kpis(kpis: dict[str, dict], currency: str = "¥") -> list[dict]:
     for record in kpis.values():
         unit = record["unit"]
         attainment = record.get("attainment")
-        qoq, qoq_change = _change(record, "qoq")
-        yoy, yoy_change = _change(record, "yoy")
+        qoq, qoq_change = _change(record, "qoq", locale)
+        yoy, yoy_change = _change(record, "yoy", locale)
         row = {
-            "label": text.kpi_label(record),
-            "current": _value(record, "current", currency),
-            "previous": _value(record, "previous", currency),
+            "label": kpi_label(record, locale),
+            "current": _value(record, "current", locale),
+            "previous": _value(record, "previous", locale),
             "qoq": qoq,
-            "year_ago": _value(record, "year_ago", currency),
+            "year_ago": _value(record, "year_ago", locale),
             "yoy": yoy,
-            "target": fmt_value(record.get("target"), unit, currency),
+            "target": locale.value(record.get("target"), unit),
             "attainment": "—" if attainment is None else f"{attainment:.0%}",
             "qoq_change": qoq_change,
             "yoy_change": yoy_change,
         }
         if record.get("withheld"):
             row.update(
-                current=text.render("words.not_available", reason=record["withheld"]),
+                current=locale.text("words.not_available", reason=record["withheld"]),
                 previous="—",
                 year_ago="—",
             )

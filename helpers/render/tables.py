@@ -10,36 +10,48 @@ import pandas as pd
 from IPython.display import HTML, Markdown
 from pandas.io.formats.style import Styler
 
-from helpers.render import text
-from helpers.render.formats import fmt_change, fmt_value
 from helpers.render.kpi_rows import formatted_kpis
+from helpers.render.locale import Locale
 from helpers.sections.findings import Finding
+
+
+def column_label(locale: Locale, table: str | None, column: str) -> str:
+    """A column's header: the table's own label (`tables.<table>.columns.<column>`) where it
+    has one, else the shared one (`columns.<column>`)."""
+    if table is not None:
+        own = locale.lookup(f"tables.{table}").get("columns", {})
+        if column in own:
+            return locale.text(f"tables.{table}.columns.{column}")
+    return locale.text(f"columns.{column}")
+
+
+def _formatter(unit: str, locale: Locale, as_change: bool):
+    if as_change:
+        return lambda v: locale.change(v, unit)
+    if unit == "text":
+        return lambda v: "" if v is None or v != v else str(v)
+    if unit == "quarter":
+        return lambda v: "" if v is None or v != v else locale.quarter(str(v))
+    return lambda v: locale.value(v, unit)
 
 
 def styled(
     frame: pd.DataFrame,
     units: dict[str, str],
-    currency: str = "¥",
-    labels: dict[str, str] | None = None,
-    caption: str | None = None,
+    locale: Locale,
+    table: str | None = None,
     changes: tuple[str, ...] = (),
 ) -> Styler:
-    """A display table: each column formatted by its unit, renamed to a human label.
+    """A display table: each column formatted by its unit, under its header from the
+    catalogue, with the table's caption (`tables.<table>.caption`) if it has one.
 
-    `units` maps column -> unit (see helpers.render.formats); columns named in `changes` are
-    formatted as changes (pp for rate units, % otherwise) and coloured green/red.
+    `units` maps column -> unit (see helpers.render.formats; also "text" for names from the
+    data and "quarter" for quarter labels); columns named in `changes` are formatted as
+    changes (pp for rate units, % otherwise) and coloured green/red.
     """
-    shown = frame[list(units)].rename(columns=labels or {})
-    label = (labels or {}).get
-    formats = {}
-    for column, unit in units.items():
-        name = label(column, column)
-        if column in changes:
-            formats[name] = lambda v, u=unit: fmt_change(v, u)
-        elif unit == "text":
-            formats[name] = lambda v: "" if v is None or v != v else str(v)
-        else:
-            formats[name] = lambda v, u=unit: fmt_value(v, u, currency)
+    labels = {column: column_label(locale, table, column) for column in units}
+    shown = frame[list(units)].rename(columns=labels)
+    formats = {labels[c]: _formatter(unit, locale, c in changes) for c, unit in units.items()}
     # text from the data (a campaign called <script>...) is shown, never run: values and
     # headers are HTML-escaped
     styler = (
@@ -47,11 +59,11 @@ def styled(
         .format_index(escape="html", axis=1)
         .hide(axis="index")
     )
-    change_columns = [label(c, c) for c in changes]
+    change_columns = [labels[c] for c in changes]
     if change_columns:
         styler = styler.map(_change_colour, subset=change_columns)
-    if caption:
-        styler = styler.set_caption(caption)
+    if table is not None and "caption" in locale.lookup(f"tables.{table}"):
+        styler = styler.set_caption(html.escape(locale.text(f"tables.{table}.caption")))
     return styler.set_table_attributes('class="report-table"')
 
 
@@ -67,28 +79,30 @@ def safe_markdown(text: str) -> str:
     return re.sub(r"([\\`*_\[\]|])", r"\\\1", html.escape(text))
 
 
-def findings_markdown(findings: list[Finding], currency: str = "¥") -> Markdown:
+def findings_markdown(findings: Sequence[Finding], locale: Locale) -> Markdown:
     """The section's findings as a bullet list in the catalogue's words (they quote names from
     the data, so each is made safe for Markdown)."""
-    items = text.sentences(findings, currency=currency)
-    heading = text.render("headings.findings")
+    items = locale.sentences(findings)
+    heading = locale.text("headings.findings")
     return Markdown(f"### {heading}\n" + "\n".join(f"- {safe_markdown(item)}" for item in items))
 
 
-def note(content: str | Finding | Sequence[Finding], currency: str = "¥") -> HTML:
-    """A highlighted note (definitions, caveats) that reads well in the HTML report: a text,
-    or findings in the catalogue's words, one after another."""
+def note(content: str | Finding | Sequence[Finding], locale: Locale | None = None) -> HTML:
+    """A highlighted note (definitions, caveats) that reads well in the HTML report: a text
+    (already in the report's words), or findings worded in the `locale`, one after another."""
     if isinstance(content, Finding):
         content = [content]
     if not isinstance(content, str):
-        content = " ".join(text.sentences(content, currency=currency))
+        if locale is None:
+            raise TypeError("findings in a note need the report's locale to be worded")
+        content = locale.lookup("words.sentence_gap").join(locale.sentences(content))
     return HTML(f'<div class="report-note">{html.escape(content)}</div>')
 
 
-def kpi_styler(kpis: dict[str, dict], currency: str = "¥", targets: bool = False) -> Styler:
+def kpi_styler(kpis: dict[str, dict], locale: Locale, targets: bool = False) -> Styler:
     """The headline KPI table: values per period, QoQ and YoY changes (and targets if asked)."""
-    rows = pd.DataFrame(formatted_kpis(kpis, currency))
-    names = text.catalogue()["kpi_table"]
+    rows = pd.DataFrame(formatted_kpis(kpis, locale))
+    names = locale.lookup("kpi_table")
     columns = [c for c in names if targets or c not in ("target", "attainment")]
     styler = rows[columns].rename(columns=names).style.hide(axis="index")
     for change, column in (("qoq_change", names["qoq"]), ("yoy_change", names["yoy"])):

@@ -24,9 +24,9 @@ from helpers.core.outline import SECTIONS
 from helpers.core.periods import Quarter, comparison_periods
 from helpers.data.inputs import prepare_inputs
 from helpers.data.queries import DataEngine
-from helpers.render import text
 from helpers.render.chart_style import use_report_style
-from helpers.render.kpi_rows import basis_sentence
+from helpers.render.kpi_rows import basis_sentence, labelled
+from helpers.render.locale import Locale
 from helpers.render.tables import safe_markdown
 from helpers.sections.findings import Finding
 
@@ -61,12 +61,18 @@ class SectionContext:
     def quarter(self) -> Quarter:
         return self.config.period
 
+    @property
+    def locale(self) -> Locale:
+        """The report's language and currency, for every table, chart and note."""
+        return Locale(self.config.locale, self.config.currency)
+
     def heading(self) -> Markdown:
         """Section title with the quarter and the periods it is compared with."""
+        locale = self.locale
         return Markdown(
-            text.render(
+            locale.text(
                 "headings.section",
-                title=text.section_title(self.section),
+                title=locale.text(f"sections.{self.section}.title"),
                 shop=safe_markdown(self.config.shop_name),
                 quarter=self.quarter.label,
                 compared={
@@ -74,21 +80,30 @@ class SectionContext:
                     for row in self.periods.itertuples()
                     if row.period != "current"
                 },
-                basis=basis_sentence(self.quarter.q, self.config.seasonal_quarters),
+                basis=basis_sentence(self.quarter.q, self.config.seasonal_quarters, locale),
             )
         )
+
+    def part(self, name: str, /, **figures) -> Markdown:
+        """A part of the section: its heading and what it shows, from the catalogue's
+        `parts.<section>.<name>` (`heading`, and `intro` where it has one)."""
+        key = f"parts.{self.section}.{name}"
+        shown = f"## {self.locale.text(f'{key}.heading')}"
+        if "intro" in self.locale.lookup(key):
+            shown += "\n\n" + self.locale.text(f"{key}.intro", **figures)
+        return Markdown(shown)
 
     def record(self, kpis: dict[str, dict], findings: Sequence[Finding] = (), **details) -> None:
         """Save the section's headline KPIs and findings (as sentences, and as data under
         finding_records) for metrics.json (batch runs only)."""
         if self.build_dir is None:
             return
-        details["findings"] = text.sentences(findings, currency=self.config.currency)
+        details["findings"] = self.locale.sentences(findings)
         details["finding_records"] = [finding.as_record() for finding in findings]
         path = self.build_dir / "metrics" / f"{self.section}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        labelled = text.labelled(kpis)
-        path.write_text(json.dumps({"kpis": labelled, **details}, indent=2, default=str))
+        kpis = labelled(kpis, self.locale)
+        path.write_text(json.dumps({"kpis": kpis, **details}, indent=2, default=str))
 
     def save_artifact(self, name: str, frame: pd.DataFrame) -> None:
         """Write a table to artifacts/<name>.parquet and .csv (batch runs only): for CRM and

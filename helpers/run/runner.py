@@ -32,9 +32,10 @@ from helpers.core.periods import comparison_periods
 from helpers.data.inputs import data_quality, prepare_inputs, write_clean_inputs
 from helpers.data.queries import DataEngine
 from helpers.data.reading import find_input_file
-from helpers.render import text
 from helpers.render.html import export_html
 from helpers.render.index_page import render_index
+from helpers.render.kpi_rows import labelled
+from helpers.render.locale import Locale
 from helpers.run.build_folder import (
     KERNEL_FILES,
     check_replaceable,
@@ -126,6 +127,11 @@ def overview_kpis(clean: dict[str, Path], config: Config) -> dict:
         engine.close()
 
 
+def report_locale(config: Config) -> Locale:
+    """The language and currency the report is written in."""
+    return Locale(config.locale, config.currency)
+
+
 def plan_sections(config: Config) -> tuple[list[str], list[dict]]:
     """The sections to run, and those skipped because an input table they need is absent.
     InputFileError without an orders table: no report is published without one."""
@@ -136,11 +142,13 @@ def plan_sections(config: Config) -> tuple[list[str], list[dict]]:
             "in any case, or files.orders in the params): every report needs one"
         )
     runnable, skipped = [], []
+    locale = report_locale(config)
     for name in config.sections:
         missing = missing_tables(SECTIONS[name], available)
         if missing:
-            reason = f"no {', '.join(missing)} table in the inputs"
-            skipped.append({"name": name, "title": text.section_title(name), "reason": reason})
+            reason = locale.text("notes.skipped_without", tables=missing)
+            title = locale.text(f"sections.{name}.title")
+            skipped.append({"name": name, "title": title, "reason": reason})
         else:
             runnable.append(name)
     if not runnable:
@@ -166,6 +174,7 @@ def build_report(
     DuckDB gets cores / sections at once: oversubscribed DuckDB threads spin (at 1M customers,
     2 sections at once took 77 s with 2 threads each, 60 s with 1)."""
     runnable, skipped = plan_sections(config)
+    locale = report_locale(config)
     progress.plan(config.quarter, runnable, skipped)
     threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
     progress.detail(config.quarter, f"{jobs} section(s) at a time, {threads} DuckDB thread(s) each")
@@ -198,15 +207,14 @@ def build_report(
             finally:
                 running.discard(kernel)
                 kernel.shutdown_kernel(now=True)
-            export_html(
-                executed, build / f"{name}.html", f"{text.section_title(name)}: {config.quarter}"
-            )
+            title = locale.text(f"sections.{name}.title")
+            export_html(executed, build / f"{name}.html", locale, title, config.quarter)
             recorded = json.loads((build / "metrics" / f"{name}.json").read_text())
             progress.finished(config.quarter, name, recorded.get("withheld"))
             return {
                 "name": name,
-                "title": text.section_title(name),
-                "summary": text.render(f"sections.{name}.summary"),
+                "title": title,
+                "summary": locale.text(f"sections.{name}.summary"),
                 "href": f"{name}.html",
                 **recorded,
             }
@@ -223,7 +231,7 @@ def build_report(
         return {
             "quarter": config.quarter,
             "generated_at": datetime.now().isoformat(timespec="seconds"),
-            "overview": text.labelled(overview.result()),
+            "overview": labelled(overview.result(), locale),
             "sections": {name: results[name] for name in runnable},
             "skipped": skipped,
             "data_quality": quality,
@@ -334,7 +342,9 @@ def _build_and_publish(
         files = ["default.yaml", *([quarter_file.name] if quarter_file.is_file() else [])]
         params = ", ".join(files + [Path(p).name for p in extra])
         (build / "index.html").write_text(
-            render_index(metrics, config.report_title, config.shop_name, config.currency, params),
+            render_index(
+                metrics, config.shop_name, report_locale(config), params, config.report_title
+            ),
             encoding="utf-8",
         )
     except SectionFailedError as error:

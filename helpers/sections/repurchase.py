@@ -22,7 +22,7 @@ from helpers.data import queries
 from helpers.models.significance import two_proportion_ztest
 from helpers.sections.findings import Finding
 from helpers.sections.kpis import BASE_PERIOD, comparison_bases, kpi_record
-from helpers.sections.segments import migration, rfm_segments, segment_table
+from helpers.sections.segments import SEGMENTATIONS, migration, rfm_segments, segment_table
 
 
 def add_rates(counts: pd.DataFrame) -> pd.DataFrame:
@@ -149,12 +149,22 @@ class RepurchaseSection:
     second_shares: pd.DataFrame
     second_by_channel: pd.DataFrame | None
     scored: pd.DataFrame
+    segmentation: str
     segments: pd.DataFrame
     transitions: pd.DataFrame
     flows: pd.DataFrame
     members: pd.DataFrame | None
     findings: list[Finding]
     kpis: dict[str, dict]
+
+
+def segmentation(config: Config) -> str:
+    """The RFM segmentation asked for; `auto` is the 8-class value matrix in Chinese reports
+    (what Chinese teams use) and the recency x frequency map otherwise."""
+    chosen = config.repurchase.segmentation
+    if chosen == "auto":
+        return "rfm8" if config.locale.startswith("zh") else "rf_map"
+    return chosen
 
 
 def build_section(
@@ -175,11 +185,12 @@ def build_section(
     )
     second = queries.second_orders(engine, end)
     shares, by_channel = second_order_summary(second, end, params.second_order_windows)
-    current = rfm_segments(queries.rfm_inputs(engine, end, quarter.start), params.rfm_bins)
+    scheme = SEGMENTATIONS[segmentation(config)]
+    current = rfm_segments(queries.rfm_inputs(engine, end, quarter.start), params.rfm_bins, scheme)
     previous = rfm_segments(
-        queries.rfm_inputs(engine, quarter.start, quarter.previous.start), params.rfm_bins
+        queries.rfm_inputs(engine, quarter.start, quarter.previous.start), params.rfm_bins, scheme
     )
-    transitions, flows = migration(previous, current)
+    transitions, flows = migration(previous, current, scheme)
     members = (
         member_comparison(queries.member_repurchase(engine, periods), config.significance_level)
         if "is_member" in engine.columns("orders")
@@ -197,6 +208,7 @@ def build_section(
         second_shares=shares,
         second_by_channel=by_channel,
         scored=current,
+        segmentation=scheme.name,
         segments=segment_table(current),
         transitions=transitions,
         flows=flows,
@@ -209,6 +221,7 @@ def build_section(
             members,
             comparison_bases(quarter.q, config.seasonal_quarters),
             params.second_order_windows[-1],
+            scheme.name,
         ),
         kpis=kpis,
     )
@@ -310,9 +323,11 @@ def findings(
     members: pd.DataFrame | None,
     bases: tuple[str, ...],
     window: int,
+    segmentation: str = "rf_map",
 ) -> list[Finding]:
     """What the section says, each change on every comparison basis (kpis.comparison_bases); a
-    figure with no meaning for the data is left out with its reason."""
+    figure with no meaning for the data is left out with its reason. Tier moves are worded
+    for the `segmentation` used."""
     said = []
     for key in ("returning_rate", "repeat_rate"):
         record = kpis[key]
@@ -351,6 +366,7 @@ def findings(
         Finding(
             "repurchase.tier_moves",
             {"moved_up": f["Moved up"], "moved_down": f["Moved down"], "lapsed": f["Lapsed"]},
+            variant=segmentation,
             bases=("qoq",),
         )
     )
