@@ -8,8 +8,10 @@ from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter, Pa
 from lifetimes.utils import calibration_and_holdout_data, summary_data_from_transaction_data
 from scipy.optimize import approx_fprime
 
+from helpers.core.errors import Reason
 from helpers.data import cdnow, queries
 from helpers.models import fitting, holdout, likelihood, prediction
+from helpers.render import text
 from helpers.sections import clv
 
 
@@ -221,8 +223,11 @@ def test_precision_loss_at_an_optimum_is_convergence(cdnow_calibration, monkeypa
     params = fitting.fit_purchase_model(cdnow_calibration, "bgnbd").params
     assert round(params["r"], 3) == 0.243
     monkeypatch.setattr(likelihood, "GRADIENT_TOLERANCE", 0.0)
-    with pytest.raises(fitting.ModelFitError, match="largest gradient"):
+    with pytest.raises(fitting.ModelFitError) as failed:
         fitting.fit_purchase_model(cdnow_calibration, "bgnbd")
+    reason = failed.value.reason
+    assert reason.code == "no_convergence" and reason.figures["gradient"] > 0
+    assert "(largest gradient " in text.worded(reason)
 
 
 def test_non_convergence_falls_back_to_a_penalty_and_says_so(summary, monkeypatch):
@@ -238,14 +243,23 @@ def test_non_convergence_falls_back_to_a_penalty_and_says_so(summary, monkeypatc
     monkeypatch.setattr(likelihood, "fit_purchase_model", flaky)
     model = fitting.fit_purchase_model(summary, "bgnbd")
     assert tried == [0.0, 0.01] and model.estimate.penalty == 0.01
-    assert "did not converge with penalty 0.0; fitted with a penalty of 0.01" in model.note
+    assert model.note == Reason(
+        "penalty_fallback", {"model": "BG/NBD", "penalty": 0.0, "used": 0.01}
+    )
+    assert "did not converge with penalty 0.0; fitted with a penalty of 0.01" in text.worded(
+        model.note
+    )
 
     def never(*args):
         raise fitting.ConvergenceError("never")
 
     monkeypatch.setattr(likelihood, "fit_purchase_model", never)
-    with pytest.raises(fitting.ModelFitError, match=r"BG/NBD model could not be fitted"):
+    with pytest.raises(fitting.ModelFitError) as failed:
         fitting.fit_purchase_model(summary, "bgnbd")
+    assert failed.value.reason == Reason(
+        "no_convergence", {"model": "BG/NBD", "gradient": None, "penalties": [0.01, 0.1]}
+    )
+    assert text.worded(failed.value.reason).startswith("the BG/NBD model could not be fitted")
 
     def bug(*args):
         raise ValueError("a genuine bug")
@@ -258,11 +272,18 @@ def test_non_convergence_falls_back_to_a_penalty_and_says_so(summary, monkeypatc
 def test_degenerate_spend_model_is_withheld(summary, degenerate_spend):
     """A Gamma-Gamma fit with q <= 1 (mean spend undefined, negative CLV for one-time buyers)
     is never used."""
-    with pytest.raises(fitting.ModelFitError, match=r"q = 0.49 is not above 1"):
+    with pytest.raises(fitting.ModelFitError) as failed:
         fitting.spend_model(summary)
+    assert failed.value.reason.code == "spend_q_not_above_1"
+    assert round(failed.value.reason.figures["q"], 2) == 0.49
+    assert "q = 0.49 is not above 1" in text.worded(failed.value.reason)
     few = summary[summary["frequency"] > 0].head(5)
-    with pytest.raises(fitting.ModelFitError, match="5, need at least 20"):
+    with pytest.raises(fitting.ModelFitError) as failed:
         fitting.spend_model(few)
+    assert failed.value.reason == Reason("too_few_repeat_customers", {"customers": 5, "need": 20})
+    assert text.worded(failed.value.reason, "zh-CN") == (
+        "复购客户数不足以拟合消费金额模型：5位，至少需要20位"
+    )
 
 
 def test_holdout_validation_metrics_by_hand(engine):

@@ -80,12 +80,12 @@ def test_published_figures_are_sound_and_defined_as_stated(section, tables, conf
 
 def test_a_degenerate_spend_model_withholds_clv_and_says_why(config, tables, degenerate_spend):
     section = build(config, tables)
-    assert "q = 0.49 is not above 1" in section.clv_withheld
+    assert section.clv_withheld.code == "spend_q_not_above_1"
     assert section.tiers is None and section.by_channel is None
     assert "clv" not in section.current.predictions
     for name in clv.CLV_FIGURES:
         record = section.kpis[name]
-        assert record["current"] is None and "q = 0.49" in record["withheld"]
+        assert record["current"] is None and record["withheld"] == section.clv_withheld
     assert section.kpis["expected_alive"]["current"] > 0  # the purchase model still stands
     assert any(f.startswith("CLV figures are withheld") for f in text.sentences(section.findings))
     assert "clv" not in clv.customer_export(section)
@@ -97,9 +97,11 @@ def test_no_purchase_model_withholds_the_section(config, tables, monkeypatch):
 
     monkeypatch.setattr(likelihood, "fit_purchase_model", never)
     section = build(config, tables)
-    assert section.withheld.startswith("no purchase model could be fitted")
+    assert section.withheld.code == "no_purchase_model"
     assert section.clv_withheld == section.withheld and section.kpis == {}
-    assert text.sentences(section.findings) == [f"CLV is not available: {section.withheld}."]
+    worded = text.worded(section.withheld)
+    assert worded.startswith("no purchase model could be fitted: the BG/NBD model could not")
+    assert text.sentences(section.findings) == [f"CLV is not available: {worded}."]
 
 
 def test_a_change_within_the_uncertainty_is_not_material():

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from helpers.core.config import load_config
+from helpers.core.errors import Reason
 from helpers.core.periods import comparison_periods
 from helpers.data.inputs import prepare_inputs
 from helpers.data.queries import DataEngine
@@ -15,6 +16,8 @@ from helpers.render import text
 from helpers.sections import clv, marketing, repurchase
 
 from .conftest import PROJECT
+
+NONE_BEFORE = Reason("no_customers_before")
 
 
 def _engine(folder, quarter="2025Q4"):
@@ -47,7 +50,10 @@ def test_a_single_customer(tmp_path):
     )
     engine, config, periods = _orders_only(tmp_path, orders)
     section = clv.build_section(engine, config, periods)
-    assert section.withheld == (
+    assert section.withheld == Reason(
+        "no_purchase_model", {"reason": Reason("no_model_fitted", {"reasons": [NONE_BEFORE]})}
+    )
+    assert text.worded(section.withheld) == (
         "no purchase model could be fitted: there are no customers with an order before then"
     )
     assert [f.kind for f in section.findings] == ["clv.not_available"]
@@ -67,9 +73,8 @@ def test_a_single_day_of_data(tmp_path):
         }
     )
     engine, config, periods = _orders_only(tmp_path, orders)
-    assert clv.build_section(engine, config, periods).withheld.endswith(
-        "there are no customers with an order before then"
-    )
+    withheld = clv.build_section(engine, config, periods).withheld
+    assert withheld.figures["reason"].figures["reasons"] == [NONE_BEFORE]
     section = repurchase.build_section(engine, config, periods)
     assert section.kpis["repeat_rate"]["current"] == pytest.approx(5 / 55)  # 5 ordered twice
     assert section.kpis["returning_rate"]["current"] == 0.0  # everyone is new

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from helpers.render.index_page import kpi_rows
+from helpers.render.locale import Locale
 from helpers.run import cli
 
 from .conftest import PROJECT
@@ -146,7 +147,7 @@ def test_a_missing_table_skips_its_section_with_a_note(small_data, tmp_path):
         == 0
     )
     index = (reports / "2025Q4" / "index.html").read_text()
-    assert "Traffic structure</strong> was skipped: no traffic table in the inputs" in index
+    assert "Traffic structure was skipped: no traffic table in the inputs" in index
     metrics = json.loads((reports / "2025Q4" / "metrics.json").read_text())
     assert metrics["skipped"][0]["name"] == "traffic" and "sessions" not in metrics["overview"]
 
@@ -263,7 +264,7 @@ def test_cdnow_runs_end_to_end_with_orders_only(tmp_path):
     )
     folder = reports / "cdnow" / "1998Q2"
     index = (folder / "index.html").read_text()
-    assert "Traffic structure</strong> was skipped: no traffic table" in index
+    assert "Traffic structure was skipped: no traffic table" in index
     assert "from parameters default.yaml, cdnow.yaml, where.yaml." in index  # no 1998Q2.yaml
     metrics = json.loads((folder / "metrics.json").read_text())
     clv = metrics["sections"]["clv"]
@@ -293,10 +294,10 @@ def test_index_shows_the_section_figures_it_repeats(ran):
     metrics = json.loads((ran / "2025Q4" / "metrics.json").read_text())
     index = (ran / "2025Q4" / "index.html").read_text()
     clv = (ran / "2025Q4" / "clv.html").read_text()
-    for row in kpi_rows(metrics["sections"]["clv"]["kpis"], "¥"):
+    for row in kpi_rows(metrics["sections"]["clv"]["kpis"], Locale()):
         assert html.escape(row["current"]) in index and html.escape(row["current"]) in clv
     traffic = (ran / "2025Q4" / "traffic.html").read_text()
-    conversion = kpi_rows({"c": metrics["overview"]["conversion_rate"]}, "¥")[0]["current"]
+    conversion = kpi_rows({"c": metrics["overview"]["conversion_rate"]}, Locale())[0]["current"]
     assert conversion in index and conversion in traffic
 
 

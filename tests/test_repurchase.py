@@ -243,7 +243,10 @@ def test_rates_with_no_meaning_are_left_out_with_a_reason(engine):
     notes = text.sentences(
         repurchase.findings(kpis, pd.DataFrame(), None, _flows(), None, ("qoq",), 90)
     )
-    assert notes[0] == (f"Returning-customer rate is not shown: {repurchase.NO_NEW_CUSTOMERS}.")
+    assert notes[0] == (
+        "Returning-customer rate is not shown: no new customers were acquired, so every "
+        "customer is a returning one."
+    )
     assert notes[2] == (
         "Of the customers acquired in 2025Q1 (the latest with 90 days behind them), 50.0% "
         "ordered again within 90 days: -50.00 pp on the cohort a quarter earlier (2024Q4)."

@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class ReportError(Exception):
     """Base class of every error this project raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a model or a figure is not there, as data a report words in its own language:
+    `code` names the text under `reasons.` in every catalogue, `figures` fill it (a figure
+    may itself be a Reason, e.g. the cause of a withheld CLV)."""
+
+    code: str
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:  # for logs and tracebacks; reports use the catalogue's words
+        shown = ", ".join(f"{k}={v}" for k, v in self.figures.items())
+        return f"{self.code}({shown})"
 
 
 class ParameterError(ReportError):

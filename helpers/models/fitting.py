@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from lifetimes.utils import ConvergenceError
 
-from helpers.core.errors import ReportError
+from helpers.core.errors import Reason, ReportError
 from helpers.models import likelihood
 
 MODEL_KEYS = ("bgnbd", "mbgnbd", "pareto")
@@ -29,7 +29,11 @@ Result = TypeVar("Result")
 
 
 class ModelFitError(ReportError):
-    """No sound model could be fitted; the message says why in plain words."""
+    """No sound model could be fitted; `reason` says why, for the report to word."""
+
+    def __init__(self, code: str, **figures):
+        self.reason = Reason(code, figures)
+        super().__init__(str(self.reason))
 
 
 def compress(summary: pd.DataFrame) -> pd.DataFrame:
@@ -42,29 +46,27 @@ def compress(summary: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def with_fallback(fit: Callable[[float], Result], penalty: float, name: str) -> tuple[Result, str]:
+def with_fallback(
+    fit: Callable[[float], Result], penalty: float, name: str
+) -> tuple[Result, Reason | None]:
     """fit(penalty); if it does not converge, fit again with each FALLBACK_PENALTIES above it.
 
-    Returns the result and a note for the report (empty when the first try converged). Only a
+    Returns the result and a note for the report (None when the first try converged). Only a
     convergence failure leads to a retry: any other error is a bug and surfaces as it is."""
     ladder = [penalty] + [p for p in FALLBACK_PENALTIES if p > penalty]
-    failures = []
     for coef in ladder:
         try:
             result = fit(coef)
         except ConvergenceError as exc:
-            failures.append(str(exc))
+            gradient = getattr(exc, "gradient", None)
             continue
         note = (
-            ""
+            None
             if coef == penalty
-            else f"{name} did not converge with penalty {penalty}; fitted with a penalty of "
-            f"{coef} on its log-parameters instead (estimates shrink towards 1)."
+            else Reason("penalty_fallback", {"model": name, "penalty": penalty, "used": coef})
         )
         return result, note
-    raise ModelFitError(
-        f"the {name} model could not be fitted ({failures[-1]}; also tried penalties {ladder[1:]})"
-    )
+    raise ModelFitError("no_convergence", model=name, gradient=gradient, penalties=ladder[1:])
 
 
 class _FromEstimate:
@@ -87,7 +89,7 @@ class FittedModel(_FromEstimate):
 
     key: str
     estimate: likelihood.Estimate
-    note: str
+    note: Reason | None
 
     @property
     def name(self) -> str:
@@ -97,12 +99,9 @@ class FittedModel(_FromEstimate):
 def fit_purchase_model(summary: pd.DataFrame, key: str, penalty: float = 0.0) -> FittedModel:
     """Fit purchase model `key` on the summary's distinct rows, with the penalty fallback."""
     if summary.empty:
-        raise ModelFitError("there are no customers with an order before then")
+        raise ModelFitError("no_customers_before")
     if len(summary) < MIN_CUSTOMERS:
-        raise ModelFitError(
-            f"not enough customers to fit a purchase model: {len(summary)}, need at least "
-            f"{MIN_CUSTOMERS}"
-        )
+        raise ModelFitError("too_few_customers", customers=len(summary), need=MIN_CUSTOMERS)
     rows = compress(summary)
     estimate, note = with_fallback(
         lambda coef: likelihood.fit_purchase_model(
@@ -123,7 +122,7 @@ class SpendModel(_FromEstimate):
     frequency_spend_correlation: float
     observed_mean: float  # mean of repeat customers' mean spend per repeat purchase
     model_mean: float  # the model's population mean spend, p v / (q - 1)
-    note: str
+    note: Reason | None
 
     def as_record(self) -> dict:
         return {
@@ -152,8 +151,7 @@ def spend_model(summary: pd.DataFrame, penalty: float = 0.0) -> SpendModel:
     repeat = repeat_buyers(summary)
     if len(repeat) < MIN_REPEAT_CUSTOMERS:
         raise ModelFitError(
-            f"not enough repeat customers to fit the spend model: {len(repeat)}, need at "
-            f"least {MIN_REPEAT_CUSTOMERS}"
+            "too_few_repeat_customers", customers=len(repeat), need=MIN_REPEAT_CUSTOMERS
         )
     estimate, note = with_fallback(
         lambda coef: likelihood.fit_gamma_gamma(
@@ -164,15 +162,12 @@ def spend_model(summary: pd.DataFrame, penalty: float = 0.0) -> SpendModel:
     )
     p, q, v = (estimate.params[k] for k in ("p", "q", "v"))
     if not q > 1:
-        raise ModelFitError(
-            f"the spend model's q = {q:.2f} is not above 1, so its mean spend is undefined: "
-            "spend per order varies too much between customers to model"
-        )
+        raise ModelFitError("spend_q_not_above_1", q=q)
     expected = estimate.fitter.conditional_expected_average_profit(
         summary["frequency"], summary["monetary_value"]
     )
     if not (np.isfinite(expected).all() and (expected > 0).all()):
-        raise ModelFitError("the spend model gives some customers no positive order value")
+        raise ModelFitError("spend_not_positive")
     correlation = (
         float(np.corrcoef(repeat["frequency"], repeat["monetary_value"])[0, 1])
         if repeat["frequency"].nunique() > 1
@@ -191,8 +186,11 @@ def spend_model(summary: pd.DataFrame, penalty: float = 0.0) -> SpendModel:
 UNIT_DAYS = {"days": 1.0, "weeks": 7.0}
 
 
-def try_spend_model(summary: pd.DataFrame, penalty: float) -> tuple[SpendModel | None, str | None]:
+def try_spend_model(
+    summary: pd.DataFrame, penalty: float
+) -> tuple[SpendModel | None, Reason | None]:
+    """The spend model, or None and the reason it is not sound."""
     try:
         return spend_model(summary, penalty), None
     except ModelFitError as exc:
-        return None, str(exc)
+        return None, exc.reason

@@ -122,7 +122,11 @@ def choose_model(results: dict[str, dict], max_error_pct: float) -> str:
     overstate the active customers, however well it forecasts purchases."""
     fitted = [k for k, r in results.items() if "error" not in r]
     if not fitted:
-        raise ModelFitError("; ".join(dict.fromkeys(r["error"] for r in results.values())))
+        reasons = []
+        for result in results.values():  # each different reason once, in order
+            if result["error"] not in reasons:
+                reasons.append(result["error"])
+        raise ModelFitError("no_model_fitted", reasons=reasons)
 
     def error(key: str) -> float:
         value = results[key]["aggregate_error_pct"]
@@ -186,7 +190,7 @@ def validate_models(
         try:
             fitted[key], results[key] = _holdout_check(key, compared, actual, horizon, params)
         except ModelFitError as exc:
-            results[key] = {"model": MODEL_NAMES[key], "error": str(exc)}
+            results[key] = {"model": MODEL_NAMES[key], "error": exc.reason}
     chosen = choose_model(results, params.max_holdout_error_pct)
     if compared is not calibration:
         fitted[chosen], results[chosen] = _holdout_check(

@@ -39,6 +39,14 @@ STEP = 1e-5  # central-difference step in log-parameters (Pareto/NBD gradient, H
 Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]  # log params -> value, gradient
 
 
+class NotConverged(ConvergenceError):
+    """The optimiser stopped short of a maximum; `gradient` is the largest gradient left."""
+
+    def __init__(self, message: str, gradient: float):
+        super().__init__(message)
+        self.gradient = gradient
+
+
 @dataclass
 class Estimate:
     """A fitted model: the lifetimes fitter, the covariance of its log-parameters (None when
@@ -96,8 +104,9 @@ def _minimise(objective: Objective, size: int, penalty: float, name: str) -> np.
         gradient = penalised(result.x)[1] if np.all(np.isfinite(result.x)) else [np.inf]
     largest = float(np.max(np.abs(gradient)))
     if not np.isfinite(result.fun) or not largest <= GRADIENT_TOLERANCE:
-        raise ConvergenceError(
-            f"{name} did not converge: {result.message} (largest gradient {largest:.1e})"
+        raise NotConverged(
+            f"{name} did not converge: {result.message} (largest gradient {largest:.1e})",
+            largest,
         )
     return result.x
 

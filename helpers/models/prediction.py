@@ -42,8 +42,7 @@ def check_predictions(model: FittedModel, rows: pd.DataFrame, columns: list[str]
     if broken.any():
         example = rows.loc[broken, "frequency"].iloc[0]
         raise ModelFitError(
-            f"the {model.name} model gives no finite prediction for {broken.sum():,} "
-            f"customer history(ies), e.g. one with {example:.0f} repeat purchases"
+            "no_finite_prediction", model=model.name, histories=int(broken.sum()), example=example
         )
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.core.config import Config
+from helpers.core.errors import Reason
 from helpers.core.periods import Quarter
 from helpers.data import queries
 from helpers.models.fitting import (
@@ -45,7 +46,7 @@ class Snapshot:
     quarter: str
     model: FittedModel
     spend: SpendModel | None
-    spend_withheld: str | None
+    spend_withheld: Reason | None
     predictions: pd.DataFrame
     margin_rate: float | None
     standard_errors: dict[str, float] | None  # of the CLV figures, None when unavailable

@@ -51,8 +51,7 @@ def use_report_style(locale: str = "en") -> None:
     sns.set_theme(style="whitegrid", palette=PALETTE, font_scale=0.95)
     matplotlib.rcParams.update(
         {
-            "font.family": "sans-serif",
-            "font.sans-serif": fonts,
+            "font.family": fonts,  # a list of families is what matplotlib falls back along
             "axes.unicode_minus": False,  # ASCII hyphen-minus: drawn by every font
             "figure.dpi": SHOWN_DPI,
             "savefig.dpi": DPI,

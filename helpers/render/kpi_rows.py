@@ -19,8 +19,12 @@ def kpi_label(record: dict, locale: Locale) -> str:
 
 
 def labelled(kpis: dict[str, dict], locale: Locale) -> dict[str, dict]:
-    """KPI records with their labels, as metrics.json publishes them."""
-    return {name: {**record, "label": kpi_label(record, locale)} for name, record in kpis.items()}
+    """KPI records with their labels (and a withheld figure's reason) in words, as
+    metrics.json publishes them."""
+    return {
+        name: locale.plain({**record, "label": kpi_label(record, locale)})
+        for name, record in kpis.items()
+    }
 
 
 def _value(record: dict, period: str, locale: Locale) -> str:

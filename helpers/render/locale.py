@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from helpers.core.errors import Reason
 from helpers.core.periods import Quarter
 from helpers.render import text
 from helpers.render.catalogue import DEFAULT_LOCALE, entry
@@ -69,6 +70,20 @@ class Locale:
         """Each code of a column in words (unknown codes are an error, never shown raw)."""
         words = {code: self.term(group, code) for code in pd.unique(codes.dropna())}
         return codes.map(words)
+
+    def reason(self, why: Reason | str | None) -> str:
+        """Why something is not there, in words."""
+        return text.worded(why, self.code, self.currency)
+
+    def plain(self, value):
+        """`value` with every Reason in it worded: ready for JSON."""
+        if isinstance(value, Reason):
+            return self.reason(value)
+        if isinstance(value, dict):
+            return {key: self.plain(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.plain(item) for item in value]
+        return value
 
     def sentences(self, findings: Iterable[Finding]) -> list[str]:
         return text.sentences(findings, self.code, self.currency)

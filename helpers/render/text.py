@@ -12,9 +12,12 @@ from functools import cache
 
 from jinja2 import Environment, StrictUndefined, Template, meta
 
+from helpers.core.errors import Reason
 from helpers.render.catalogue import DEFAULT_LOCALE, catalogue, entry
 from helpers.render.formats import compact, fmt_change, fmt_value, month_label, quarter_label
 from helpers.sections.findings import Finding
+
+SYMBOLS = {"alpha": "α", "beta": "β", "gamma": "γ"}  # model parameters, as papers write them
 
 
 @cache
@@ -43,9 +46,13 @@ def _environment(locale: str, currency: str) -> Environment:
         fmt=lambda x, spec: format(x, spec),
         compact=lambda x: compact(x, locale),
         quarter=lambda label: quarter_label(label, locale),
+        term=lambda code, group: render(f"terms.{group}.{code}", locale, currency),
+        reason=lambda why: worded(why, locale, currency),
         month=lambda when: month_label(when, locale),
         listing=lambda items: words["list"].join(map(str, items)),
-        parameters=lambda params: words["list"].join(f"{k} = {v:.3g}" for k, v in params.items()),
+        parameters=lambda params: words["list"].join(
+            f"{SYMBOLS.get(k, k)} = {v:.3g}" for k, v in params.items()
+        ),
     )
     env.globals["words"] = words
     env.globals["currency"] = currency
@@ -66,6 +73,11 @@ def _template(locale: str, currency: str, key: str) -> tuple[Template, frozenset
     return env.from_string(source), frozenset(needed)
 
 
+def figures(key: str, locale: str = DEFAULT_LOCALE) -> frozenset[str]:
+    """The names of the figures the text at `key` uses."""
+    return _template(locale, "¥", key)[1]
+
+
 def render(key: str, locale: str = DEFAULT_LOCALE, currency: str = "¥", /, **figures) -> str:
     """The catalogue text `key` (dotted) filled with `figures` (which may use any name)."""
     template, needed = _template(locale, currency, key)
@@ -73,6 +85,14 @@ def render(key: str, locale: str = DEFAULT_LOCALE, currency: str = "¥", /, **fi
     if missing:
         raise KeyError(f"text {key!r} needs the figure(s) {', '.join(sorted(missing))}")
     return template.render(**figures).strip()
+
+
+def worded(reason: Reason | str | None, locale: str = DEFAULT_LOCALE, currency: str = "¥") -> str:
+    """Why something is not there, in the locale's words (`reasons.<code>`); text that is
+    already words (a skipped section's reason) is passed through, None is empty."""
+    if reason is None or isinstance(reason, str):
+        return reason or ""
+    return render(f"reasons.{reason.code}", locale, currency, **reason.figures)
 
 
 def sentence(finding: Finding, locale: str = DEFAULT_LOCALE, currency: str = "¥") -> str:

@@ -98,6 +98,7 @@ class SectionContext:
         finding_records) for metrics.json (batch runs only)."""
         if self.build_dir is None:
             return
+        details = self.locale.plain(details)  # a withheld figure's reason, in words
         details["findings"] = self.locale.sentences(findings)
         details["finding_records"] = [finding.as_record() for finding in findings]
         path = self.build_dir / "metrics" / f"{self.section}.json"
@@ -141,7 +142,7 @@ def open_section(
 ) -> SectionContext:
     """Load parameters and data for a section notebook, in the batch or interactively."""
     config = load_config(params_dir, quarter, extra_params)
-    use_report_style()
+    use_report_style(config.locale)
     if build_dir is not None:
         clean = Path(build_dir) / "clean"
         paths = {p.stem: p for p in sorted(clean.glob("*.parquet"))}

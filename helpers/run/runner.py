@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -20,6 +21,7 @@ from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 
+import nbformat
 import papermill as pm
 import pyarrow as pa
 from jupyter_client import KernelManager
@@ -56,6 +58,9 @@ def report_dir(reports_dir: Path, config: Config) -> Path:
     return reports_dir / config.report_subdir / config.quarter
 
 
+FIGURE_AS_TEXT = re.compile(r"<Figure size \d+x\d+ with \d+ Axes>")
+
+
 def execute_section(
     section: Section,
     build: Path,
@@ -86,7 +91,27 @@ def execute_section(
             str(executed),
             f"{exc.ename}: {exc.evalue}",
         ) from exc
+    check_charts_drawn(executed, quarter, section.name)
     return executed
+
+
+def check_charts_drawn(executed: Path, quarter: str, section: str) -> None:
+    """SectionFailedError where a chart came out as matplotlib's text stand-in ("<Figure size
+    990x539 with 1 Axes>", what a figure shows under a non-inline backend) instead of an
+    image: the page would publish the words, not the chart."""
+    notebook = nbformat.read(executed, as_version=4)
+    for index, cell in enumerate(notebook.cells):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            shown = data.get("text/plain", "")
+            if "image/png" not in data and FIGURE_AS_TEXT.match(shown):
+                raise SectionFailedError(
+                    quarter,
+                    section,
+                    f"cell {index}",
+                    str(executed),
+                    f"a chart came out as {shown!r}",
+                )
 
 
 def kill_kernel(kernel: KernelManager) -> None:

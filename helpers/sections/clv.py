@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.core.config import Config
+from helpers.core.errors import Reason
 from helpers.core.periods import Quarter, comparison_periods
 from helpers.data import queries
 from helpers.models.fitting import (
@@ -92,7 +93,7 @@ BASE_UNITS = {
 }
 
 
-def base_kpis(base: pd.DataFrame, withheld: str | None) -> dict[str, dict]:
+def base_kpis(base: pd.DataFrame, withheld: Reason | None) -> dict[str, dict]:
     """KPI records of the valued bases (columns current, previous, year_ago); CLV figures
     carry their standard errors, or the reason they are withheld."""
     kpis = {}
@@ -183,7 +184,7 @@ class ClvSection:
     """Every table the CLV notebook shows. Without a sound purchase model only `withheld` (the
     reason) is set; without a sound spend model, the CLV tables are None."""
 
-    withheld: str | None = None
+    withheld: Reason | None = None
     validation_table: pd.DataFrame | None = None
     candidates: pd.DataFrame | None = None
     chosen: dict = field(default_factory=dict)
@@ -204,7 +205,7 @@ class ClvSection:
     kpis: dict[str, dict] = field(default_factory=dict)
 
     @property
-    def clv_withheld(self) -> str | None:
+    def clv_withheld(self) -> Reason | None:
         """Why there are no CLV figures (no purchase or no spend model), or None."""
         if self.withheld:
             return self.withheld
@@ -229,11 +230,11 @@ def value_bases(
         except ModelFitError as exc:
             if name == "current":
                 raise
-            notes.append(Finding("clv.base_not_valued", {"quarter": label, "reason": str(exc)}))
+            notes.append(Finding("clv.base_not_valued", {"quarter": label, "reason": exc.reason}))
             base[name] = dict.fromkeys(BASE_FIGURES)
             continue
         base[name] = base_summary(snapshot, engine, quarter)
-        fallbacks = [snapshot.model.note, snapshot.spend.note if snapshot.spend else ""]
+        fallbacks = [snapshot.model.note, snapshot.spend.note if snapshot.spend else None]
         notes += [
             Finding("clv.base_fallback", {"quarter": label, "note": note})
             for note in fallbacks
@@ -256,7 +257,7 @@ def build_section(engine: queries.DataEngine, config: Config, periods: pd.DataFr
             engine, config, quarter
         )
     except ModelFitError as exc:
-        reason = f"no purchase model could be fitted: {exc}"
+        reason = Reason("no_purchase_model", {"reason": exc.reason})
         return ClvSection(
             withheld=reason, findings=[Finding("clv.not_available", {"reason": reason})]
         )
@@ -267,7 +268,7 @@ def build_section(engine: queries.DataEngine, config: Config, periods: pd.DataFr
     try:
         current, base, snapshot_notes = value_bases(engine, config, periods, key, calibrated)
     except ModelFitError as exc:
-        reason = f"the customer base could not be valued: {exc}"
+        reason = Reason("base_not_valued", {"reason": exc.reason})
         return ClvSection(
             withheld=reason, findings=[Finding("clv.not_available", {"reason": reason})]
         )

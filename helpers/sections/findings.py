@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from helpers.core.errors import Reason
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -42,6 +44,8 @@ class Finding:
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, Reason):
+        return {"reason": value.code, "figures": _plain(value.figures)}
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

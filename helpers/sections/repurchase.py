@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.core.config import Config
+from helpers.core.errors import Reason
 from helpers.core.periods import Quarter
 from helpers.data import queries
 from helpers.models.significance import two_proportion_ztest
@@ -248,7 +249,7 @@ def cohort_second_order_rate(
     return len(acquired), float((acquired["days_to_second"] <= window).mean())
 
 
-NO_NEW_CUSTOMERS = "no new customers were acquired, so every customer is a returning one"
+NO_NEW_CUSTOMERS = Reason("no_new_customers")
 
 
 def headline_kpis(
@@ -279,8 +280,8 @@ def headline_kpis(
     if returning.get("current") is None or pd.isna(returning.get("current")):
         records["returning_rate"]["withheld"] = NO_NEW_CUSTOMERS
     if cohort_rates["current"][1] is None:
-        records[f"second_order_{window}d"]["withheld"] = (
-            f"no customers were acquired in {cohorts['current'].label}"
+        records[f"second_order_{window}d"]["withheld"] = Reason(
+            "no_customers_acquired", {"cohort": cohorts["current"].label}
         )
     return records
 
