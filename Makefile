@@ -31,10 +31,13 @@ setup: $(VENV)/.installed  ## create the virtual environment, install pinned pac
 data/sample/manifest.json: $(VENV)/.installed helpers/data/sample.py helpers/data/sample_shop.py
 	$(PY) -m helpers.data.sample --customers $(CUSTOMERS) --out data/sample
 
+data/sample-zh/manifest.json: data/sample/manifest.json helpers/data/sample_zh.py
+	$(PY) -m helpers.data.sample_zh --source data/sample --out data/sample-zh
+
 data/cdnow/orders.csv: $(VENV)/.installed helpers/data/cdnow.py
 	$(PY) -m helpers.data.cdnow --out data/cdnow
 
-data: data/sample/manifest.json data/cdnow/orders.csv  ## sample data set and CDNOW
+data: data/sample/manifest.json data/sample-zh/manifest.json data/cdnow/orders.csv  ## sample data (also as a Chinese export) and CDNOW
 
 report: setup data  ## run the quarterly batch (QUARTER=2025Q3 or ARGS="--quarter 2025Q3 --quarter 2025Q4")
 	$(VENV)/bin/opsreport $(if $(QUARTER),--quarter $(QUARTER)) $(ARGS)
