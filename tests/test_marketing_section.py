@@ -57,9 +57,10 @@ def test_reallocation_finding_lists_every_move_of_the_plan(section):
     sentence = _finding(section, "Equalising marginal returns")
     moves = plan[plan["change"].abs() > 0.01 * plan["current_spend"]]
     assert len(re.findall(r"\([+-]¥", sentence)) == len(moves)  # no move more, none less
-    for row in moves.itertuples():
-        amount = fmt_value(row.change, "currency", "¥")
-        assert f"{row.channel} ({'+' if row.change > 0 else ''}{amount})" in sentence
+    for row in moves.itertuples():  # whole yuan from ¥100 to ¥10,000, compact above
+        size = abs(row.change)
+        amount = f"¥{size:,.0f}" if 100 <= size < 10_000 else fmt_value(size, "currency", "¥")
+        assert f"{row.channel} ({'+' if row.change > 0 else '-'}{amount})" in sentence
     margin = section.margin_rate
     assert (plan.loc[plan["change"] > 0, "marginal_roas_after"] * margin >= 1 - 1e-2).all()
 

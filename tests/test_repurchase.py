@@ -257,3 +257,23 @@ def _flows() -> pd.DataFrame:
     return pd.DataFrame(
         {"flow": ["Moved up", "Moved down", "Lapsed"], "customers": [1, 2, 3], "revenue": 0.0}
     )
+
+
+def test_monthly_returning_rates_leave_out_the_first_year_and_months_with_nobody_new():
+    months = pd.date_range("2023-01-01", periods=15, freq="MS")
+    monthly = repurchase.add_rates(
+        pd.DataFrame(
+            {
+                "period": months,
+                "customers": 10.0,
+                "repeat_customers": 2.0,
+                "returning_customers": [0.0] + [4.0] * 12 + [10.0, 6.0],
+            }
+        )
+    )
+    shown = repurchase.meaningful_returning_rates(monthly)
+    assert shown["returning_rate"].iloc[:12].isna().all()  # 2023: history before the data
+    assert shown["returning_rate"].iloc[12] == pytest.approx(0.4)  # 2024-01
+    assert np.isnan(shown["returning_rate"].iloc[13])  # everyone returning: nobody new
+    assert shown["returning_rate"].iloc[14] == pytest.approx(0.6)
+    pd.testing.assert_series_equal(shown["repeat_rate"], monthly["repeat_rate"])

@@ -93,9 +93,12 @@ def test_quarterly_and_monthly_rates_are_the_orders_per_period(section, clean):
         assert mine["repeat_rate"].tolist() == pytest.approx(
             (theirs["repeat"] / theirs["customers"]).tolist()
         )
-        assert mine["returning_rate"].tolist() == pytest.approx(
-            (theirs["returning"] / theirs["customers"]).tolist()
-        )
+        returning = theirs["returning"] / theirs["customers"]
+        if freq == "M":  # the monthly chart leaves out the data's first year
+            returning = returning.where(
+                returning.index >= returning.index.min() + pd.DateOffset(years=1)
+            )
+        assert mine["returning_rate"].tolist() == pytest.approx(returning.tolist(), nan_ok=True)
     record = section.kpis["repeat_rate"]
     q4 = section.quarterly.set_index("period").loc["2025-10-01", "repeat_rate"]
     assert record["current"] == q4 and record["key"] == "repurchase.repeat_rate"

@@ -89,6 +89,7 @@ def test_findings_are_json_ready_records():
         "figures": {"alive": 2.5, "bought": None, "moves": [{"x": 3}, "A"]},
         "bases": ["qoq"],
         "material": None,
+        "stake": None,
     }
 
 

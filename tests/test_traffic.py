@@ -263,14 +263,17 @@ def test_a_share_shift_without_a_year_ago_names_only_the_basis_it_has():
     quarter-on-quarter move alone (it once printed "+nan pp on a year ago")."""
     mix = pd.DataFrame(
         {
-            "channel": ["New app"],
-            "share": [0.3],
-            "share_shift_qoq": [0.05],
-            "share_shift_yoy": [np.nan],
+            "channel": ["New app", "Web"],
+            "share": [0.3, 0.7],
+            "share_shift_qoq": [0.05, -0.05],
+            "share_shift_yoy": [np.nan, np.nan],
+            "sessions": [3000, 7000],
+            "revenue_per_session": [2.0, 1.0],
         }
     )
     (finding,) = traffic._share_shift(mix, 2.0, ("qoq", "yoy"))
     assert finding.figures["shifts"] == {"qoq": 0.05} and finding.bases == ("qoq",)
+    assert finding.stake == pytest.approx(0.05 * 10_000 * 2.0)  # 500 sessions at ¥2 each
     assert text.sentence(finding) == (
         "New app now brings 30.0% of sessions; its share moved +5.0 pp on the previous quarter."
     )

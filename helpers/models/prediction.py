@@ -231,14 +231,17 @@ def predict_customers(
 
 def _on_grid(predict: Callable, T: float, max_frequency: int, points: int) -> pd.DataFrame:
     """predict(frequency, recency, T) on a frequency (rows) x recency (columns) grid for
-    customers of age T; with no repeat purchase, recency is 0 by definition."""
+    customers of age T, recency in whole time units (about `points` of them, evenly spaced,
+    so an axis reads 0, 3, 6 rather than 2.6, 5.2); with no repeat purchase, recency is 0 by
+    definition."""
     frequency = np.arange(max_frequency + 1)
-    recency = np.linspace(0, T, points)
+    step = max(1, round(T / (points - 1)))
+    recency = np.arange(0, np.floor(T) + 1, step)
     f, r = np.meshgrid(frequency, recency, indexing="ij")
     values = np.asarray(
         predict(f.ravel(), np.where(f.ravel() == 0, 0, r.ravel()), np.full(f.size, T)), dtype=float
     )
-    return pd.DataFrame(values.reshape(f.shape), index=frequency, columns=np.round(recency, 1))
+    return pd.DataFrame(values.reshape(f.shape), index=frequency, columns=recency.astype(int))
 
 
 def alive_matrix(

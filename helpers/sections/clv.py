@@ -37,7 +37,7 @@ from helpers.models.valuation import (
     value_snapshot,
 )
 from helpers.sections.findings import Finding
-from helpers.sections.kpis import kpi_record
+from helpers.sections.kpis import kpi_record, mark_material
 
 TIERS = ["Top 10%", "Next 10%", "Middle 30%", "Bottom 50%"]
 
@@ -319,7 +319,7 @@ def build_section(engine: queries.DataEngine, config: Config, periods: pd.DataFr
             config.clv.model_dump(),
             basis,
         ),
-        kpis=kpis,
+        kpis=mark_material(kpis, config.material_change_pct, config.material_rate_change_pp),
     )
 
 

@@ -10,6 +10,35 @@ import pandas as pd
 DIFFERENCE_UNITS = ("rate", "ratio", "pct")  # a change of these is their difference
 Z_95 = 1.959964  # two-sided 95% normal quantile
 BASE_PERIOD = {"qoq": "previous", "yoy": "year_ago"}  # the period each change compares with
+# Which way a KPI should move: up, unless lower is better or neither direction is a success
+LOWER_IS_BETTER = frozenset({"traffic.bounce_rate", "marketing.cac", "marketing.blended_cac"})
+NO_BETTER_DIRECTION = frozenset({"marketing.spend", "clv.customers", "clv.holdout_error_pct"})
+NEAR_TARGET = 0.9  # attainment from here to the target is close, neither good nor bad
+
+
+def better_direction(key: str) -> int:
+    """+1 when a rise of KPI `key` is good news, -1 when a fall is, 0 when neither is."""
+    if key in NO_BETTER_DIRECTION:
+        return 0
+    return -1 if key in LOWER_IS_BETTER else 1
+
+
+def judgement(delta: float | None, better: int, material: bool | None = True) -> str | None:
+    """ "good", "bad", or None (no change, no better direction, or within the uncertainty)."""
+    if delta is None or delta == 0 or better == 0 or material is False:
+        return None
+    return "good" if delta * better > 0 else "bad"
+
+
+def attainment_judgement(attainment: float | None, better: int) -> str | None:
+    """ "good" at or beyond the target, "bad" short of NEAR_TARGET of it, None between (or
+    without a target); for a KPI where lower is better, being under the target is beyond it."""
+    if attainment is None or better == 0:
+        return None
+    progress = attainment if better > 0 else (1 / attainment if attainment else math.inf)
+    if progress >= 1:
+        return "good"
+    return "bad" if progress < NEAR_TARGET else None
 
 
 def change(current: float | None, base: float | None, unit: str) -> float | None:
@@ -61,6 +90,20 @@ def _clean(values: dict) -> dict[str, float | None]:
     return {k: known(v) for k, v in values.items()}
 
 
+def mark_material(
+    kpis: dict[str, dict], material_change_pct: float, material_rate_change_pp: float
+) -> dict[str, dict]:
+    """Each change marked material or not by the report's thresholds (is_material), where its
+    uncertainty has not marked it already: an immaterial change is shown, never coloured."""
+    for record in kpis.values():
+        for basis in BASE_PERIOD:
+            if record.get(f"{basis}_material") is None and record.get(basis) is not None:
+                record[f"{basis}_material"] = is_material(
+                    record[basis], record["unit"], material_change_pct, material_rate_change_pp
+                )
+    return kpis
+
+
 def kpi_record(
     key: str,
     unit: str,
@@ -78,6 +121,7 @@ def kpi_record(
     record = {
         "key": key,
         "unit": unit,
+        "better": better_direction(key),
         **details,
         **clean,
         **{key: change(current, clean.get(base), unit) for key, base in BASE_PERIOD.items()},

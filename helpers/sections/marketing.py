@@ -14,7 +14,7 @@ from helpers.data import queries
 from helpers.models.response import reallocate, response_curves
 from helpers.models.valuation import margin_rates
 from helpers.sections.findings import Finding
-from helpers.sections.kpis import change, kpi_record
+from helpers.sections.kpis import change, known, kpi_record, mark_material
 
 
 def _div(a: pd.Series, b: pd.Series) -> pd.Series:
@@ -115,6 +115,15 @@ def moved_most(decomposition: pd.DataFrame, channels: pd.DataFrame) -> pd.Series
     return row
 
 
+def _moved(now: float | None, before: float | None) -> float | None:
+    """How far an amount moved, when both are known."""
+    now, before = known(now), known(before)
+    return None if now is None or before is None else abs(now - before)
+
+
+WEEKS_PER_QUARTER = 13  # the plan is weekly; its stake is a quarter of the budget it moves
+
+
 def reallocation_finding(plan: pd.DataFrame, margin_rate: float | None) -> Finding | None:
     """Every move the plan makes, what it holds back, and whether each added unit pays back its
     margin (judged only with a margin rate); None when it moves nothing."""
@@ -138,6 +147,7 @@ def reallocation_finding(plan: pd.DataFrame, margin_rate: float | None) -> Findi
             "margin_rate": margin_rate,
             "losing": losing,
         },
+        stake=WEEKS_PER_QUARTER * float(-cuts["change"].sum()),  # a quarter of the cuts
     )
 
 
@@ -168,6 +178,7 @@ def findings(
                 "mer": mer["current"],
             },
             bases=("qoq",),
+            stake=_moved(now.get("attributed_revenue"), before.get("attributed_revenue")),
         )
     ]
     row = moved_most(decomposition, channels)
@@ -186,11 +197,13 @@ def findings(
                     "effect": row[ROAS_DRIVERS[driver]],
                 },
                 bases=("qoq",),
+                stake=row["revenue_at_stake"],
             )
         )
     if ltv is not None and ltv["ltv_cac"].notna().any():
         best = ltv.loc[ltv["ltv_cac"].idxmax()]
         below = ltv.loc[ltv["ltv_cac"] < reference, "channel"].tolist()
+        spent = channels[(channels["period"] == "current") & channels["channel"].isin(below)]
         said.append(
             Finding(
                 "marketing.ltv_cac",
@@ -201,6 +214,7 @@ def findings(
                     "below": below,
                 },
                 variant="some_below" if below else "all_clear",
+                stake=float(spent["spend"].sum()) if below else None,
             )
         )
     moves = reallocation_finding(plan, margin_rate)
@@ -296,5 +310,5 @@ def build_section(
         plan=plan,
         margin_rate=margin,
         findings=said,
-        kpis=kpis,
+        kpis=mark_material(kpis, config.material_change_pct, config.material_rate_change_pp),
     )

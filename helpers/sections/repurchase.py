@@ -22,7 +22,7 @@ from helpers.core.periods import Quarter
 from helpers.data import queries
 from helpers.models.significance import two_proportion_ztest
 from helpers.sections.findings import Finding
-from helpers.sections.kpis import BASE_PERIOD, comparison_bases, kpi_record
+from helpers.sections.kpis import BASE_PERIOD, comparison_bases, kpi_record, mark_material
 from helpers.sections.segments import SEGMENTATIONS, migration, rfm_segments, segment_table
 
 
@@ -32,6 +32,16 @@ def add_rates(counts: pd.DataFrame) -> pd.DataFrame:
         repeat_rate=counts["repeat_customers"] / counts["customers"],
         returning_rate=counts["returning_customers"] / counts["customers"],
     )
+
+
+def meaningful_returning_rates(monthly: pd.DataFrame) -> pd.DataFrame:
+    """Monthly rates with the returning rate left out where it says nothing: in the data's
+    first year (a customer's earlier orders may predate the data, so the rate starts at 0% and
+    climbs for no reason in the business) and in months with no new customer (everyone is
+    returning by definition: CDNOW's closed cohort reads 100%)."""
+    warming_up = monthly["period"] < monthly["period"].min() + pd.DateOffset(years=1)
+    no_new = monthly["returning_customers"] >= monthly["customers"]
+    return monthly.assign(returning_rate=monthly["returning_rate"].mask(warming_up | no_new))
 
 
 def cohort_matrices(
@@ -201,7 +211,7 @@ def build_section(
     kpis = headline_kpis(quarterly, second, periods, params.second_order_windows[-1])
     return RepurchaseSection(
         quarterly=quarterly,
-        monthly=add_rates(by_period["month"]),
+        monthly=meaningful_returning_rates(add_rates(by_period["month"])),
         retention=retention,
         cumulative=cumulative,
         cohort_change=cohort_change,
@@ -224,7 +234,7 @@ def build_section(
             params.second_order_windows[-1],
             scheme.name,
         ),
-        kpis=kpis,
+        kpis=mark_material(kpis, config.material_change_pct, config.material_rate_change_pp),
     )
 
 

@@ -20,7 +20,14 @@ from helpers.core.periods import COMPARISONS
 from helpers.data import queries
 from helpers.models.significance import two_proportion_ztest
 from helpers.sections.findings import Finding
-from helpers.sections.kpis import comparison_bases, is_material, known, kpi_record
+from helpers.sections.kpis import (
+    DIFFERENCE_UNITS,
+    comparison_bases,
+    is_material,
+    known,
+    kpi_record,
+    mark_material,
+)
 
 MEASURES = {  # column: unit
     "sessions": "count",
@@ -193,6 +200,7 @@ def findings(
                     },
                     bases=bases,
                     material=True,
+                    stake=revenue_moved(by, measure, bases),
                 )
             )
     said += _share_shift(mix, thresholds["material_share_shift_pp"], bases)
@@ -212,6 +220,7 @@ def findings(
                     variant="improved" if row.change_pp > 0 else "fell",
                     bases=(basis,),
                     material=True,
+                    stake=_conversion_stake(mix, row.channel, row.change_pp / 100),
                 )
             )
     if len(mix) and "revenue_per_session" in mix:
@@ -231,6 +240,39 @@ def findings(
     return said or [Finding("traffic.nothing_material")]
 
 
+def revenue_moved(by_measure: pd.DataFrame, measure: str, bases: tuple[str, ...]) -> float | None:
+    """This quarter's revenue that a measure's change moved, on the basis where it moved most:
+    the change times what each unit of it is worth now (a session its revenue per session, a
+    point of conversion a session's orders times revenue per order). None for measures worth
+    no revenue directly (engagement)."""
+    now = by_measure["current"]
+    sessions, per_session = now["sessions"], now["revenue_per_session"]
+    per_order = per_session / now["conversion_rate"] if now["conversion_rate"] else None
+    worth = {"sessions": per_session, "revenue_per_session": sessions}
+    if per_order is not None:
+        worth["conversion_rate"] = sessions * per_order
+    if measure not in worth:
+        return None
+    row, moved = by_measure.loc[measure], []
+    for basis in bases:
+        delta = known(row[basis])  # a difference for rates, relative otherwise
+        if delta is None:
+            continue
+        if row["unit"] not in DIFFERENCE_UNITS:
+            delta = row["current"] - row["current"] / (1 + delta)
+        moved.append(abs(delta) * worth[measure])
+    return max(moved, default=None)
+
+
+def _conversion_stake(mix: pd.DataFrame, channel: str, change: float) -> float | None:
+    """Revenue a channel's conversion change moved: the change times its sessions and its
+    revenue per order."""
+    row = mix.set_index("channel").loc[channel]
+    if not row["conversion_rate"]:
+        return None
+    return abs(change) * row["sessions"] * row["revenue_per_session"] / row["conversion_rate"]
+
+
 def _share_shift(mix: pd.DataFrame, material_pp: float, bases: tuple[str, ...]) -> list[Finding]:
     """The channel whose session share moved most on any basis, if by a material amount."""
     columns = [f"share_shift_{basis}" for basis in bases]
@@ -244,6 +286,9 @@ def _share_shift(mix: pd.DataFrame, material_pp: float, bases: tuple[str, ...]) 
             "traffic.share_shift",
             {"channel": channel["channel"], "share": channel["share"], "shifts": shifts},
             bases=tuple(shifts),
+            stake=max(map(abs, shifts.values()), default=0.0)
+            * mix["sessions"].sum()
+            * channel["revenue_per_session"],
             material=True,
         )
     ]
@@ -340,7 +385,9 @@ def build_section(
         "material_rate_change_pp": config.material_rate_change_pp,
         "material_share_shift_pp": config.material_share_shift_pp,
     }
-    measures = measure_records(comparison)
+    measures = mark_material(
+        measure_records(comparison), config.material_change_pct, config.material_rate_change_pp
+    )
     return TrafficSection(
         comparison=comparison,
         measures=measures,
