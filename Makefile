@@ -8,8 +8,10 @@ QUARTER ?=
 ARGS ?=
 
 SCALE ?= 1000000
+# apt-get needs root
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: setup data report test test-fast lab lint bench mutate clean
+.PHONY: setup data browser report test test-fast lab lint bench mutate clean
 .DEFAULT_GOAL := report
 
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -42,7 +44,12 @@ data: data/sample/manifest.json data/sample-zh/manifest.json data/cdnow/orders.c
 report: setup data  ## run the quarterly batch (QUARTER=2025Q3 or ARGS="--quarter 2025Q3 --quarter 2025Q4")
 	$(VENV)/bin/opsreport $(if $(QUARTER),--quarter $(QUARTER)) $(ARGS)
 
-test: setup data  ## run the test suite (what CI runs)
+browser:  ## Chromium for the browser tests, from the distribution's packages where missing
+	@command -v chromium > /dev/null || command -v chromium-browser > /dev/null || \
+		{ echo "installing Chromium (apt-get) for the browser tests"; \
+		  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium > /dev/null; }
+
+test: setup data browser  ## run the test suite (what CI runs)
 	$(PY) -m pytest $(ARGS)
 
 test-fast: setup data  ## the unit tests only, for a quick loop (no batch, kernels or slow checks)

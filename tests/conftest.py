@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 from helpers.data import sample
 
 PROJECT = Path(__file__).resolve().parents[1]
+QUARTERS = ("2025Q3", "2025Q4")  # what the shared batch reports on
 
 
 _BROAD_FIXTURE_CALLS: dict[tuple[str, str, str], set[str]] = {}
@@ -44,6 +47,34 @@ def small_data(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("small_data")
     sample.write(sample.generate(n_customers=3000, seed=7), out)
     return out
+
+
+@pytest.fixture(scope="session")
+def batch(small_data, tmp_path_factory):
+    """Run the batch once for two quarters on the small data set, for every end-to-end and
+    browser test that reads a report; return (reports dir, extra params file, stdout)."""
+    import yaml
+
+    from helpers.run import cli
+
+    tmp = tmp_path_factory.mktemp("batch")
+    extra = tmp / "small.yaml"
+    extra.write_text(yaml.safe_dump({"data_dir": str(small_data), "shop_name": "Test shop"}))
+    reports = tmp / "reports"
+    argv = ["--project", str(PROJECT), "--reports-dir", str(reports), "--params", str(extra)]
+    for quarter in QUARTERS:
+        argv += ["--quarter", quarter]
+    printed, warned = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(warned):
+        assert cli.main(argv) == 0
+    assert warned.getvalue() == ""  # no stray warnings
+    return reports, extra, printed.getvalue()
+
+
+@pytest.fixture(scope="session")
+def ran(batch):
+    """The reports folder of the shared batch."""
+    return batch[0]
 
 
 @pytest.fixture

@@ -115,8 +115,8 @@ def test_a_change_within_the_uncertainty_is_not_material():
     # 1 against 1.96 x sqrt(2) = 2.77: within; 21 against 2.77: beyond
     assert record["qoq_material"] is False and record["yoy_material"] is True
     row = formatted_kpis({"clv_mean": record}, Locale())[0]
-    assert row["qoq"] == "+1.0% (within uncertainty)" and row["qoq_change"] is None
-    assert row["current"] == "¥101.00 ± ¥1.96" and row["yoy_change"] == pytest.approx(0.2625)
+    assert row["qoq"] == "▲ +1.0% (within uncertainty)" and row["qoq_class"] == ""
+    assert row["current"] == "¥101.00 ± ¥1.96" and row["yoy_class"] == "good"
     assert np.isclose(record["yoy"], 101 / 80 - 1)
     withheld = kpi_record("clv.clv_mean", "currency", {"current": None}) | {"withheld": "no model"}
     assert formatted_kpis({"x": withheld}, Locale())[0]["current"] == "not available: no model"

@@ -1,8 +1,6 @@
 """The batch end to end on a small generated data set: reports, HTML hygiene, KPIs, failures."""
 
-import contextlib
 import html
-import io
 import json
 import re
 import shutil
@@ -16,32 +14,9 @@ from helpers.render.index_page import kpi_rows
 from helpers.render.locale import Locale
 from helpers.run import cli
 
-from .conftest import PROJECT
+from .conftest import PROJECT, QUARTERS
 
 pytestmark = pytest.mark.e2e
-QUARTERS = ("2025Q3", "2025Q4")
-
-
-@pytest.fixture(scope="module")
-def batch(small_data, tmp_path_factory):
-    """Run the batch once for two quarters; return (reports dir, extra params file, stdout)."""
-    tmp = tmp_path_factory.mktemp("batch")
-    extra = tmp / "small.yaml"
-    extra.write_text(yaml.safe_dump({"data_dir": str(small_data), "shop_name": "Test shop"}))
-    reports = tmp / "reports"
-    argv = ["--project", str(PROJECT), "--reports-dir", str(reports), "--params", str(extra)]
-    for quarter in QUARTERS:
-        argv += ["--quarter", quarter]
-    printed, warned = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(warned):
-        assert cli.main(argv) == 0
-    assert warned.getvalue() == ""  # no stray warnings
-    return reports, extra, printed.getvalue()
-
-
-@pytest.fixture(scope="module")
-def ran(batch):
-    return batch[0]
 
 
 def test_batch_writes_every_artifact_and_shows_progress(batch):

@@ -11,7 +11,7 @@ from helpers.sections.kpis import change, is_material, kpi_record
     [
         (1234.5, "currency", "¥1,234.50"),
         (2_345_678, "currency", "¥2.35M"),
-        (-15_000, "currency", "-¥15K"),
+        (-15_000, "currency", "-¥15.0K"),
         (987, "count", "987"),
         (80_712, "count", "80.7K"),
         (0.0196, "rate", "1.96%"),
@@ -34,7 +34,7 @@ def test_changes_are_pp_for_rates_and_relative_otherwise():
     assert change(5, 0, "count") is None
     assert fmt_change(0.01, "rate") == "+1.00 pp"
     assert fmt_change(-0.053, "currency") == "-5.3%"
-    assert compact(1_500_000_000) == "1.5B"
+    assert compact(1_500_000_000) == "1.50B"
 
 
 def test_materiality_thresholds():

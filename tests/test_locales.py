@@ -64,9 +64,9 @@ def test_chinese_texts_have_no_stray_spaces_between_characters():
     [
         (7_857, "count", "7,857", "7,857"),
         (15_500, "count", "15.5K", "1.55万"),
-        (2_205_000, "currency", "¥2.21M", "¥220.5万"),
-        (320_000_000, "currency", "¥320M", "¥3.2亿"),
-        (-15_000, "currency", "-¥15K", "-¥1.5万"),
+        (2_206_000, "currency", "¥2.21M", "¥221万"),
+        (320_000_000, "currency", "¥320M", "¥3.20亿"),
+        (-15_000, "currency", "-¥15.0K", "-¥1.50万"),
         (1_234.5, "currency", "¥1,234.50", "¥1,234.50"),
         (0.0196, "rate", "1.96%", "1.96%"),
         (0.0123, "pp", "+1.2 pp", "+1.2个百分点"),
@@ -172,7 +172,8 @@ def test_chinese_names_draw_in_either_locale_with_the_installed_font(locale):
     chart = charts.ranked_bars(frame, "channel", "sessions", locale.chart("traffic.sessions"))
     assert chart.png.startswith(b"\x89PNG")
     data, metadata = DisplayFormatter().format(chart)  # what Jupyter and nbconvert receive
-    assert "image/png" in data and metadata["image/png"]["alt"] == chart.title
+    assert "image/png" in data and metadata["image/png"]["alt"].startswith(chart.title)
+    assert "抖音短视频" in metadata["image/png"]["alt"]  # the alt text says what the data shows
 
 
 def test_a_character_no_font_has_stops_the_chart_and_names_it():

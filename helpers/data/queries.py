@@ -381,3 +381,17 @@ def marketing_weekly(engine: DataEngine, end: pd.Timestamp) -> pd.DataFrame:
         GROUP BY ALL HAVING count(DISTINCT date) = 7 ORDER BY ALL""",
         [end],
     )
+
+
+def channel_names(engine: DataEngine) -> list[str]:
+    """Every channel any table names (orders, traffic, marketing), sorted: the same list on
+    every page, so that a channel keeps its colour across the report."""
+    parts = [
+        f"SELECT DISTINCT channel FROM {table}"
+        for table in ("orders", "traffic", "marketing")
+        if engine.has(table) and "channel" in engine.columns(table)
+    ]
+    if not parts:
+        return []
+    found = engine.sql(" UNION ".join(parts) + " ORDER BY 1")["channel"]
+    return [str(name) for name in found.dropna()]

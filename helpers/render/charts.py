@@ -6,20 +6,24 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from helpers.render.chart_style import (
     PALETTE,
     PERIOD_COLORS,
     Chart,
+    category_alt,
     count_axis,
     finish,
+    month_axis,
     rate_axis,
+    series_alt,
     value_axis,
 )
 from helpers.render.locale import ChartText
 
 CLIP_QUANTILE = 0.99  # distributions show values above it at its level (their titles say so)
+BUBBLE_AREA = 2000  # points² of the largest bubble
 
 
 def period_bars(
@@ -44,14 +48,15 @@ def period_bars(
     )
     value_axis(ax.xaxis, value_kind, text.locale)
     ax.legend(title=None, loc="lower right")
-    return finish(fig, ax, text)
+    now = frame[frame["period"] == "current"]
+    return finish(fig, ax, text, category_alt(text, now[category], now[value], value_kind))
 
 
 def diverging_bars(frame: pd.DataFrame, category: str, value: str, text: ChartText) -> Chart:
     """Positive (gain) and negative (loss) bars around zero, e.g. share shift in pp."""
     data = frame.sort_values(value)
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(data) + 1.6))
-    colors = np.where(data[value] >= 0, "#2e7d32", "#c62828")
+    colors = np.where(data[value] >= 0, "#1f5fa8", "#b35806")
     ax.barh(data[category], data[value] * 100, color=colors)
     ax.axvline(0, color="#555", linewidth=0.8)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: text.locale.value(v / 100, "pp")))
@@ -65,7 +70,7 @@ def diverging_bars(frame: pd.DataFrame, category: str, value: str, text: ChartTe
             ha="left" if v >= 0 else "right",
             fontsize=9,
         )
-    return finish(fig, ax, text)
+    return finish(fig, ax, text, category_alt(text, data[category], data[value], "pp"))
 
 
 def trend_lines(
@@ -76,12 +81,47 @@ def trend_lines(
     text: ChartText,
     value_kind: str = "count",
 ) -> Chart:
-    """One line per `hue` over time (e.g. weekly sessions by channel)."""
+    """One line per `hue` over `x` (months, or periods after a first order), the legend
+    beside the plot so that it hides no line; whole-number x ticks for a whole-number x."""
     fig, ax = plt.subplots(figsize=(10, 4.4))
-    sns.lineplot(data=frame, x=x, y=y, hue=hue, ax=ax, linewidth=1.6)
+    sns.lineplot(data=frame, x=x, y=y, hue=hue, ax=ax, linewidth=1.6, marker="o", markersize=3)
     value_axis(ax.yaxis, value_kind, text.locale)
-    ax.legend(title=None, fontsize=8, ncols=3, loc="upper left")
-    return finish(fig, ax, text)
+    if pd.api.types.is_integer_dtype(frame[x]):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    elif pd.api.types.is_datetime64_any_dtype(frame[x]):
+        span = (frame[x].max() - frame[x].min()).days / 30.4
+        month_axis(ax.xaxis, text.locale, months=max(1, round(span / 8)))
+    ax.legend(title=None, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    last = frame.sort_values(x).groupby(hue, sort=False).last()
+    return finish(fig, ax, text, series_alt(text, frame[x], last[y], value_kind))
+
+
+def stacked_area(
+    frame: pd.DataFrame,
+    x: str,
+    y: str,
+    hue: str,
+    text: ChartText,
+    colors: dict[str, str],
+) -> Chart:
+    """The total over time as stacked areas, one per `hue` (largest at the bottom), each in
+    its own colour on every page (`colors`): the mix and the total at once, with no tangle."""
+    wide = frame.pivot_table(index=x, columns=hue, values=y, aggfunc="sum").fillna(0.0)
+    wide = wide[wide.sum().sort_values(ascending=False).index]
+    fig, ax = plt.subplots(figsize=(10, 4.4))
+    ax.stackplot(
+        wide.index,
+        *(wide[c] for c in wide.columns),
+        labels=[str(c) for c in wide.columns],
+        colors=[colors.get(c, "#999999") for c in wide.columns],
+        alpha=0.9,
+        linewidth=0,
+    )
+    count_axis(ax.yaxis, text.locale)
+    month_axis(ax.xaxis, text.locale)
+    ax.set_xlim(wide.index.min(), wide.index.max())
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    return finish(fig, ax, text, series_alt(text, wide.index, wide.iloc[-1], "count"))
 
 
 def bubble_scatter(
@@ -95,23 +135,48 @@ def bubble_scatter(
 ) -> Chart:
     """Labelled bubbles, e.g. channel volume against conversion, sized by value."""
     fig, ax = plt.subplots(figsize=(9, 5))
-    sizes = 2000 * frame[size] / frame[size].max()
+    largest = frame[size].max()
+    areas = BUBBLE_AREA * frame[size] / largest
     ax.scatter(
         frame[x],
         frame[y],
-        s=sizes,
+        s=areas,
         alpha=0.55,
         color=sns.color_palette(PALETTE)[0],
         edgecolor="white",
     )
-    for row in frame.itertuples():
+    ax.margins(x=0.12, y=0.22)  # room for the largest bubbles and their labels
+    offsets = _label_offsets(ax, frame, x, y, label, areas)
+    for row, offset in zip(frame.itertuples(), offsets, strict=True):
         ax.annotate(
             getattr(row, label),
             (getattr(row, x), getattr(row, y)),
             fontsize=9,
-            xytext=(6, 6),
+            xytext=offset,
             textcoords="offset points",
+            ha="center",
+            va="bottom",
+            annotation_clip=False,
         )
+    for share in (1.0, 0.5, 0.25):  # what a bubble's size means, in the amounts it stands for
+        ax.scatter(
+            [],
+            [],
+            s=BUBBLE_AREA * share,
+            color="#bbb",
+            alpha=0.55,
+            label=text.locale.value(largest * share, "currency"),
+        )
+    ax.legend(
+        title=text.parts["size"],
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1),
+        frameon=False,
+        labelspacing=3.2,
+        borderpad=1.6,
+        fontsize=8,
+        title_fontsize=8,
+    )
     if reference_y is not None:
         ax.axhline(reference_y, color="#888", linestyle="--", linewidth=1)
         ax.annotate(
@@ -124,7 +189,39 @@ def bubble_scatter(
         )
     rate_axis(ax.xaxis, 0)
     rate_axis(ax.yaxis)
-    return finish(fig, ax, text)
+    return finish(fig, ax, text, category_alt(text, frame[label], frame[y], "rate"))
+
+
+def _label_offsets(
+    ax, frame: pd.DataFrame, x: str, y: str, label: str, areas: pd.Series
+) -> list[tuple[float, float]]:
+    """Where each bubble's label goes (offset in points): above the bubble, else below, right
+    or left of it, whichever first overlaps no label placed before (largest bubbles first)."""
+    ax.autoscale_view()
+    to_points = ax.transData + ax.figure.dpi_scale_trans.inverted()  # data -> inches
+    placed: list[tuple[float, float, float, float]] = []
+    offsets = {}
+    for index in areas.sort_values(ascending=False).index:
+        row = frame.loc[index]
+        cx, cy = to_points.transform((row[x], row[y])) * 72  # centre in points
+        radius = np.sqrt(areas[index] / np.pi)
+        width, height = 5.2 * len(str(row[label])) + 4, 12.0
+        for dx, dy in (
+            (0, radius + 3),
+            (0, -radius - 13),
+            (radius + width / 2 + 3, -4),
+            (-radius - width / 2 - 3, -4),
+        ):
+            box = (cx + dx - width / 2, cy + dy, cx + dx + width / 2, cy + dy + height)
+            if not any(_overlap(box, other) for other in placed):
+                break
+        placed.append(box)
+        offsets[index] = (dx, dy)
+    return [offsets[index] for index in frame.index]
+
+
+def _overlap(a: tuple, b: tuple) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def stacked_shares(
@@ -203,7 +300,7 @@ def ranked_bars(
     value_axis(ax.xaxis, value_kind, text.locale)
     if reference is not None:
         ax.axvline(reference, color="#888", linestyle="--", linewidth=1)
-    return finish(fig, ax, text)
+    return finish(fig, ax, text, category_alt(text, data[category], data[value], value_kind))
 
 
 def heatmap(
@@ -344,15 +441,18 @@ def waterfall(values: dict[str, float], text: ChartText) -> Chart:
             fontsize=9,
         )
     levels = np.cumsum([start[1], *steps.values()])
-    low, high = min(levels.min(), end[1]), max(levels.max(), end[1])
-    ax.set_ylim(
-        max(0.0, low - 0.6 * (high - low) - 0.05 * high), high + 0.25 * (high - low) + 0.05 * high
-    )
+    ax.set_ylim(min(0.0, levels.min(), end[1]), 1.12 * max(levels.max(), end[1]))  # from zero
     ax.set_xticks(range(len(labels)), labels)
     return finish(fig, ax, text)
 
 
-def response_panels(weekly: pd.DataFrame, curves: pd.DataFrame, curve, text: ChartText) -> Chart:
+def response_panels(
+    weekly: pd.DataFrame,
+    curves: pd.DataFrame,
+    curve,
+    text: ChartText,
+    colors: dict[str, str] | None = None,
+) -> Chart:
     """One panel per channel: weekly revenue against spend (each panel's axes labelled with
     the chart's x and y), the fitted curve (dashed when the fit is too poor to act on) and the
     current spend."""
@@ -366,7 +466,13 @@ def response_panels(weekly: pd.DataFrame, curves: pd.DataFrame, curve, text: Cha
     )
     for ax, row in zip(axes.ravel(), rows.itertuples(), strict=False):
         points = weekly[weekly["channel"] == row.channel]
-        ax.scatter(points["spend"], points["revenue"], s=10, alpha=0.5)
+        ax.scatter(
+            points["spend"],
+            points["revenue"],
+            s=10,
+            alpha=0.6,
+            color=(colors or {}).get(row.channel),
+        )
         grid = np.linspace(0, points["spend"].max() * 1.3, 100)
         if np.isfinite(row.r2):
             ax.plot(

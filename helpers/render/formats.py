@@ -10,6 +10,8 @@ are formatted by Babel from the catalogue's CLDR patterns.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 
 import pandas as pd
@@ -29,26 +31,56 @@ def _number(locale: str, name: str, **fields) -> str:
     return entry(locale, f"numbers.{name}").format(**fields)
 
 
-def _trimmed(value: float, decimals: int) -> str:
-    """`value` with up to `decimals` decimals and no trailing zeros: 15.0 -> '15'."""
-    shown = f"{value:,.{decimals}f}"
-    return shown.rstrip("0").rstrip(".") if "." in shown else shown
+@dataclass(frozen=True)
+class Scale:
+    """One compact unit for a group of numbers shown together (a table column, a KPI's
+    periods, an axis), so that they read alike: ¥2.21M beside ¥1.70M, not ¥1.7M."""
+
+    divisor: float = 1.0
+    suffix: str = ""
+    decimals: int = 0
 
 
-def compact(value: float, locale: str = DEFAULT_LOCALE) -> str:
-    """A count or amount short enough for a table cell or an axis, with at least three
-    significant digits: 7,857; 15.5K, 2.35M (en); 1.55万, 220.5万, 3.2亿 (zh-CN)."""
-    magnitude = abs(value)
-    if magnitude >= COMPACT_FROM:
+def scale_for(values: Iterable[float | None], locale: str = DEFAULT_LOCALE) -> Scale:
+    """The unit of the group's largest magnitude (none below COMPACT_FROM), with the decimals
+    that give it three significant digits: 15.5K, 2.35M, 807K; 1.55万, 221万, 3.20亿."""
+    largest = max((abs(v) for v in values if not _missing(v)), default=0.0)
+    if largest >= COMPACT_FROM:
         for divisor, suffix in entry(locale, "numbers.compact"):
-            if magnitude >= divisor:
-                scaled = value / divisor
-                return _trimmed(scaled, 2 if abs(scaled) < 10 else 1) + suffix
-    return f"{value:,.0f}"
+            if largest >= divisor:
+                scaled = largest / divisor
+                return Scale(divisor, suffix, 2 if scaled < 10 else 1 if scaled < 100 else 0)
+    return Scale()
 
 
-def _amount(value: float, currency: str, locale: str) -> str:
-    digits = compact(abs(value), locale) if abs(value) >= COMPACT_FROM else f"{abs(value):,.2f}"
+def tick_scale(ticks: Sequence[float], locale: str = DEFAULT_LOCALE) -> Scale:
+    """The unit of an axis's largest tick, with the fewest decimals (at most 2) that show
+    every tick exactly: 2.5K, 5.0K, 7.5K; 5K, 10K, 15K."""
+    scale = scale_for(ticks, locale)
+    scaled = [t / scale.divisor for t in ticks]
+    decimals = next(
+        (
+            d
+            for d in range(3)
+            if all(abs(round(v, d) - v) < 1e-9 * max(1.0, abs(v)) for v in scaled)
+        ),
+        2,
+    )
+    return replace(scale, decimals=decimals)
+
+
+def compact(value: float, locale: str = DEFAULT_LOCALE, scale: Scale | None = None) -> str:
+    """A count or amount short enough for a table cell or an axis: 7,857; 15.5K, 2.35M (en);
+    1.55万, 221万, 3.20亿 (zh-CN); in the unit of `scale` when it is one of a group."""
+    scale = scale or scale_for([value], locale)
+    if scale.divisor == 1 or value == 0:  # a zero reads 0, not 0.0K
+        return f"{value:,.{scale.decimals if value else 0}f}"
+    return f"{value / scale.divisor:,.{scale.decimals}f}{scale.suffix}"
+
+
+def _amount(value: float, currency: str, locale: str, scale: Scale | None) -> str:
+    scale = scale or scale_for([value], locale)
+    digits = f"{abs(value):,.2f}" if scale.divisor == 1 else compact(abs(value), locale, scale)
     return f"{'-' if value < 0 else ''}{currency}{digits}"
 
 
@@ -60,15 +92,20 @@ def _seconds(value: float, locale: str) -> str:
 
 
 def fmt_value(
-    value: float | None, unit: str, currency: str = "¥", locale: str = DEFAULT_LOCALE
+    value: float | None,
+    unit: str,
+    currency: str = "¥",
+    locale: str = DEFAULT_LOCALE,
+    scale: Scale | None = None,
 ) -> str:
-    """Format one value by its unit; missing values print as an em dash."""
+    """Format one value by its unit (counts and amounts in `scale`, the unit of the group it
+    is shown with, or their own); missing values print as an em dash."""
     if _missing(value):
         return "—"
     if unit == "currency":
-        return _amount(value, currency, locale)
+        return _amount(value, currency, locale, scale)
     if unit == "count":
-        return compact(value, locale)
+        return compact(value, locale, scale)
     if unit == "rate":
         return f"{value:.2%}" if abs(value) < 0.1 else f"{value:.1%}"
     if unit == "seconds":

@@ -8,27 +8,17 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from helpers.core.periods import Quarter
 from helpers.render.formats import day_label
-from helpers.render.html import TEMPLATES
+from helpers.render.html import REPORT_CSS, TEMPLATES
 from helpers.render.kpi_rows import formatted_kpis
 from helpers.render.locale import Locale
+from helpers.sections.findings import headline_stories
 
 STATUS_RULE = "status: "  # how data.inputs names an order left out for its status
 
 
-def _change_class(value: float | None) -> str:
-    return "" if not value else ("up" if value > 0 else "down")
-
-
 def kpi_rows(kpis: dict[str, dict], locale: Locale) -> list[dict]:
-    """Formatted KPI rows with CSS classes for the direction of each change."""
-    return [
-        {
-            **row,
-            "qoq_class": _change_class(row["qoq_change"]),
-            "yoy_class": _change_class(row["yoy_change"]),
-        }
-        for row in formatted_kpis(kpis, locale)
-    ]
+    """Formatted KPI rows, each change and attainment with its CSS class (good, bad, or none)."""
+    return formatted_kpis(kpis, locale)
 
 
 def exclusion_reason(reason: str, locale: Locale) -> str:
@@ -36,6 +26,21 @@ def exclusion_reason(reason: str, locale: Locale) -> str:
     if reason.startswith(STATUS_RULE):
         return locale.text("index.excluded_status", status=reason.removeprefix(STATUS_RULE))
     return locale.term("exclusion", reason)
+
+
+def executive_summary(metrics: dict) -> list[dict]:
+    """The quarter's stories for the top of the index (sections.findings.headline_stories):
+    each finding's sentence, and a link to where its section shows it."""
+    sections = metrics["sections"]
+    records = {name: s.get("finding_records", []) for name, s in sections.items()}
+    return [
+        {
+            "sentence": sections[name]["findings"][index],
+            "href": f"{sections[name]['href']}#findings",
+            "title": sections[name]["title"],
+        }
+        for name, index in headline_stories(records)
+    ]
 
 
 def render_index(
@@ -67,6 +72,8 @@ def render_index(
     return env.get_template("index.html.j2").render(
         t=locale.text,
         lang=locale.code,
+        css=REPORT_CSS,
+        summary=executive_summary(metrics),
         title=title or locale.text("index.default_title"),
         shop=shop,
         quarter=locale.quarter(quarter.label),

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from helpers.render.formats import Scale
 from helpers.render.locale import Locale
-from helpers.sections.kpis import Z_95, comparison_bases
+from helpers.sections.kpis import Z_95, attainment_judgement, comparison_bases, judgement
+
+ARROWS = {1: "▲", -1: "▼"}  # direction of a change, beside its colour (good or bad)
 
 
 def basis_sentence(quarter_number: int, seasonal_quarters: list[int], locale: Locale) -> str:
@@ -27,45 +30,52 @@ def labelled(kpis: dict[str, dict], locale: Locale) -> dict[str, dict]:
     }
 
 
-def _value(record: dict, period: str, locale: Locale) -> str:
-    shown = locale.value(record.get(period), record["unit"])
+def _value(record: dict, period: str, locale: Locale, scale: Scale) -> str:
+    shown = locale.value(record.get(period), record["unit"], scale)
     se = record.get("se", {}).get(period)
     if se is not None and record.get(period) is not None:
-        shown += f" ± {locale.value(Z_95 * se, record['unit'])}"
+        shown += f" ± {locale.value(Z_95 * se, record['unit'], scale)}"
     return shown
 
 
-def _change(record: dict, key: str, locale: Locale) -> tuple[str, float | None]:
-    """A change as shown, and the value that colours it (None: neutral)."""
+def _change(record: dict, key: str, locale: Locale) -> tuple[str, str | None]:
+    """A change as shown (with an arrow for its direction), and whether it is good or bad
+    news (None: neutral, a change below the report's materiality thresholds, or one within
+    the figures' uncertainty, which it then says)."""
     delta = record.get(key)
     shown = locale.change(delta, record["unit"])
-    if record.get(f"{key}_material") is False:
+    if delta:
+        shown = f"{ARROWS[1 if delta > 0 else -1]} {shown}"
+    material = record.get(f"{key}_material")
+    if material is False and "se" in record:
         return locale.text("words.within_uncertainty", change=shown), None
-    return shown, delta
+    return shown, judgement(delta, record.get("better", 1), material)
 
 
 def formatted_kpis(kpis: dict[str, dict], locale: Locale) -> list[dict]:
     """Each KPI record as display strings: label, current, previous, year_ago, qoq, yoy,
-    target, attainment, plus the raw qoq_change and yoy_change for colouring (None when the
-    change is within the figures' uncertainty). A withheld figure reads "not available" with
-    its reason."""
+    target, attainment, and whether each change and the attainment is good or bad news
+    (qoq_class, yoy_class, attainment_class: "good", "bad" or "", neutral). A withheld figure
+    reads "not available" with its reason."""
     rows = []
     for record in kpis.values():
         unit = record["unit"]
         attainment = record.get("attainment")
-        qoq, qoq_change = _change(record, "qoq", locale)
-        yoy, yoy_change = _change(record, "yoy", locale)
+        qoq, qoq_class = _change(record, "qoq", locale)
+        yoy, yoy_class = _change(record, "yoy", locale)
+        scale = locale.scale(record.get(p) for p in ("current", "previous", "year_ago", "target"))
         row = {
             "label": kpi_label(record, locale),
-            "current": _value(record, "current", locale),
-            "previous": _value(record, "previous", locale),
+            "current": _value(record, "current", locale, scale),
+            "previous": _value(record, "previous", locale, scale),
             "qoq": qoq,
-            "year_ago": _value(record, "year_ago", locale),
+            "year_ago": _value(record, "year_ago", locale, scale),
             "yoy": yoy,
-            "target": locale.value(record.get("target"), unit),
+            "target": locale.value(record.get("target"), unit, scale),
             "attainment": "—" if attainment is None else f"{attainment:.0%}",
-            "qoq_change": qoq_change,
-            "yoy_change": yoy_change,
+            "qoq_class": qoq_class or "",
+            "yoy_class": yoy_class or "",
+            "attainment_class": attainment_judgement(attainment, record.get("better", 1)) or "",
         }
         if record.get("withheld"):
             row.update(

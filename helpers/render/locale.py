@@ -12,7 +12,15 @@ from helpers.core.errors import Reason
 from helpers.core.periods import Quarter
 from helpers.render import text
 from helpers.render.catalogue import DEFAULT_LOCALE, entry
-from helpers.render.formats import compact, fmt_change, fmt_value, month_label, quarter_label
+from helpers.render.formats import (
+    Scale,
+    compact,
+    fmt_change,
+    fmt_value,
+    month_label,
+    quarter_label,
+    scale_for,
+)
 from helpers.sections.findings import Finding
 
 
@@ -43,8 +51,13 @@ class Locale:
         """The raw catalogue node at `key` (a mapping of words, or a text)."""
         return entry(self.code, key)
 
-    def value(self, value: float | None, unit: str) -> str:
-        return fmt_value(value, unit, self.currency, self.code)
+    def value(self, value: float | None, unit: str, scale: Scale | None = None) -> str:
+        """A value by its unit; counts and amounts in `scale` when shown in a group."""
+        return fmt_value(value, unit, self.currency, self.code, scale)
+
+    def scale(self, values: Iterable[float | None]) -> Scale:
+        """One compact unit for numbers shown together (scale_for)."""
+        return scale_for(values, self.code)
 
     def change(self, change: float | None, unit: str) -> str:
         return fmt_change(change, unit, self.code)

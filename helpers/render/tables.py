@@ -10,6 +10,7 @@ import pandas as pd
 from IPython.display import HTML, Markdown
 from pandas.io.formats.style import Styler
 
+from helpers.render.headings import part_heading
 from helpers.render.kpi_rows import formatted_kpis
 from helpers.render.locale import Locale
 from helpers.sections.findings import Finding
@@ -25,14 +26,16 @@ def column_label(locale: Locale, table: str | None, column: str) -> str:
     return locale.text(f"columns.{column}")
 
 
-def _formatter(unit: str, locale: Locale, as_change: bool):
+def _formatter(column: pd.Series, unit: str, locale: Locale, as_change: bool):
+    """How each cell of a column reads: counts and amounts in one unit for the column."""
     if as_change:
         return lambda v: locale.change(v, unit)
     if unit == "text":
         return lambda v: "" if v is None or v != v else str(v)
     if unit == "quarter":
         return lambda v: "" if v is None or v != v else locale.quarter(str(v))
-    return lambda v: locale.value(v, unit)
+    scale = locale.scale(column) if unit in ("count", "currency") else None
+    return lambda v: locale.value(v, unit, scale)
 
 
 def styled(
@@ -51,7 +54,9 @@ def styled(
     """
     labels = {column: column_label(locale, table, column) for column in units}
     shown = frame[list(units)].rename(columns=labels)
-    formats = {labels[c]: _formatter(unit, locale, c in changes) for c, unit in units.items()}
+    formats = {
+        labels[c]: _formatter(frame[c], unit, locale, c in changes) for c, unit in units.items()
+    }
     # text from the data (a campaign called <script>...) is shown, never run: values and
     # headers are HTML-escaped
     styler = (
@@ -67,10 +72,15 @@ def styled(
     return styler.set_table_attributes('class="report-table"')
 
 
+COLOURS = {"good": "color: #1f5fa8", "bad": "color: #b35806; font-weight: 600"}  # blue /
+# orange: told apart by colour-blind readers too
+
+
 def _change_colour(value) -> str:
+    """A rise (good) or fall (bad) of a column where more is better."""
     if value is None or value != value or value == 0:
         return ""
-    return "color: #2e7d32" if value > 0 else "color: #c62828"
+    return COLOURS["good" if value > 0 else "bad"]
 
 
 def safe_markdown(text: str) -> str:
@@ -83,8 +93,8 @@ def findings_markdown(findings: Sequence[Finding], locale: Locale) -> Markdown:
     """The section's findings as a bullet list in the catalogue's words (they quote names from
     the data, so each is made safe for Markdown)."""
     items = locale.sentences(findings)
-    heading = locale.text("headings.findings")
-    return Markdown(f"### {heading}\n" + "\n".join(f"- {safe_markdown(item)}" for item in items))
+    heading = part_heading("findings", locale.text("headings.findings"))
+    return Markdown(f"{heading}\n\n" + "\n".join(f"- {safe_markdown(item)}" for item in items))
 
 
 def note(content: str | Finding | Sequence[Finding], locale: Locale | None = None) -> HTML:
@@ -105,7 +115,8 @@ def kpi_styler(kpis: dict[str, dict], locale: Locale, targets: bool = False) -> 
     names = locale.lookup("kpi_table")
     columns = [c for c in names if targets or c not in ("target", "attainment")]
     styler = rows[columns].rename(columns=names).style.hide(axis="index")
-    for change, column in (("qoq_change", names["qoq"]), ("yoy_change", names["yoy"])):
-        colours = [_change_colour(v) for v in rows[change]]
-        styler = styler.apply(lambda _, c=colours: c, subset=[column])
+    judged = {"qoq": "qoq_class", "yoy": "yoy_class", "attainment": "attainment_class"}
+    for column in (c for c in columns if c in judged):
+        colours = [COLOURS.get(j, "") for j in rows[judged[column]]]
+        styler = styler.apply(lambda _, c=colours: c, subset=[names[column]])
     return styler.set_table_attributes('class="report-table"')

@@ -14,7 +14,14 @@ from jinja2 import Environment, StrictUndefined, Template, meta
 
 from helpers.core.errors import Reason
 from helpers.render.catalogue import DEFAULT_LOCALE, catalogue, entry
-from helpers.render.formats import compact, fmt_change, fmt_value, month_label, quarter_label
+from helpers.render.formats import (
+    COMPACT_FROM,
+    compact,
+    fmt_change,
+    fmt_value,
+    month_label,
+    quarter_label,
+)
 from helpers.sections.findings import Finding
 
 SYMBOLS = {"alpha": "α", "beta": "β", "gamma": "γ"}  # model parameters, as papers write them
@@ -41,7 +48,7 @@ def _environment(locale: str, currency: str) -> Environment:
         change=lambda x, unit: fmt_change(x, unit, locale),
         changes=changes,
         money=lambda x, decimals=0: f"{'-' if x < 0 else ''}{currency}{abs(x):,.{decimals}f}",
-        amount=lambda x: fmt_value(x, "currency", currency, locale),
+        amount=lambda x: sentence_amount(x, currency, locale),
         pct=lambda x, decimals=0: f"{x:.{decimals}%}",
         fmt=lambda x, spec: format(x, spec),
         compact=lambda x: compact(x, locale),
@@ -71,6 +78,14 @@ def _template(locale: str, currency: str, key: str) -> tuple[Template, frozenset
         raise KeyError(f"{key!r} in the {locale} catalogue has variants: {', '.join(source)}")
     needed = meta.find_undeclared_variables(env.parse(source)) - env.globals.keys()
     return env.from_string(source), frozenset(needed)
+
+
+def sentence_amount(value: float, currency: str, locale: str = DEFAULT_LOCALE) -> str:
+    """An amount in running text: compact from 10,000 (¥15.5K), whole units from 100 (¥6,315:
+    cents on a budget shift are noise), cents below (¥2.74 a session)."""
+    if 100 <= abs(value) < COMPACT_FROM:
+        return f"{'-' if value < 0 else ''}{currency}{abs(value):,.0f}"
+    return fmt_value(value, "currency", currency, locale)
 
 
 def figures(key: str, locale: str = DEFAULT_LOCALE) -> frozenset[str]:

@@ -22,9 +22,11 @@ from pyarrow import csv
 from helpers.core.config import Config, load_config
 from helpers.core.outline import SECTIONS
 from helpers.core.periods import Quarter, comparison_periods
+from helpers.data import queries
 from helpers.data.inputs import prepare_inputs
 from helpers.data.queries import DataEngine
-from helpers.render.chart_style import use_report_style
+from helpers.render.chart_style import category_colors, use_report_style
+from helpers.render.headings import part_heading
 from helpers.render.kpi_rows import basis_sentence, labelled
 from helpers.render.locale import Locale
 from helpers.render.tables import safe_markdown
@@ -66,6 +68,11 @@ class SectionContext:
         """The report's language and currency, for every table, chart and note."""
         return Locale(self.config.locale, self.config.currency)
 
+    @property
+    def channel_colors(self) -> dict[str, str]:
+        """Each channel's colour, the same on every page of the report."""
+        return category_colors(queries.channel_names(self.engine))
+
     def heading(self) -> Markdown:
         """Section title with the quarter and the periods it is compared with."""
         locale = self.locale
@@ -88,7 +95,7 @@ class SectionContext:
         """A part of the section: its heading and what it shows, from the catalogue's
         `parts.<section>.<name>` (`heading`, and `intro` where it has one)."""
         key = f"parts.{self.section}.{name}"
-        shown = f"## {self.locale.text(f'{key}.heading')}"
+        shown = part_heading(name, self.locale.text(f"{key}.heading"))
         if "intro" in self.locale.lookup(key):
             shown += "\n\n" + self.locale.text(f"{key}.intro", **figures)
         return Markdown(shown)

@@ -48,6 +48,7 @@ from helpers.run.build_folder import (
 )
 from helpers.run.kernels import KernelPool
 from helpers.run.progress import Progress, Verbosity
+from helpers.sections.kpis import mark_material
 from helpers.sections.overview import headline_kpis
 
 KERNEL = "ecom-report"
@@ -147,7 +148,8 @@ def overview_kpis(clean: dict[str, Path], config: Config) -> dict:
     """The index page's headline KPIs: a few aggregates, over views of the clean tables."""
     engine = DataEngine(clean, materialize=())
     try:
-        return headline_kpis(engine, comparison_periods(config.period))
+        kpis = headline_kpis(engine, comparison_periods(config.period))
+        return mark_material(kpis, config.material_change_pct, config.material_rate_change_pp)
     finally:
         engine.close()
 
@@ -233,7 +235,15 @@ def build_report(
                 running.discard(kernel)
                 kernel.shutdown_kernel(now=True)
             title = locale.text(f"sections.{name}.title")
-            export_html(executed, build / f"{name}.html", locale, title, config.quarter)
+            page = {"title": title, "shop": config.shop_name, "quarter": config.quarter}
+            following = runnable[runnable.index(name) + 1 :]
+            if following:
+                upcoming = following[0]
+                page["next"] = {
+                    "href": f"{upcoming}.html",
+                    "title": locale.text(f"sections.{upcoming}.title"),
+                }
+            export_html(executed, build / f"{name}.html", locale, page)
             recorded = json.loads((build / "metrics" / f"{name}.json").read_text())
             progress.finished(config.quarter, name, recorded.get("withheld"))
             return {
