@@ -41,6 +41,15 @@ def pytest_runtest_setup(item: pytest.Item):
     return result
 
 
+def catalogue_leaves(node, prefix=""):
+    """Every text of a text catalogue (or part of one), with its dotted key."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from catalogue_leaves(value, f"{prefix}.{key}" if prefix else str(key))
+    else:
+        yield prefix, node
+
+
 @pytest.fixture(scope="session")
 def small_data(tmp_path_factory) -> Path:
     """A 3,000-customer sample data set (same generator as the default, smaller)."""

@@ -21,19 +21,11 @@ from helpers.run.runner import check_charts_drawn
 from helpers.sections import segments
 from helpers.sections.findings import Finding
 
-from .conftest import PROJECT
+from .conftest import PROJECT, catalogue_leaves
 
 CHINESE = Locale("zh-CN")
 ENGLISH = Locale("en")
 CJK = "[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]"
-
-
-def _leaves(node, prefix=""):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from _leaves(value, f"{prefix}.{key}" if prefix else str(key))
-    else:
-        yield prefix, node
 
 
 def test_the_locale_parameter_offers_exactly_the_catalogues():
@@ -43,7 +35,8 @@ def test_the_locale_parameter_offers_exactly_the_catalogues():
 
 @pytest.mark.parametrize("locale", ["zh-CN"])
 def test_every_text_is_in_every_locale_with_the_same_figures(locale):
-    english, other = dict(_leaves(catalogue("en"))), dict(_leaves(catalogue(locale)))
+    english = dict(catalogue_leaves(catalogue("en")))
+    other = dict(catalogue_leaves(catalogue(locale)))
     assert sorted(english) == sorted(other), "keys differ: " + ", ".join(
         sorted(set(english) ^ set(other))
     )
@@ -54,7 +47,7 @@ def test_every_text_is_in_every_locale_with_the_same_figures(locale):
 
 def test_chinese_texts_have_no_stray_spaces_between_characters():
     """YAML folds a line break into a space: fine between English words, a gap in Chinese."""
-    for key, template in _leaves(catalogue("zh-CN")):
+    for key, template in catalogue_leaves(catalogue("zh-CN")):
         if isinstance(template, str):
             assert not re.search(f"{CJK} {CJK}|{CJK} \\{{%(?!-)|%\\}} {CJK}", template), key
 

@@ -12,7 +12,7 @@ from helpers.render.locale import Locale
 from helpers.sections import clv, overview, traffic
 from helpers.sections.findings import Finding
 
-from .conftest import PROJECT
+from .conftest import PROJECT, catalogue_leaves
 
 HELPERS = PROJECT / "helpers"
 MODEL_FIT = {"model": "BG/NBD", "params": {"r": 1.0}, "model_note": "", "spend_withheld": None}
@@ -21,14 +21,6 @@ MODEL_FIT |= {"check": None}
 
 def _code() -> str:
     return "\n".join(p.read_text() for p in HELPERS.rglob("*.py"))
-
-
-def _leaves(node, prefix=""):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from _leaves(value, f"{prefix}.{key}" if prefix else str(key))
-    else:
-        yield prefix, node
 
 
 def test_every_finding_kind_the_code_makes_has_words():
@@ -53,7 +45,7 @@ def test_every_kpi_has_a_label():
 
 def test_every_text_is_a_valid_template():
     env = Environment()
-    for _, template in _leaves(text.catalogue()):
+    for _, template in catalogue_leaves(text.catalogue()):
         env.parse(template)  # raises on a syntax error, naming the line
 
 
