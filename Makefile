@@ -30,7 +30,7 @@ setup: $(VENV)/.installed  ## create the virtual environment, install pinned pac
 		$(VENV)/bin/nbstripout --install --attributes .gitattributes && \
 		git config filter.nbstripout.extrakeys "$(NOTEBOOK_FILTER_KEYS)"; fi
 
-data/sample/manifest.json: $(VENV)/.installed helpers/data/sample.py helpers/data/sample_shop.py
+data/sample/manifest.json: $(VENV)/.installed helpers/data/sample.py helpers/data/sample_shop.py helpers/data/sample_assortment.py
 	$(PY) -m helpers.data.sample --customers $(CUSTOMERS) --out data/sample
 
 data/sample-zh/manifest.json: data/sample/manifest.json helpers/data/sample_zh.py

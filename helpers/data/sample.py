@@ -22,6 +22,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from helpers.data.sample_assortment import (
+    CATEGORIES,
+    SKUS_PER_CATEGORY,
+    draw_categories,
+    sku_codes,
+)
+from helpers.data.sample_assortment import truth as assortment_truth
 from helpers.data.sample_shop import (
     CHANNELS,
     MARKETING_BASE_CUSTOMERS,
@@ -33,22 +40,6 @@ from helpers.data.sample_shop import (
 )
 
 START, END = pd.Timestamp("2023-01-01"), pd.Timestamp("2025-12-31")
-
-CATEGORIES = pd.DataFrame(
-    {
-        "category": [
-            "Skincare",
-            "Makeup",
-            "Hair care",
-            "Body care",
-            "Fragrance",
-            "Tools & accessories",
-        ],
-        "code": ["SK", "MU", "HC", "BC", "FR", "TA"],
-        "weight": [0.32, 0.24, 0.14, 0.12, 0.10, 0.08],
-        "margin": [0.62, 0.58, 0.52, 0.48, 0.65, 0.42],
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -161,23 +152,26 @@ def simulate_purchase_days(
 
 
 def build_order_items(
-    n_orders: int, gross: np.ndarray, rng: np.random.Generator
+    n_orders: int,
+    gross: np.ndarray,
+    when: pd.DatetimeIndex,
+    rng: np.random.Generator,
+    pairs: np.random.Generator,
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """Order lines whose values add up to each order's gross value; returns lines, gross, cost."""
+    """Order lines whose values add up to each order's gross value, from the assortment
+    (sample_assortment); `when` is each order's day; the pairs bought together are drawn
+    from their own generator, so the rest of the simulation does not depend on them.
+    Returns lines, gross, cost."""
     lines = np.minimum(1 + rng.poisson(0.5, n_orders), 5)
     owner = np.repeat(np.arange(n_orders), lines)
     share = rng.gamma(1.0, 1.0, len(owner))
     share /= np.bincount(owner, share)[owner]
-    category = rng.choice(len(CATEGORIES), size=len(owner), p=CATEGORIES["weight"].to_numpy())
+    category = draw_categories(owner, when[owner], rng, pairs)
     quantity = 1 + rng.poisson(0.3, len(owner))
     unit_price = np.maximum(np.round(gross[owner] * share / quantity, 2), 0.5)
     margin = CATEGORIES["margin"].to_numpy()[category] * rng.uniform(0.9, 1.1, len(owner))
     unit_cost = np.round(unit_price * (1 - margin), 2)
-    sku = (
-        CATEGORIES["code"].to_numpy()[category].astype(object)
-        + "-"
-        + pd.Series(rng.integers(1, 60, len(owner))).map("{:03d}".format).to_numpy()
-    )
+    sku = sku_codes(category, rng.integers(1, SKUS_PER_CATEGORY + 1, len(owner)), when[owner])
     items = pd.DataFrame(
         {
             "order_line": owner,
@@ -200,8 +194,10 @@ def build_orders(
     intensity: np.ndarray,
     rng: np.random.Generator,
     truth: TrueParameters,
+    seed: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Orders and order lines from purchase days: values, discounts, statuses and refunds."""
+    """Orders and order lines from purchase days: values, discounts, statuses and refunds
+    (`seed` seeds the draw of the pairs bought together)."""
     n = len(purchases)
     buyer = purchases["customer"].to_numpy()
     nu = customers["spend_scale"].to_numpy()[buyer]
@@ -209,7 +205,8 @@ def build_orders(
         rng.gamma(truth.spend_p, 1 / nu)
         * CHANNELS["spend_mult"].to_numpy()[customers["channel"].to_numpy()[buyer]]
     )
-    items, gross, cost = build_order_items(n, value, rng)
+    pairs = np.random.default_rng([seed, 1])  # its own stream: see build_order_items
+    items, gross, cost = build_order_items(n, value, days[purchases["day"].to_numpy()], rng, pairs)
     promo_day = intensity[purchases["day"].to_numpy()] > 1.4
     discount = np.round(
         gross
@@ -277,7 +274,7 @@ def simulate(n_customers: int = 30_000, seed: int = 42) -> tuple[dict[str, pd.Da
     operational_time = np.cumsum(intensity)
     customers = simulate_customers(n_customers, rng, days, intensity, truth)
     purchases, leaves_at = simulate_purchase_days(customers, rng, operational_time, truth)
-    orders, items = build_orders(customers, purchases, days, intensity, rng, truth)
+    orders, items = build_orders(customers, purchases, days, intensity, rng, truth, seed)
     traffic = build_traffic(orders, purchases, customers, days, rng)
     marketing = build_marketing(
         orders, purchases, days, intensity, n_customers / MARKETING_BASE_CUSTOMERS, rng
@@ -325,6 +322,7 @@ def main(argv: list[str] | None = None) -> None:
         "rate and dropout multipliers",
         "true_parameters": asdict(TrueParameters()),
         "alive_at_quarter_end": alive,
+        "assortment": assortment_truth(),
         "rows": {name: len(frame) for name, frame in tables.items()},
     }
     write(tables, args.out, args.format, manifest)

@@ -226,6 +226,9 @@ def build_targets(
     actual = pd.DataFrame(
         {
             "net_revenue": (valid["revenue"] - valid["refund"]).groupby(quarter).sum(),
+            "gross_margin": (valid["revenue"] - valid["refund"] - valid["cost"])
+            .groupby(quarter)
+            .sum(),
             "orders": valid.groupby(quarter).size(),
             "new_customers": first.groupby(quarter).sum(),
             "sessions": traffic.groupby(traffic["date"].dt.to_period("Q"))["sessions"].sum(),
