@@ -49,6 +49,7 @@ def test_every_measure_by_hand():
         "cpa": 10.0,
         "aov": 50.0,
         "roas": 5.0,
+        "contribution_margin": 500 * 0.6 - 100,  # the revenue's margin, after the spend
         "profit_roi": (500 * 0.6 - 100) / 100,
         "cac": 25.0,
         "budget_variance": 20.0,
@@ -58,6 +59,7 @@ def test_every_measure_by_hand():
         assert row[name] == pytest.approx(value), name
     no_margin = marketing.add_measures(pd.DataFrame([BEFORE]), margin_rate=None)
     assert np.isnan(no_margin["profit_roi"].iloc[0])
+    assert np.isnan(no_margin["contribution_margin"].iloc[0])
 
 
 def test_roas_decomposition_adds_up_exactly():

@@ -35,7 +35,8 @@ def test_every_finding_kind_the_code_makes_has_words():
 def test_every_kpi_has_a_label():
     keys = set(re.findall(r'kpi_record\(\s*"([a-z_]+\.[a-z_]+)"', _code()))
     keys |= {f"traffic.{m}" for m in traffic.MEASURES}
-    keys |= {f"overview.{m}" for m in {**overview.ORDER_KPIS, **overview.TRAFFIC_KPIS}}
+    keys |= {f"overview.{m}" for m in {**overview.ORDER_KPIS, **overview.MARGIN_KPIS}}
+    keys |= {f"overview.{m}" for m in overview.TRAFFIC_KPIS}
     keys |= {f"clv.{m}" for m in clv.BASE_UNITS} | {"clv.holdout_error_pct"}
     labels = text.catalogue()["kpis"]
     for key in keys:

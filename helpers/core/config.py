@@ -57,6 +57,14 @@ class RepurchaseParams(_Strict):
     second_order_windows: list[int] = Field(default_factory=lambda: [30, 60, 90])
 
 
+class MerchandiseParams(_Strict):
+    """Merchandise: when a SKU counts as rising or falling, and which pairs are worth showing."""
+
+    sku_change_pct: float = Field(30.0, gt=0, le=100)
+    min_sku_sales: float = Field(1000.0, ge=0)
+    min_pair_orders: int = Field(5, ge=1)
+
+
 class MarketingParams(_Strict):
     """Marketing ROI: when a response curve is good enough, and how far budgets may move."""
 
@@ -81,7 +89,7 @@ class Config(_Strict):
     date_format: dict[str, str] = Field(default_factory=dict)
     plausible_max: float = Field(1e9, gt=0)
     sections: list[str] = Field(
-        default_factory=lambda: ["traffic", "clv", "repurchase", "marketing"]
+        default_factory=lambda: ["traffic", "clv", "repurchase", "merchandise", "marketing"]
     )
     seed: int = 42
     significance_level: float = Field(0.05, gt=0, lt=0.5)
@@ -93,6 +101,7 @@ class Config(_Strict):
     traffic: TrafficParams = Field(default_factory=TrafficParams)
     clv: ClvParams = Field(default_factory=ClvParams)
     repurchase: RepurchaseParams = Field(default_factory=RepurchaseParams)
+    merchandise: MerchandiseParams = Field(default_factory=MerchandiseParams)
     marketing: MarketingParams = Field(default_factory=MarketingParams)
 
     @field_validator("quarter")

@@ -13,6 +13,7 @@ class Section:
     requires: tuple[str, ...]
     after: tuple[str, ...] = ()  # sections whose artifacts this one reads, when they run
     reads: tuple[str, ...] = ()  # those artifacts: once all are written, it need not wait
+    keeps: tuple[str, ...] = ()  # columns other sections never query, which this one does
 
 
 SECTIONS: dict[str, Section] = {
@@ -21,6 +22,12 @@ SECTIONS: dict[str, Section] = {
         Section("traffic", "traffic.ipynb", ("traffic",)),
         Section("clv", "clv.ipynb", ("orders",)),
         Section("repurchase", "repurchase.ipynb", ("orders",)),
+        Section(
+            "merchandise",
+            "merchandise.ipynb",
+            ("orders", "order_items"),
+            keeps=("order_id", "discount"),
+        ),
         Section(
             "marketing",
             "marketing.ipynb",

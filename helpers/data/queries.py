@@ -30,8 +30,8 @@ class DataEngine:
     Tables named in `materialize` (all of them by default) are loaded once into DuckDB's own
     columnar storage, so repeated queries scan that rather than the Parquet file again (several
     times faster on millions of rows); the others stay views over their Parquet files and cost
-    nothing until queried. Loaded tables leave out the UNQUERIED columns. DataFrames are always
-    loaded, whole.
+    nothing until queried. Loaded tables leave out the UNQUERIED columns, except those named
+    in `keep`. DataFrames are always loaded, whole.
 
     DuckDB uses every core, or ENGINE_THREADS_VARIABLE's value when set: the batch runner sets
     it to cores / sections run at once, since oversubscribed DuckDB threads spin (at 1M
@@ -42,11 +42,13 @@ class DataEngine:
         self,
         tables: Mapping[str, pd.DataFrame | Path],
         materialize: Collection[str] | None = None,
+        keep: Collection[str] = (),
     ):
         self.con = duckdb.connect()
         threads = int(os.environ.get(ENGINE_THREADS_VARIABLE) or os.cpu_count() or 1)
         self.con.execute(f"SET threads TO {threads}")
         self.tables: list[str] = []
+        self.keep = set(keep)
         for name, source in tables.items():
             if isinstance(source, Path):
                 self._from_parquet(name, source, materialize is None or name in materialize)
@@ -63,7 +65,7 @@ class DataEngine:
             self.con.execute(f"CREATE VIEW {name} AS SELECT * FROM {scan}")
             return
         present = {row[0] for row in self.con.execute(f"DESCRIBE FROM {scan}").fetchall()}
-        unused = [c for c in UNQUERIED.get(name, ()) if c in present]
+        unused = [c for c in UNQUERIED.get(name, ()) if c in present and c not in self.keep]
         exclude = f" EXCLUDE ({', '.join(unused)})" if unused else ""
         self.con.execute(f"CREATE TABLE {name} AS SELECT *{exclude} FROM {scan}")
 
@@ -395,3 +397,69 @@ def channel_names(engine: DataEngine) -> list[str]:
         return []
     found = engine.sql(" UNION ".join(parts) + " ORDER BY 1")["channel"]
     return [str(name) for name in found.dropna()]
+
+
+def merchandise_by_period(engine: DataEngine, periods: pd.DataFrame) -> pd.DataFrame:
+    """Per compared period, category and SKU: units, net sales, discount and cost of the order
+    lines. An order's net revenue and discount are shared among its lines by their gross value
+    (quantity x unit price), so categories add up to the orders' net revenue; cost is
+    quantity x unit cost (NULL where the lines carry no cost)."""
+    lines = engine.columns("order_items")
+    category = "coalesce(i.category, '')" if "category" in lines else "''"
+    cost = "i.quantity * i.unit_cost" if "unit_cost" in lines else "NULL"
+    discount = "coalesce(o.discount, 0)" if "discount" in engine.columns("orders") else "0"
+    _with_periods(engine, periods)
+    return engine.sql(f"""
+        WITH lines AS (
+            SELECT i.order_id, i.sku, {category} AS category, i.quantity,
+                   i.quantity * i.unit_price AS gross, {cost} AS cost,
+                   o.order_ts, o.net_revenue, {discount} AS discount
+            FROM order_items i JOIN orders o USING (order_id)
+            WHERE o.order_ts >= (SELECT min(start) FROM report_periods)
+              AND o.order_ts < (SELECT max("end") FROM report_periods)
+        ),
+        shared AS (
+            SELECT *, gross / nullif(sum(gross) OVER (PARTITION BY order_id), 0) AS share
+            FROM lines
+        )
+        SELECT p.period, p.quarter, s.category, s.sku,
+               sum(s.quantity)::DOUBLE AS units,
+               sum(s.share * s.net_revenue)::DOUBLE AS net_sales,
+               sum(s.share * s.discount)::DOUBLE AS discount,
+               sum(s.cost)::DOUBLE AS cost
+        FROM shared s JOIN report_periods p ON s.order_ts >= p.start AND s.order_ts < p."end"
+        GROUP BY ALL ORDER BY ALL""")
+
+
+def basket_pairs(
+    engine: DataEngine, start: pd.Timestamp, end: pd.Timestamp, level: str, min_orders: int = 1
+) -> pd.DataFrame:
+    """Pairs of categories (or SKUs: `level`) bought in the same order between start and end,
+    in at least `min_orders` orders: columns a, b (a < b), orders (with both), orders_a,
+    orders_b and baskets. Only orders with two or more different items count: a one-item
+    order can hold no pair, and counting it would put every pair's lift below 1."""
+    if level not in ("category", "sku"):  # pragma: no mutate (SQL case)
+        raise ValueError(f"level must be category or sku, not {level!r}")
+    return engine.sql(
+        f"""
+        WITH items AS (
+            SELECT DISTINCT i.order_id, i.{level} AS item
+            FROM order_items i JOIN orders o USING (order_id)
+            WHERE o.order_ts >= ? AND o.order_ts < ? AND i.{level} IS NOT NULL
+        ),
+        baskets AS (
+            SELECT * FROM items
+            WHERE order_id IN (SELECT order_id FROM items GROUP BY 1 HAVING count(*) > 1)
+        ),
+        singles AS (SELECT item, count(*)::DOUBLE AS orders FROM baskets GROUP BY item),
+        pairs AS (
+            SELECT x.item AS a, y.item AS b, count(*)::DOUBLE AS orders
+            FROM baskets x JOIN baskets y ON x.order_id = y.order_id AND x.item < y.item
+            GROUP BY ALL HAVING count(*) >= ?
+        )
+        SELECT p.a, p.b, p.orders, sa.orders AS orders_a, sb.orders AS orders_b,
+               (SELECT count(DISTINCT order_id) FROM baskets)::DOUBLE AS baskets
+        FROM pairs p JOIN singles sa ON sa.item = p.a JOIN singles sb ON sb.item = p.b
+        ORDER BY p.orders DESC, p.a, p.b""",
+        [start, end, min_orders],
+    )

@@ -153,7 +153,8 @@ def open_section(
     if build_dir is not None:
         clean = Path(build_dir) / "clean"
         paths = {p.stem: p for p in sorted(clean.glob("*.parquet"))}
-        engine = DataEngine(paths, materialize=SECTIONS[section].requires)
+        needs = SECTIONS[section]
+        engine = DataEngine(paths, materialize=needs.requires, keep=needs.keeps)
     else:
         engine = DataEngine(prepare_inputs(config).tables)
     return SectionContext(

@@ -22,7 +22,8 @@ def _div(a: pd.Series, b: pd.Series) -> pd.Series:
 
 
 def add_measures(frame: pd.DataFrame, margin_rate: float | None) -> pd.DataFrame:
-    """Add CTR, CPC, conversion rate, CPA, AOV, ROAS, profit ROI, CAC and budget variance to
+    """Add CTR, CPC, conversion rate, CPA, AOV, ROAS, contribution margin (attributed revenue
+    x gross margin rate - spend), profit ROI (that over spend), CAC and budget variance to
     marketing sums (any grain); measures whose inputs are absent are NaN."""
     col = lambda name: frame[name] if name in frame else pd.Series(np.nan, frame.index)  # noqa: E731
     out = frame.copy()
@@ -32,11 +33,13 @@ def add_measures(frame: pd.DataFrame, margin_rate: float | None) -> pd.DataFrame
     out["cpa"] = _div(col("spend"), col("attributed_orders"))
     out["aov"] = _div(col("attributed_revenue"), col("attributed_orders"))
     out["roas"] = _div(col("attributed_revenue"), col("spend"))
-    out["profit_roi"] = (
-        _div(col("attributed_revenue") * margin_rate - col("spend"), col("spend"))
+    contribution = (
+        col("attributed_revenue") * margin_rate - col("spend")
         if margin_rate is not None
         else np.nan
     )
+    out["contribution_margin"] = contribution  # gross margin of the revenue, after the spend
+    out["profit_roi"] = _div(contribution, col("spend")) if margin_rate is not None else np.nan
     out["cac"] = _div(col("spend"), col("new_customers"))
     out["budget_variance"] = col("spend") - col("budget")
     out["budget_variance_pct"] = _div(out["budget_variance"], col("budget"))
@@ -282,6 +285,9 @@ def build_section(
         "spend": kpi_record("marketing.spend", "currency", by_total["spend"].to_dict()),
         "roas": kpi_record("marketing.roas", "ratio", by_total["roas"].to_dict()),
         "profit_roi": kpi_record("marketing.profit_roi", "ratio", by_total["profit_roi"].to_dict()),
+        "contribution_margin": kpi_record(
+            "marketing.contribution_margin", "currency", by_total["contribution_margin"].to_dict()
+        ),
         "cac": kpi_record("marketing.cac", "currency", by_total["cac"].to_dict()),
         "blended_cac": kpi_record("marketing.blended_cac", "currency", blended_cac),
         "mer": kpi_record("marketing.mer", "ratio", mer),

@@ -16,6 +16,7 @@ ORDER_KPIS = {  # column: unit
     "new_customers": "count",
     "aov": "currency",
 }
+MARGIN_KPIS = {"gross_margin": "currency", "margin_rate": "rate"}  # where orders carry a cost
 TRAFFIC_KPIS = {"sessions": "count", "conversion_rate": "rate"}
 
 
@@ -31,11 +32,13 @@ def headline_kpis(engine: queries.DataEngine, periods: pd.DataFrame) -> dict[str
     frames = []
     if engine.has("orders"):
         orders = queries.orders_by_period(engine, periods)
-        frames.append(
-            orders.assign(aov=orders["net_revenue"] / orders["orders"]).set_index("period")[
-                list(ORDER_KPIS)
-            ]
-        )
+        orders = orders.assign(
+            aov=orders["net_revenue"] / orders["orders"],
+            gross_margin=orders["net_revenue"] - orders["cost"],
+            margin_rate=lambda o: o["gross_margin"] / o["net_revenue"],
+        ).set_index("period")
+        with_cost = list(MARGIN_KPIS) if orders["cost"].notna().any() else []
+        frames.append(orders[list(ORDER_KPIS) + with_cost])
     if engine.has("traffic"):
         traffic = add_rates(
             with_net_orders(engine, periods, queries.traffic_by_period(engine, periods))
@@ -48,7 +51,7 @@ def headline_kpis(engine: queries.DataEngine, periods: pd.DataFrame) -> dict[str
         engine.sql("SELECT * FROM targets") if engine.has("targets") else None,
         periods.loc[periods["period"] == "current", "quarter"].iloc[0],
     )
-    units = {**ORDER_KPIS, **TRAFFIC_KPIS}
+    units = {**ORDER_KPIS, **MARGIN_KPIS, **TRAFFIC_KPIS}
     return {
         name: kpi_record(f"overview.{name}", units[name], values[name].to_dict(), targets.get(name))
         for name in values.columns

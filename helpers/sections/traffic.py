@@ -348,6 +348,21 @@ class TrafficSection:
     findings: list[Finding]
     kpis: dict[str, dict]
     orders_source: str
+    margins: pd.DataFrame | None = None
+
+
+def channel_margins(engine: queries.DataEngine, periods: pd.DataFrame) -> pd.DataFrame | None:
+    """This quarter's net revenue, gross margin (net revenue - cost) and margin rate per order
+    channel, largest revenue first; None unless the orders carry a channel and a cost."""
+    if not engine.has("orders") or not {"channel", "cost"} <= set(engine.columns("orders")):
+        return None
+    orders = queries.orders_by_period(engine, periods, ["channel"])
+    now = orders[orders["period"] == "current"]
+    margins = now[["channel", "net_revenue"]].assign(gross_margin=now["net_revenue"] - now["cost"])
+    margins["margin_rate"] = margins["gross_margin"] / margins["net_revenue"].where(
+        margins["net_revenue"] > 0
+    )
+    return margins.sort_values("net_revenue", ascending=False).reset_index(drop=True)
 
 
 def build_section(
@@ -407,4 +422,5 @@ def build_section(
         ),
         kpis={m: measures[m] for m in HEADLINE if m in measures},
         orders_source=_orders_source(engine.has("orders"), has_orders),
+        margins=channel_margins(engine, periods),
     )

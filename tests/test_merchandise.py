@@ -1,0 +1,172 @@
+"""Merchandise and gross margin, every figure recomputed by hand on a small order-lines table,
+and the sample's planted structure (stopped SKUs, a pair bought together) found again."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers.core.config import load_config
+from helpers.core.periods import Quarter, comparison_periods
+from helpers.data import queries
+from helpers.data.inputs import prepare_inputs
+from helpers.data.queries import DataEngine
+from helpers.render import text
+from helpers.sections import merchandise
+
+from .conftest import PROJECT
+
+PERIODS = comparison_periods(Quarter.parse("2025Q4"))
+
+# Three orders this quarter, one the quarter before, one a year before.
+# O1 (Q4): two lines, A-1 2 x 30 (cost 10 each) and B-1 1 x 40 (cost 30); net revenue 90
+#   (discount 10 on gross 100): A-1 gets 60% (54.00), B-1 40% (36.00).
+# O2 (Q4): A-1 1 x 50 (cost 20), net 50. O3 (Q4): B-2 1 x 20 (cost 5) and A-2 1 x 20 (cost 15),
+#   net 40: 20 each. O4 (Q3): A-1 1 x 100 (cost 40), B-3 1 x 50 (cost 10), net 150. O5 (2024Q4):
+#   B-3 1 x 80 (cost 20), net 80.
+ORDERS = pd.DataFrame(
+    {
+        "order_id": ["O1", "O2", "O3", "O4", "O5"],
+        "customer_id": ["c1", "c2", "c1", "c3", "c4"],
+        "order_ts": pd.to_datetime(
+            ["2025-11-11", "2025-12-01", "2025-10-05", "2025-08-01", "2024-11-11"]
+        ),
+        "net_revenue": [90.0, 50.0, 40.0, 150.0, 80.0],
+        "discount": [10.0, 0.0, 0.0, 0.0, 0.0],
+    }
+)
+LINES = pd.DataFrame(
+    {
+        "order_id": ["O1", "O1", "O2", "O3", "O3", "O4", "O4", "O5"],
+        "sku": ["A-1", "B-1", "A-1", "B-2", "A-2", "A-1", "B-3", "B-3"],
+        "category": ["A", "B", "A", "B", "A", "A", "B", "B"],
+        "quantity": [2, 1, 1, 1, 1, 1, 1, 1],
+        "unit_price": [30.0, 40.0, 50.0, 20.0, 20.0, 100.0, 50.0, 80.0],
+        "unit_cost": [10.0, 30.0, 20.0, 5.0, 15.0, 40.0, 10.0, 20.0],
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def lines():
+    engine = DataEngine({"orders": ORDERS, "order_items": LINES})
+    return queries.merchandise_by_period(engine, PERIODS), engine
+
+
+def test_lines_share_each_orders_net_revenue_by_value(lines):
+    found, _ = lines
+    now = found[found["period"] == "current"].set_index("sku")
+    assert now.loc["A-1", "net_sales"] == pytest.approx(54.0 + 50.0)
+    assert now.loc["B-1", "net_sales"] == pytest.approx(36.0)
+    assert now.loc["A-1", "discount"] == pytest.approx(6.0)
+    assert now.loc["A-1", "cost"] == pytest.approx(2 * 10 + 20)
+    assert found.groupby("period")["net_sales"].sum()["current"] == pytest.approx(180.0)
+
+
+def test_categories_and_their_contributions_by_hand(lines):
+    found, _ = lines
+    table = merchandise.by_item(found, "category").set_index("category")
+    # A: now 54 + 50 + 20 = 124, cost 20 + 20 + 15 = 55; before (Q3) 100, cost 40
+    assert table.loc["A", "net_sales_current"] == pytest.approx(124.0)
+    assert table.loc["A", "margin_rate"] == pytest.approx((124 - 55) / 124)
+    assert table.loc["A", "sales_qoq"] == pytest.approx(124 / 100 - 1)
+    assert table.loc["A", "sales_contribution_qoq"] == pytest.approx(24.0)
+    assert table.loc["A", "margin_contribution_qoq"] == pytest.approx((124 - 55) - (100 - 40))
+    # B: now 36 + 20 = 56, before 50; a year ago 80
+    assert table.loc["B", "sales_contribution_qoq"] == pytest.approx(6.0)
+    assert table.loc["B", "sales_yoy"] == pytest.approx(56 / 80 - 1)
+    total = table["sales_contribution_qoq"].sum()
+    assert total == pytest.approx(180.0 - 150.0)  # the contributions add up to the change
+
+
+def test_abc_concentration_and_movers_by_hand(lines):
+    found, _ = lines
+    skus = merchandise.by_item(found, "sku")
+    skus["abc"] = merchandise.abc_classes(skus)
+    classes = skus.set_index("sku")["abc"]
+    # sales now: A-1 104, B-1 36, A-2 20, B-2 20 (a tie: by name) of 180: A-1 starts at 0%
+    # (A), B-1 at 57.8% (A), A-2 at 77.8% (A), B-2 at 88.9% (B); B-3 sold nothing (C)
+    assert classes.to_dict() == {"A-1": "A", "B-1": "A", "A-2": "A", "B-2": "B", "B-3": "C"}
+    share = merchandise.concentration(skus)
+    assert share["top_skus"] == 1 and share["sales_share"] == pytest.approx(104 / 180)
+    moved = merchandise.movers(skus, falling_pct=30, min_sales=10).set_index("sku")
+    assert moved.loc["B-3", "status"] == "stopped" and moved.loc["B-3", "at_stake"] == 50.0
+    assert "A-1" not in moved.index  # it grew
+
+
+def test_pairs_by_hand(lines):
+    _, engine = lines
+    q4 = Quarter.parse("2025Q4")
+    pairs = merchandise.pair_table(queries.basket_pairs(engine, q4.start, q4.end, "category"))
+    # orders of two or more categories: O1 (A, B) and O3 (A, B); both hold the pair
+    row = pairs.iloc[0]
+    assert (row["a"], row["b"], row["orders"], row["baskets"]) == ("A", "B", 2, 2)
+    assert row["support"] == 1.0 and row["lift"] == 1.0 and row["confidence_ab"] == 1.0
+
+
+def test_findings_quote_their_tables(lines):
+    found, engine = lines
+    categories = merchandise.by_item(found, "category")
+    skus = merchandise.by_item(found, "sku")
+    kpis = merchandise.headline_kpis(categories, skus)
+    assert kpis["margin_rate"]["current"] == pytest.approx((180 - (40 + 30 + 20)) / 180)
+    share = merchandise.concentration(skus)
+    moved = merchandise.movers(skus, 30, 10)
+    said = merchandise.findings(
+        categories, kpis, share, moved, pd.DataFrame(), merchandise.discount_table(categories)
+    )
+    first = said[0]
+    assert first.figures["category"] == "A" and first.figures["change"] == pytest.approx(24.0)
+    assert first.stake == pytest.approx(24.0)
+    assert text.sentence(first).startswith("A moved net sales most against the previous quarter")
+    mover = next(f for f in said if f.kind == "merchandise.movers")
+    assert mover.figures["stopped"] == ["B-3"] and mover.stake == pytest.approx(50.0)
+
+
+def test_the_sample_plants_what_the_analysis_finds(tmp_path):
+    """data/sample's manifest names the SKUs that stop selling and the pair bought together;
+    the 2025Q4 section finds exactly those stopped SKUs, and that pair as the highest lift."""
+    truth = json.loads((PROJECT / "data" / "sample" / "manifest.json").read_text())["assortment"]
+    config = load_config(PROJECT / "params", "2025Q4", [])
+    engine = DataEngine(prepare_inputs(config).tables)
+    section = merchandise.build_section(engine, config, comparison_periods(config.period))
+    stopped = section.movers.loc[section.movers["status"] == "stopped", "sku"]
+    assert sorted(stopped) == sorted(truth["stopped_skus"])
+    top = section.category_pairs.iloc[0]
+    assert sorted([top["a"], top["b"]]) == truth["bought_together"] and top["lift"] > 1
+    margins = section.categories.set_index("category")["margin_rate"]
+    planted = pd.Series(truth["category_margins"])
+    # each category's margin rate is its planted one, less the discounts it shares (< 10 pp)
+    assert ((planted - margins[planted.index]).between(0, 0.1)).all()
+    assert np.isclose(
+        section.categories["net_sales_current"].sum(), section.kpis["net_sales"]["current"]
+    )
+
+
+def test_gross_margin_on_the_index_and_by_channel_by_hand():
+    """Orders this quarter: web 100 (cost 40) and 50 (cost 30), app 80 (cost 20); the quarter
+    before: web 60 (cost 30). Gross margin = net revenue - cost."""
+    from helpers.sections import overview, traffic
+
+    orders = pd.DataFrame(
+        {
+            "order_id": ["1", "2", "3", "4"],
+            "customer_id": ["a", "b", "c", "a"],
+            "order_ts": pd.to_datetime(["2025-10-02", "2025-11-03", "2025-12-04", "2025-08-01"]),
+            "net_revenue": [100.0, 50.0, 80.0, 60.0],
+            "cost": [40.0, 30.0, 20.0, 30.0],
+            "channel": ["web", "web", "app", "web"],
+        }
+    )
+    engine = DataEngine({"orders": orders})
+    kpis = overview.headline_kpis(engine, PERIODS)
+    assert kpis["gross_margin"]["current"] == pytest.approx(230 - 90)
+    assert kpis["margin_rate"]["current"] == pytest.approx(140 / 230)
+    assert kpis["gross_margin"]["qoq"] == pytest.approx(140 / 30 - 1)
+    margins = traffic.channel_margins(engine, PERIODS).set_index("channel")
+    assert margins.loc["web", "gross_margin"] == pytest.approx(80.0)
+    assert margins.loc["app", "margin_rate"] == pytest.approx(60 / 80)
+    without_cost = DataEngine({"orders": orders.drop(columns="cost")})
+    assert "gross_margin" not in overview.headline_kpis(without_cost, PERIODS)
+    assert traffic.channel_margins(without_cost, PERIODS) is None
