@@ -10,7 +10,7 @@ import pytest
 from .conftest import PROJECT
 
 pytestmark = pytest.mark.e2e
-PAGES = ("index", "traffic", "clv", "repurchase", "marketing")
+PAGES = ("index", "traffic", "clv", "repurchase", "merchandise", "marketing")
 VIEWPORTS = {"phone": (390, 844), "laptop": (1366, 900)}
 A4_WIDTH = 794  # px at 96 dpi
 OUTPUT = PROJECT / "test-output" / "browser"

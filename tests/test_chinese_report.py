@@ -17,7 +17,7 @@ from helpers.run import cli
 from .conftest import PROJECT
 
 pytestmark = pytest.mark.e2e
-PAGES = ("index", "traffic", "clv", "repurchase", "marketing")
+PAGES = ("index", "traffic", "clv", "repurchase", "merchandise", "marketing")
 # technical terms Chinese analysts write in Latin letters, and the model names
 LATIN_TERMS = {
     "CLV",
@@ -40,8 +40,11 @@ LATIN_TERMS = {
     "Hill",
     "delta",
     "CPS",
+    "SKU",
+    "ABC",
 }
-FILE_NAME = re.compile(r"[\w.-]+\.(?:csv|parquet|xlsx|yaml)")
+# names from the data, not words: file names and SKU codes
+FILE_NAME = re.compile(r"[\w.-]+\.(?:csv|parquet|xlsx|yaml)|(?<![A-Za-z])[A-Z]{2}-\d{3}(?!\d)")
 
 
 @pytest.fixture(scope="module")
