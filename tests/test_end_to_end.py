@@ -240,6 +240,7 @@ def test_cdnow_runs_end_to_end_with_orders_only(tmp_path):
     folder = reports / "cdnow" / "1998Q2"
     index = (folder / "index.html").read_text()
     assert "Traffic structure was skipped: no traffic table" in index
+    assert "Merchandise and gross margin was skipped: no order lines table" in index
     assert "from parameters default.yaml, cdnow.yaml, where.yaml." in index  # no 1998Q2.yaml
     metrics = json.loads((folder / "metrics.json").read_text())
     clv = metrics["sections"]["clv"]

@@ -173,7 +173,9 @@ def plan_sections(config: Config) -> tuple[list[str], list[dict]]:
     for name in config.sections:
         missing = missing_tables(SECTIONS[name], available)
         if missing:
-            reason = locale.text("notes.skipped_without", tables=missing)
+            reason = locale.text(
+                "notes.skipped_without", tables=[locale.term("table", t) for t in missing]
+            )
             title = locale.text(f"sections.{name}.title")
             skipped.append({"name": name, "title": title, "reason": reason})
         else:
