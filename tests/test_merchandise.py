@@ -170,3 +170,157 @@ def test_gross_margin_on_the_index_and_by_channel_by_hand():
     without_cost = DataEngine({"orders": orders.drop(columns="cost")})
     assert "gross_margin" not in overview.headline_kpis(without_cost, PERIODS)
     assert traffic.channel_margins(without_cost, PERIODS) is None
+
+
+def test_every_headline_figure_of_every_period_by_hand(lines):
+    found, _ = lines
+    kpis = merchandise.headline_kpis(
+        merchandise.by_item(found, "category"), merchandise.by_item(found, "sku")
+    )
+    # now: 180 net, cost 40 + 30 + 5 + 15 = 90; Q3: 150, cost 50; a year ago: B-3 alone, 80, 20
+    assert {p: kpis["net_sales"][p] for p in ("current", "previous", "year_ago")} == {
+        "current": pytest.approx(180.0),
+        "previous": pytest.approx(150.0),
+        "year_ago": pytest.approx(80.0),
+    }
+    assert kpis["gross_margin"]["year_ago"] == pytest.approx(60.0)
+    assert kpis["gross_margin"]["unit"] == "currency" and kpis["margin_rate"]["unit"] == "rate"
+    assert kpis["margin_rate"]["previous"] == pytest.approx(100 / 150)
+    assert kpis["skus_sold"]["current"] == 4 and kpis["skus_sold"]["year_ago"] == 1
+
+
+def test_discounts_by_category_by_hand(lines):
+    found, _ = lines
+    table = merchandise.discount_table(merchandise.by_item(found, "category"))
+    # O1's discount of 10 is shared 6 to A-1 and 4 to B-1. A: 124 net, 130 before the
+    # discount, cost 55; B: 56 net, 60 before, cost 35
+    assert list(table["category"]) == ["B", "A"]  # deepest discount first
+    row = table.set_index("category").loc["A"]
+    assert row["discount_rate"] == pytest.approx(6 / 130)
+    assert row["margin_rate_before_discount"] == pytest.approx((130 - 55) / 130)
+    assert row["margin_rate"] == pytest.approx((124 - 55) / 124)
+
+
+def _skus(**columns) -> pd.DataFrame:
+    frame = pd.DataFrame(columns)
+    for period in ("current", "previous", "year_ago"):
+        if f"net_sales_{period}" not in frame:
+            frame[f"net_sales_{period}"] = np.nan
+    return frame
+
+
+def test_abc_edges_concentration_and_movers_thresholds():
+    # ABC: 80 starts at 0% (A), 15 at exactly 80% (B), 5 at exactly 95% (C); a negative
+    # or zero seller is C
+    skus = _skus(sku=list("abcde"), net_sales_current=[80.0, 15.0, 5.0, 0.0, -3.0])
+    assert list(merchandise.abc_classes(skus)) == ["A", "B", "C", "C", "C"]
+    ten = _skus(
+        sku=[f"s{i}" for i in range(10)],
+        net_sales_current=[50.0, 30.0] + [5.0] * 8,
+        margin_current=[10.0, 20.0] + [5.0] * 8,
+    )
+    assert merchandise.concentration(ten) == {
+        "skus": 10,
+        "top_skus": 2,  # a fifth of ten
+        "sales_share": pytest.approx(80 / 120),
+        "margin_share": pytest.approx(30 / 70),
+    }
+    edges = _skus(
+        sku=["exactly", "just", "small", "gone", "long gone", "rose", "at min"],
+        net_sales_previous=[100.0, 100.0, 9.0, 5.0, np.nan, 100.0, 10.0],
+        net_sales_current=[70.0, 69.9, 1.0, np.nan, 0.0, 131.0, 13.1],
+        net_sales_year_ago=[np.nan, np.nan, np.nan, np.nan, 40.0, np.nan, np.nan],
+    )
+    moved = merchandise.movers(edges, 30, 10).set_index("sku")
+    assert moved["status"].to_dict() == {
+        "gone": "stopped",
+        "long gone": "stopped",
+        "just": "falling",
+    }
+    assert moved.loc["long gone", "at_stake"] == 40.0  # what it sold a year before
+    assert moved.loc["just", "at_stake"] == pytest.approx(30.1)
+    assert list(moved.index) == ["long gone", "just", "gone"]  # most at stake first
+    rising = merchandise.risers(edges, 30, 10).set_index("sku")
+    assert rising["gain"].to_dict() == {"rose": pytest.approx(31.0), "at min": pytest.approx(3.1)}
+
+
+def test_pair_table_by_hand():
+    pairs = pd.DataFrame(
+        {"a": ["y", "x"], "b": ["z", "y"], "orders": [2.0, 8.0]}
+        | {"orders_a": [32.0, 16.0], "orders_b": [4.0, 32.0], "baskets": [64.0, 64.0]}
+    )
+    table = merchandise.pair_table(pairs)
+    # x+y: support 1/8, lift (1/8) / (1/4 x 1/2) = 1; y+z: (1/32) / (1/2 x 1/16) = 1 too, so
+    # the pair with more orders comes first, and the index follows the order
+    assert list(table.index) == [0, 1] and list(table["a"]) == ["x", "y"]
+    assert list(table["lift"]) == [1.0, 1.0]
+    assert table.loc[0, "confidence_ab"] == 0.5 and table.loc[0, "confidence_ba"] == 0.25
+    assert table.loc[1, "support"] == 1 / 32
+
+
+def test_every_finding_states_its_tables_figures(lines):
+    found, _ = lines
+    categories = merchandise.by_item(found, "category")
+    skus = merchandise.by_item(found, "sku")
+    kpis = merchandise.headline_kpis(categories, skus)
+    share = merchandise.concentration(skus)
+    moved = merchandise.movers(skus, 30, 10)
+    pairs = merchandise.pair_table(
+        pd.DataFrame({"a": ["A"], "b": ["B"], "orders": [2.0], "orders_a": [2.0]}).assign(
+            orders_b=2.0, baskets=4.0
+        )
+    )  # lift 0.5 / (0.5 x 0.5) = 2
+    discounts = merchandise.discount_table(categories)
+    said = {
+        f.kind: f for f in merchandise.findings(categories, kpis, share, moved, pairs, discounts)
+    }
+    assert said["merchandise.contribution"].figures["total_change"] == pytest.approx(30.0)
+    assert said["merchandise.contribution"].figures["margin_change"] == pytest.approx(9.0)
+    assert said["merchandise.margin_rate"].figures == {
+        "rate": pytest.approx(90 / 180),
+        "change": pytest.approx(90 / 180 - 100 / 150),
+    }
+    assert said["merchandise.concentration"].figures == share
+    assert said["merchandise.movers"].figures["falling"] == 0
+    assert said["merchandise.pair"].figures == {
+        "a": "A",
+        "b": "B",
+        "lift": pytest.approx(2.0),
+        "confidence": pytest.approx(1.0),
+    }
+    deepest = said["merchandise.discount"].figures
+    assert deepest["category"] == "B" and deepest["discount_rate"] == pytest.approx(4 / 60)
+    assert deepest["margin_after"] == pytest.approx((56 - 35) / 56)
+    for finding in said.values():  # every one has words
+        assert text.sentence(finding)
+    no_lift = pairs.assign(lift=1.0)
+    kinds = {
+        f.kind for f in merchandise.findings(categories, kpis, share, moved, no_lift, discounts)
+    }
+    assert "merchandise.pair" not in kinds  # as often as chance is no cross-sell
+
+
+def test_the_section_assembles_its_tables(lines):
+    from helpers.core.config import MerchandiseParams
+
+    _, engine = lines
+    config = load_config(PROJECT / "params", "2025Q4", []).model_copy(
+        update={"merchandise": MerchandiseParams(sku_change_pct=30, min_sku_sales=10)}
+    )
+    section = merchandise.build_section(engine, config, PERIODS)
+    found = queries.merchandise_by_period(engine, PERIODS)
+    assert section.categories.set_index("category")["skus"].to_dict() == {"A": 2, "B": 3}
+    assert list(section.skus["abc"]) == ["A", "A", "A", "B", "C"]
+    assert section.concentration == merchandise.concentration(section.skus)
+    assert list(section.movers["sku"]) == ["B-3"] and section.risers.empty
+    pd.testing.assert_frame_equal(
+        section.category_periods, merchandise.by_period(found, "category")
+    )
+    assert list(section.category_pairs[["a", "b"]].iloc[0]) == ["A", "B"]
+    assert section.discounts["category"].tolist() == ["B", "A"]
+    assert section.kpis["net_sales"]["current"] == pytest.approx(180.0)
+    assert [f.kind for f in section.findings][:3] == [
+        "merchandise.contribution",
+        "merchandise.margin_rate",
+        "merchandise.concentration",
+    ]

@@ -19,7 +19,6 @@ from helpers.render.formats import (
     compact,
     fmt_change,
     fmt_value,
-    month_label,
     quarter_label,
 )
 from helpers.sections.findings import Finding
@@ -55,7 +54,6 @@ def _environment(locale: str, currency: str) -> Environment:
         quarter=lambda label: quarter_label(label, locale),
         term=lambda code, group: render(f"terms.{group}.{code}", locale, currency),
         reason=lambda why: worded(why, locale, currency),
-        month=lambda when: month_label(when, locale),
         listing=lambda items: words["list"].join(map(str, items)),
         parameters=lambda params: words["list"].join(
             f"{SYMBOLS.get(k, k)} = {v:.3g}" for k, v in params.items()
