@@ -324,3 +324,67 @@ def test_the_section_assembles_its_tables(lines):
         "merchandise.margin_rate",
         "merchandise.concentration",
     ]
+
+
+def test_keys_units_shares_and_contributions_of_items_that_come_and_go(lines):
+    found, _ = lines
+    categories = merchandise.by_item(found, "category")
+    kpis = merchandise.headline_kpis(categories, merchandise.by_item(found, "sku"))
+    assert {name: (r["key"], r["unit"]) for name, r in kpis.items()} == {
+        "net_sales": ("merchandise.net_sales", "currency"),
+        "gross_margin": ("merchandise.gross_margin", "currency"),
+        "margin_rate": ("merchandise.margin_rate", "rate"),
+        "skus_sold": ("merchandise.skus_sold", "count"),
+    }
+    shares = categories.set_index("category")["sales_share"]
+    assert shares["A"] == pytest.approx(124 / 180) and shares.sum() == pytest.approx(1.0)
+    skus = merchandise.by_item(found, "sku").set_index("sku")
+    assert skus.loc["B-1", "sales_contribution_qoq"] == pytest.approx(36.0)  # new this quarter
+    assert skus.loc["B-3", "sales_contribution_qoq"] == pytest.approx(-50.0)  # gone
+    assert skus.loc["B-3", "margin_contribution_qoq"] == pytest.approx(-(50.0 - 10.0))
+    assert np.isnan(skus.loc["B-1", "sales_qoq"])  # no percent change on nothing
+
+
+def test_findings_name_their_basis_count_what_fell_and_skip_no_discount(lines):
+    found, _ = lines
+    categories = merchandise.by_item(found, "category")
+    kpis = merchandise.headline_kpis(categories, merchandise.by_item(found, "sku"))
+    moved = pd.DataFrame(
+        {"sku": ["X", "Y"], "status": ["stopped", "falling"], "at_stake": [40.0, 12.5]}
+    )
+    none = merchandise.discount_table(categories).assign(discount_rate=0.0)
+    said = {
+        f.kind: f for f in merchandise.findings(categories, kpis, {}, moved, pd.DataFrame(), none)
+    }
+    assert said["merchandise.movers"].figures == {
+        "stopped": ["X"],
+        "falling": 1,
+        "at_stake": pytest.approx(52.5),
+    }
+    for kind in ("merchandise.contribution", "merchandise.margin_rate", "merchandise.movers"):
+        assert said[kind].bases == ("qoq",)
+    assert "merchandise.discount" not in said  # no discount, nothing to say
+
+
+def test_the_section_uses_its_parameters(lines):
+    from helpers.core.config import MerchandiseParams
+
+    _, engine = lines
+    params = MerchandiseParams(sku_change_pct=2, min_sku_sales=10, min_pair_orders=1)
+    config = load_config(PROJECT / "params", "2025Q4", []).model_copy(
+        update={"merchandise": params}
+    )
+    section = merchandise.build_section(engine, config, PERIODS)
+    assert section.risers.set_index("sku")["gain"].to_dict() == {"A-1": pytest.approx(4.0)}
+    assert sorted(zip(section.sku_pairs["a"], section.sku_pairs["b"], strict=True)) == [
+        ("A-1", "B-1"),
+        ("A-2", "B-2"),
+    ]
+    assert section.skus.set_index("sku")["category"].to_dict() == {
+        "A-1": "A",
+        "A-2": "A",
+        "B-1": "B",
+        "B-2": "B",
+        "B-3": "B",
+    }
+    assert section.findings[2].figures == section.concentration
