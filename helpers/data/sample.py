@@ -32,10 +32,12 @@ from helpers.data.sample_assortment import truth as assortment_truth
 from helpers.data.sample_shop import (
     CHANNELS,
     MARKETING_BASE_CUSTOMERS,
+    REGION_TRENDS,
     REGIONS,
     build_marketing,
     build_targets,
     build_traffic,
+    draw_regions,
     hour_weights,
 )
 
@@ -107,7 +109,7 @@ def simulate_customers(
             "dropout": dropout,
             "spend_scale": spend_scale,
             "is_member": rng.random(n) < member_odds,
-            "region": rng.choice(REGIONS[0], size=n, p=REGIONS[1]),
+            "region": draw_regions(rng, first_day / 365.25),
         }
     )
 
@@ -323,6 +325,7 @@ def main(argv: list[str] | None = None) -> None:
         "true_parameters": asdict(TrueParameters()),
         "alive_at_quarter_end": alive,
         "assortment": assortment_truth(),
+        "region_trends": dict(zip(REGIONS[0], REGION_TRENDS, strict=True)),
         "rows": {name: len(frame) for name, frame in tables.items()},
     }
     write(tables, args.out, args.format, manifest)

@@ -54,6 +54,16 @@ REGIONS = (
     ],
     [0.32, 0.22, 0.15, 0.11, 0.1, 0.05, 0.05],
 )
+REGION_TRENDS = [0.0, 0.05, -0.10, 0.25, 0.35, 0.0, -0.30]  # change of a region's share a year
+
+
+def draw_regions(rng: np.random.Generator, years: np.ndarray) -> np.ndarray:
+    """Each new customer's region, by the region weights `years` after the data starts; one
+    uniform draw per customer, as rng.choice(REGIONS[0], p=...) would make."""
+    weights = np.asarray(REGIONS[1]) * (1 + np.asarray(REGION_TRENDS)) ** years[:, None]
+    cumulative = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
+    drawn = (rng.random(len(years))[:, None] >= cumulative).sum(axis=1)
+    return np.asarray(REGIONS[0])[np.minimum(drawn, len(REGIONS[0]) - 1)]
 
 
 # Paid channels: campaigns and a Hill response of daily attributed revenue to daily spend,
