@@ -89,7 +89,14 @@ class Config(_Strict):
     date_format: dict[str, str] = Field(default_factory=dict)
     plausible_max: float = Field(1e9, gt=0)
     sections: list[str] = Field(
-        default_factory=lambda: ["traffic", "clv", "repurchase", "merchandise", "marketing"]
+        default_factory=lambda: [
+            "traffic",
+            "clv",
+            "repurchase",
+            "regions",
+            "merchandise",
+            "marketing",
+        ]
     )
     seed: int = 42
     significance_level: float = Field(0.05, gt=0, lt=0.5)

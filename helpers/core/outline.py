@@ -22,6 +22,7 @@ SECTIONS: dict[str, Section] = {
         Section("traffic", "traffic.ipynb", ("traffic",)),
         Section("clv", "clv.ipynb", ("orders",)),
         Section("repurchase", "repurchase.ipynb", ("orders",)),
+        Section("regions", "regions.ipynb", ("orders",), keeps=("region",)),
         Section(
             "merchandise",
             "merchandise.ipynb",

@@ -463,3 +463,22 @@ def basket_pairs(
         ORDER BY p.orders DESC, p.a, p.b""",
         [start, end, min_orders],
     )
+
+
+def repeat_customers_by_period(
+    engine: DataEngine, periods: pd.DataFrame, by: list[str] | tuple = ()
+) -> pd.DataFrame:
+    """Customers and repeat customers (two or more orders in the period) per compared period
+    (x by); a customer counts once per value of `by` they ordered in."""
+    dims = "".join(f", o.{d}" for d in by)
+    names = "".join(f", {d}" for d in by)
+    _with_periods(engine, periods)
+    return engine.sql(f"""
+        WITH per AS (
+            SELECT p.period{dims}, o.customer_id, count(*) AS orders
+            FROM orders o JOIN report_periods p ON o.order_ts >= p.start AND o.order_ts < p."end"
+            GROUP BY ALL
+        )
+        SELECT period{names}, count(*)::DOUBLE AS customers,
+               count(*) FILTER (WHERE orders > 1)::DOUBLE AS repeat_customers
+        FROM per GROUP BY ALL ORDER BY ALL""")
