@@ -86,6 +86,8 @@ def test_the_summary_tells_the_stories_and_links_each_to_its_section(browser, re
         assert linked.locator(f"h2#{anchor}").count() == 1
         linked.close()
     assert page.locator("section#kpis table").count() == 1
+    order = page.eval_on_selector_all("body > section", "s => s.map(x => x.id)")
+    assert order[: order.index("summary") + 1] in (["alerts", "summary"], ["summary"])  # first
     page.close()
 
 

@@ -57,6 +57,14 @@ class RepurchaseParams(_Strict):
     second_order_windows: list[int] = Field(default_factory=lambda: [30, 60, 90])
 
 
+class AlertParams(_Strict):
+    """When a KPI or budget line straying from its target or plan calls for watching, and when
+    for action (percent of the target or plan)."""
+
+    watch_pct: float = Field(7.5, ge=0)
+    act_pct: float = Field(15.0, ge=0)
+
+
 class MerchandiseParams(_Strict):
     """Merchandise: when a SKU counts as rising or falling, and which pairs are worth showing."""
 
@@ -108,6 +116,7 @@ class Config(_Strict):
     traffic: TrafficParams = Field(default_factory=TrafficParams)
     clv: ClvParams = Field(default_factory=ClvParams)
     repurchase: RepurchaseParams = Field(default_factory=RepurchaseParams)
+    alerts: AlertParams = Field(default_factory=AlertParams)
     merchandise: MerchandiseParams = Field(default_factory=MerchandiseParams)
     marketing: MarketingParams = Field(default_factory=MarketingParams)
 

@@ -482,3 +482,16 @@ def repeat_customers_by_period(
         SELECT period{names}, count(*)::DOUBLE AS customers,
                count(*) FILTER (WHERE orders > 1)::DOUBLE AS repeat_customers
         FROM per GROUP BY ALL ORDER BY ALL""")
+
+
+def marketing_daily(engine: DataEngine, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Spend and budget per day and channel between start and end (budget NULL where the
+    marketing table has none)."""
+    budget = "sum(budget)" if "budget" in engine.columns("marketing") else "NULL"
+    return engine.sql(
+        f"""
+        SELECT date, channel, sum(spend)::DOUBLE AS spend, {budget}::DOUBLE AS budget
+        FROM marketing WHERE date >= ? AND date < ?
+        GROUP BY ALL ORDER BY ALL""",
+        [start, end],
+    )

@@ -43,6 +43,38 @@ def executive_summary(metrics: dict) -> list[dict]:
     ]
 
 
+ALERT_CLASS = {"act": "bad", "watch": "watch"}
+
+
+def alert_rows(alerts: list[dict], locale: Locale) -> list[dict]:
+    """Each alert as the index shows it: its level in words, its CSS class, and a sentence."""
+    rows = []
+    for alert in alerts:
+        deviation = f"{alert['deviation']:+.1%}"
+        if alert["kind"] == "kpi":
+            record = alert["record"]
+            scale = locale.scale([record.get("current"), record.get("target")])
+            sentence = locale.text(
+                "index.alert_kpi",
+                label=record["label"],
+                current=locale.value(record.get("current"), record["unit"], scale),
+                target=locale.value(record.get("target"), record["unit"], scale),
+                deviation=deviation,
+            )
+        else:
+            scale = locale.scale([alert["spend"], alert["budget"]])
+            sentence = locale.text(
+                "index.alert_budget",
+                channel=alert["channel"],
+                spend=locale.value(alert["spend"], "currency", scale),
+                budget=locale.value(alert["budget"], "currency", scale),
+                deviation=deviation,
+            )
+        level = locale.term("alert_level", alert["level"])
+        rows.append({"level": level, "class": ALERT_CLASS[alert["level"]], "sentence": sentence})
+    return rows
+
+
 def render_index(
     metrics: dict, shop: str, locale: Locale, params: str, title: str | None = None
 ) -> str:
@@ -74,6 +106,7 @@ def render_index(
         lang=locale.code,
         css=REPORT_CSS,
         summary=executive_summary(metrics),
+        alerts=alert_rows(metrics.get("alerts", []), locale),
         title=title or locale.text("index.default_title"),
         shop=shop,
         quarter=locale.quarter(quarter.label),

@@ -50,6 +50,7 @@ from helpers.run.kernels import KernelPool
 from helpers.run.progress import Progress, Verbosity
 from helpers.sections.kpis import mark_material
 from helpers.sections.overview import headline_kpis
+from helpers.sections.pacing import report_alerts
 
 KERNEL = "ecom-report"
 
@@ -269,6 +270,11 @@ def build_report(
             "quarter": config.quarter,
             "generated_at": datetime.now().isoformat(timespec="seconds"),
             "overview": labelled(overview.result(), locale),
+            "alerts": report_alerts(
+                labelled(overview.result(), locale),
+                results.get("marketing", {}).get("budget_lines") or [],
+                config.alerts,
+            ),
             "sections": {name: results[name] for name in runnable},
             "skipped": skipped,
             "data_quality": quality,

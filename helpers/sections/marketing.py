@@ -13,6 +13,7 @@ from helpers.core.config import Config
 from helpers.data import queries
 from helpers.models.response import reallocate, response_curves
 from helpers.models.valuation import margin_rates
+from helpers.sections import pacing
 from helpers.sections.findings import Finding
 from helpers.sections.kpis import change, known, kpi_record, mark_material
 
@@ -247,6 +248,8 @@ class MarketingSection:
     margin_rate: float | None
     findings: list[Finding]
     kpis: dict[str, dict]
+    pacing: pd.DataFrame | None = None  # cumulative spend and budget; None without budgets
+    budget_lines: pd.DataFrame | None = None
 
 
 def build_section(
@@ -304,6 +307,11 @@ def build_section(
     )
     if rejected is not None:
         said.insert(1, Finding("common.margin_rejected", {"rate": rejected}))
+    daily = queries.marketing_daily(engine, config.period.start, config.period.end)
+    paced = lines = None
+    if daily["budget"].notna().any():
+        paced, lines = pacing.pacing(daily), pacing.budget_lines(daily, config.alerts)
+        said += pacing.findings(lines)
     return MarketingSection(
         total=total,
         channels=channels,
@@ -317,4 +325,6 @@ def build_section(
         margin_rate=margin,
         findings=said,
         kpis=mark_material(kpis, config.material_change_pct, config.material_rate_change_pp),
+        pacing=paced,
+        budget_lines=lines,
     )
