@@ -13,6 +13,8 @@ config.Config._subdir_stays_inside
 config.Config._tables_are_known
 config.Config._sections_are_known
 config.ClvParams.max_spend_correlation  # read from config.clv.model_dump() by the CLV findings
+config.CampaignWindow.warm_up  # sections.campaigns reads each phase with getattr
+config.CampaignWindow._month_days  # a pydantic validator
 html.DropStderrAndErrors.preprocess_cell  # nbconvert calls it
 chart_style.Chart._repr_mimebundle_  # IPython's display calls it
 kernels.KernelManager().transport  # jupyter_client reads the connection settings

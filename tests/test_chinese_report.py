@@ -17,7 +17,16 @@ from helpers.run import cli
 from .conftest import PROJECT
 
 pytestmark = pytest.mark.e2e
-PAGES = ("index", "traffic", "clv", "repurchase", "regions", "merchandise", "marketing")
+PAGES = (
+    "index",
+    "traffic",
+    "clv",
+    "repurchase",
+    "regions",
+    "campaigns",
+    "merchandise",
+    "marketing",
+)
 # technical terms Chinese analysts write in Latin letters, and the model names
 LATIN_TERMS = {
     "CLV",

@@ -26,4 +26,4 @@ def test_notebook_runs_top_to_bottom_with_defaults(section):
     assert not [o for o in outputs if o.output_type == "error"]
     source = "\n".join(cell.source for cell in notebook.cells)
     drawn = len(re.findall(r"charts\.[a-z_]+\(", source))  # on the sample, every chart shows
-    assert sum("image/png" in o.get("data", {}) for o in outputs) == drawn >= 3
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == drawn >= 1

@@ -7,6 +7,7 @@ import difflib
 from pathlib import Path
 from typing import Any, Literal
 
+import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -57,6 +58,38 @@ class RepurchaseParams(_Strict):
     second_order_windows: list[int] = Field(default_factory=lambda: [30, 60, 90])
 
 
+class CampaignWindow(_Strict):
+    """A yearly promotion: its name and the first and last day (MM-DD) of each phase."""
+
+    name: str
+    warm_up: tuple[str, str]
+    peak: tuple[str, str]
+    after: tuple[str, str]
+
+    @field_validator("warm_up", "peak", "after")
+    @classmethod
+    def _month_days(cls, value: tuple[str, str]) -> tuple[str, str]:
+        for day in value:
+            try:
+                pd.Timestamp(f"2024-{day}")  # a leap year: 02-29 is a day
+            except ValueError:
+                raise ValueError(f"{day!r} is not a MM-DD day, e.g. 11-11") from None
+        return value
+
+
+DEFAULT_CAMPAIGNS = [
+    CampaignWindow(
+        name="618", warm_up=("06-01", "06-15"), peak=("06-16", "06-18"), after=("06-19", "06-30")
+    ),
+    CampaignWindow(
+        name="Double 11",
+        warm_up=("10-20", "11-10"),
+        peak=("11-11", "11-11"),
+        after=("11-12", "11-25"),
+    ),
+]
+
+
 class AlertParams(_Strict):
     """When a KPI or budget line straying from its target or plan calls for watching, and when
     for action (percent of the target or plan)."""
@@ -102,6 +135,7 @@ class Config(_Strict):
             "clv",
             "repurchase",
             "regions",
+            "campaigns",
             "merchandise",
             "marketing",
         ]
@@ -117,6 +151,7 @@ class Config(_Strict):
     clv: ClvParams = Field(default_factory=ClvParams)
     repurchase: RepurchaseParams = Field(default_factory=RepurchaseParams)
     alerts: AlertParams = Field(default_factory=AlertParams)
+    campaigns: list[CampaignWindow] = Field(default_factory=lambda: list(DEFAULT_CAMPAIGNS))
     merchandise: MerchandiseParams = Field(default_factory=MerchandiseParams)
     marketing: MarketingParams = Field(default_factory=MarketingParams)
 

@@ -23,6 +23,7 @@ SECTIONS: dict[str, Section] = {
         Section("clv", "clv.ipynb", ("orders",)),
         Section("repurchase", "repurchase.ipynb", ("orders",)),
         Section("regions", "regions.ipynb", ("orders",), keeps=("region",)),
+        Section("campaigns", "campaigns.ipynb", ("orders",)),
         Section(
             "merchandise",
             "merchandise.ipynb",

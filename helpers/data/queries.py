@@ -495,3 +495,37 @@ def marketing_daily(engine: DataEngine, start: pd.Timestamp, end: pd.Timestamp) 
         GROUP BY ALL ORDER BY ALL""",
         [start, end],
     )
+
+
+def daily_sales(engine: DataEngine, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Per day between start and end: orders, net revenue, cost (NULL without costs), new
+    customers (their first order that day), and marketing spend and attributed revenue where
+    there is a marketing table (NULL otherwise). Days without orders are absent."""
+    cost = "sum(o.cost)" if "cost" in engine.columns("orders") else "NULL"
+    marketing = engine.has("marketing")
+    spend = "m.spend" if marketing else "NULL"
+    attributed = "m.attributed_revenue" if marketing else "NULL"
+    join = (
+        """LEFT JOIN (SELECT date, sum(spend) AS spend, sum(attributed_revenue) AS
+           attributed_revenue FROM marketing GROUP BY 1) m ON m.date = d.day"""
+        if marketing
+        else ""
+    )
+    return engine.sql(
+        f"""
+        WITH firsts AS (SELECT customer_id, min(order_ts) AS first_ts FROM orders GROUP BY 1),
+        d AS (
+            SELECT CAST(o.order_ts AS DATE) AS day, count(*)::DOUBLE AS orders,
+                   sum(o.net_revenue)::DOUBLE AS net_revenue, {cost}::DOUBLE AS cost,
+                   count(DISTINCT o.customer_id) FILTER (
+                       WHERE CAST(f.first_ts AS DATE) = CAST(o.order_ts AS DATE))::DOUBLE
+                       AS new_customers
+            FROM orders o JOIN firsts f USING (customer_id)
+            WHERE o.order_ts >= ? AND o.order_ts < ?
+            GROUP BY 1
+        )
+        SELECT d.day AS date, d.orders, d.net_revenue, d.cost, d.new_customers,
+               {spend}::DOUBLE AS spend, {attributed}::DOUBLE AS attributed_revenue
+        FROM d {join} ORDER BY 1""",
+        [start, end],
+    )

@@ -281,7 +281,8 @@ def paired_series(
     ax.set_xticks(positions, frame[x].astype(str))
     value_axis(ax.yaxis, value_kind, text.locale)
     ax.legend(title=None)
-    return finish(fig, ax, text)
+    first = series[0]  # the alt text names the first series' highest and lowest
+    return finish(fig, ax, text, category_alt(text, frame[x].astype(str), frame[first], value_kind))
 
 
 def ranked_bars(

@@ -1,0 +1,94 @@
+"""Campaign windows, by hand: phases and their baseline, daily averages with empty days as
+zero, uplift, the same days a year before, and sales pulled forward."""
+
+import pandas as pd
+import pytest
+
+from helpers.core.config import CampaignWindow, load_config
+from helpers.core.periods import Quarter, comparison_periods
+from helpers.data.queries import DataEngine
+from helpers.render import text
+from helpers.sections import campaigns
+
+from .conftest import PROJECT
+
+SALE = CampaignWindow(
+    name="Sale", warm_up=("11-01", "11-02"), peak=("11-03", "11-03"), after=("11-04", "11-05")
+)
+OTHER = CampaignWindow(
+    name="Other", warm_up=("10-10", "10-11"), peak=("10-12", "10-12"), after=("10-13", "10-13")
+)
+
+
+def _orders(year: int, daily: dict[str, float]) -> pd.DataFrame:
+    days = list(daily)
+    return pd.DataFrame(
+        {
+            "order_id": [f"{year}-{d}" for d in days],
+            "customer_id": [f"c{year}{i}" for i in range(len(days))],
+            "order_ts": pd.to_datetime([f"{year}-{d} 12:00" for d in days]),
+            "net_revenue": list(daily.values()),
+            "cost": [v / 2 for v in daily.values()],
+        }
+    )
+
+
+# 2025: every baseline day outside Other sells 10 (Oct 4-31, less Oct 10-13: 24 days), the
+# warm-up 20 a day, the peak 100, the after phase 4 and nothing (an empty day).
+BASELINE = [d.strftime("%m-%d") for d in pd.date_range("2025-10-04", "2025-10-31")]
+DAILY_2025 = {d: 10.0 for d in BASELINE} | {"10-12": 500.0}
+DAILY_2025 |= {"11-01": 20.0, "11-02": 20.0, "11-03": 100.0, "11-04": 4.0}
+ORDERS = pd.concat([_orders(2025, DAILY_2025), _orders(2024, {"11-03": 80.0})])
+
+
+def test_phases_and_their_baseline():
+    phases = campaigns.phase_dates(SALE, 2025)
+    assert phases["baseline"] == (pd.Timestamp("2025-10-04"), pd.Timestamp("2025-10-31"))
+    assert phases["peak"] == (pd.Timestamp("2025-11-03"), pd.Timestamp("2025-11-03"))
+
+
+def test_daily_averages_uplift_a_year_before_and_pulled_forward():
+    engine = DataEngine({"orders": ORDERS})
+    daily = campaigns.queries.daily_sales(
+        engine, pd.Timestamp("2024-10-01"), pd.Timestamp("2025-12-01")
+    )
+    daily["date"] = pd.to_datetime(daily["date"])
+    now = campaigns.daily_averages(daily, SALE, 2025, [SALE, OTHER]).set_index("phase")
+    assert now.loc["baseline", "days"] == 24  # Oct 10-13 are Other's window
+    assert now.loc["baseline", "net_revenue"] == pytest.approx(10.0)
+    assert now.loc["warm_up", "net_revenue"] == 20.0
+    assert now.loc["after", "net_revenue"] == pytest.approx(2.0)  # 4 and an empty day
+    assert now.loc["peak", "margin"] == pytest.approx(50.0)
+    before = campaigns.daily_averages(daily, SALE, 2024, [SALE, OTHER])
+    table = campaigns.compare(now.reset_index(), before).set_index("phase")
+    assert table.loc["peak", "uplift"] == pytest.approx(100 / 10 - 1)
+    assert table.loc["peak", "yoy"] == pytest.approx(100 / 80 - 1)
+    assert campaigns.pulled_forward(table.reset_index()) == pytest.approx((10 - 2) * 2)
+    finding = campaigns.campaign_finding("Sale", table.reset_index())
+    assert finding.figures["pulled_forward"] == pytest.approx(16.0) and finding.stake == 100.0
+    assert text.sentence(finding) == (
+        "Sale: ¥100 of net revenue a day at its peak, 10.0x an ordinary day, +25.0% on the "
+        "same days a year before; the days after it sold ¥16.00 less than ordinary days: sales "
+        "pulled forward."
+    )
+
+
+def test_the_section_reports_the_windows_whose_peak_falls_in_the_quarter():
+    config = load_config(PROJECT / "params", "2025Q4", []).model_copy(
+        update={"campaigns": [SALE, OTHER]}
+    )
+    engine = DataEngine({"orders": ORDERS})
+    periods = comparison_periods(Quarter.parse("2025Q4"))
+    section = campaigns.build_section(engine, config, periods)
+    assert list(section.windows) == ["Sale", "Other"]
+    q3 = config.model_copy(update={"quarter": "2025Q3"})
+    assert [f.kind for f in campaigns.build_section(engine, q3, periods).findings] == [
+        "campaigns.none"
+    ]
+
+
+def test_a_campaign_day_must_be_a_day():
+    with pytest.raises(ValueError, match="'13-01' is not a MM-DD day"):
+        CampaignWindow(
+            name="x", warm_up=("13-01", "13-02"), peak=("11-11", "11-11"), after=("11-12", "11-13")
+        )
