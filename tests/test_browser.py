@@ -7,19 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from helpers.core.config import Config
+
 from .conftest import PROJECT
 
 pytestmark = pytest.mark.e2e
-PAGES = (
-    "index",
-    "traffic",
-    "clv",
-    "repurchase",
-    "regions",
-    "campaigns",
-    "merchandise",
-    "marketing",
-)
+PAGES = ("index", *Config.model_fields["sections"].default_factory())  # every page, in order
 VIEWPORTS = {"phone": (390, 844), "laptop": (1366, 900)}
 A4_WIDTH = 794  # px at 96 dpi
 OUTPUT = PROJECT / "test-output" / "browser"
