@@ -92,3 +92,55 @@ def test_a_campaign_day_must_be_a_day():
         CampaignWindow(
             name="x", warm_up=("13-01", "13-02"), peak=("11-11", "11-11"), after=("11-12", "11-13")
         )
+
+
+def test_every_column_of_a_phase_and_what_the_section_assembles():
+    """Spend 50 a day on the peak, attributed revenue 150 (ROAS 3); the after phase's empty
+    day counts as zero orders; both windows make the baseline shorter; the section's table
+    is the comparison of this year's and last year's phases, its finding names the window."""
+    marketing = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2025-11-03"]),
+            "channel": ["Ads"],
+            "spend": [50.0],
+            "attributed_revenue": [150.0],
+        }
+    )
+    engine = DataEngine({"orders": ORDERS, "marketing": marketing})
+    daily = campaigns.queries.daily_sales(
+        engine, pd.Timestamp("2024-10-01"), pd.Timestamp("2025-12-01")
+    )
+    daily["date"] = pd.to_datetime(daily["date"])
+    now = campaigns.daily_averages(daily, SALE, 2025, [SALE, OTHER]).set_index("phase")
+    assert now.loc["peak", "roas"] == 3.0 and now.loc["peak", "spend"] == 50.0
+    assert now.loc["after", "orders"] == pytest.approx(0.5)  # one order over two days
+    assert now.loc["after", "new_customers"] == pytest.approx(0.5)
+    alone = campaigns.daily_averages(daily, SALE, 2025, [SALE]).set_index("phase")
+    assert alone.loc["baseline", "days"] == 28  # without Other, every day before counts
+    before = campaigns.daily_averages(daily, SALE, 2024, [SALE, OTHER])
+    table = campaigns.compare(now.reset_index(), before).set_index("phase")
+    assert table.loc["peak", "year_before"] == 80.0 and pd.isna(table.loc["after", "yoy"])
+    config = load_config(PROJECT / "params", "2025Q4", []).model_copy(
+        update={"campaigns": [SALE, OTHER]}
+    )
+    section = campaigns.build_section(engine, config, comparison_periods(Quarter.parse("2025Q4")))
+    pd.testing.assert_frame_equal(section.windows["Sale"], table.reset_index())
+    finding = section.findings[0]
+    assert finding.figures["campaign"] == "Sale" and finding.bases == ("yoy",)
+    assert finding.stake == pytest.approx(100.0)  # one peak day of 100
+
+
+def test_nothing_is_pulled_forward_when_the_days_after_sell_as_usual():
+    table = pd.DataFrame(
+        {
+            "phase": list(campaigns.PHASES),
+            "days": [10, 2, 1, 3],
+            "net_revenue": [10.0, 20.0, 100.0, 10.0],
+            "uplift": [0.0, 1.0, 9.0, 0.0],
+            "yoy": [None, None, None, None],
+        }
+    )
+    assert campaigns.pulled_forward(table) == 0.0
+    assert campaigns.campaign_finding("x", table).figures["pulled_forward"] is None
+    short = campaigns.campaign_finding("x", table.assign(net_revenue=[10.0, 20.0, 100.0, 9.5]))
+    assert short.figures["pulled_forward"] == pytest.approx(1.5)  # 0.5 a day over three days
