@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers.render.index_page import kpi_rows
+from helpers.render.kpi_rows import formatted_kpis
 from helpers.render.locale import Locale
 from helpers.run import cli
 
@@ -270,10 +270,12 @@ def test_index_shows_the_section_figures_it_repeats(ran):
     metrics = json.loads((ran / "2025Q4" / "metrics.json").read_text())
     index = (ran / "2025Q4" / "index.html").read_text()
     clv = (ran / "2025Q4" / "clv.html").read_text()
-    for row in kpi_rows(metrics["sections"]["clv"]["kpis"], Locale()):
+    for row in formatted_kpis(metrics["sections"]["clv"]["kpis"], Locale()):
         assert html.escape(row["current"]) in index and html.escape(row["current"]) in clv
     traffic = (ran / "2025Q4" / "traffic.html").read_text()
-    conversion = kpi_rows({"c": metrics["overview"]["conversion_rate"]}, Locale())[0]["current"]
+    conversion = formatted_kpis({"c": metrics["overview"]["conversion_rate"]}, Locale())[0][
+        "current"
+    ]
     assert conversion in index and conversion in traffic
 
 

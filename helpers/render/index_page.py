@@ -16,11 +16,6 @@ from helpers.sections.findings import headline_stories
 STATUS_RULE = "status: "  # how data.inputs names an order left out for its status
 
 
-def kpi_rows(kpis: dict[str, dict], locale: Locale) -> list[dict]:
-    """Formatted KPI rows, each change and attainment with its CSS class (good, bad, or none)."""
-    return formatted_kpis(kpis, locale)
-
-
 def exclusion_reason(reason: str, locale: Locale) -> str:
     """Why rows were left out, in words: a status, or a rule of the data contract."""
     if reason.startswith(STATUS_RULE):
@@ -88,7 +83,8 @@ def render_index(
         autoescape=select_autoescape(enabled_extensions=("html", "j2")),
     )
     sections = [
-        {**s, "kpis": kpi_rows(s.get("kpis", {}), locale)} for s in metrics["sections"].values()
+        {**s, "kpis": formatted_kpis(s.get("kpis", {}), locale)}
+        for s in metrics["sections"].values()
     ]
     exclusions = [
         {
@@ -114,7 +110,7 @@ def render_index(
         year_ago=locale.quarter(quarter.year_ago.label),
         start=day_label(quarter.start, locale.code),
         end=day_label(quarter.last_day, locale.code),
-        overview=kpi_rows(metrics["overview"], locale),
+        overview=formatted_kpis(metrics["overview"], locale),
         sections=sections,
         skipped=metrics["skipped"],
         sources=[

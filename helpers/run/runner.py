@@ -266,15 +266,13 @@ def build_report(
                 written=lambda artifact: (build / "artifacts" / f"{artifact}.parquet").is_file(),
                 cancel=lambda: [kill_kernel(kernel) for kernel in list(running)],
             )
+        headline = labelled(overview.result(), locale)
+        budget = results.get("marketing", {}).get("budget_lines") or []
         return {
             "quarter": config.quarter,
             "generated_at": datetime.now().isoformat(timespec="seconds"),
-            "overview": labelled(overview.result(), locale),
-            "alerts": report_alerts(
-                labelled(overview.result(), locale),
-                results.get("marketing", {}).get("budget_lines") or [],
-                config.alerts,
-            ),
+            "overview": headline,
+            "alerts": report_alerts(headline, budget, config.alerts),
             "sections": {name: results[name] for name in runnable},
             "skipped": skipped,
             "data_quality": quality,
