@@ -12,7 +12,8 @@ import pytest
 from helpers.data import sample
 
 PROJECT = Path(__file__).resolve().parents[1]
-QUARTERS = ("2025Q3", "2025Q4")  # what the shared batch reports on
+QUARTERS = ("2025Q3", "2025Q4")  # what the shared batch reports on, and the year after them
+YEAR = "2025"
 
 
 _BROAD_FIXTURE_CALLS: dict[tuple[str, str, str], set[str]] = {}
@@ -60,8 +61,9 @@ def small_data(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def batch(small_data, tmp_path_factory):
-    """Run the batch once for two quarters on the small data set, for every end-to-end and
-    browser test that reads a report; return (reports dir, extra params file, stdout)."""
+    """Run the batch once for two quarters and their year on the small data set, for every
+    end-to-end and browser test that reads a report; return (reports dir, extra params file,
+    stdout)."""
     import yaml
 
     from helpers.run import cli
@@ -73,6 +75,7 @@ def batch(small_data, tmp_path_factory):
     argv = ["--project", str(PROJECT), "--reports-dir", str(reports), "--params", str(extra)]
     for quarter in QUARTERS:
         argv += ["--quarter", quarter]
+    argv += ["--year", YEAR]
     printed, warned = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(warned):
         assert cli.main(argv) == 0

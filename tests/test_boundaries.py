@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.core.periods import Quarter, comparison_periods
+from helpers.core.periods import Quarter, Year, comparison_periods
 from helpers.data import queries
 from helpers.models import holdout
 from helpers.sections import repurchase
@@ -113,7 +113,11 @@ def test_a_change_exactly_at_the_combined_uncertainty_is_not_beyond_it():
     ],
 )
 def test_only_seasonal_quarters_compare_with_a_year_ago(quarter, seasonal, bases):
-    assert comparison_bases(quarter, seasonal) == bases
+    assert comparison_bases(Quarter(2025, quarter), seasonal) == bases
+
+
+def test_a_year_compares_with_the_year_before_only():
+    assert comparison_bases(Year(2025), [1, 2, 3, 4]) == ("qoq",)
 
 
 @pytest.mark.parametrize(

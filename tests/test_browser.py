@@ -9,7 +9,7 @@ import pytest
 
 from helpers.core.config import Config
 
-from .conftest import PROJECT
+from .conftest import PROJECT, QUARTERS, YEAR
 
 pytestmark = pytest.mark.e2e
 PAGES = ("index", *Config.model_fields["sections"].default_factory())  # every page, in order
@@ -73,6 +73,24 @@ def test_every_page_works_offline_on_a_phone_and_a_laptop(browser, report, name,
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"{name} scrolls sideways by {overflow} px at {width} px"
     page.screenshot(path=OUTPUT / f"{name}-{viewport}.png", full_page=True)
+    page.close()
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_the_year_report_works_offline_and_links_to_its_quarters(browser, ran, viewport):
+    width, height = VIEWPORTS[viewport]
+    page, outside, errors = _open(browser, ran / YEAR, "index", width, height)
+    assert outside == [] and errors == []
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    related = page.eval_on_selector_all("nav.related a", "links => links.map(a => a.href)")
+    assert related == [(ran / q / "index.html").as_uri() for q in QUARTERS]
+    assert page.locator("#quarters table tbody tr").count() >= 5
+    assert page.locator("#targets table tbody tr").count() > 0
+    page.screenshot(path=OUTPUT / f"year-index-{viewport}.png", full_page=True)
+    page.close()
+    page, _, _ = _open(browser, ran / QUARTERS[-1], "index", width, height)
+    year_link = page.eval_on_selector("nav.related a", "a => a.href")  # Q4 links to its year
+    assert year_link == (ran / YEAR / "index.html").as_uri()
     page.close()
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from helpers.core.config import load_config
 from helpers.core.errors import ParameterError
+from helpers.core.periods import Quarter, Year
 
 from .conftest import PROJECT
 
@@ -15,7 +16,7 @@ def test_defaults_and_quarter_file_layering():
     assert config.quarter == "2025Q4"
     assert config.report_title.startswith("Quarterly and year-end")  # from params/2025Q4.yaml
     assert config.data_dir == PROJECT / "data" / "sample"
-    other = load_config(PARAMS, quarter="2025Q3")
+    other = load_config(PARAMS, period="2025Q3")
     assert other.quarter == "2025Q3"
     assert other.report_title is None  # the locale's own title
 
@@ -44,7 +45,7 @@ def test_unknown_parameter_names_suggest_the_right_one(params_for):
 
 def test_malformed_quarter_in_a_file_or_argument(params_for):
     with pytest.raises(ParameterError, match="malformed quarter '2024Q5'"):
-        load_config(PARAMS, quarter="2024Q5")
+        load_config(PARAMS, period="2024Q5")
     with pytest.raises(ParameterError, match="malformed quarter '2024Q5'"):
         load_config(PARAMS, extra_files=[params_for(quarter="2024Q5")])
 
@@ -56,3 +57,25 @@ def test_bad_values_are_reported_with_their_name(params_for):
         load_config(PARAMS, extra_files=[params_for(sections=["trafic"])])
     with pytest.raises(ParameterError, match="parameter file not found"):
         load_config(PARAMS, extra_files=[Path("no_such.yaml")])
+
+
+def test_a_year_is_reported_when_asked_for_or_set_in_a_file(params_for, tmp_path):
+    year = load_config(PARAMS, period="2025")
+    assert year.period == Year(2025) and year.year == 2025
+    assert year.report_title is None  # params/2025Q4.yaml is a quarter's, not the year's
+    in_file = params_for(year=2024)
+    assert load_config(PARAMS, extra_files=[in_file]).period == Year(2024)
+    # an explicit quarter wins over a year in a file
+    assert load_config(PARAMS, "2025Q3", [in_file]).period == Quarter(2025, 3)
+    with pytest.raises(ParameterError, match="malformed period .25.: expected a quarter"):
+        load_config(PARAMS, extra_files=[params_for(year=25)])
+
+
+def test_a_year_file_layers_over_the_defaults(tmp_path):
+    params = tmp_path / "params"
+    params.mkdir()
+    (params / "default.yaml").write_text((PARAMS / "default.yaml").read_text())
+    (params / "2025.yaml").write_text("shop_name: Year shop\n")
+    (tmp_path / "data" / "sample").mkdir(parents=True)
+    assert load_config(params, "2025").shop_name == "Year shop"
+    assert load_config(params, "2025Q4").shop_name == "Sample shop"

@@ -137,3 +137,22 @@ def test_no_margin_rate_from_costs_of_zero_revenue():
     assert (
         queries.gross_margin_rate(DataEngine({"orders": free}), pd.Timestamp("2026-01-01")) is None
     )
+
+
+def test_repurchase_per_year_rolls_up_each_customers_months():
+    orders = pd.DataFrame(
+        {
+            "order_id": ["1", "2", "3", "4", "5"],
+            "customer_id": ["a", "a", "b", "b", "c"],
+            "order_ts": pd.to_datetime(
+                ["2024-03-01", "2025-01-05", "2025-02-01", "2025-11-30", "2025-06-01"]
+            ),
+            "net_revenue": [10.0] * 5,
+        }
+    )
+    years = queries.repurchase_by_period(DataEngine({"orders": orders}), pd.Timestamp("2026-01-01"))
+    row = years["year"].set_index("period").loc[pd.Timestamp("2025-01-01")]
+    # 2025: a (once, returning from 2024), b (twice, new), c (once, new)
+    assert (row["customers"], row["repeat_customers"], row["returning_customers"]) == (3, 1, 1)
+    # in no quarter of 2025 did anyone order twice: repeat purchase is a yearly fact here
+    assert years["quarter"]["repeat_customers"].sum() == 0

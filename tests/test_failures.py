@@ -250,8 +250,6 @@ def test_ctrl_c_stops_running_sections_and_keeps_the_report(good, tmp_path, caps
             ["traffic"], interrupted, jobs=1, cancel=lambda: cancelled.append(True)
         )
     assert cancelled == [True]
-    monkeypatch.setattr(
-        cli, "run_quarter", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt)
-    )
+    monkeypatch.setattr(cli, "run_period", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
     code, err = run(good, tmp_path, capsys)
-    assert code == 130 and "interrupted [default quarter]; the previous report is kept" in err
+    assert code == 130 and "interrupted [default period]; the previous report is kept" in err

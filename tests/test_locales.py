@@ -8,13 +8,14 @@ import typing
 import nbformat
 import pandas as pd
 import pytest
+import yaml
 from IPython.core.formatters import DisplayFormatter
 
 from helpers.core.config import Config
 from helpers.core.errors import ChartError, Reason, SectionFailedError
 from helpers.data import sample_zh
 from helpers.render import charts, text
-from helpers.render.catalogue import catalogue, known_locales
+from helpers.render.catalogue import LOCALES, catalogue, known_locales
 from helpers.render.chart_style import use_report_style
 from helpers.render.locale import Locale
 from helpers.run.runner import check_charts_drawn
@@ -47,9 +48,49 @@ def test_every_text_is_in_every_locale_with_the_same_figures(locale):
 
 def test_chinese_texts_have_no_stray_spaces_between_characters():
     """YAML folds a line break into a space: fine between English words, a gap in Chinese."""
-    for key, template in catalogue_leaves(catalogue("zh-CN")):
+    for key, template in [
+        *catalogue_leaves(catalogue("zh-CN")),
+        *catalogue_leaves(catalogue("zh-CN@year")),
+    ]:
         if isinstance(template, str):
             assert not re.search(f"{CJK} {CJK}|{CJK} \\{{%(?!-)|%\\}} {CJK}", template), key
+
+
+def _year_words(locale: str) -> dict[str, str]:
+    """The texts a year report words differently (render/locales/year/<locale>.yaml)."""
+    path = LOCALES / "year" / f"{locale}.yaml"
+    return dict(catalogue_leaves(yaml.safe_load(path.read_text(encoding="utf-8"))))
+
+
+def test_a_year_reports_words_replace_texts_that_exist_with_the_same_figures():
+    english, chinese = _year_words("en"), _year_words("zh-CN")
+    assert sorted(english) == sorted(chinese), set(english) ^ set(chinese)
+    base = dict(catalogue_leaves(catalogue("en")))
+    for key in english:
+        assert key in base, f"{key}: a year text for no quarter text"
+        for locale in ("en", "zh-CN"):
+            assert text.figures(key, f"{locale}@year") == text.figures(key, locale), key
+
+
+# words of the quarter that stay in a year report: forecasts of the next quarter, cohorts and
+# first purchases by quarter, campaign windows against a year before
+QUARTER_WORDS = re.compile(
+    r"this quarter|previous quarter|the quarter\b|本季度|上季度|季度末|季度前"
+)
+
+
+NOT_IN_A_YEAR = {"notes.basis.seasonal"}  # a year has no seasonal basis (comparison_bases)
+
+
+def test_a_year_reports_texts_do_not_speak_of_the_quarter():
+    for locale in ("en", "zh-CN"):
+        for key, template in catalogue_leaves(catalogue(f"{locale}@year")):
+            if isinstance(template, str) and key not in NOT_IN_A_YEAR:
+                assert not QUARTER_WORDS.search(template), f"{locale}@year {key}: {template}"
+    year = Locale("zh-CN", "¥", "year")
+    assert (year.quarter("2025"), year.text("index.default_title")) == ("2025年", "年度经营回顾")
+    assert Locale("en", "¥", "year").text("kpi_table.qoq") == "YoY"
+    assert Locale("en").text("kpi_table.qoq") == "QoQ"
 
 
 @pytest.mark.parametrize(

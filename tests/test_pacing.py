@@ -78,3 +78,63 @@ def test_the_index_lists_act_before_watch_in_words():
     }
     assert rows[1]["sentence"] == "Net revenue: ¥92.00 against a target of ¥100.00 (-8.0%)."
     assert alert_rows(found, Locale("zh-CN"))[1]["level"] == "关注"
+
+
+CAMPAIGN_DAILY = pd.DataFrame(
+    {
+        "date": pd.to_datetime(["2025-10-05", "2025-10-06", "2025-11-03", "2025-11-03"]),
+        "channel": ["A", "A", "A", "B"],
+        "campaign": ["big", "big", "small", ""],
+        "spend": [100.0, 100.0, 11.0, 50.0],
+        "budget": [80.0, 80.0, 10.0, 50.0],
+    }
+)
+
+
+def test_spend_against_budget_by_month_and_by_week_to_date():
+    months = pacing.by_interval(CAMPAIGN_DAILY, "month", PARAMS)
+    assert list(months["start"]) == [pd.Timestamp("2025-10-01"), pd.Timestamp("2025-11-01")]
+    assert months[["spend", "budget"]].to_numpy().tolist() == [[200.0, 160.0], [61.0, 60.0]]
+    assert months["spend_to_date"].tolist() == [200.0, 261.0]
+    assert months["deviation"].tolist() == pytest.approx([200 / 160 - 1, 261 / 220 - 1])
+    assert months["level"].tolist() == ["act", "act"]  # +25%, then +18.6% to date
+    weeks = pacing.by_interval(CAMPAIGN_DAILY, "week", PARAMS)
+    # Sunday 5 Oct closes the week from Monday 29 Sep; Monday 6 Oct opens the next
+    assert list(weeks["start"].dt.strftime("%Y-%m-%d")) == [
+        "2025-09-29",
+        "2025-10-06",
+        "2025-11-03",
+    ]
+    assert weeks["budget_to_date"].tolist() == [80.0, 160.0, 220.0]
+
+
+def test_campaign_budget_lines_and_small_gaps_that_are_noise():
+    paced = pacing.budget_pacing(CAMPAIGN_DAILY, PARAMS, weekly=False)
+    assert paced.weeks is None and list(paced.months["start"].dt.month) == [10, 11]
+    lines = paced.campaigns.set_index("campaign")
+    assert "" not in lines.index  # spend under no campaign is no campaign's line
+    assert (
+        lines.loc["big", "deviation"] == pytest.approx(0.25) and lines.loc["big", "level"] == "act"
+    )
+    # +10% off plan, but ¥1 is under 1% of the whole budget (220): on track
+    assert lines.loc["small", "deviation"] == pytest.approx(0.1)
+    assert lines.loc["small", "level"] == "on_track"
+    strict = AlertParams(watch_pct=7.5, act_pct=15, min_budget_gap_pct=0.0)
+    assert (
+        pacing.budget_lines(CAMPAIGN_DAILY, strict, "campaign")
+        .set_index("campaign")
+        .loc["small", "level"]
+        == "watch"
+    )
+    said = pacing.findings(paced.channels, paced.campaigns)
+    (campaigns,) = [f for f in said if f.kind == "marketing.campaign_budget_lines"]
+    assert campaigns.variant == "act" and campaigns.stake == 40.0
+    assert [line["campaign"] for line in campaigns.figures["lines"]] == ["big"]
+    assert Locale().sentences([campaigns]) == [
+        "1 campaign(s) off plan by more than the act threshold this quarter: big (A, +25.0%)."
+    ]
+    alerts = pacing.report_alerts({}, [], PARAMS, campaigns=paced.campaigns.to_dict("records"))
+    assert [(a["kind"], a["campaign"]) for a in alerts] == [("campaign_budget", "big")]
+    (row,) = alert_rows(alerts, Locale())
+    assert row["sentence"].startswith("Campaign big (A): spent ¥200.00 against a budget of ¥160.00")
+    assert pacing.budget_pacing(CAMPAIGN_DAILY.assign(budget=None), PARAMS, weekly=True) is None

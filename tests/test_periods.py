@@ -2,7 +2,17 @@ import pandas as pd
 import pytest
 
 from helpers.core.errors import ParameterError
-from helpers.core.periods import Quarter, comparison_periods
+from helpers.core.periods import (
+    Month,
+    Quarter,
+    Year,
+    comparison_periods,
+    next_quarter,
+    parse_period,
+    parse_target_period,
+    trend_start,
+    within,
+)
 
 
 def test_parse_and_bounds():
@@ -39,3 +49,40 @@ def test_every_month_falls_in_its_quarter(month):
     quarter = Quarter.of(pd.Timestamp(2025, month, 15))
     assert quarter.label == f"2025Q{(month + 2) // 3}"
     assert quarter.start <= pd.Timestamp(2025, month, 15) < quarter.end
+
+
+def test_a_year_is_a_period_made_of_four_quarters():
+    year = parse_period("2025")
+    assert year == Year(2025) and parse_period(2025) == year and year.grain == "year"
+    assert (year.start, year.end, year.last_day) == (
+        pd.Timestamp("2025-01-01"),
+        pd.Timestamp("2026-01-01"),
+        pd.Timestamp("2025-12-31"),
+    )
+    assert [q.label for q in year.quarters] == ["2025Q1", "2025Q2", "2025Q3", "2025Q4"]
+    # a year compares with the year before and the year before that
+    assert (year.previous.label, year.year_ago.label) == ("2024", "2023")
+    assert list(comparison_periods(year)["quarter"]) == ["2025", "2024", "2023"]
+    assert parse_period("2025Q4") == Quarter(2025, 4)
+    with pytest.raises(ParameterError):
+        parse_period("25")
+
+
+def test_target_periods_are_years_quarters_or_months():
+    assert parse_target_period("2025-10") == Month(2025, 10)
+    assert Month(2025, 12).end == pd.Timestamp("2026-01-01") and Month(2025, 2).label == "2025-02"
+    assert parse_target_period("2025") == Year(2025)
+    assert parse_target_period("2025Q2") == Quarter(2025, 2)
+    for bad in ("2025-13", "2025-1", "Oct 2025", ""):
+        assert parse_target_period(bad) is None
+    assert within(Month(2025, 10), Quarter(2025, 4)) and within(Quarter(2025, 4), Year(2025))
+    assert not within(Month(2025, 9), Quarter(2025, 4)) and within(Year(2025), Year(2025))
+
+
+def test_trends_and_forecasts_around_a_period():
+    # a quarter's trend of 4 quarters starts three quarters earlier; a year's covers the year
+    assert trend_start(Quarter(2025, 4), 4) == pd.Timestamp("2025-01-01")
+    assert trend_start(Year(2025), 2) == pd.Timestamp("2025-01-01")
+    assert trend_start(Year(2025), 6) == pd.Timestamp("2024-07-01")
+    assert next_quarter(Year(2025)) == Quarter(2026, 1)
+    assert next_quarter(Quarter(2025, 3)) == Quarter(2025, 4)

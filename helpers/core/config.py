@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from helpers.core.errors import ParameterError
 from helpers.core.outline import SECTIONS
-from helpers.core.periods import Quarter
+from helpers.core.periods import Period, Quarter, Year, parse_period
 
 TABLES = ("orders", "order_items", "traffic", "marketing", "targets")
 
@@ -96,6 +96,13 @@ class AlertParams(_Strict):
 
     watch_pct: float = Field(7.5, ge=0)
     act_pct: float = Field(15.0, ge=0)
+    min_budget_gap_pct: float = Field(1.0, ge=0)
+
+
+class TargetParams(_Strict):
+    """How the KPI scorecard scores attainment."""
+
+    score_cap_pct: float = Field(120.0, ge=100)
 
 
 class MerchandiseParams(_Strict):
@@ -118,6 +125,7 @@ class Config(_Strict):
     """Every parameter of a report run; see params/default.yaml for what each one means."""
 
     quarter: str
+    year: int | None = Field(None, ge=1900, le=2999)
     report_title: str | None = None
     shop_name: str = "Sample shop"
     currency: str = "¥"
@@ -151,6 +159,7 @@ class Config(_Strict):
     clv: ClvParams = Field(default_factory=ClvParams)
     repurchase: RepurchaseParams = Field(default_factory=RepurchaseParams)
     alerts: AlertParams = Field(default_factory=AlertParams)
+    targets: TargetParams = Field(default_factory=TargetParams)
     campaigns: list[CampaignWindow] = Field(default_factory=lambda: list(DEFAULT_CAMPAIGNS))
     merchandise: MerchandiseParams = Field(default_factory=MerchandiseParams)
     marketing: MarketingParams = Field(default_factory=MarketingParams)
@@ -200,8 +209,9 @@ class Config(_Strict):
         return value
 
     @property
-    def period(self) -> Quarter:
-        return Quarter.parse(self.quarter)
+    def period(self) -> Period:
+        """The period reported: the year where `year` is set, else the quarter."""
+        return Year(self.year) if self.year is not None else Quarter.parse(self.quarter)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -254,16 +264,31 @@ def _find_files(params_dir: Path, names: list[str | Path] | tuple) -> list[Path]
     return paths
 
 
+def _stated_period(layers: list[tuple[str, dict]]) -> str | None:
+    """The period the files ask for: the last `year` given, else the last `quarter`."""
+    years = [values["year"] for _, values in layers if values.get("year") is not None]
+    quarters = [values["quarter"] for _, values in layers if "quarter" in values]
+    return str(years[-1]) if years else (quarters[-1] if quarters else None)
+
+
+def _explicit(period: Period) -> dict[str, Any]:
+    """What a period given as an argument sets, over anything a file says."""
+    if isinstance(period, Year):
+        return {"year": period.year}
+    return {"quarter": period.label, "year": None}
+
+
 def load_config(
     params_dir: str | Path = "params",
-    quarter: str | None = None,
+    period: str | None = None,
     extra_files: list[str | Path] | tuple = (),
     overrides: dict[str, Any] | None = None,
 ) -> Config:
-    """Merge default.yaml, <quarter>.yaml (if any), extra files and overrides into a Config.
+    """Merge default.yaml, <period>.yaml (if any), extra files and overrides into a Config.
 
-    The quarter is the argument, else the last one a file states; its <quarter>.yaml comes
-    before the extra files, so a brand or data-set file overrides a quarter's settings.
+    The period ('2025Q4', or '2025' for the year) is the argument, else the last year a file
+    states, else its last quarter; its <period>.yaml comes before the extra files, so a brand
+    or data-set file overrides a period's settings.
 
     Relative paths (`data_dir`) are resolved against the project root, the parent of params_dir.
     """
@@ -273,19 +298,14 @@ def load_config(
         raise ParameterError(f"parameter file not found: {default}")
     base = [(str(default), _read_yaml(default))]
     extras = [(str(path), _read_yaml(path)) for path in _find_files(params_dir, extra_files)]
-    stated = [values["quarter"] for _, values in base + extras if "quarter" in values]
-    chosen = quarter if quarter is not None else (stated[-1] if stated else None)
+    chosen = period if period is not None else _stated_period(base + extras)
     if chosen is None:
         raise ParameterError(f"{default}: no 'quarter' given")
-    quarter_file = params_dir / f"{Quarter.parse(chosen).label}.yaml"
-    for_quarter = [(str(quarter_file), _read_yaml(quarter_file))] if quarter_file.is_file() else []
-    # the explicit quarter wins over anything a file says
-    explicit = (
-        [("quarter argument", {"quarter": Quarter.parse(quarter).label})]
-        if quarter is not None
-        else []
-    )
-    layers = base + for_quarter + extras + explicit
+    period_file = params_dir / f"{parse_period(chosen).label}.yaml"
+    for_period = [(str(period_file), _read_yaml(period_file))] if period_file.is_file() else []
+    # the explicit period wins over anything a file says
+    explicit = [("period argument", _explicit(parse_period(period)))] if period is not None else []
+    layers = base + for_period + extras + explicit
     layers.append(("overrides", overrides or {}))
 
     merged: dict[str, Any] = {}

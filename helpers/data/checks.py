@@ -14,7 +14,7 @@ from pandas.tseries.api import guess_datetime_format
 
 from helpers.core.errors import Violation
 from helpers.core.periods import Quarter
-from helpers.data.contract import CONTRACT, TableSpec
+from helpers.data.contract import CONTRACT, TARGET_LEVELS, TARGET_METRICS, TableSpec
 
 _TRUE = {"true", "1", "yes", "y", "t", "是"}
 
@@ -254,17 +254,7 @@ def _rule_violations(clean: pd.DataFrame, spec: TableSpec, file: str) -> list[Vi
                 )
             )
     if spec.name == "targets":
-        malformed = ~clean["period"].astype("string").str.fullmatch(r"\d{4}Q[1-4]").fillna(False)
-        if malformed.any():
-            violations.append(
-                Violation(
-                    file,
-                    "period",
-                    "malformed quarter (expected YYYYQn)",
-                    int(malformed.sum()),
-                    _examples(clean, malformed, "period"),
-                )
-            )
+        violations += target_violations(clean, file)
     if {"engaged_sessions", "sessions"} <= set(clean.columns):
         over = clean["engaged_sessions"] > clean["sessions"]
         if over.any():
@@ -278,6 +268,43 @@ def _rule_violations(clean: pd.DataFrame, spec: TableSpec, file: str) -> list[Vi
                 )
             )
     return violations
+
+
+TARGET_PERIOD = r"\d{4}(Q[1-4]|-(0[1-9]|1[0-2]))?"  # 2025, 2025Q4, 2025-10
+
+
+def target_violations(targets: pd.DataFrame, file: str) -> list[Violation]:
+    """Targets whose period is not a year, quarter or month, whose metric cannot be measured
+    (at the level given), or that name more than one of channel, category and region."""
+    periods = targets["period"].astype("string").str.fullmatch(TARGET_PERIOD).fillna(False)
+    levels = [c for c in TARGET_LEVELS if c in targets.columns]
+    named = targets[levels].notna().sum(axis=1) if levels else pd.Series(0, targets.index)
+    level = (
+        targets[levels].notna().idxmax(axis=1).where(named > 0)
+        if levels
+        else pd.Series(None, targets.index, dtype=object)
+    )
+    measurable = [
+        metric in TARGET_METRICS and (pd.isna(by) or by in TARGET_METRICS[metric])
+        for metric, by in zip(targets["metric"], level, strict=True)
+    ]
+    rules = (
+        ("period", ~periods, "malformed period (expected YYYY, YYYYQn or YYYY-MM)"),
+        ("metric", ~pd.Series(measurable, targets.index), _unmeasurable()),
+        ("+".join(levels), named > 1, "more than one of channel, category, region"),
+    )
+    return [
+        Violation(file, column, problem, int(rows.sum()), _examples(targets, rows, column))
+        if column in targets.columns
+        else Violation(file, column, problem, int(rows.sum()), _examples(targets, rows, "metric"))
+        for column, rows, problem in rules
+        if rows.any()
+    ]
+
+
+def _unmeasurable() -> str:
+    known = "; ".join(f"{m} (by {', '.join(by) or 'no level'})" for m, by in TARGET_METRICS.items())
+    return f"metric not measured at this level; known: {known}"
 
 
 def check_quarter_has_data(

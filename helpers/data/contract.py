@@ -113,9 +113,26 @@ CONTRACT: dict[str, TableSpec] = {
         ),
         TableSpec(
             "targets",
-            "one row per period x metric",
+            "one row per period x metric (x channel, category or region)",
             required={"period": "text", "metric": "text", "target": _NUM},
-            unique_key=("period", "metric"),
+            optional={"channel": "text", "category": "text", "region": "text", "weight": _NUM},
+            unique_key=("period", "metric", "channel", "category", "region"),
+            non_negative=("weight",),
         ),
     )
+}
+
+TARGET_LEVELS = ("channel", "category", "region")  # a target may be set for one member of one
+# Metrics a target may name, and the levels each can be measured at (orders carry channel and
+# region, order lines category, traffic channel)
+TARGET_METRICS: dict[str, tuple[str, ...]] = {
+    "net_revenue": TARGET_LEVELS,
+    "gross_margin": TARGET_LEVELS,
+    "margin_rate": TARGET_LEVELS,
+    "orders": ("channel", "region"),
+    "customers": ("channel", "region"),
+    "new_customers": ("channel", "region"),
+    "aov": ("channel", "region"),
+    "sessions": ("channel",),
+    "conversion_rate": ("channel",),
 }

@@ -262,9 +262,10 @@ def _grain(grain: str) -> str:
 
 
 def repurchase_by_period(engine: DataEngine, end: pd.Timestamp) -> dict[str, pd.DataFrame]:
-    """Per month and per quarter before `end` (keys "month", "quarter"): customers, customers
-    with 2+ orders in the period, and returning customers (first order before the period).
-    One scan of the orders: quarters are rolled up from each customer's months."""
+    """Per month, quarter and year before `end` (keys "month", "quarter", "year"): customers,
+    customers with 2+ orders in the period, and returning customers (first order before the
+    period). One scan of the orders: quarters and years are rolled up from each customer's
+    months."""
     both = engine.sql(
         """
         WITH months AS (
@@ -275,7 +276,10 @@ def repurchase_by_period(engine: DataEngine, end: pd.Timestamp) -> dict[str, pd.
             SELECT 'month' AS grain, period, orders, first_ts FROM months
             UNION ALL
             SELECT 'quarter', date_trunc('quarter', period), sum(orders), any_value(first_ts)
-            FROM months GROUP BY customer_id, date_trunc('quarter', period))
+            FROM months GROUP BY customer_id, date_trunc('quarter', period)
+            UNION ALL
+            SELECT 'year', date_trunc('year', period), sum(orders), any_value(first_ts)
+            FROM months GROUP BY customer_id, date_trunc('year', period))
         SELECT grain, period, count(*)::DOUBLE AS customers,
                count(*) FILTER (WHERE orders > 1)::DOUBLE AS repeat_customers,
                count(*) FILTER (WHERE first_ts < period)::DOUBLE AS returning_customers
@@ -485,12 +489,15 @@ def repeat_customers_by_period(
 
 
 def marketing_daily(engine: DataEngine, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """Spend and budget per day and channel between start and end (budget NULL where the
-    marketing table has none)."""
-    budget = "sum(budget)" if "budget" in engine.columns("marketing") else "NULL"
+    """Spend and budget per day, channel and campaign between start and end (budget NULL
+    where the marketing table has none; campaign '' where it names none)."""
+    columns = engine.columns("marketing")
+    budget = "sum(budget)" if "budget" in columns else "NULL"
+    campaign = "coalesce(campaign, '')" if "campaign" in columns else "''"
     return engine.sql(
         f"""
-        SELECT date, channel, sum(spend)::DOUBLE AS spend, {budget}::DOUBLE AS budget
+        SELECT date, channel, {campaign} AS campaign, sum(spend)::DOUBLE AS spend,
+               {budget}::DOUBLE AS budget
         FROM marketing WHERE date >= ? AND date < ?
         GROUP BY ALL ORDER BY ALL""",
         [start, end],

@@ -281,7 +281,7 @@ def simulate(n_customers: int = 30_000, seed: int = 42) -> tuple[dict[str, pd.Da
     marketing = build_marketing(
         orders, purchases, days, intensity, n_customers / MARKETING_BASE_CUSTOMERS, rng
     )
-    targets = build_targets(orders, traffic, rng)
+    targets = build_targets(orders, items, traffic, rng)
     tables = {
         "orders": orders,
         "order_items": items,

@@ -226,11 +226,56 @@ def build_marketing(
     return pd.concat(frames, ignore_index=True)
 
 
+PLAN_YEAR = 2025  # the year the sample's plan sets targets at every level for
+SCORECARD_WEIGHTS = {"net_revenue": 40, "gross_margin": 30, "new_customers": 20, "sessions": 10}
+
+
 def build_targets(
-    orders: pd.DataFrame, traffic: pd.DataFrame, rng: np.random.Generator
+    orders: pd.DataFrame, items: pd.DataFrame, traffic: pd.DataFrame, rng: np.random.Generator
 ) -> pd.DataFrame:
-    """Quarterly targets near what happened (plans are never exact)."""
+    """Targets near what happened (plans are never exact): every quarter's headline targets,
+    and for PLAN_YEAR the year's (the sum of its quarters', weighted for the KPI scorecard),
+    net revenue per month, and net revenue per channel, region and category for the year and
+    each of its quarters."""
     valid = orders[(orders["status"] == "completed") & (orders["refund"] < orders["revenue"])]
+    quarterly = quarterly_targets(valid, traffic, rng)
+    plan = quarterly[quarterly["period"].str.startswith(str(PLAN_YEAR))]
+    year = plan.groupby("metric", as_index=False)["target"].sum().assign(period=str(PLAN_YEAR))
+    year["weight"] = year["metric"].map(SCORECARD_WEIGHTS)
+    return pd.concat([quarterly, year, level_targets(valid, items, rng)], ignore_index=True)
+
+
+def level_targets(
+    valid: pd.DataFrame, items: pd.DataFrame, rng: np.random.Generator
+) -> pd.DataFrame:
+    """PLAN_YEAR's net revenue targets per month, and per channel, region and category for the
+    year and each quarter."""
+    in_year = valid[valid["order_ts"].dt.year == PLAN_YEAR]
+    net = (in_year["revenue"] - in_year["refund"]).rename("net_revenue")
+    month = in_year["order_ts"].dt.to_period("M").astype(str).rename("period")
+    quarter = in_year["order_ts"].dt.to_period("Q").astype(str).rename("period")
+    year = pd.Series(str(PLAN_YEAR), in_year.index, name="period")
+    lines = items.merge(in_year[["order_id", "order_ts"]].assign(net=net), on="order_id")
+    gross = lines["quantity"] * lines["unit_price"]
+    share = gross / gross.groupby(lines["order_id"]).transform("sum")
+    line_value = (share * lines["net"]).rename("net_revenue")  # as the report shares it
+    line_period = lines["order_ts"]
+    frames = [net.groupby(month).sum().reset_index()]
+    for level in ("channel", "region"):
+        for period in (year, quarter):
+            frames.append(net.groupby([period, in_year[level]]).sum().reset_index())
+    for grain in ("Y", "Q"):
+        by = [line_period.dt.to_period(grain).astype(str).rename("period"), lines["category"]]
+        frames.append(line_value.groupby(by).sum().reset_index())
+    found = pd.concat(frames, ignore_index=True)
+    found["target"] = np.round(found.pop("net_revenue") * rng.uniform(0.92, 1.10, len(found)), -2)
+    return found.assign(metric="net_revenue")
+
+
+def quarterly_targets(
+    valid: pd.DataFrame, traffic: pd.DataFrame, rng: np.random.Generator
+) -> pd.DataFrame:
+    """Each quarter's headline targets."""
     quarter = valid["order_ts"].dt.to_period("Q")
     first = valid.groupby("customer_id")["order_ts"].transform("min") == valid["order_ts"]
     actual = pd.DataFrame(

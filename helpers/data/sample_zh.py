@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -95,7 +94,7 @@ def write_chinese_export(source: Path, out: Path) -> None:
             )
         else:
             frame.to_parquet(out / path.name, index=False)
-    shutil.copy(source / "targets.csv", out / "targets.csv")
+    translated(pd.read_csv(source / "targets.csv")).to_csv(out / "targets.csv", index=False)
     manifest = json.loads((source / "manifest.json").read_text())
     manifest["chinese_names"] = NAMES
     manifest["order_headers"] = ORDER_HEADERS

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.core.config import ClvParams, Config
-from helpers.core.periods import Quarter
+from helpers.core.periods import Period
 from helpers.data import queries
 from helpers.models.fitting import (
     MODEL_KEYS,
@@ -164,7 +164,7 @@ def spend_validation(
 
 
 def validate_models(
-    engine: queries.DataEngine, config: Config, quarter: Quarter
+    engine: queries.DataEngine, config: Config, quarter: Period
 ) -> tuple[pd.DataFrame, dict[str, dict], dict, tuple]:
     """Fit each candidate on history before the quarter, predict the quarter, compare.
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from helpers.core.config import Config
 from helpers.core.errors import Reason
-from helpers.core.periods import Quarter
+from helpers.core.periods import Period, next_quarter
 from helpers.data import queries
 from helpers.models.fitting import (
     UNIT_DAYS,
@@ -70,10 +70,11 @@ def margin_rates(
     return rate, None
 
 
-def horizon_for(config: Config, quarter: Quarter) -> Horizon:
+def horizon_for(config: Config, quarter: Period) -> Horizon:
     """The next quarter's length and the CLV horizon of the parameters, in model time units."""
     params = config.clv
-    next_days = (quarter.shift(1).end - quarter.end).days
+    following = next_quarter(quarter)
+    next_days = (following.end - following.start).days
     return Horizon(
         next_days / UNIT_DAYS[params.time_unit],
         params.horizon_months,
@@ -85,7 +86,7 @@ def horizon_for(config: Config, quarter: Quarter) -> Horizon:
 def value_snapshot(
     engine: queries.DataEngine,
     config: Config,
-    quarter: Quarter,
+    quarter: Period,
     key: str,
     fitted: tuple[pd.DataFrame, FittedModel, SpendModel | None, str | None] | None = None,
     origins: bool = False,
@@ -123,7 +124,7 @@ def value_snapshot(
 
 
 def base_summary(
-    snapshot: Snapshot, engine: queries.DataEngine, quarter: Quarter
+    snapshot: Snapshot, engine: queries.DataEngine, quarter: Period
 ) -> dict[str, float | None]:
     """Headline figures of a valued customer base, with the standard errors of its CLV
     figures (keys ending in _se)."""

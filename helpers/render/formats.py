@@ -17,7 +17,7 @@ from datetime import date
 import pandas as pd
 from babel.dates import format_date
 
-from helpers.core.periods import Quarter
+from helpers.core.periods import Period, parse_period, parse_target_period
 from helpers.render.catalogue import DEFAULT_LOCALE, entry
 
 COMPACT_FROM = 1e4  # smaller numbers are written out in full: 7,857
@@ -137,10 +137,12 @@ def fmt_change(change: float | None, unit: str, locale: str = DEFAULT_LOCALE) ->
     return f"{change:+.1%}"
 
 
-def quarter_label(quarter: str | Quarter, locale: str = DEFAULT_LOCALE) -> str:
-    """'2025Q4' as the locale writes it: 2025Q4, 2025年第四季度."""
-    quarter = Quarter.parse(quarter)
-    return format_date(quarter.start.date(), entry(locale, "dates.quarter"), locale=_babel(locale))
+def period_label(period: str | Period, locale: str = DEFAULT_LOCALE) -> str:
+    """A year, quarter or month ('2025', '2025Q4', '2025-10') as the locale writes it: 2025,
+    2025Q4, Oct 2025; 2025年, 2025年第四季度, 2025年10月."""
+    period = parse_target_period(period) or parse_period(period)  # the latter says what is wrong
+    pattern = entry(locale, f"dates.{period.grain}")
+    return format_date(period.start.date(), pattern, locale=_babel(locale))
 
 
 def month_label(month: date | pd.Timestamp, locale: str = DEFAULT_LOCALE) -> str:
@@ -156,4 +158,4 @@ def day_label(day: date | pd.Timestamp, locale: str = DEFAULT_LOCALE) -> str:
 
 
 def _babel(locale: str) -> str:
-    return locale.replace("-", "_")
+    return locale.partition("@")[0].replace("-", "_")

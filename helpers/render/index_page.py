@@ -6,12 +6,14 @@ from datetime import datetime
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from helpers.core.periods import Quarter
+from helpers.core.periods import parse_period
 from helpers.render.formats import day_label
 from helpers.render.html import REPORT_CSS, TEMPLATES
 from helpers.render.kpi_rows import formatted_kpis
 from helpers.render.locale import Locale
 from helpers.sections.findings import headline_stories
+from helpers.sections.kpis import attainment_judgement
+from helpers.sections.overview import TARGET_UNITS
 
 STATUS_RULE = "status: "  # how data.inputs names an order left out for its status
 
@@ -56,10 +58,23 @@ def alert_rows(alerts: list[dict], locale: Locale) -> list[dict]:
                 target=locale.value(record.get("target"), record["unit"], scale),
                 deviation=deviation,
             )
+        elif alert["kind"] == "target":
+            scale = locale.scale([alert["actual"], alert["target"]])
+            sentence = locale.text(
+                "index.alert_target",
+                label=locale.text(f"kpis.overview.{alert['metric']}"),
+                where=target_place(alert, locale),
+                current=locale.value(alert["actual"], TARGET_UNITS[alert["metric"]], scale),
+                target=locale.value(alert["target"], TARGET_UNITS[alert["metric"]], scale),
+                deviation=deviation,
+            )
         else:
             scale = locale.scale([alert["spend"], alert["budget"]])
             sentence = locale.text(
-                "index.alert_budget",
+                "index.alert_campaign"
+                if alert["kind"] == "campaign_budget"
+                else "index.alert_budget",
+                campaign=alert.get("campaign"),
                 channel=alert["channel"],
                 spend=locale.value(alert["spend"], "currency", scale),
                 budget=locale.value(alert["budget"], "currency", scale),
@@ -70,12 +85,84 @@ def alert_rows(alerts: list[dict], locale: Locale) -> list[dict]:
     return rows
 
 
-def render_index(
-    metrics: dict, shop: str, locale: Locale, params: str, title: str | None = None
-) -> str:
-    """HTML of index.html from the assembled metrics.json content; `title` None is the
-    locale's own title of a quarterly report."""
-    quarter = Quarter.parse(metrics["quarter"])
+def target_place(row: dict, locale: Locale) -> str:
+    """Where a target applies, in words: its period, and its channel, category or region."""
+    period = locale.quarter(str(row["period"]))
+    if not row["dimension"]:
+        return period
+    return f"{period} · {locale.term('dimension', row['dimension'])}: {row['member']}"
+
+
+def scorecard_rows(rows: list[dict], locale: Locale) -> list[dict]:
+    """Each target of the scorecard as the index shows it, its attainment judged like a
+    headline KPI's."""
+    shown = []
+    for row in rows:
+        unit = TARGET_UNITS[row["metric"]]
+        scale = locale.scale([row["actual"], row["target"]])
+        shown.append(
+            {
+                "period": locale.quarter(str(row["period"])),
+                "where": (
+                    f"{locale.term('dimension', row['dimension'])}: {row['member']}"
+                    if row["dimension"]
+                    else locale.text("index.whole_shop")
+                ),
+                "kpi": locale.text(f"kpis.overview.{row['metric']}"),
+                "target": locale.value(row["target"], unit, scale),
+                "actual": locale.value(row["actual"], unit, scale),
+                "attainment": locale.value(row["attainment"], "rate"),
+                "attainment_class": attainment_judgement(row["attainment"], 1) or "",
+                "weight": "" if row["weight"] is None else f"{row['weight']:g}",
+                "score": "" if row["score"] is None else f"{row['score']:.1f}",
+            }
+        )
+    return shown
+
+
+def quarter_rows(quarters: list[dict], locale: Locale) -> list[dict]:
+    """The year's headline KPIs quarter by quarter: label, and the values in one scale."""
+    rows = []
+    for row in quarters:
+        scale = locale.scale(row["values"].values())
+        values = [locale.value(v, row["unit"], scale) for v in row["values"].values()]
+        rows.append({"label": locale.text(f"kpis.{row['key']}"), "values": values})
+    return rows
+
+
+def quarter_links(quarters: list[dict], related: list[dict], locale: Locale) -> list[dict]:
+    """The column heads of the quarters-side-by-side table: each period's name, with a link to
+    its report where one has been generated."""
+    labels = list(quarters[0]["values"]) if quarters else []
+    links = {r["period"]: r["href"] for r in related}
+    return [{"label": locale.quarter(label), "href": links.get(label)} for label in labels]
+
+
+def related_links(related: list[str], locale: Locale) -> list[dict]:
+    """Links to the reports beside this one (period labels: its year's, its quarters')."""
+    return [
+        {
+            "period": label,
+            "href": f"../{label}/index.html",
+            "label": (
+                locale.text("index.year_report", year=label)
+                if parse_period(label).grain == "year"
+                else locale.quarter(label)
+            ),
+        }
+        for label in related
+    ]
+
+
+def render_index(metrics: dict, related: list[str] = ()) -> str:
+    """HTML of index.html from the assembled metrics.json content (whose `page` names the
+    shop, title, language, currency and parameter files), with links to the `related`
+    reports (period labels: a year's quarters, a quarter's year)."""
+    page = metrics["page"]
+    quarter = parse_period(metrics["period"])
+    locale = Locale(page["locale"], page["currency"], quarter.grain)
+    related = related_links(related, locale)
+    shop, title = page["shop"], page["title"]
     # the template is index.html.j2: escape by that name too (select_autoescape's default
     # only knows .html, and would leave a shop name like <script> as code)
     env = Environment(
@@ -119,6 +206,13 @@ def render_index(
         ],
         absent=[locale.term("table", table) for table in metrics["data_quality"]["absent"]],
         exclusions=exclusions,
-        params=params,
+        params=page["params"],
+        year=quarter.year,
+        related=related,
+        quarters=quarter_rows(metrics.get("quarters", []), locale),
+        quarter_links=quarter_links(metrics.get("quarters", []), related, locale),
+        scorecard=scorecard_rows(metrics.get("scorecard", []), locale),
+        score=None if metrics.get("score") is None else locale.value(metrics["score"], "rate"),
+        score_cap=locale.value(page["score_cap_pct"] / 100, "rate"),
         generated=f"{datetime.now():%Y-%m-%d %H:%M}",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from helpers.core.periods import Period
 from helpers.render.formats import Scale
 from helpers.render.locale import Locale
 from helpers.sections.kpis import Z_95, attainment_judgement, comparison_bases, judgement
@@ -9,11 +10,11 @@ from helpers.sections.kpis import Z_95, attainment_judgement, comparison_bases, 
 ARROWS = {1: "▲", -1: "▼"}  # direction of a change, beside its colour (good or bad)
 
 
-def basis_sentence(quarter_number: int, seasonal_quarters: list[int], locale: Locale) -> str:
+def basis_sentence(period: Period, seasonal_quarters: list[int], locale: Locale) -> str:
     """How findings compare, in one sentence for the reader."""
-    seasonal = "yoy" in comparison_bases(quarter_number, seasonal_quarters)
+    seasonal = "yoy" in comparison_bases(period, seasonal_quarters)
     variant = "seasonal" if seasonal else "quarterly"
-    return locale.text(f"notes.basis.{variant}", quarter_number=quarter_number)
+    return locale.text(f"notes.basis.{variant}", quarter_number=getattr(period, "q", 0))
 
 
 def kpi_label(record: dict, locale: Locale) -> str:

@@ -15,10 +15,11 @@ from helpers.render.catalogue import DEFAULT_LOCALE, entry
 from helpers.render.formats import (
     Scale,
     compact,
+    day_label,
     fmt_change,
     fmt_value,
     month_label,
-    quarter_label,
+    period_label,
     scale_for,
 )
 from helpers.sections.findings import Finding
@@ -38,38 +39,50 @@ class ChartText:
 
 @dataclass(frozen=True)
 class Locale:
-    """A report's language (a catalogue in render/locales/) and currency symbol."""
+    """A report's language (a catalogue in render/locales/), currency symbol, and the grain
+    of its period ("quarter", or "year", whose words come from render/locales/year/)."""
 
     code: str = DEFAULT_LOCALE
     currency: str = "¥"
+    grain: str = "quarter"
+
+    @property
+    def texts(self) -> str:
+        """The catalogue the words come from: the language, with the year's words over it
+        in a year report ("en@year", as POSIX writes a locale's variant)."""
+        return self.code if self.grain == "quarter" else f"{self.code}@{self.grain}"
 
     def text(self, key: str, /, **figures) -> str:
         """The catalogue text at `key`, filled with `figures`."""
-        return text.render(key, self.code, self.currency, **figures)
+        return text.render(key, self.texts, self.currency, **figures)
 
     def lookup(self, key: str):
         """The raw catalogue node at `key` (a mapping of words, or a text)."""
-        return entry(self.code, key)
+        return entry(self.texts, key)
 
     def value(self, value: float | None, unit: str, scale: Scale | None = None) -> str:
         """A value by its unit; counts and amounts in `scale` when shown in a group."""
-        return fmt_value(value, unit, self.currency, self.code, scale)
+        return fmt_value(value, unit, self.currency, self.texts, scale)
 
     def scale(self, values: Iterable[float | None]) -> Scale:
         """One compact unit for numbers shown together (scale_for)."""
-        return scale_for(values, self.code)
+        return scale_for(values, self.texts)
 
     def change(self, change: float | None, unit: str) -> str:
-        return fmt_change(change, unit, self.code)
+        return fmt_change(change, unit, self.texts)
 
     def compact(self, value: float) -> str:
-        return compact(value, self.code)
+        return compact(value, self.texts)
 
     def quarter(self, label: str) -> str:
-        return quarter_label(label, self.code)
+        """A quarter's or a year's label as the locale writes it."""
+        return period_label(label, self.texts)
 
     def month(self, when) -> str:
-        return month_label(when, self.code)
+        return month_label(when, self.texts)
+
+    def day(self, when) -> str:
+        return day_label(when, self.texts)
 
     def period(self, start: pd.Timestamp, grain: str) -> str:
         """The month or quarter starting at `start`, by `grain` ("month" or "quarter")."""
@@ -86,7 +99,7 @@ class Locale:
 
     def reason(self, why: Reason | str | None) -> str:
         """Why something is not there, in words."""
-        return text.worded(why, self.code, self.currency)
+        return text.worded(why, self.texts, self.currency)
 
     def plain(self, value):
         """`value` with every Reason in it worded: ready for JSON."""
@@ -99,12 +112,12 @@ class Locale:
         return value
 
     def sentences(self, findings: Iterable[Finding]) -> list[str]:
-        return text.sentences(findings, self.code, self.currency)
+        return text.sentences(findings, self.texts, self.currency)
 
     def chart(self, key: str, /, **figures) -> ChartText:
         """A chart's words from `charts.<key>`: title, x and y (either axis may be left out
         for none), and `parts` (legend entries, bar labels) where it has them."""
-        words = entry(self.code, f"charts.{key}")
+        words = entry(self.texts, f"charts.{key}")
         axes = {
             part: self.text(f"charts.{key}.{part}", **figures) if part in words else ""
             for part in ("title", "x", "y")

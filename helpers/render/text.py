@@ -19,7 +19,7 @@ from helpers.render.formats import (
     compact,
     fmt_change,
     fmt_value,
-    quarter_label,
+    period_label,
 )
 from helpers.sections.findings import Finding
 
@@ -51,7 +51,7 @@ def _environment(locale: str, currency: str) -> Environment:
         pct=lambda x, decimals=0: f"{x:.{decimals}%}",
         fmt=lambda x, spec: format(x, spec),
         compact=lambda x: compact(x, locale),
-        quarter=lambda label: quarter_label(label, locale),
+        quarter=lambda label: period_label(label, locale),
         term=lambda code, group: render(f"terms.{group}.{code}", locale, currency),
         reason=lambda why: worded(why, locale, currency),
         listing=lambda items: words["list"].join(map(str, items)),

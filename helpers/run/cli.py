@@ -1,26 +1,35 @@
-"""`opsreport`: run the quarterly report batch for one or more quarters."""
+"""`opsreport`: run the report batch for one or more quarters, and for whole years."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
 from rich.console import Console
 
 from helpers.core.errors import ReportError, SectionFailedError
+from helpers.core.periods import Quarter
 from helpers.run.progress import Progress, Verbosity
-from helpers.run.runner import run_quarter
+from helpers.run.runner import run_period
 
 INTERRUPTED = 130  # the shell's exit status after Ctrl-C
+
+
+def _year(text: str) -> str:
+    """A --year value: four digits."""
+    if not re.fullmatch(r"\d{4}", text.strip()):
+        raise argparse.ArgumentTypeError(f"expected a year like 2025, not {text!r}")
+    return text.strip()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="opsreport",
-        description="Run the report notebooks for each quarter with papermill, export HTML, and "
-        "write reports/<quarter>/index.html.",
+        description="Run the report notebooks for each quarter (or year) with papermill, export "
+        "HTML, and write reports/<quarter>/index.html (reports/<year>/index.html).",
     )
     parser.add_argument(
         "--quarter",
@@ -31,12 +40,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "in params/default.yaml)",
     )
     parser.add_argument(
+        "--year",
+        "-y",
+        action="append",
+        type=_year,
+        metavar="YYYY",
+        help="year to report on as a whole (every section over the year, its quarters side by "
+        "side); repeat for several; runs after the quarters given",
+    )
+    parser.add_argument(
         "--params",
         "-p",
         action="append",
         default=[],
         metavar="FILE",
-        help="extra parameter file layered over default.yaml and <quarter>.yaml, "
+        help="extra parameter file layered over default.yaml and <period>.yaml, "
         "e.g. a brand or data set (repeatable)",
     )
     parser.add_argument(
@@ -79,10 +97,15 @@ def main(argv: list[str] | None = None) -> int:
     project = args.project.resolve()
     reports_dir = (args.reports_dir or project / "reports").resolve()
     verbosity = Verbosity.QUIET if args.quiet else Verbosity(min(2, 1 + args.verbose))
+    try:  # a --quarter must be one: --quarter 2025 is not the year's report
+        periods = [Quarter.parse(q).label for q in args.quarter or []] + (args.year or [])
+    except ReportError as exc:
+        print(f"ERROR {exc}", file=sys.stderr)
+        return 2
     code, failure = 0, ""
     with Progress(Console(), verbosity) as progress:
-        for quarter in args.quarter or [None]:
-            code, failure = _report(quarter, project, reports_dir, args, progress)
+        for period in periods or [None]:
+            code, failure = _report(period, project, reports_dir, args, progress)
             if code:
                 break
     if failure:  # after the summary table, so it is the last thing on screen
@@ -91,16 +114,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _report(
-    quarter: str | None,
+    period: str | None,
     project: Path,
     reports_dir: Path,
     args: argparse.Namespace,
     progress: Progress,
 ) -> tuple[int, str]:
-    """One quarter's report: exit status and, on failure, the line that says why."""
-    label = quarter or "default quarter"
+    """One period's report: exit status and, on failure, the line that says why."""
+    label = period or "default period"
     try:
-        run_quarter(quarter, project, reports_dir, args.params, progress, jobs=args.jobs)
+        run_period(period, project, reports_dir, args.params, progress, jobs=args.jobs)
     except SectionFailedError as exc:
         return 1, f"FAILED {exc}"
     except KeyboardInterrupt:

@@ -21,7 +21,7 @@ from pyarrow import csv
 
 from helpers.core.config import Config, load_config
 from helpers.core.outline import SECTIONS
-from helpers.core.periods import Quarter, comparison_periods
+from helpers.core.periods import Period, comparison_periods
 from helpers.data import queries
 from helpers.data.inputs import prepare_inputs
 from helpers.data.queries import DataEngine
@@ -60,13 +60,15 @@ class SectionContext:
     build_dir: Path | None
 
     @property
-    def quarter(self) -> Quarter:
+    def period(self) -> Period:
+        """The quarter or year reported."""
         return self.config.period
 
     @property
     def locale(self) -> Locale:
-        """The report's language and currency, for every table, chart and note."""
-        return Locale(self.config.locale, self.config.currency)
+        """The report's language, currency and period grain, for every table, chart and
+        note."""
+        return Locale(self.config.locale, self.config.currency, self.period.grain)
 
     @property
     def channel_colors(self) -> dict[str, str]:
@@ -81,13 +83,13 @@ class SectionContext:
                 "headings.section",
                 title=locale.text(f"sections.{self.section}.title"),
                 shop=safe_markdown(self.config.shop_name),
-                quarter=self.quarter.label,
+                quarter=self.period.label,
                 compared={
                     row.period: row.quarter
                     for row in self.periods.itertuples()
                     if row.period != "current"
                 },
-                basis=basis_sentence(self.quarter.q, self.config.seasonal_quarters, locale),
+                basis=basis_sentence(self.period, self.config.seasonal_quarters, locale),
             )
         )
 
@@ -142,13 +144,13 @@ class SectionContext:
 
 def open_section(
     section: str,
-    quarter: str | None = None,
+    period: str | None = None,
     params_dir: str = "../params",
     build_dir: str | None = None,
     extra_params: list[str] | tuple = (),
 ) -> SectionContext:
     """Load parameters and data for a section notebook, in the batch or interactively."""
-    config = load_config(params_dir, quarter, extra_params)
+    config = load_config(params_dir, period, extra_params)
     use_report_style(config.locale)
     if build_dir is not None:
         clean = Path(build_dir) / "clean"

@@ -151,7 +151,7 @@ class Progress:
     def table(self) -> Table:
         """Every step: quarter, step, status, time and where its page is."""
         table = Table(title=f"opsreport ({time.perf_counter() - self._began:.0f} s)")
-        for column in ("quarter", "step", "status", "time", "page"):
+        for column in ("period", "step", "status", "time", "page"):
             table.add_column(column, justify="right" if column == "time" else "left")
         with self._lock:
             for step in self.steps.values():

@@ -30,12 +30,11 @@ from papermill.exceptions import PapermillExecutionError
 from helpers.core.config import TABLES, Config, load_config
 from helpers.core.errors import InputFileError, ReportError, SectionFailedError
 from helpers.core.outline import SECTIONS, Section, missing_tables
-from helpers.core.periods import comparison_periods
+from helpers.core.periods import Year, comparison_periods
 from helpers.data.inputs import data_quality, prepare_inputs, write_clean_inputs
 from helpers.data.queries import DataEngine
 from helpers.data.reading import find_input_file
 from helpers.render.html import export_html
-from helpers.render.index_page import render_index
 from helpers.render.kpi_rows import labelled
 from helpers.render.locale import Locale
 from helpers.run.build_folder import (
@@ -48,16 +47,18 @@ from helpers.run.build_folder import (
 )
 from helpers.run.kernels import KernelPool
 from helpers.run.progress import Progress, Verbosity
-from helpers.sections.kpis import mark_material
-from helpers.sections.overview import headline_kpis
+from helpers.run.related import refresh_related, write_index
+from helpers.sections.kpis import known, mark_material
+from helpers.sections.overview import headline_kpis, quarters_side_by_side
 from helpers.sections.pacing import report_alerts
+from helpers.sections.targets import scorecard, weighted_score
 
 KERNEL = "ecom-report"
 
 
 def report_dir(reports_dir: Path, config: Config) -> Path:
-    """Where a quarter's finished report lives: reports/[<report_subdir>/]<quarter>."""
-    return reports_dir / config.report_subdir / config.quarter
+    """Where a period's finished report lives: reports/[<report_subdir>/]<2025Q4 or 2025>."""
+    return reports_dir / config.report_subdir / config.period.label
 
 
 FIGURE_AS_TEXT = re.compile(r"<Figure size \d+x\d+ with \d+ Axes>")
@@ -129,12 +130,12 @@ def clean_inputs(config: Config, folder: Path, progress: Progress) -> tuple[dict
     """Validate the inputs and write them as clean Parquet for the sections; return the paths
     and the data-quality summary. The in-memory tables are released on return, so the runner
     holds no input data while the notebooks run."""
-    progress.started(config.quarter, "inputs")
+    progress.started(config.period.label, "inputs")
     bundle = prepare_inputs(config)
     paths = write_clean_inputs(bundle, folder)
     rows = ", ".join(f"{t} {len(f):,} rows" for t, f in bundle.tables.items())
-    progress.detail(config.quarter, f"inputs valid: {rows}")
-    progress.finished(config.quarter, "inputs")
+    progress.detail(config.period.label, f"inputs valid: {rows}")
+    progress.finished(config.period.label, "inputs")
     return paths, data_quality(bundle)
 
 
@@ -145,19 +146,32 @@ def return_freed_memory() -> None:
     pa.default_memory_pool().release_unused()
 
 
-def overview_kpis(clean: dict[str, Path], config: Config) -> dict:
-    """The index page's headline KPIs: a few aggregates, over views of the clean tables."""
+def overview(clean: dict[str, Path], config: Config) -> dict:
+    """What the index page shows beside the sections, over views of the clean tables: the
+    headline KPIs, the targets scorecard and its weighted score, and for a year its quarters
+    side by side."""
     engine = DataEngine(clean, materialize=())
+    period = config.period
     try:
-        kpis = headline_kpis(engine, comparison_periods(config.period))
-        return mark_material(kpis, config.material_change_pct, config.material_rate_change_pp)
+        kpis = headline_kpis(engine, comparison_periods(period))
+        targets = engine.sql("SELECT * FROM targets") if engine.has("targets") else None
+        card = scorecard(engine, targets, period, config.targets.score_cap_pct)
+        return {
+            "kpis": mark_material(kpis, config.material_change_pct, config.material_rate_change_pp),
+            "scorecard": [
+                {k: known(v) if isinstance(v, float) else v for k, v in row.items()}
+                for row in card.drop(columns=["start", "end"], errors="ignore").to_dict("records")
+            ],
+            "score": weighted_score(card),
+            "quarters": quarters_side_by_side(engine, period) if isinstance(period, Year) else [],
+        }
     finally:
         engine.close()
 
 
 def report_locale(config: Config) -> Locale:
-    """The language and currency the report is written in."""
-    return Locale(config.locale, config.currency)
+    """The language, currency and period grain the report is written in."""
+    return Locale(config.locale, config.currency, config.period.grain)
 
 
 def plan_sections(config: Config) -> tuple[list[str], list[dict]]:
@@ -203,18 +217,19 @@ def build_report(
     are computed while the sections run. Each kernel's
     DuckDB gets cores / sections at once: oversubscribed DuckDB threads spin (at 1M customers,
     2 sections at once took 77 s with 2 threads each, 60 s with 1)."""
+    label = config.period.label
     runnable, skipped = plan_sections(config)
     locale = report_locale(config)
-    progress.plan(config.quarter, runnable, skipped)
+    progress.plan(label, runnable, skipped)
     threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
-    progress.detail(config.quarter, f"{jobs} section(s) at a time, {threads} DuckDB thread(s) each")
+    progress.detail(label, f"{jobs} section(s) at a time, {threads} DuckDB thread(s) each")
     sockets = Path(tempfile.mkdtemp(prefix=f"{KERNEL_FILES}{os.getpid()}-"))
     kernels = KernelPool(KERNEL, project / "notebooks", threads, jobs, len(runnable), sockets)
     try:
         clean, quality = clean_inputs(config, build / "clean", progress)
         return_freed_memory()
         parameters = {
-            "quarter": config.quarter,
+            "period": label,
             "params_dir": str(project / "params"),
             "build_dir": str(build),
             "extra_params": extra_params,
@@ -224,21 +239,21 @@ def build_report(
 
         def run(name: str) -> dict:
             section = SECTIONS[name]
-            progress.started(config.quarter, name)
+            progress.started(label, name)
             kernel = kernels.take()
             running.add(kernel)
             try:
                 executed = execute_section(
-                    section, build, project / "notebooks", parameters, config.quarter, kernel
+                    section, build, project / "notebooks", parameters, label, kernel
                 )
             except SectionFailedError:
-                progress.failed(config.quarter, name)
+                progress.failed(label, name)
                 raise
             finally:
                 running.discard(kernel)
                 kernel.shutdown_kernel(now=True)
             title = locale.text(f"sections.{name}.title")
-            page = {"title": title, "shop": config.shop_name, "quarter": config.quarter}
+            page = {"title": title, "shop": config.shop_name, "quarter": label}
             following = runnable[runnable.index(name) + 1 :]
             if following:
                 upcoming = following[0]
@@ -248,7 +263,7 @@ def build_report(
                 }
             export_html(executed, build / f"{name}.html", locale, page)
             recorded = json.loads((build / "metrics" / f"{name}.json").read_text())
-            progress.finished(config.quarter, name, recorded.get("withheld"))
+            progress.finished(label, name, recorded.get("withheld"))
             return {
                 "name": name,
                 "title": title,
@@ -258,7 +273,7 @@ def build_report(
             }
 
         with ThreadPoolExecutor(max_workers=1) as aside:  # beside the sections, not before
-            overview = aside.submit(overview_kpis, clean, config)
+            beside = aside.submit(overview, clean, config)
             results = run_in_dependency_order(
                 runnable,
                 run,
@@ -266,13 +281,22 @@ def build_report(
                 written=lambda artifact: (build / "artifacts" / f"{artifact}.parquet").is_file(),
                 cancel=lambda: [kill_kernel(kernel) for kernel in list(running)],
             )
-        headline = labelled(overview.result(), locale)
-        budget = results.get("marketing", {}).get("budget_lines") or []
+        found = beside.result()
+        headline = labelled(found["kpis"], locale)
+        marketing = results.get("marketing", {})
+        budget = marketing.get("budget_lines") or []
+        campaigns = marketing.get("campaign_budget_lines") or []
         return {
-            "quarter": config.quarter,
+            "period": label,
+            "grain": config.period.grain,
+            "scorecard": found["scorecard"],
+            "score": found["score"],
+            "quarters": found["quarters"],
             "generated_at": datetime.now().isoformat(timespec="seconds"),
             "overview": headline,
-            "alerts": report_alerts(headline, budget, config.alerts),
+            "alerts": report_alerts(
+                headline, budget, config.alerts, found["scorecard"], label, campaigns
+            ),
             "sections": {name: results[name] for name in runnable},
             "skipped": skipped,
             "data_quality": quality,
@@ -338,19 +362,20 @@ def _run_pending(
             results[name] = future.result()
 
 
-def run_quarter(
-    quarter: str | None,
+def run_period(
+    period: str | None,
     project: Path,
     reports_dir: Path,
     extra_params: list[str] | tuple = (),
     progress: Progress | None = None,
     jobs: int = 2,
 ) -> Path:
-    """Build and publish one quarter's report; return the folder it is in."""
+    """Build and publish one period's report (a quarter, '2025Q4', or a year, '2025'); return
+    the folder it is in."""
     progress = progress or Progress()
     started = time.perf_counter()
     extra = [str(Path(p).resolve()) if Path(p).is_file() else str(p) for p in extra_params]
-    config = load_config(project / "params", quarter, extra)
+    config = load_config(project / "params", period, extra)
     final = report_dir(reports_dir, config)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -358,7 +383,7 @@ def run_quarter(
             _build_and_publish(config, final, project, extra, progress, jobs)
     except OSError as exc:
         raise ReportError(f"cannot write the report to {final.parent}: {exc.strerror}") from None
-    progress.published(config.quarter, final, time.perf_counter() - started)
+    progress.published(config.period.label, final, time.perf_counter() - started)
     return final
 
 
@@ -368,7 +393,7 @@ def _build_and_publish(
     check_replaceable(final)
     for folder in remove_stale_builds(final):
         progress.detail(
-            config.quarter, f"removed {folder.name}, left by a run that died", Verbosity.NORMAL
+            config.period.label, f"removed {folder.name}, left by a run that died", Verbosity.NORMAL
         )
     build = final.with_name(f".{final.name}.building-{os.getpid()}")
     shutil.rmtree(build, ignore_errors=True)
@@ -378,16 +403,19 @@ def _build_and_publish(
         # customer-level inputs and per-section scratch files stay out of the published report
         for scratch in ("clean", "metrics"):
             shutil.rmtree(build / scratch, ignore_errors=True)
+        period_file = project / "params" / f"{config.period.label}.yaml"
+        files = ["default.yaml", *([period_file.name] if period_file.is_file() else [])]
+        metrics["page"] = {
+            "shop": config.shop_name,
+            "title": config.report_title,
+            "locale": config.locale,
+            "currency": config.currency,
+            "params": ", ".join(files + [Path(p).name for p in extra]),
+            "score_cap_pct": config.targets.score_cap_pct,
+        }
         (build / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
-        quarter_file = project / "params" / f"{config.quarter}.yaml"
-        files = ["default.yaml", *([quarter_file.name] if quarter_file.is_file() else [])]
-        params = ", ".join(files + [Path(p).name for p in extra])
-        (build / "index.html").write_text(
-            render_index(
-                metrics, config.shop_name, report_locale(config), params, config.report_title
-            ),
-            encoding="utf-8",
-        )
+        # the build folder sits beside the published reports: linked as it will be
+        write_index(build, metrics)
     except SectionFailedError as error:
         kept = keep_failed(build, final, error)
         progress.failed(kept.quarter, kept.section, kept.notebook)
@@ -396,3 +424,4 @@ def _build_and_publish(
         shutil.rmtree(build, ignore_errors=True)
         raise
     publish(build, final)
+    refresh_related(final)

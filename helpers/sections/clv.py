@@ -21,7 +21,7 @@ import pandas as pd
 
 from helpers.core.config import Config
 from helpers.core.errors import Reason
-from helpers.core.periods import Quarter, comparison_periods
+from helpers.core.periods import Period, comparison_periods, parse_period
 from helpers.data import queries
 from helpers.models.fitting import (
     ModelFitError,
@@ -221,7 +221,7 @@ def value_bases(
     cannot be valued; a compared base that cannot is shown without figures."""
     base, notes, current = {}, [], None
     for name, label in zip(periods["period"], periods["quarter"], strict=True):
-        quarter = Quarter.parse(label)
+        quarter = parse_period(label)
         fitted = calibrated if name == "previous" else None
         try:
             snapshot = value_snapshot(
@@ -324,12 +324,12 @@ def build_section(engine: queries.DataEngine, config: Config, periods: pd.DataFr
 
 
 def channel_values(
-    predictions: pd.DataFrame, quarter: Quarter, margin_rate: float | None
+    predictions: pd.DataFrame, quarter: Period, margin_rate: float | None
 ) -> pd.DataFrame:
     """CLV per acquisition channel (clv_by), plus this quarter's new customers of each: how
     many, their mean CLV and the mean value of their first purchase day, both in the CLV's
     basis (margin when known): what marketing ROI sets against CAC."""
-    new = predictions[predictions["first_quarter"] == quarter.label]
+    new = predictions[predictions["first_quarter"].isin([q.label for q in quarter.quarters])]
     cohort = new.groupby("acquisition_channel", observed=True).agg(
         new_customers=("clv", "size"),
         new_clv_mean=("clv", "mean"),

@@ -7,6 +7,8 @@ import math
 
 import pandas as pd
 
+from helpers.core.periods import Period, Quarter
+
 DIFFERENCE_UNITS = ("rate", "ratio", "pct")  # a change of these is their difference
 Z_95 = 1.959964  # two-sided 95% normal quantile
 BASE_PERIOD = {"qoq": "previous", "yoy": "year_ago"}  # the period each change compares with
@@ -62,11 +64,14 @@ def is_material(
     return abs(delta) * 100 >= threshold
 
 
-def comparison_bases(quarter_number: int, seasonal_quarters: list[int]) -> tuple[str, ...]:
-    """The one rule for what findings compare with: the previous quarter first, and also the
+def comparison_bases(period: Period, seasonal_quarters: list[int]) -> tuple[str, ...]:
+    """The one rule for what findings compare with: the previous period first, and also the
     same quarter a year before when the quarter is seasonal (its change on the previous
-    quarter is partly the calendar: 618 in Q2, Double 11 in Q4)."""
-    return ("qoq", "yoy") if quarter_number in seasonal_quarters else ("qoq",)
+    quarter is partly the calendar: 618 in Q2, Double 11 in Q4). A year is compared with the
+    year before ("qoq": the previous period), which holds the same seasons."""
+    if isinstance(period, Quarter) and period.q in seasonal_quarters:
+        return ("qoq", "yoy")
+    return ("qoq",)
 
 
 def exceeds_uncertainty(

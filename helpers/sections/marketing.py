@@ -16,6 +16,7 @@ from helpers.models.valuation import margin_rates
 from helpers.sections import pacing
 from helpers.sections.findings import Finding
 from helpers.sections.kpis import change, known, kpi_record, mark_material
+from helpers.sections.pacing import Pacing
 
 
 def _div(a: pd.Series, b: pd.Series) -> pd.Series:
@@ -248,8 +249,20 @@ class MarketingSection:
     margin_rate: float | None
     findings: list[Finding]
     kpis: dict[str, dict]
-    pacing: pd.DataFrame | None = None  # cumulative spend and budget; None without budgets
-    budget_lines: pd.DataFrame | None = None
+    pacing: Pacing | None = None  # None without budgets
+
+    def budget_records(self) -> dict[str, list[dict] | None]:
+        """The budget lines per channel and per campaign, for metrics.json (the index's
+        alerts); None without budgets (or campaigns)."""
+        paced = self.pacing
+        return {
+            "budget_lines": None if paced is None else paced.channels.to_dict("records"),
+            "campaign_budget_lines": (
+                None
+                if paced is None or paced.campaigns is None
+                else paced.campaigns.to_dict("records")
+            ),
+        }
 
 
 def build_section(
@@ -308,10 +321,9 @@ def build_section(
     if rejected is not None:
         said.insert(1, Finding("common.margin_rejected", {"rate": rejected}))
     daily = queries.marketing_daily(engine, config.period.start, config.period.end)
-    paced = lines = None
-    if daily["budget"].notna().any():
-        paced, lines = pacing.pacing(daily), pacing.budget_lines(daily, config.alerts)
-        said += pacing.findings(lines)
+    paced = pacing.budget_pacing(daily, config.alerts, weekly=config.period.grain == "quarter")
+    if paced is not None:
+        said += pacing.findings(paced.channels, paced.campaigns)
     return MarketingSection(
         total=total,
         channels=channels,
@@ -326,5 +338,4 @@ def build_section(
         findings=said,
         kpis=mark_material(kpis, config.material_change_pct, config.material_rate_change_pp),
         pacing=paced,
-        budget_lines=lines,
     )

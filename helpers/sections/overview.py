@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from helpers.core.periods import COMPARISONS
+from helpers.core.periods import COMPARISONS, Year, comparison_periods, parse_period
 from helpers.data import queries
 from helpers.sections.kpis import kpi_record
+from helpers.sections.targets import period_targets
 from helpers.sections.traffic import add_rates, with_net_orders
 
 ORDER_KPIS = {  # column: unit
@@ -18,13 +19,7 @@ ORDER_KPIS = {  # column: unit
 }
 MARGIN_KPIS = {"gross_margin": "currency", "margin_rate": "rate"}  # where orders carry a cost
 TRAFFIC_KPIS = {"sessions": "count", "conversion_rate": "rate"}
-
-
-def _targets_for(targets: pd.DataFrame | None, quarter: str) -> dict[str, float]:
-    if targets is None:
-        return {}
-    rows = targets[targets["period"] == quarter]
-    return dict(zip(rows["metric"], rows["target"], strict=True))
+TARGET_UNITS = {**ORDER_KPIS, **MARGIN_KPIS, **TRAFFIC_KPIS}  # every metric a target may name
 
 
 def headline_kpis(engine: queries.DataEngine, periods: pd.DataFrame) -> dict[str, dict]:
@@ -47,12 +42,25 @@ def headline_kpis(engine: queries.DataEngine, periods: pd.DataFrame) -> dict[str
     if not frames:
         return {}
     values = pd.concat(frames, axis=1).reindex(list(COMPARISONS))
-    targets = _targets_for(
+    targets = period_targets(
         engine.sql("SELECT * FROM targets") if engine.has("targets") else None,
-        periods.loc[periods["period"] == "current", "quarter"].iloc[0],
+        parse_period(periods.loc[periods["period"] == "current", "quarter"].iloc[0]),
     )
     units = {**ORDER_KPIS, **MARGIN_KPIS, **TRAFFIC_KPIS}
     return {
         name: kpi_record(f"overview.{name}", units[name], values[name].to_dict(), targets.get(name))
         for name in values.columns
     }
+
+
+def quarters_side_by_side(engine: queries.DataEngine, year: Year) -> list[dict]:
+    """Each headline KPI in each quarter of the year and over the year: key, unit, and values
+    by period label (the quarters', then the year's)."""
+    found = {}
+    for period in [*year.quarters, year]:
+        for name, record in headline_kpis(engine, comparison_periods(period)).items():
+            row = found.setdefault(
+                name, {"key": record["key"], "unit": record["unit"], "values": {}}
+            )
+            row["values"][period.label] = record.get("current")
+    return list(found.values())

@@ -1,9 +1,12 @@
-"""Budget pacing and alerts: spend against budget day by day through the quarter (cumulative
-actual against plan, by channel), and an alert level for every budget line and every
-headline KPI with a target that strays from plan by more than the thresholds in the params
-(`alerts`: watch and act, in percent): on track, watch, act."""
+"""Budget pacing and alerts: spend against budget day by day, week by week and month by month
+through the period (cumulative actual against plan), by channel and by campaign, and an alert
+level for every budget line, every headline KPI with a target and every other target that
+strays from plan by more than the thresholds in the params (`alerts`: watch and act, in
+percent): on track, watch, act."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -26,22 +29,82 @@ def level(deviation: float | None, params: AlertParams) -> str | None:
 
 
 def pacing(daily: pd.DataFrame) -> pd.DataFrame:
-    """Cumulative spend and budget by day through the quarter, in total and per channel
-    (`daily`: date, channel, spend, budget): columns date, channel ("" for the total),
-    spend, budget (both cumulative)."""
+    """Cumulative spend and budget by day through the period, in total and per channel
+    (`daily`: date, channel, spend, budget, and any further split such as campaign): columns
+    date, channel ("" for the total), spend, budget (both cumulative)."""
+    daily = daily.groupby(["date", "channel"], as_index=False)[["spend", "budget"]].sum()
     total = daily.groupby("date", as_index=False)[["spend", "budget"]].sum().assign(channel="")
     both = pd.concat([daily, total], ignore_index=True).sort_values(["channel", "date"])
     both[["spend", "budget"]] = both.groupby("channel")[["spend", "budget"]].cumsum()
     return both.reset_index(drop=True)[["date", "channel", "spend", "budget"]]
 
 
-def budget_lines(daily: pd.DataFrame, params: AlertParams) -> pd.DataFrame:
-    """Per channel: the quarter's spend against its budget, the deviation and its level,
-    largest deviation first (overspending and underspending both stray from the plan)."""
-    lines = daily.groupby("channel", as_index=False)[["spend", "budget"]].sum()
+INTERVALS = {"month": "MS", "week": "W-MON"}  # weeks start on Monday
+
+
+def by_interval(daily: pd.DataFrame, interval: str, params: AlertParams) -> pd.DataFrame:
+    """Spend against budget per month or week ("month", "week": weeks start on Monday) of the
+    period: columns start, spend, budget, and both cumulative from the period's start, with
+    the cumulative deviation and its level (how far the spend has strayed from plan so far)."""
+    start = daily["date"].dt.to_period(INTERVALS[interval][0]).dt.start_time
+    if interval == "week":
+        start = daily["date"].dt.to_period("W-SUN").dt.start_time
+    table = daily.groupby(start.rename("start"))[["spend", "budget"]].sum().reset_index()
+    table["spend_to_date"] = table["spend"].cumsum()
+    table["budget_to_date"] = table["budget"].cumsum()
+    planned = table["budget_to_date"].where(table["budget_to_date"] > 0)
+    table["deviation"] = table["spend_to_date"] / planned - 1
+    table["level"] = [level(known(d), params) for d in table["deviation"]]
+    return table
+
+
+def budget_lines(
+    daily: pd.DataFrame, params: AlertParams, by: str = "channel", whole_budget: float | None = None
+) -> pd.DataFrame:
+    """Per channel (or per `by`: "campaign", with its channel): the period's spend against its
+    budget, the deviation and its level, largest deviation first (overspending and
+    underspending both stray from the plan). A line whose gap is under min_budget_gap_pct of
+    the period's whole budget (`whole_budget`, by default the budget in `daily`) is on track
+    whatever its deviation: a small campaign 9% off plan is noise."""
+    keys = ["channel"] if by == "channel" else [by, "channel"]
+    lines = daily.groupby(keys, as_index=False)[["spend", "budget"]].sum()
     lines["deviation"] = lines["spend"] / lines["budget"].where(lines["budget"] > 0) - 1
-    lines["level"] = [level(known(d), params) for d in lines["deviation"]]
+    whole = daily["budget"].sum() if whole_budget is None else whole_budget
+    small = (lines["spend"] - lines["budget"]).abs() < whole * params.min_budget_gap_pct / 100
+    lines["level"] = [
+        "on_track" if is_small and known(d) is not None else level(known(d), params)
+        for d, is_small in zip(lines["deviation"], small, strict=True)
+    ]
     return lines.sort_values("deviation", key=abs, ascending=False).reset_index(drop=True)
+
+
+@dataclass
+class Pacing:
+    """Spend against budget through the period, every way the marketing page shows it."""
+
+    cumulative: pd.DataFrame  # pacing(): by day, in total and per channel
+    months: pd.DataFrame  # by_interval(..., "month")
+    weeks: pd.DataFrame | None  # by week in a quarter; None in a year (its months say it)
+    channels: pd.DataFrame  # budget_lines() per channel
+    campaigns: pd.DataFrame | None  # per campaign; None where no row names a campaign
+
+
+def budget_pacing(daily: pd.DataFrame, params: AlertParams, weekly: bool) -> Pacing | None:
+    """Every view of spend against budget (`daily`: marketing_daily); None without budgets."""
+    if not daily["budget"].notna().any():
+        return None
+    named = daily["campaign"] != ""
+    return Pacing(
+        cumulative=pacing(daily),
+        months=by_interval(daily, "month", params),
+        weeks=by_interval(daily, "week", params) if weekly else None,
+        channels=budget_lines(daily, params),
+        campaigns=(
+            budget_lines(daily[named], params, "campaign", daily["budget"].sum())
+            if named.any()
+            else None
+        ),
+    )
 
 
 def kpi_alerts(kpis: dict[str, dict], params: AlertParams) -> list[dict]:
@@ -59,24 +122,53 @@ def kpi_alerts(kpis: dict[str, dict], params: AlertParams) -> list[dict]:
     return alerts
 
 
-def report_alerts(kpis: dict[str, dict], budget: list[dict], params: AlertParams) -> list[dict]:
-    """What the index lists first: every headline KPI short of its target and every budget
-    line off its plan by more than the watch threshold, "act" before "watch", the furthest
-    off first. A KPI alert carries its record's key, current value, target and unit; a
-    budget alert its channel, spend and budget."""
+def target_alerts(scorecard: list[dict], period: str, params: AlertParams) -> list[dict]:
+    """Every target of the scorecard below the report period's own whole-shop targets (which
+    the headline KPIs carry): a month, a quarter of a year, a channel, category or region;
+    its shortfall against the target and the level (beyond the target is on track)."""
+    alerts = []
+    for row in scorecard:
+        attainment = known(row.get("attainment"))
+        if attainment is None or (str(row["period"]) == period and row["dimension"] == ""):
+            continue
+        shortfall = min(0.0, attainment - 1)
+        alerts.append({**row, "deviation": attainment - 1, "level": level(shortfall, params)})
+    return alerts
+
+
+def report_alerts(
+    kpis: dict[str, dict],
+    budget: list[dict],
+    params: AlertParams,
+    scorecard: list[dict] = (),
+    period: str = "",
+    campaigns: list[dict] = (),
+) -> list[dict]:
+    """What the index lists first: every headline KPI short of its target, every other target
+    of the scorecard missed, and every budget line off its plan by more than the watch
+    threshold (per channel, and per campaign), "act" before "watch", the furthest off first. A
+    KPI alert carries its record's key, current value, target and unit; a target alert its
+    scorecard row; a budget alert its channel (and campaign), spend and budget."""
     found = [
         {"kind": "kpi", **alert, "record": kpis[alert["kpi"]]}
         for alert in kpi_alerts(kpis, params)
         if alert["level"] != "on_track"
     ]
-    found += [{"kind": "budget", **line} for line in budget if line["level"] in ("act", "watch")]
+    found += [
+        {"kind": "target", **alert}
+        for alert in target_alerts(list(scorecard), period, params)
+        if alert["level"] != "on_track"
+    ]
+    for kind, lines in (("budget", budget), ("campaign_budget", campaigns)):
+        found += [{"kind": kind, **line} for line in lines if line["level"] in ("act", "watch")]
     return sorted(found, key=lambda a: (LEVELS.index(a["level"]), -abs(a["deviation"])))
 
 
-def findings(lines: pd.DataFrame) -> list[Finding]:
-    """The budget lines that call for action or watching, most strayed first."""
+def findings(lines: pd.DataFrame, campaigns: pd.DataFrame | None = None) -> list[Finding]:
+    """The channel budget lines that call for action or watching, most strayed first, and one
+    finding naming every campaign that does."""
     flagged = lines[lines["level"].isin(["act", "watch"])]
-    return [
+    said = [
         Finding(
             "marketing.budget_line",
             {"channel": row.channel, "spend": row.spend, "budget": row.budget},
@@ -85,3 +177,14 @@ def findings(lines: pd.DataFrame) -> list[Finding]:
         )
         for row in flagged.itertuples()
     ]
+    off = campaigns[campaigns["level"].isin(["act", "watch"])] if campaigns is not None else None
+    if off is not None and not off.empty:
+        listed = off[["campaign", "channel", "deviation"]].to_dict("records")
+        gap = (off["spend"] - off["budget"]).abs().sum()
+        variant = "act" if (off["level"] == "act").any() else "watch"
+        said.append(
+            Finding(
+                "marketing.campaign_budget_lines", {"lines": listed}, variant=variant, stake=gap
+            )
+        )
+    return said

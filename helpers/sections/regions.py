@@ -130,5 +130,5 @@ def build_section(
     repeat = queries.repeat_customers_by_period(engine, periods, ["region"])
     table = region_table(orders, repeat)
     table = table.replace([np.inf, -np.inf], np.nan)
-    bases = comparison_bases(config.period.q, config.seasonal_quarters)
+    bases = comparison_bases(config.period, config.seasonal_quarters)
     return RegionsSection(table, by_period(orders), findings(table, bases, config))

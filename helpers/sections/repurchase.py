@@ -142,9 +142,9 @@ def member_comparison(counts: pd.DataFrame, alpha: float) -> pd.DataFrame:
     return table.merge(tests, on="period")
 
 
-def _period_rates(quarterly: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:
+def _period_rates(by_period: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:
     starts = periods.set_index("period")["start"]
-    return quarterly.set_index("period").reindex(starts.to_numpy()).set_axis(starts.index)
+    return by_period.set_index("period").reindex(starts.to_numpy()).set_axis(starts.index)
 
 
 @dataclass
@@ -187,7 +187,7 @@ def build_section(
     by_period = queries.repurchase_by_period(engine, end)
     quarterly = add_rates(by_period["quarter"])
     grain = params.cohort_grain
-    last_period = quarter.start if grain == "quarter" else end - pd.DateOffset(months=1)
+    last_period = end - pd.DateOffset(months=3 if grain == "quarter" else 1)
     retention, cumulative = cohort_matrices(
         queries.cohort_activity(engine, grain, end),
         grain,
@@ -208,7 +208,9 @@ def build_section(
         else None
     )
     cohort_change = cohorts_against_a_year_earlier(retention, recent=4 if grain == "quarter" else 6)
-    kpis = headline_kpis(quarterly, second, periods, params.second_order_windows[-1])
+    kpis = headline_kpis(
+        add_rates(by_period[quarter.grain]), second, periods, params.second_order_windows[-1]
+    )
     return RepurchaseSection(
         quarterly=quarterly,
         monthly=meaningful_returning_rates(add_rates(by_period["month"])),
@@ -230,7 +232,7 @@ def build_section(
             by_channel,
             flows,
             members,
-            comparison_bases(quarter.q, config.seasonal_quarters),
+            comparison_bases(quarter, config.seasonal_quarters),
             params.second_order_windows[-1],
             scheme.name,
         ),
@@ -263,13 +265,14 @@ NO_NEW_CUSTOMERS = Reason("no_new_customers")
 
 
 def headline_kpis(
-    quarterly: pd.DataFrame, second: pd.DataFrame, periods: pd.DataFrame, window: int
+    by_period: pd.DataFrame, second: pd.DataFrame, periods: pd.DataFrame, window: int
 ) -> dict[str, dict]:
-    """Repeat and returning rates of the compared quarters, and the second-order rate of the
-    latest cohort with a full window as of each compared quarter's end; `second` is
-    second_orders() at the latest quarter's end. A returning rate with no new customers (all
-    customers returning by definition) and a cohort rate with no customers are left out."""
-    rates = _period_rates(quarterly, periods)
+    """Repeat and returning rates of the compared periods (`by_period`: rates per period of
+    their grain), and the second-order rate of the latest cohort with a full window as of
+    each compared period's end; `second` is second_orders() at the latest period's end. A
+    returning rate with no new customers (all customers returning by definition) and a cohort
+    rate with no customers are left out."""
+    rates = _period_rates(by_period, periods)
     returning = rates["returning_rate"].where(rates["returning_customers"] < rates["customers"])
     cohorts = {row.period: latest_full_cohort(row.end, window) for row in periods.itertuples()}
     cohort_rates = {

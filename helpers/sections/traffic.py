@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.core.config import Config
-from helpers.core.periods import COMPARISONS
+from helpers.core.periods import COMPARISONS, trend_start
 from helpers.data import queries
 from helpers.models.significance import two_proportion_ztest
 from helpers.sections.findings import Finding
@@ -365,20 +365,20 @@ def channel_margins(engine: queries.DataEngine, periods: pd.DataFrame) -> pd.Dat
     return margins.sort_values("net_revenue", ascending=False).reset_index(drop=True)
 
 
+def channel_rates(engine: queries.DataEngine, periods: pd.DataFrame) -> pd.DataFrame:
+    """Traffic sums and per-session rates per period and channel (orders from the orders
+    table where the traffic table has none)."""
+    by_channel = queries.traffic_by_period(engine, periods, ["channel"])
+    return add_rates(_orders_from_order_table(engine, periods, by_channel, ["channel"]))
+
+
 def build_section(
     engine: queries.DataEngine, config: Config, periods: pd.DataFrame
 ) -> TrafficSection:
     """Query the engine once per grain and derive every traffic table."""
     has_orders = "orders" in engine.columns("traffic")
     totals = add_rates(with_net_orders(engine, periods, queries.traffic_by_period(engine, periods)))
-    by_channel = add_rates(
-        _orders_from_order_table(
-            engine,
-            periods,
-            queries.traffic_by_period(engine, periods, ["channel"]),
-            ["channel"],
-        )
-    )
+    by_channel = channel_rates(engine, periods)
     devices = None
     if "device" in engine.columns("traffic"):
         by_device = queries.traffic_by_period(engine, periods, ["device"])
@@ -393,7 +393,7 @@ def build_section(
     }
     quarter = config.period
     weekly = queries.traffic_weekly(
-        engine, quarter.shift(1 - config.traffic.trend_quarters).start, quarter.end
+        engine, trend_start(quarter, config.traffic.trend_quarters), quarter.end
     )
     thresholds = {
         "material_change_pct": config.material_change_pct,
@@ -418,7 +418,7 @@ def build_section(
             mix,
             {"qoq": tests["previous"], "yoy": tests["year_ago"]},
             thresholds,
-            comparison_bases(quarter.q, config.seasonal_quarters),
+            comparison_bases(quarter, config.seasonal_quarters),
         ),
         kpis={m: measures[m] for m in HEADLINE if m in measures},
         orders_source=_orders_source(engine.has("orders"), has_orders),
