@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from helpers.core.config import AlertParams
+from helpers.core.periods import Quarter, Year
 from helpers.render.index_page import alert_rows
 from helpers.render.locale import Locale
 from helpers.sections import pacing
@@ -92,16 +93,17 @@ CAMPAIGN_DAILY = pd.DataFrame(
 
 
 def test_spend_against_budget_by_month_and_by_week_to_date():
-    months = pacing.by_interval(CAMPAIGN_DAILY, "month", PARAMS)
+    months = pacing.by_interval(CAMPAIGN_DAILY, "month", PARAMS, pd.Timestamp("2025-10-01"))
     assert list(months["start"]) == [pd.Timestamp("2025-10-01"), pd.Timestamp("2025-11-01")]
     assert months[["spend", "budget"]].to_numpy().tolist() == [[200.0, 160.0], [61.0, 60.0]]
     assert months["spend_to_date"].tolist() == [200.0, 261.0]
     assert months["deviation"].tolist() == pytest.approx([200 / 160 - 1, 261 / 220 - 1])
     assert months["level"].tolist() == ["act", "act"]  # +25%, then +18.6% to date
-    weeks = pacing.by_interval(CAMPAIGN_DAILY, "week", PARAMS)
-    # Sunday 5 Oct closes the week from Monday 29 Sep; Monday 6 Oct opens the next
+    weeks = pacing.by_interval(CAMPAIGN_DAILY, "week", PARAMS, pd.Timestamp("2025-10-01"))
+    # Sunday 5 Oct closes the week begun on Monday 29 Sep, shown from the quarter's first day;
+    # Monday 6 Oct opens the next
     assert list(weeks["start"].dt.strftime("%Y-%m-%d")) == [
-        "2025-09-29",
+        "2025-10-01",
         "2025-10-06",
         "2025-11-03",
     ]
@@ -109,7 +111,7 @@ def test_spend_against_budget_by_month_and_by_week_to_date():
 
 
 def test_campaign_budget_lines_and_small_gaps_that_are_noise():
-    paced = pacing.budget_pacing(CAMPAIGN_DAILY, PARAMS, weekly=False)
+    paced = pacing.budget_pacing(CAMPAIGN_DAILY, PARAMS, Year(2025))
     assert paced.weeks is None and list(paced.months["start"].dt.month) == [10, 11]
     lines = paced.campaigns.set_index("campaign")
     assert "" not in lines.index  # spend under no campaign is no campaign's line
@@ -137,4 +139,5 @@ def test_campaign_budget_lines_and_small_gaps_that_are_noise():
     assert [(a["kind"], a["campaign"]) for a in alerts] == [("campaign_budget", "big")]
     (row,) = alert_rows(alerts, Locale())
     assert row["sentence"].startswith("Campaign big (A): spent ¥200.00 against a budget of ¥160.00")
-    assert pacing.budget_pacing(CAMPAIGN_DAILY.assign(budget=None), PARAMS, weekly=True) is None
+    assert pacing.budget_pacing(CAMPAIGN_DAILY, PARAMS, Quarter(2025, 4)).weeks is not None
+    assert pacing.budget_pacing(CAMPAIGN_DAILY.assign(budget=None), PARAMS, Year(2025)) is None

@@ -321,7 +321,7 @@ def build_section(
     if rejected is not None:
         said.insert(1, Finding("common.margin_rejected", {"rate": rejected}))
     daily = queries.marketing_daily(engine, config.period.start, config.period.end)
-    paced = pacing.budget_pacing(daily, config.alerts, weekly=config.period.grain == "quarter")
+    paced = pacing.budget_pacing(daily, config.alerts, config.period)
     if paced is not None:
         said += pacing.findings(paced.channels, paced.campaigns)
     return MarketingSection(

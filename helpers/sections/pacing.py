@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from helpers.core.config import AlertParams
+from helpers.core.periods import Period
 from helpers.sections.findings import Finding
 from helpers.sections.kpis import known
 
@@ -39,16 +40,15 @@ def pacing(daily: pd.DataFrame) -> pd.DataFrame:
     return both.reset_index(drop=True)[["date", "channel", "spend", "budget"]]
 
 
-INTERVALS = {"month": "MS", "week": "W-MON"}  # weeks start on Monday
-
-
-def by_interval(daily: pd.DataFrame, interval: str, params: AlertParams) -> pd.DataFrame:
-    """Spend against budget per month or week ("month", "week": weeks start on Monday) of the
-    period: columns start, spend, budget, and both cumulative from the period's start, with
-    the cumulative deviation and its level (how far the spend has strayed from plan so far)."""
-    start = daily["date"].dt.to_period(INTERVALS[interval][0]).dt.start_time
-    if interval == "week":
-        start = daily["date"].dt.to_period("W-SUN").dt.start_time
+def by_interval(
+    daily: pd.DataFrame, interval: str, params: AlertParams, first_day: pd.Timestamp
+) -> pd.DataFrame:
+    """Spend against budget per month or week ("month", "week": Monday to Sunday) of the
+    period starting on `first_day`: columns start (each one's first day in the period: a
+    week begun before it starts there), spend, budget, and both cumulative from the period's
+    start, with the cumulative deviation and its level (how far spend has strayed so far)."""
+    start = daily["date"].dt.to_period("M" if interval == "month" else "W-SUN").dt.start_time
+    start = start.clip(lower=first_day)
     table = daily.groupby(start.rename("start"))[["spend", "budget"]].sum().reset_index()
     table["spend_to_date"] = table["spend"].cumsum()
     table["budget_to_date"] = table["budget"].cumsum()
@@ -89,15 +89,18 @@ class Pacing:
     campaigns: pd.DataFrame | None  # per campaign; None where no row names a campaign
 
 
-def budget_pacing(daily: pd.DataFrame, params: AlertParams, weekly: bool) -> Pacing | None:
-    """Every view of spend against budget (`daily`: marketing_daily); None without budgets."""
+def budget_pacing(daily: pd.DataFrame, params: AlertParams, period: Period) -> Pacing | None:
+    """Every view of spend against budget over the period (`daily`: marketing_daily), by week
+    only in a quarter (a year's 53 weeks would not be read); None without budgets."""
     if not daily["budget"].notna().any():
         return None
     named = daily["campaign"] != ""
     return Pacing(
         cumulative=pacing(daily),
-        months=by_interval(daily, "month", params),
-        weeks=by_interval(daily, "week", params) if weekly else None,
+        months=by_interval(daily, "month", params, period.start),
+        weeks=by_interval(daily, "week", params, period.start)
+        if period.grain == "quarter"
+        else None,
         channels=budget_lines(daily, params),
         campaigns=(
             budget_lines(daily[named], params, "campaign", daily["budget"].sum())
