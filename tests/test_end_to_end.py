@@ -234,10 +234,20 @@ def test_cdnow_runs_end_to_end_with_orders_only(tmp_path):
                 "cdnow.yaml",
                 "--params",
                 str(extra),
+                "--quarter",
+                "1998Q2",
+                "--year",
+                "1997",
             ]
         )
         == 0
     )
+    year = reports / "cdnow" / "1997"  # the cohort's first year: nothing before it to fit on
+    index = (year / "index.html").read_text()
+    assert "Traffic structure was skipped: no traffic table" in index
+    assert 'id="targets"' not in index and 'id="quarters"' in index  # no targets file
+    withheld = json.loads((year / "metrics.json").read_text())["sections"]["clv"]["withheld"]
+    assert "no customers with an order before then" in withheld
     folder = reports / "cdnow" / "1998Q2"
     index = (folder / "index.html").read_text()
     assert "Traffic structure was skipped: no traffic table" in index

@@ -7,6 +7,7 @@ import pytest
 
 from helpers.core.config import load_config
 from helpers.core.errors import DataContractError, InputFileError
+from helpers.core.periods import Quarter, Year
 from helpers.data.inputs import data_quality, prepare_inputs, write_clean_inputs
 
 from .conftest import PROJECT
@@ -56,12 +57,17 @@ def test_valid_inputs_are_coerced_and_exclusions_counted(tmp_path):
     excluded = {row["reason"]: row["rows"] for row in bundle.exclusions}
     assert excluded == {"status: cancelled": 1, "status: test": 1, "fully refunded": 1}
     assert sorted(bundle.absent) == ["marketing", "order_items", "targets"]
-    quality = data_quality(bundle)
+    quality = data_quality(bundle, Quarter(2025, 1))
     assert quality == {
         "sources": {"orders": "orders.csv", "traffic": "traffic.csv"},
         "absent": bundle.absent,
         "exclusions": bundle.exclusions,
         "rows": {"orders": 2, "traffic": 2},
+        # the valid orders end on 1 Feb, the traffic on 5 Jan: short of 31 March
+        "ends_early": [
+            {"table": "orders", "last": "2025-02-01"},
+            {"table": "traffic", "last": "2025-01-05"},
+        ],
     }
     written = write_clean_inputs(bundle, tmp_path / "clean")
     assert set(written) == {"orders", "traffic"}
@@ -169,3 +175,20 @@ def test_unreadable_and_ambiguous_files(tmp_path):
         prepare(tmp_path, files={"orders": "orders.parquet"})
     with pytest.raises(InputFileError, match="file not found"):
         prepare(tmp_path, files={"orders": "nope.csv"})
+
+
+def test_a_table_that_ends_before_the_period_does_is_named():
+    from helpers.data.inputs import ends_early
+    from helpers.render.locale import Locale
+
+    tables = {
+        "orders": pd.DataFrame(
+            {"order_ts": pd.to_datetime(["2025-01-02 00:00", "2025-12-31 18:00"])}
+        ),
+        "traffic": pd.DataFrame({"date": pd.to_datetime(["2025-01-01", "2025-06-30"])}),
+        "targets": pd.DataFrame({"period": ["2025"]}),  # undated: never short
+    }
+    assert ends_early(tables, Year(2025)) == [{"table": "traffic", "last": "2025-06-30"}]
+    assert ends_early(tables, Quarter(2025, 2)) == []  # the last day counts, whatever the hour
+    words = Locale().text("index.ends_early", table="traffic", last="30 Jun 2025", period="2025")
+    assert words == "The traffic table ends on 30 Jun 2025: its figures cover only part of 2025."

@@ -15,6 +15,7 @@ import pandas as pd
 
 from helpers.core.config import TABLES, Config
 from helpers.core.errors import DataContractError
+from helpers.core.periods import Period
 from helpers.data.checks import check_order_lines, check_quarter_has_data, coerce_and_check, is_in
 from helpers.data.contract import CONTRACT
 from helpers.data.reading import find_input_file, map_columns, read_table
@@ -106,14 +107,30 @@ def prepare_inputs(config: Config) -> InputBundle:
     return InputBundle(tables, sources, exclusions, absent)
 
 
-def data_quality(bundle: InputBundle) -> dict:
-    """What the report says about its inputs: files, absent tables, exclusions, rows used."""
+def data_quality(bundle: InputBundle, period: Period) -> dict:
+    """What the report says about its inputs: files, absent tables, exclusions, rows used,
+    and the dated tables that end before the period does (`ends_early`)."""
     return {
         "sources": bundle.sources,
         "absent": bundle.absent,
         "exclusions": bundle.exclusions,
         "rows": {name: len(frame) for name, frame in bundle.tables.items()},
+        "ends_early": ends_early(bundle.tables, period),
     }
+
+
+def ends_early(tables: dict[str, pd.DataFrame], period: Period) -> list[dict]:
+    """Each dated table whose last day falls before the period's (a quarter still running, a
+    year with half its data): table and last day, so a report on part of a period says so."""
+    found = []
+    for name, frame in tables.items():
+        column = CONTRACT[name].date_column
+        if column is None or frame.empty:
+            continue
+        last = frame[column].max().normalize()
+        if last < period.last_day:
+            found.append({"table": name, "last": last.date().isoformat()})
+    return found
 
 
 def write_clean_inputs(bundle: InputBundle, directory: Path) -> dict[str, Path]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from helpers.core.periods import parse_period
@@ -205,6 +206,15 @@ def render_index(metrics: dict, related: list[str] = ()) -> str:
             for table, file in metrics["data_quality"]["sources"].items()
         ],
         absent=[locale.term("table", table) for table in metrics["data_quality"]["absent"]],
+        ends_early=[
+            locale.text(
+                "index.ends_early",
+                table=locale.term("table", row["table"]),
+                last=day_label(pd.Timestamp(row["last"]), locale.code),
+                period=locale.quarter(quarter.label),
+            )
+            for row in metrics["data_quality"].get("ends_early", [])
+        ],
         exclusions=exclusions,
         params=page["params"],
         year=quarter.year,

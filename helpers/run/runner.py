@@ -136,7 +136,7 @@ def clean_inputs(config: Config, folder: Path, progress: Progress) -> tuple[dict
     rows = ", ".join(f"{t} {len(f):,} rows" for t, f in bundle.tables.items())
     progress.detail(config.period.label, f"inputs valid: {rows}")
     progress.finished(config.period.label, "inputs")
-    return paths, data_quality(bundle)
+    return paths, data_quality(bundle, config.period)
 
 
 def return_freed_memory() -> None:
