@@ -146,3 +146,15 @@ def test_charts_do_not_mislead():
     ticks = chart.figure.axes[0].get_xticks()
     assert np.allclose(ticks, np.round(ticks))  # whole periods, no 1.5
     assert chart.alt.startswith("Retention curves") and "Latest:" in chart.alt
+
+
+def test_a_report_beside_that_cannot_be_linked_is_named_not_fatal(tmp_path):
+    from helpers.run.related import refresh_related
+
+    for label in ("2025", "2025Q1", "2025Q2"):
+        (tmp_path / label).mkdir()
+        (tmp_path / label / "index.html").write_text("old")
+    (tmp_path / "2025Q1" / "metrics.json").write_text("{not json")
+    (tmp_path / "2025Q2" / "metrics.json").write_text('{"period": "2025Q2"}')  # older: no page
+    assert refresh_related(tmp_path / "2025") == ["2025Q1", "2025Q2"]
+    assert (tmp_path / "2025Q1" / "index.html").read_text() == "old"  # left as it was

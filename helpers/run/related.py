@@ -33,12 +33,20 @@ def write_index(folder: Path, metrics: dict) -> None:
     os.replace(partial, folder / "index.html")
 
 
-def refresh_related(folder: Path) -> None:
+def refresh_related(folder: Path) -> list[str]:
     """Render again the index page of every other report of the year of the report in
-    `folder`, so each links to it; reports made before index pages were rendered from
-    metrics.json alone (no `page` in it) are left as they are."""
+    `folder`, so each links to it; return the reports that could not be (an unreadable or
+    older metrics.json: made before index pages were rendered from it alone), left as they
+    are."""
+    left = []
     for label in related_periods(folder, parse_period(folder.name)):
         other = folder.parent / label
-        metrics = json.loads((other / "metrics.json").read_text(encoding="utf-8"))
-        if "page" in metrics:
-            write_index(other, metrics)
+        try:
+            metrics = json.loads((other / "metrics.json").read_text(encoding="utf-8"))
+            if "page" in metrics:
+                write_index(other, metrics)
+                continue
+        except (OSError, ValueError):  # unreadable, or not JSON; or its folder not writable
+            pass
+        left.append(label)
+    return left

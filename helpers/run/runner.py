@@ -424,4 +424,10 @@ def _build_and_publish(
         shutil.rmtree(build, ignore_errors=True)
         raise
     publish(build, final)
-    refresh_related(final)
+    for label in refresh_related(final):
+        progress.detail(
+            config.period.label,
+            f"the report of {label} beside it was left without a link to it (made by an older "
+            "version, or its metrics.json is unreadable): run it again to link them",
+            Verbosity.QUIET,
+        )
