@@ -86,12 +86,20 @@ def alert_rows(alerts: list[dict], locale: Locale) -> list[dict]:
     return rows
 
 
+def target_level(row: dict, locale: Locale) -> str:
+    """A target's level in words: the whole shop, or its channel, category or region."""
+    if not row["dimension"]:
+        return locale.text("index.whole_shop")
+    dimension = locale.term("dimension", row["dimension"])
+    return locale.text("index.at_level", dimension=dimension, member=row["member"])
+
+
 def target_place(row: dict, locale: Locale) -> str:
     """Where a target applies, in words: its period, and its channel, category or region."""
     period = locale.quarter(str(row["period"]))
     if not row["dimension"]:
         return period
-    return f"{period} · {locale.term('dimension', row['dimension'])}: {row['member']}"
+    return locale.text("index.place", period=period, level=target_level(row, locale))
 
 
 def scorecard_rows(rows: list[dict], locale: Locale) -> list[dict]:
@@ -104,11 +112,7 @@ def scorecard_rows(rows: list[dict], locale: Locale) -> list[dict]:
         shown.append(
             {
                 "period": locale.quarter(str(row["period"])),
-                "where": (
-                    f"{locale.term('dimension', row['dimension'])}: {row['member']}"
-                    if row["dimension"]
-                    else locale.text("index.whole_shop")
-                ),
+                "where": target_level(row, locale),
                 "kpi": locale.text(f"kpis.overview.{row['metric']}"),
                 "target": locale.value(row["target"], unit, scale),
                 "actual": locale.value(row["actual"], unit, scale),
