@@ -166,8 +166,9 @@ def test_a_missed_target_below_the_headline_alerts_in_words(engine):
     assert by_place[("2025-12", "net_revenue", "")]["level"] == "act"  # 200 of 250: -20%
     assert by_place[("2025-10", "net_revenue", "")]["level"] == "on_track"  # beyond target
     assert by_place[("2025Q4", "orders", "South")]["level"] == "on_track"  # 2 of 2
-    listed = pacing.report_alerts({}, [], params, records, "2025Q4")
+    listed = pacing.report_alerts({}, [], params, found)
     assert [a["kind"] for a in listed][:1] == ["target"] and listed[0]["level"] == "act"
+    assert all(a["level"] != "on_track" for a in listed)
     (row,) = [r for r in alert_rows(listed, Locale()) if "Dec 2025" in r["sentence"]]
     assert row["sentence"] == "Net revenue, Dec 2025: ¥200.00 against a target of ¥250.00 (-20.0%)."
     chinese = alert_rows(listed, Locale("zh-CN"))
@@ -216,3 +217,76 @@ def test_a_targets_file_with_only_the_required_columns(engine):
     card = targets.scorecard(engine, plain[["period", "metric", "target"]], Year(2025), 120)
     assert set(card["dimension"]) == {""} and card["weight"].isna().all()
     assert card["actual"].notna().all()
+
+
+def test_the_scorecard_runs_from_the_year_to_its_months():
+    card = targets.scorecard(DataEngine({"orders": ORDERS}), T, Year(2025), 120)
+    grains = card.drop_duplicates("period")["grain"].tolist()
+    assert grains == ["year", "quarter", "quarter", "quarter", "quarter", "month", "month"]
+    assert card["period"].iloc[0] == "2025" and card["dimension"].iloc[0] == ""
+
+
+def test_rates_and_margins_at_a_level_by_hand():
+    orders = pd.DataFrame(
+        {
+            "order_id": ["1", "2", "3", "4"],
+            "customer_id": ["a", "b", "c", "d"],
+            "order_ts": pd.to_datetime(["2025-10-01", "2025-10-02", "2025-10-03", "2025-10-04"]),
+            "net_revenue": [0.0, 0.5, 80.0, 40.0],
+            "cost": [5.0, 0.1, 20.0, 10.0],
+            "channel": ["Free", "Tiny", "Paid", "Paid"],
+        }
+    )
+    rows = [("margin_rate", c) for c in ("Free", "Tiny", "Paid")] + [
+        ("aov", "Tiny"),
+        ("aov", "Paid"),
+    ]
+    wanted = pd.DataFrame(
+        [("2025Q4", metric, 1.0, channel) for metric, channel in rows],
+        columns=["period", "metric", "target", "channel"],
+    )
+    card = targets.scorecard(DataEngine({"orders": orders}), wanted, Quarter(2025, 4), 120)
+    got = card.set_index(["metric", "member"])["actual"]
+    assert np.isnan(got[("margin_rate", "Free")])  # no revenue: no rate (not -inf)
+    assert got[("margin_rate", "Tiny")] == pytest.approx(0.4 / 0.5)
+    assert got[("margin_rate", "Paid")] == pytest.approx(90 / 120)
+    assert got[("aov", "Tiny")] == 0.5 and got[("aov", "Paid")] == 60.0  # one order; two
+
+
+def test_a_margin_without_costs_is_unknown_not_zero():
+    no_cost = DataEngine(
+        {"orders": ORDERS.drop(columns="cost"), "order_items": ITEMS.drop(columns="unit_cost")}
+    )
+    wanted = pd.DataFrame(
+        {
+            "period": ["2025Q4", "2025Q4", "2025Q4"],
+            "metric": ["gross_margin", "gross_margin", "net_revenue"],
+            "target": [1.0, 1.0, 1.0],
+            "category": [None, "X", "Z"],  # Z sold nothing: 0, not unknown
+        }
+    )
+    card = targets.scorecard(no_cost, wanted, Quarter(2025, 4), 120)
+    got = card.set_index(["metric", "member"])["actual"]
+    assert np.isnan(got[("gross_margin", "")]) and np.isnan(got[("gross_margin", "X")])
+    assert got[("net_revenue", "Z")] == 0.0
+
+
+def test_the_whole_shops_sessions_and_a_year_of_monthly_targets():
+    engine = DataEngine({"orders": ORDERS, "traffic": TRAFFIC})
+    wanted = pd.DataFrame(
+        {
+            "period": ["2025Q4", *[f"2025-{m:02d}" for m in range(1, 13)]],
+            "metric": ["sessions", *["net_revenue"] * 12],
+            "target": [200.0, *[10.0] * 12],
+        }
+    )
+    card = targets.scorecard(engine, wanted, Quarter(2025, 4), 120).set_index("period")
+    assert card.loc["2025Q4", "actual"] == 250.0  # every channel's sessions in the quarter
+    assert targets.period_targets(wanted, Year(2025))["net_revenue"] == 120.0  # twelve months
+    assert "net_revenue" not in targets.period_targets(wanted.iloc[:12], Year(2025))  # eleven
+
+
+def test_beating_a_target_by_far_is_on_track():
+    row = {"period": "2025-10", "metric": "orders", "dimension": "", "attainment": 1.5}
+    (alert,) = pacing.target_alerts([row], "2025Q4", AlertParams(watch_pct=7.5, act_pct=15))
+    assert (alert["level"], alert["deviation"]) == ("on_track", 0.5)

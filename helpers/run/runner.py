@@ -50,7 +50,7 @@ from helpers.run.progress import Progress, Verbosity
 from helpers.run.related import refresh_related, write_index
 from helpers.sections.kpis import known, mark_material
 from helpers.sections.overview import headline_kpis, quarters_side_by_side
-from helpers.sections.pacing import report_alerts
+from helpers.sections.pacing import report_alerts, target_alerts
 from helpers.sections.targets import scorecard, weighted_score
 
 KERNEL = "ecom-report"
@@ -295,7 +295,11 @@ def build_report(
             "generated_at": datetime.now().isoformat(timespec="seconds"),
             "overview": headline,
             "alerts": report_alerts(
-                headline, budget, config.alerts, found["scorecard"], label, campaigns
+                headline,
+                budget,
+                config.alerts,
+                target_alerts(found["scorecard"], label, config.alerts),
+                campaigns,
             ),
             "sections": {name: results[name] for name in runnable},
             "skipped": skipped,

@@ -33,22 +33,29 @@ def pacing(daily: pd.DataFrame) -> pd.DataFrame:
     """Cumulative spend and budget by day through the period, in total and per channel
     (`daily`: date, channel, spend, budget, and any further split such as campaign): columns
     date, channel ("" for the total), spend, budget (both cumulative)."""
-    daily = daily.groupby(["date", "channel"], as_index=False)[["spend", "budget"]].sum()
-    total = daily.groupby("date", as_index=False)[["spend", "budget"]].sum().assign(channel="")
-    both = pd.concat([daily, total], ignore_index=True).sort_values(["channel", "date"])
-    both[["spend", "budget"]] = both.groupby("channel")[["spend", "budget"]].cumsum()
-    return both.reset_index(drop=True)[["date", "channel", "spend", "budget"]]
+    daily = daily.groupby(["date", "channel"])[["spend", "budget"]].sum().reset_index()
+    total = daily.groupby("date")[["spend", "budget"]].sum().reset_index().assign(channel="")
+    both = pd.concat([daily, total]).sort_values(["channel", "date"])
+    sums = both.groupby("channel")[["spend", "budget"]].cumsum()
+    both[["spend", "budget"]] = sums.to_numpy()
+    return both[["date", "channel", "spend", "budget"]].reset_index(drop=True)
 
 
-def by_interval(
-    daily: pd.DataFrame, interval: str, params: AlertParams, first_day: pd.Timestamp
-) -> pd.DataFrame:
-    """Spend against budget per month or week ("month", "week": Monday to Sunday) of the
-    period starting on `first_day`: columns start (each one's first day in the period: a
-    week begun before it starts there), spend, budget, and both cumulative from the period's
-    start, with the cumulative deviation and its level (how far spend has strayed so far)."""
-    start = daily["date"].dt.to_period("M" if interval == "month" else "W-SUN").dt.start_time
-    start = start.clip(lower=first_day)
+def by_month(daily: pd.DataFrame, params: AlertParams) -> pd.DataFrame:
+    """Spend against budget per month of the period, and both to date (to_date)."""
+    return to_date(daily, daily["date"].dt.to_period("M").dt.start_time, params)
+
+
+def by_week(daily: pd.DataFrame, params: AlertParams, first_day: pd.Timestamp) -> pd.DataFrame:
+    """Spend against budget per week (Monday to Sunday) of the period starting on `first_day`
+    (a week begun before it is shown from it), and both to date (to_date)."""
+    monday = daily["date"].dt.to_period("W-SUN").dt.start_time  # pragma: no mutate (any case)
+    return to_date(daily, monday.clip(lower=first_day), params)
+
+
+def to_date(daily: pd.DataFrame, start: pd.Series, params: AlertParams) -> pd.DataFrame:
+    """Spend and budget per interval (`start`: each day's interval), both cumulative, and the
+    cumulative deviation and its level: how far spend has strayed from plan so far."""
     table = daily.groupby(start.rename("start"))[["spend", "budget"]].sum().reset_index()
     table["spend_to_date"] = table["spend"].cumsum()
     table["budget_to_date"] = table["budget"].cumsum()
@@ -59,22 +66,22 @@ def by_interval(
 
 
 def budget_lines(
-    daily: pd.DataFrame, params: AlertParams, by: str = "channel", whole_budget: float | None = None
+    daily: pd.DataFrame,
+    params: AlertParams,
+    keys: tuple[str, ...] = ("channel",),
+    whole_budget: float | None = None,
 ) -> pd.DataFrame:
-    """Per channel (or per `by`: "campaign", with its channel): the period's spend against its
-    budget, the deviation and its level, largest deviation first (overspending and
+    """Per channel (or per `keys`, e.g. campaign and channel): the period's spend against its
+    budget, the deviation and its level, furthest off plan first (overspending and
     underspending both stray from the plan). A line whose gap is under min_budget_gap_pct of
     the period's whole budget (`whole_budget`, by default the budget in `daily`) is on track
     whatever its deviation: a small campaign 9% off plan is noise."""
-    keys = ["channel"] if by == "channel" else [by, "channel"]
-    lines = daily.groupby(keys, as_index=False)[["spend", "budget"]].sum()
+    lines = daily.groupby(list(keys))[["spend", "budget"]].sum().reset_index()
     lines["deviation"] = lines["spend"] / lines["budget"].where(lines["budget"] > 0) - 1
     whole = daily["budget"].sum() if whole_budget is None else whole_budget
-    small = (lines["spend"] - lines["budget"]).abs() < whole * params.min_budget_gap_pct / 100
-    lines["level"] = [
-        "on_track" if is_small and known(d) is not None else level(known(d), params)
-        for d, is_small in zip(lines["deviation"], small, strict=True)
-    ]
+    noise = (lines["spend"] - lines["budget"]).abs() < whole * params.min_budget_gap_pct / 100
+    as_planned = lines["deviation"].mask(noise & lines["deviation"].notna(), 0.0)  # noise: on plan
+    lines["level"] = [level(known(d), params) for d in as_planned]
     return lines.sort_values("deviation", key=abs, ascending=False).reset_index(drop=True)
 
 
@@ -83,8 +90,8 @@ class Pacing:
     """Spend against budget through the period, every way the marketing page shows it."""
 
     cumulative: pd.DataFrame  # pacing(): by day, in total and per channel
-    months: pd.DataFrame  # by_interval(..., "month")
-    weeks: pd.DataFrame | None  # by week in a quarter; None in a year (its months say it)
+    months: pd.DataFrame  # by_month()
+    weeks: pd.DataFrame | None  # by_week() in a quarter; None in a year (its months say it)
     channels: pd.DataFrame  # budget_lines() per channel
     campaigns: pd.DataFrame | None  # per campaign; None where no row names a campaign
 
@@ -94,18 +101,15 @@ def budget_pacing(daily: pd.DataFrame, params: AlertParams, period: Period) -> P
     only in a quarter (a year's 53 weeks would not be read); None without budgets."""
     if not daily["budget"].notna().any():
         return None
-    named = daily["campaign"] != ""
+    named = daily[daily["campaign"] != ""]
+    whole = daily["budget"].sum()  # a campaign's gap is noise against the whole budget
     return Pacing(
         cumulative=pacing(daily),
-        months=by_interval(daily, "month", params, period.start),
-        weeks=by_interval(daily, "week", params, period.start)
-        if period.grain == "quarter"
-        else None,
+        months=by_month(daily, params),
+        weeks=by_week(daily, params, period.start) if period.grain == "quarter" else None,
         channels=budget_lines(daily, params),
         campaigns=(
-            budget_lines(daily[named], params, "campaign", daily["budget"].sum())
-            if named.any()
-            else None
+            budget_lines(named, params, ("campaign", "channel"), whole) if not named.empty else None
         ),
     )
 
@@ -119,8 +123,8 @@ def kpi_alerts(kpis: dict[str, dict], params: AlertParams) -> list[dict]:
         attainment = known(record.get("attainment"))
         if attainment is None:
             continue
-        better = record.get("better", 1) or 1
-        shortfall = min(0.0, (attainment - 1) * better)
+        better = record.get("better") or 1  # a KPI with no better direction: as "up"
+        shortfall = min(0.0, (attainment - 1) * better)  # pragma: no mutate (x / ±1 == x * ±1)
         alerts.append({"kpi": name, "deviation": attainment - 1, "level": level(shortfall, params)})
     return alerts
 
@@ -143,12 +147,11 @@ def report_alerts(
     kpis: dict[str, dict],
     budget: list[dict],
     params: AlertParams,
-    scorecard: list[dict] = (),
-    period: str = "",
+    targets: list[dict] = (),
     campaigns: list[dict] = (),
 ) -> list[dict]:
     """What the index lists first: every headline KPI short of its target, every other target
-    of the scorecard missed, and every budget line off its plan by more than the watch
+    missed (`targets`: target_alerts), and every budget line off its plan by more than the watch
     threshold (per channel, and per campaign), "act" before "watch", the furthest off first. A
     KPI alert carries its record's key, current value, target and unit; a target alert its
     scorecard row; a budget alert its channel (and campaign), spend and budget."""
@@ -157,11 +160,7 @@ def report_alerts(
         for alert in kpi_alerts(kpis, params)
         if alert["level"] != "on_track"
     ]
-    found += [
-        {"kind": "target", **alert}
-        for alert in target_alerts(list(scorecard), period, params)
-        if alert["level"] != "on_track"
-    ]
+    found += [{"kind": "target", **alert} for alert in targets if alert["level"] != "on_track"]
     for kind, lines in (("budget", budget), ("campaign_budget", campaigns)):
         found += [{"kind": kind, **line} for line in lines if line["level"] in ("act", "watch")]
     return sorted(found, key=lambda a: (LEVELS.index(a["level"]), -abs(a["deviation"])))
@@ -182,7 +181,9 @@ def findings(lines: pd.DataFrame, campaigns: pd.DataFrame | None = None) -> list
     ]
     off = campaigns[campaigns["level"].isin(["act", "watch"])] if campaigns is not None else None
     if off is not None and not off.empty:
-        listed = off[["campaign", "channel", "deviation"]].to_dict("records")
+        listed = off[["campaign", "channel", "deviation"]].to_dict(
+            "records"
+        )  # pragma: no mutate (any case)
         gap = (off["spend"] - off["budget"]).abs().sum()
         variant = "act" if (off["level"] == "act").any() else "watch"
         said.append(

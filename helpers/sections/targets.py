@@ -6,16 +6,19 @@ where the file gives none for the period itself."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
 import pandas as pd
 
-from helpers.core.periods import Month, Period, Quarter, Year, parse_target_period, within
+from helpers.core.periods import Month, Period, Year, parse_target_period, within
 from helpers.data import queries
 from helpers.data.contract import TARGET_LEVELS
 from helpers.sections.kpis import known
 from helpers.sections.traffic import add_rates, channel_rates, with_net_orders
 
-ADDITIVE = ("net_revenue", "gross_margin", "orders", "new_customers", "sessions")  # sum over time
-GRAIN_ORDER = {"year": 0, "quarter": 1, "month": 2}
+ADDITIVE = ("net_revenue", "gross_margin", "orders", "new_customers", "sessions")  # over time
+GRAIN_ORDER = {"year": 0, "quarter": 1, "month": 2}  # the scorecard's order: the whole first
 
 
 def target_rows(targets: pd.DataFrame, period: Period) -> pd.DataFrame:
@@ -23,17 +26,18 @@ def target_rows(targets: pd.DataFrame, period: Period) -> pd.DataFrame:
     the whole shop, else channel, category or region), member, weight (NaN where none), and
     the parsed period's start, end and grain."""
     parsed = targets["period"].map(parse_target_period)
-    inside = parsed.map(lambda p: p is not None and within(p, period)).astype(bool)
+    inside = [p is not None and within(p, period) for p in parsed]
     rows = targets[inside].copy()
+    for column in (*TARGET_LEVELS, "weight"):  # optional columns the file may leave out
+        if column not in rows.columns:
+            rows[column] = np.nan
+    named = rows[list(TARGET_LEVELS)].notna()
+    rows["dimension"] = named.idxmax(axis=1).where(named.any(axis=1), "")
+    rows["member"] = ""
+    for level in TARGET_LEVELS:
+        at_level = rows["dimension"] == level
+        rows.loc[at_level, "member"] = rows.loc[at_level, level].astype(str)
     parts = parsed[inside]
-    levels = [c for c in TARGET_LEVELS if c in rows.columns]
-    named = rows[levels].notna() if levels else pd.DataFrame(index=rows.index)
-    rows["dimension"] = named.idxmax(axis=1).where(named.any(axis=1), "") if levels else ""
-    rows["member"] = [
-        "" if level == "" else str(rows.at[index, level])
-        for index, level in zip(rows.index, rows["dimension"], strict=True)
-    ]
-    rows["weight"] = rows["weight"] if "weight" in rows.columns else float("nan")
     rows["start"] = [p.start for p in parts]
     rows["end"] = [p.end for p in parts]
     rows["grain"] = [p.grain for p in parts]
@@ -41,7 +45,7 @@ def target_rows(targets: pd.DataFrame, period: Period) -> pd.DataFrame:
     return rows[[*columns, "start", "end", "grain"]].reset_index(drop=True)
 
 
-def _parts(period: Period) -> list[list[Quarter | Month]]:
+def _parts(period: Period) -> list[list[Period | Month]]:
     """The ways a period splits into smaller target periods: a year into quarters or months,
     a quarter into months."""
     if isinstance(period, Year):
@@ -56,101 +60,112 @@ def period_targets(targets: pd.DataFrame | None, period: Period) -> dict[str, fl
         return {}
     rows = target_rows(targets, period)
     shop = rows[rows["dimension"] == ""]
-    own = shop[shop["period"].astype(str) == period.label]
-    found = dict(zip(own["metric"], own["target"].astype(float), strict=True))
+    found = shop[shop["period"] == period.label].set_index("metric")["target"].to_dict()
     for metric in ADDITIVE:
         given = shop[shop["metric"] == metric].set_index("period")["target"]
         for parts in _parts(period):
             labels = [p.label for p in parts]
-            if metric not in found and all(label in given.index for label in labels):
+            if metric not in found and given.index.isin(labels).sum() == len(labels):
                 found[metric] = float(given[labels].sum())
     return found
 
 
-def _order_measures(frame: pd.DataFrame) -> pd.DataFrame:
-    """Headline measures from order sums (orders_by_period or category sums)."""
-    frame = frame.copy()
+def _from_orders(engine: queries.DataEngine, periods: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Orders, customers, net revenue, gross margin, its rate and AOV per period (x by)."""
+    frame = queries.orders_by_period(engine, periods, by)
+    frame["aov"] = frame["net_revenue"] / frame["orders"]  # a row holds at least one order
+    return _margins(frame)
+
+
+def _from_order_lines(
+    engine: queries.DataEngine, periods: pd.DataFrame, by: list[str]
+) -> pd.DataFrame:
+    """Net sales (as net revenue), gross margin and its rate per period and category; the
+    margin is unknown (NaN) where the lines carry no cost."""
+    lines = queries.merchandise_by_period(engine, periods)
+    sums = lines.groupby(["period", *by])[["net_sales", "cost"]].sum(min_count=1)
+    return _margins(sums.reset_index().rename(columns={"net_sales": "net_revenue"}))
+
+
+def _from_traffic(engine: queries.DataEngine, periods: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Sessions and the conversion rate per period (x channel), as the traffic page has them."""
+    if by:
+        return channel_rates(engine, periods)
+    totals = queries.traffic_by_period(engine, periods)
+    return add_rates(with_net_orders(engine, periods, totals))
+
+
+def _margins(frame: pd.DataFrame) -> pd.DataFrame:
     frame["gross_margin"] = frame["net_revenue"] - frame["cost"]
-    frame["margin_rate"] = frame["gross_margin"] / frame["net_revenue"].where(
-        frame["net_revenue"] > 0
-    )
-    if "orders" in frame:
-        frame["aov"] = frame["net_revenue"] / frame["orders"].where(frame["orders"] > 0)
+    positive = frame["net_revenue"].where(frame["net_revenue"] > 0)
+    frame["margin_rate"] = frame["gross_margin"] / positive
     return frame
 
 
-def _measured(engine: queries.DataEngine, periods: pd.DataFrame, level: str) -> pd.DataFrame:
-    """Every measure a target may name, per period and member of `level` ("" for the whole
-    shop), from the tables present: long, columns period, member, metric, actual."""
-    by = [level] if level else []
-    frames = []
-    if engine.has("orders") and level in ("", "channel", "region"):
-        present = level == "" or level in engine.columns("orders")
-        if present:
-            frames.append(_order_measures(queries.orders_by_period(engine, periods, by)))
-    if engine.has("order_items") and level == "category":
-        lines = queries.merchandise_by_period(engine, periods)
-        sums = lines.groupby(["period", "category"], as_index=False)[["net_sales", "cost"]].sum(
-            min_count=1
-        )
-        frames.append(_order_measures(sums.rename(columns={"net_sales": "net_revenue"})))
-    if engine.has("traffic") and level in ("", "channel"):
-        traffic = (
-            channel_rates(engine, periods)
-            if level
-            else add_rates(
-                with_net_orders(engine, periods, queries.traffic_by_period(engine, periods))
-            )
-        )
-        frames.append(traffic[["period", *by, "sessions", "conversion_rate"]])
-    long = [
-        frame.melt(id_vars=["period", *by], var_name="metric", value_name="actual").rename(
-            columns={level: "member"} if level else {}
-        )
-        for frame in frames
-    ]
-    if not long:
-        return pd.DataFrame(columns=["period", "member", "metric", "actual"])
-    found = pd.concat(long, ignore_index=True)
-    if not level:
-        found["member"] = ""
-    return found[["period", "member", "metric", "actual"]]
-
-
+Source = tuple[str, tuple[str, ...], tuple[str, ...], Callable]
+SOURCES: tuple[Source, ...] = (  # table, levels it measures, metrics, how
+    (
+        "orders",
+        ("", "channel", "region"),
+        ("net_revenue", "gross_margin", "margin_rate", "orders", "customers", "new_customers")
+        + ("aov",),
+        _from_orders,
+    ),
+    (
+        "order_items",
+        ("category",),
+        ("net_revenue", "gross_margin", "margin_rate"),
+        _from_order_lines,
+    ),
+    ("traffic", ("", "channel"), ("sessions", "conversion_rate"), _from_traffic),
+)
 SUMS = ("net_revenue", "gross_margin", "orders", "customers", "new_customers", "sessions")
 
 
-def _measurable(engine: queries.DataEngine, metric: str, dimension: str) -> bool:
-    """Whether the tables present measure `metric` at `dimension` ("" for the whole shop)."""
-    if metric in ("sessions", "conversion_rate"):
-        return engine.has("traffic")
-    if dimension == "category":
-        return engine.has("order_items") and "category" in engine.columns("order_items")
-    return engine.has("orders") and (dimension == "" or dimension in engine.columns("orders"))
+def _sources(engine: queries.DataEngine, level: str) -> list[Source]:
+    """The sources that can measure at `level` with the tables and columns present."""
+    return [
+        source
+        for source in SOURCES
+        if engine.has(source[0])
+        and level in source[1]
+        and (level == "" or level in engine.columns(source[0]))
+    ]
+
+
+def _measured(engine: queries.DataEngine, periods: pd.DataFrame, level: str) -> pd.DataFrame:
+    """Every measure a target may name at `level` ("" for the whole shop), per period and
+    member: columns period, member, metric, actual."""
+    by = [level] if level else []
+    found = []
+    for _, _, metrics, measure in _sources(engine, level):
+        wide = measure(engine, periods, by)
+        long = wide.melt(id_vars=["period", *by], value_vars=list(metrics), var_name="metric")
+        long["member"] = long[level] if level else ""
+        found.append(long.rename(columns={"value": "actual"}))
+    columns = ["period", "member", "metric", "actual"]
+    return (
+        pd.concat([frame[columns] for frame in found]) if found else pd.DataFrame(columns=columns)
+    )
 
 
 def actuals(engine: queries.DataEngine, rows: pd.DataFrame) -> pd.Series:
     """Each target row's actual; rows as target_rows returns them. A sum with nothing to add
-    in its period (no order from that channel that month) is 0; a rate then, or a metric
-    the data cannot measure (a table or column absent), is NaN."""
-    periods = rows.drop_duplicates("period")[["period", "start", "end"]].assign(
-        quarter=lambda p: p["period"]
-    )
+    (no order from that channel that month) is 0; a rate then, or a metric the data cannot
+    measure (a table or column absent, orders without cost for a margin), is NaN."""
+    periods = rows.drop_duplicates("period")[["period", "start", "end"]]
+    periods = periods.assign(quarter=periods["period"])  # pragma: no mutate (a label, unread)
     found = pd.concat(
-        [_measured(engine, periods, by).assign(dimension=by) for by in rows["dimension"].unique()],
-        ignore_index=True,
+        [_measured(engine, periods, by).assign(dimension=by) for by in rows["dimension"].unique()]
     )
-    found["member"] = found["member"].astype(str)
     keys = ["period", "dimension", "member", "metric"]
-    merged = (
-        rows[keys].astype({"period": str}).merge(found.astype({"period": str}), on=keys, how="left")
-    )
-    found = merged["actual"].astype(float).set_axis(rows.index)
-    nothing = [
-        metric in SUMS and _measurable(engine, metric, dimension)
-        for metric, dimension in zip(rows["metric"], rows["dimension"], strict=True)
+    merged = rows[keys].merge(found, how="left", indicator=True)  # on the key columns
+    measurable = [
+        metric in SUMS and any(metric in source[2] for source in _sources(engine, dimension))
+        for metric, dimension in rows[["metric", "dimension"]].itertuples(index=False)
     ]
-    return found.where(found.notna() | ~pd.Series(nothing, rows.index), 0.0)
+    nothing_sold = (merged["_merge"] == "left_only").to_numpy() & np.array(measurable, bool)
+    return pd.Series(np.where(nothing_sold, 0.0, merged["actual"]), rows.index, dtype=float)
 
 
 def scorecard(
@@ -165,20 +180,16 @@ def scorecard(
     rows = target_rows(targets, period)
     # the period's own targets at every level; its parts' for the whole shop only (a
     # quarter's channel targets are in that quarter's report)
-    rows = rows[(rows["period"].astype(str) == period.label) | (rows["dimension"] == "")]
-    if rows.empty:
-        return rows.reset_index(drop=True)
+    rows = rows[(rows["period"] == period.label) | (rows["dimension"] == "")]
+    rows = rows.assign(order=rows["grain"].map(GRAIN_ORDER))
+    rows = rows.sort_values(["order", "start", "dimension", "member"]).drop(columns="order")
     rows = rows.reset_index(drop=True)
+    if rows.empty:
+        return rows
     rows["actual"] = actuals(engine, rows)
     rows["attainment"] = rows["actual"] / rows["target"].where(rows["target"] > 0)
     rows["score"] = rows["weight"] * rows["attainment"].clip(upper=cap_pct / 100)
-    order = rows["grain"].map(GRAIN_ORDER)
-    return (
-        rows.assign(_order=order)
-        .sort_values(["_order", "start", "dimension", "member"], kind="stable")
-        .drop(columns="_order")
-        .reset_index(drop=True)
-    )
+    return rows
 
 
 def weighted_score(card: pd.DataFrame) -> float | None:
@@ -186,7 +197,7 @@ def weighted_score(card: pd.DataFrame) -> float | None:
     weight and an actual; None without any."""
     if card.empty:
         return None
-    scored = card[card["weight"].notna() & card["score"].notna() & (card["weight"] > 0)]
+    scored = card[(card["weight"] > 0) & card["score"].notna()]  # pragma: no mutate (>= 0 too)
     if scored.empty:
         return None
     return known(scored["score"].sum() / scored["weight"].sum())
