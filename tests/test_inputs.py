@@ -192,3 +192,76 @@ def test_a_table_that_ends_before_the_period_does_is_named():
     assert ends_early(tables, Quarter(2025, 2)) == []  # the last day counts, whatever the hour
     words = Locale().text("index.ends_early", table="traffic", last="30 Jun 2025", period="2025")
     assert words == "The traffic table ends on 30 Jun 2025: its figures cover only part of 2025."
+
+
+# The input failures the command line reports (tests/test_failures.py, end to end), here
+# without a batch around them, so that make mutate runs them against data/checks and reading.
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("inf", "orders.csv [revenue]: not a finite number (1 rows) e.g. row 2: revenue='inf'"),
+        ("1e300", "orders.csv [revenue]: implausibly large"),
+    ],
+)
+def test_non_finite_and_implausible_amounts_by_row(tmp_path, value, message):
+    folder = write_inputs(tmp_path, orders=ORDERS.replace(",50,", f",{value},"))
+    [found] = violations_of(folder)
+    assert found.startswith(message) and "row 2" in found
+
+
+def test_an_amount_just_under_the_plausible_maximum_is_plausible(tmp_path):
+    folder = write_inputs(tmp_path, orders=ORDERS.replace(",50,", ",1000000000,"))
+    assert prepare(folder).tables["orders"]["revenue"].max() == 1e9
+    [found] = violations_of(folder, plausible_max=999_999_999)
+    assert found.startswith("orders.csv [revenue]: implausibly large")
+
+
+def test_a_header_only_file_and_a_header_twice(tmp_path):
+    header_only = write_inputs(tmp_path / "a", orders=ORDERS.splitlines()[0] + "\n")
+    assert violations_of(header_only) == [
+        "orders.csv [-]: the file has a header but no rows (0 rows)"
+    ]
+    twice = ORDERS.replace("status,refund", "status,revenue")
+    with pytest.raises(InputFileError, match=r"column header\(s\) \['revenue'\] appear more"):
+        prepare(write_inputs(tmp_path / "b", orders=twice))
+
+
+def test_two_columns_onto_one_name_and_a_mapped_column_the_file_lacks(tmp_path):
+    folder = write_inputs(tmp_path, orders=ORDERS.replace(",channel", ",Amount"))
+    with pytest.raises(InputFileError, match=r"several columns would become \['revenue'\]"):
+        prepare(folder, columns={"orders": {"Amount": "revenue"}})
+    with pytest.raises(InputFileError, match=r"columns \['Betrag'\] named in the column mapping"):
+        prepare(folder, columns={"orders": {"Betrag": "revenue"}})
+
+
+def test_a_date_after_the_run_date(tmp_path):
+    folder = write_inputs(tmp_path, orders=ORDERS.replace("2025-02-01 12:00", "2099-01-01 10:00"))
+    [found] = violations_of(folder)
+    assert found.startswith("orders.csv [order_ts]: date after the run date ")
+    assert "(1 rows) e.g. row 2: order_ts='2099-01-01 10:00'" in found
+
+
+def test_day_first_and_mixed_dates_are_never_guessed(tmp_path):
+    day_first = ORDERS.replace("2025-01-05 10:00", "05/01/2025 10:00").replace(
+        "2025-02-01 12:00", "01/02/2025 12:00"
+    )
+    day_first = day_first.replace("2024-12-30 09:00", "30/12/2024 09:00")
+    day_first = day_first.replace("2025-03-01 08:00", "01/03/2025 08:00")
+    day_first = day_first.replace("2025-03-15 20:00", "15/03/2025 20:00")
+    folder = write_inputs(tmp_path / "a", orders=day_first)
+    found = violations_of(folder)
+    assert any("[order_ts]: day and month order cannot be told apart" in m for m in found)
+    told = prepare(folder, date_format={"orders": "%d/%m/%Y %H:%M"}).tables["orders"]
+    assert told["order_ts"].tolist() == list(
+        pd.to_datetime(["2025-01-05 10:00", "2025-02-01 12:00"])
+    )
+    mixed = ORDERS.replace("2025-02-01 12:00", "2025/02/01")
+    [found] = violations_of(write_inputs(tmp_path / "b", orders=mixed))
+    assert "[order_ts]: " in found and "several formats" in found
+
+
+def test_file_names_match_whatever_their_case(tmp_path):
+    (tmp_path / "Orders.CSV").write_text(ORDERS, encoding="utf-8")
+    assert prepare(tmp_path).tables["orders"]["order_id"].tolist() == ["O1", "O2"]
