@@ -102,3 +102,33 @@ def test_the_sample_regions_grow_as_they_were_planted():
     growing = table.loc[trends.nlargest(2).index, "revenue_yoy"].min()
     shrinking = table.loc[trends[trends < 0].index, "revenue_yoy"].max()
     assert growing > shrinking
+
+
+def test_a_region_new_this_quarter_and_one_in_decline_by_hand():
+    orders = pd.DataFrame(
+        {
+            "order_id": [str(i) for i in range(8)],
+            "customer_id": ["a", "a", "b", "b", "c", "c", "d", "e"],
+            "order_ts": pd.to_datetime(
+                ["2025-10-01", "2025-10-09", "2025-07-01", "2025-07-02"]  # North: a twice now,
+                + ["2025-08-01", "2025-11-01", "2025-12-01", "2025-12-02"]  # b twice before
+            ),
+            "net_revenue": [50.0, 50.0, 150.0, 50.0, 100.0, 20.0, 30.0, 10.0],
+            "region": ["North"] * 4 + ["South"] * 2 + ["New"] * 2,
+        }
+    )
+    section = regions.build_section(DataEngine({"orders": orders}), CONFIG, PERIODS)
+    table = section.table.set_index("region")
+    # North: repeat rate 1 now (a twice), 1 before (b twice): no change
+    assert table.loc["North", "repeat_change_qoq"] == 0.0
+    # South: c once before and once now; New: nothing before, so it adds all it sold
+    assert table.loc["South", "contribution_qoq"] == 20.0 - 100.0
+    assert table.loc["New", "contribution_qoq"] == 40.0 and pd.isna(table.loc["New", "revenue_qoq"])
+    assert section.revenue_by_period is not None
+    by_period = section.revenue_by_period.set_index(["region", "period"])["net_revenue"]
+    assert by_period[("North", "previous")] == 200.0 and by_period[("New", "current")] == 40.0
+    said = {(f.kind, f.variant): f for f in section.findings}
+    fell = said[("regions.growth", "down")]
+    assert fell.figures["region"] == "South" and fell.bases == ("qoq", "yoy")
+    assert text.sentence(fell) == "South shrank most: net revenue -80.0% on the previous quarter."
+    assert said[("regions.contribution", None)].bases == ("qoq",)

@@ -74,12 +74,25 @@ def test_a_kpi_label_quotes_its_details():
 def test_findings_are_json_ready_records():
     import numpy as np
 
-    figures = {"alive": np.float64(2.5), "bought": np.nan, "moves": [{"x": np.int64(3)}, "A"]}
+    from helpers.core.errors import Reason
+
+    why = Reason("too_few_customers", {"customers": np.int64(3)})
+    figures = {
+        "alive": np.float64(2.5),
+        "bought": np.nan,
+        "moves": [{"x": np.int64(3)}, "A"],
+        "why": why,
+    }
     finding = Finding("clv.activity", figures, bases=("qoq",))
     assert finding.as_record() == {
         "kind": "clv.activity",
         "variant": None,
-        "figures": {"alive": 2.5, "bought": None, "moves": [{"x": 3}, "A"]},
+        "figures": {
+            "alive": 2.5,
+            "bought": None,
+            "moves": [{"x": 3}, "A"],
+            "why": {"reason": "too_few_customers", "figures": {"customers": 3}},
+        },
         "bases": ["qoq"],
         "material": None,
         "stake": None,
