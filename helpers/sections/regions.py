@@ -126,8 +126,9 @@ def build_section(
     """Per region and period, from the orders; a note instead without a region column."""
     if "region" not in engine.columns("orders"):
         return RegionsSection(None, None, [Finding("regions.no_region")])
-    orders = queries.orders_by_period(engine, periods, ["region"])  # pragma: no mutate (SQL case)
-    repeat = queries.repeat_customers_by_period(engine, periods, ["region"])  # pragma: no mutate (SQL case)
+    by = ["region"]  # pragma: no mutate (SQL case)
+    orders = queries.orders_by_period(engine, periods, by)
+    repeat = queries.repeat_customers_by_period(engine, periods, by)
     table = region_table(orders, repeat)
     table = table.replace([np.inf, -np.inf], np.nan)
     bases = comparison_bases(config.period, config.seasonal_quarters)
