@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from helpers.core.config import load_config
-from helpers.core.periods import comparison_periods
+from helpers.core.periods import Year, comparison_periods
 from helpers.data.inputs import prepare_inputs
 from helpers.data.queries import DataEngine
 from helpers.models.significance import two_proportion_ztest
@@ -225,3 +225,22 @@ def test_a_p_value_exactly_at_alpha_is_not_significant(section):
         floor["p_value"].notna().sum()
         == (sessions[["current", "previous"]].min(axis=1) >= smallest).sum()
     )
+
+
+def test_a_years_quarters_side_by_side(inputs):
+    tables = inputs[0]
+    rows = {
+        row["key"]: row for row in overview.quarters_side_by_side(DataEngine(tables), Year(2024))
+    }
+    orders = tables["orders"][tables["orders"]["order_ts"].dt.year == 2024]
+    by_quarter = orders.groupby(orders["order_ts"].dt.quarter)
+    revenue = rows["overview.net_revenue"]
+    assert revenue["unit"] == "currency"
+    assert list(revenue["values"]) == ["2024Q1", "2024Q2", "2024Q3", "2024Q4", "2024"]
+    for q, quarter in by_quarter:
+        assert revenue["values"][f"2024Q{q}"] == pytest.approx(quarter["net_revenue"].sum())
+        assert rows["overview.customers"]["values"][f"2024Q{q}"] == quarter["customer_id"].nunique()
+    assert revenue["values"]["2024"] == pytest.approx(orders["net_revenue"].sum())
+    assert rows["overview.customers"]["values"]["2024"] == orders["customer_id"].nunique()
+    sessions = tables["traffic"].loc[tables["traffic"]["date"].dt.year == 2024, "sessions"].sum()
+    assert rows["overview.sessions"]["values"]["2024"] == sessions
