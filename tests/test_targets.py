@@ -203,13 +203,22 @@ def test_the_targets_file_is_checked_row_by_row():
             "region": ["North", None, "North", None],
         }
     )
-    found = {v.column: v for v in target_violations(bad, "targets.csv")}
-    assert found["period"].count == 1 and "expected YYYY, YYYYQn or YYYY-MM" in found["period"].rule
-    assert found["metric"].count == 2  # sessions by region; an unknown metric
-    assert "sessions (by channel)" in found["metric"].rule
-    assert found["channel+region"].count == 1
-    good = T.drop(columns="weight")
-    assert target_violations(good, "targets.csv") == []
+    found = [str(v) for v in target_violations(bad, "targets.csv")]
+    assert found[0] == (
+        "targets.csv [period]: malformed period (expected YYYY, YYYYQn or YYYY-MM) (1 rows) "
+        "e.g. row 2: period='Oct 2025'"
+    )
+    assert found[1].startswith("targets.csv [metric]: metric not measured at this level; known: ")
+    assert "; sessions (by channel); " in found[1]  # sessions by region; an unknown metric
+    assert found[1].endswith("(2 rows) e.g. row 3: metric='sessions'; row 4: metric='revenue'")
+    assert found[2] == (
+        "targets.csv [metric]: names more than one of channel, category, region (1 rows) "
+        "e.g. row 1: metric='net_revenue'"
+    )
+    assert len(found) == 3
+    assert target_violations(T.drop(columns="weight"), "targets.csv") == []
+    only_required = pd.DataFrame({"period": ["2025"], "metric": ["sessions"], "target": [1.0]})
+    assert target_violations(only_required, "targets.csv") == []  # no level: the whole shop
 
 
 def test_a_targets_file_with_only_the_required_columns(engine):
