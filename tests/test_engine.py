@@ -156,3 +156,73 @@ def test_repurchase_per_year_rolls_up_each_customers_months():
     assert (row["customers"], row["repeat_customers"], row["returning_customers"]) == (3, 1, 1)
     # in no quarter of 2025 did anyone order twice: repeat purchase is a yearly fact here
     assert years["quarter"]["repeat_customers"].sum() == 0
+
+
+def test_channel_names_from_every_table_that_has_them():
+    orders = pd.DataFrame(
+        {
+            "order_id": ["1", "2"],
+            "customer_id": ["a", "b"],
+            "order_ts": pd.to_datetime(["2025-01-01", "2025-01-02"]),
+            "net_revenue": [1.0, 2.0],
+            "channel": ["Direct", None],
+        }
+    )
+    traffic = pd.DataFrame({"date": pd.to_datetime(["2025-01-01"]), "channel": ["Paid"]})
+    marketing = pd.DataFrame({"date": pd.to_datetime(["2025-01-01"]), "channel": ["Affiliate"]})
+    every = DataEngine({"orders": orders, "traffic": traffic, "marketing": marketing})
+    assert queries.channel_names(every) == ["Affiliate", "Direct", "Paid"]  # sorted, no None
+    assert queries.channel_names(DataEngine({"orders": orders.drop(columns="channel")})) == []
+    assert queries.channel_names(DataEngine({"traffic": traffic})) == ["Paid"]
+
+
+def test_marketing_by_day_without_budgets_or_campaigns():
+    marketing = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2025-01-01", "2025-01-01", "2025-01-02"]),
+            "channel": ["A", "A", "A"],
+            "spend": [1.0, 2.0, 4.0],
+        }
+    )
+    bare = queries.marketing_daily(
+        DataEngine({"marketing": marketing}), pd.Timestamp("2025-01-01"), pd.Timestamp("2025-01-02")
+    )
+    assert bare[["spend"]].to_numpy().tolist() == [[3.0]]  # the end day is left out
+    assert bare["budget"].isna().all() and bare["campaign"].tolist() == [""]
+    named = marketing.assign(campaign=["x", None, "x"], budget=[1.0, 1.0, 1.0])
+    full = queries.marketing_daily(
+        DataEngine({"marketing": named}), pd.Timestamp("2025-01-01"), pd.Timestamp("2025-01-03")
+    )
+    assert full[["campaign", "spend", "budget"]].to_numpy().tolist() == [
+        ["", 2.0, 1.0],  # a row with no campaign named
+        ["x", 1.0, 1.0],
+        ["x", 4.0, 1.0],
+    ]
+
+
+def test_order_lines_and_days_without_categories_or_costs():
+    orders = pd.DataFrame(
+        {
+            "order_id": ["1"],
+            "customer_id": ["a"],
+            "order_ts": pd.to_datetime(["2025-01-01 10:00"]),
+            "net_revenue": [90.0],
+        }
+    )
+    items = pd.DataFrame({"order_id": ["1"], "sku": ["s"], "quantity": [2.0], "unit_price": [50.0]})
+    periods = comparison_periods(Quarter(2025, 1))
+    lines = queries.merchandise_by_period(
+        DataEngine({"orders": orders, "order_items": items}), periods
+    )
+    row = lines.iloc[0]
+    assert (row["category"], row["net_sales"], row["discount"]) == ("", 90.0, 0.0)
+    assert pd.isna(row["cost"])
+    days = queries.daily_sales(
+        DataEngine({"orders": orders}), pd.Timestamp("2025-01-01"), pd.Timestamp("2025-01-02")
+    )
+    assert days[["orders", "net_revenue"]].to_numpy().tolist() == [[1.0, 90.0]]
+    assert days[["cost", "spend", "attributed_revenue"]].isna().all().all()
+    with pytest.raises(ValueError, match="level must be category or sku, not 'brand'"):
+        queries.basket_pairs(
+            DataEngine({"orders": orders}), periods["start"][0], periods["end"][0], "brand", 1
+        )

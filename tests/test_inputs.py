@@ -182,11 +182,11 @@ def test_a_table_that_ends_before_the_period_does_is_named():
     from helpers.render.locale import Locale
 
     tables = {
+        "targets": pd.DataFrame({"period": ["2025"]}),  # undated: never short
         "orders": pd.DataFrame(
             {"order_ts": pd.to_datetime(["2025-01-02 00:00", "2025-12-31 18:00"])}
         ),
         "traffic": pd.DataFrame({"date": pd.to_datetime(["2025-01-01", "2025-06-30"])}),
-        "targets": pd.DataFrame({"period": ["2025"]}),  # undated: never short
     }
     assert ends_early(tables, Year(2025)) == [{"table": "traffic", "last": "2025-06-30"}]
     assert ends_early(tables, Quarter(2025, 2)) == []  # the last day counts, whatever the hour
@@ -265,3 +265,32 @@ def test_day_first_and_mixed_dates_are_never_guessed(tmp_path):
 def test_file_names_match_whatever_their_case(tmp_path):
     (tmp_path / "Orders.CSV").write_text(ORDERS, encoding="utf-8")
     assert prepare(tmp_path).tables["orders"]["order_id"].tolist() == ["O1", "O2"]
+
+
+def test_refunds_missing_or_absent_and_orders_worth_nothing(tmp_path):
+    orders = (
+        "order_id,customer_id,order_ts,revenue,refund\n"
+        "O1,C1,2025-01-05 10:00,100,\n"
+        "O2,C2,2025-01-06 10:00,0,0\n"
+        "O3,C3,2025-01-07 10:00,0.5,0.5\n"
+        "O4,C4,2025-01-08 10:00,80,20\n"
+    )
+    bundle = prepare(write_inputs(tmp_path / "a", orders=orders))
+    kept = bundle.tables["orders"].set_index("order_id")["net_revenue"]
+    # a missing refund is none; an order worth nothing is kept (nothing was refunded); half a
+    # unit fully refunded is excluded like any full refund
+    assert kept.to_dict() == {"O1": 100.0, "O2": 0.0, "O4": 60.0}
+    assert [(e["reason"], e["rows"]) for e in bundle.exclusions] == [("fully refunded", 1)]
+    without = "\n".join(line.rsplit(",", 1)[0] for line in orders.splitlines()) + "\n"
+    absent = prepare(write_inputs(tmp_path / "b", orders=without)).tables["orders"]
+    assert absent["net_revenue"].tolist() == [100.0, 0.0, 0.5, 80.0]  # no refund column
+
+
+def test_clean_inputs_are_written_without_the_index_into_a_new_folder(tmp_path):
+    import pyarrow.parquet as pq
+
+    bundle = prepare(write_inputs(tmp_path / "in", orders=ORDERS))
+    folder = tmp_path / "out" / "deeper" / "clean"
+    written = write_clean_inputs(bundle, folder)
+    assert write_clean_inputs(bundle, folder) == written  # again, into the same folder
+    assert pq.read_schema(written["orders"]).names == list(bundle.tables["orders"].columns)

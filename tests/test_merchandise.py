@@ -98,7 +98,7 @@ def test_abc_concentration_and_movers_by_hand(lines):
 def test_pairs_by_hand(lines):
     _, engine = lines
     q4 = Quarter.parse("2025Q4")
-    pairs = merchandise.pair_table(queries.basket_pairs(engine, q4.start, q4.end, "category"))
+    pairs = merchandise.pair_table(queries.basket_pairs(engine, q4.start, q4.end, "category", 1))
     # orders of two or more categories: O1 (A, B) and O3 (A, B); both hold the pair
     row = pairs.iloc[0]
     assert (row["a"], row["b"], row["orders"], row["baskets"]) == ("A", "B", 2, 2)

