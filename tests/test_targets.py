@@ -157,8 +157,9 @@ def test_a_periods_own_targets_add_up_from_its_parts_where_it_has_none():
 
 
 def test_a_missed_target_below_the_headline_alerts_in_words(engine):
-    card = targets.scorecard(engine, T, Quarter(2025, 4), 120)
-    records = card.drop(columns=["start", "end"]).to_dict("records")
+    records = targets.records(targets.scorecard(engine, T, Quarter(2025, 4), 120))
+    assert all("start" not in row for row in records)
+    assert any(row["weight"] is None for row in records)  # NaN as None, for JSON
     params = AlertParams(watch_pct=7.5, act_pct=15)
     found = pacing.target_alerts(records, "2025Q4", params)
     by_place = {(a["period"], a["metric"], a["member"]): a for a in found}
@@ -177,7 +178,7 @@ def test_a_missed_target_below_the_headline_alerts_in_words(engine):
 
 def test_the_index_names_each_targets_level(engine):
     card = targets.scorecard(engine, T, Quarter(2025, 4), 120)
-    rows = scorecard_rows(card.drop(columns=["start", "end"]).to_dict("records"), Locale())
+    rows = scorecard_rows(targets.records(card), Locale())
     places = {(r["period"], r["where"], r["kpi"]) for r in rows}
     assert ("2025Q4", "Channel: A", "Net revenue") in places
     assert ("2025Q4", "Category: X", "Gross margin (net revenue - cost)") in places

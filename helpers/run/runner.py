@@ -48,10 +48,10 @@ from helpers.run.build_folder import (
 from helpers.run.kernels import KernelPool
 from helpers.run.progress import Progress, Verbosity
 from helpers.run.related import refresh_related, write_index
-from helpers.sections.kpis import known, mark_material
+from helpers.sections.kpis import mark_material
 from helpers.sections.overview import headline_kpis, quarters_side_by_side
 from helpers.sections.pacing import report_alerts, target_alerts
-from helpers.sections.targets import scorecard, weighted_score
+from helpers.sections.targets import records, scorecard, weighted_score
 
 KERNEL = "ecom-report"
 
@@ -158,10 +158,7 @@ def overview(clean: dict[str, Path], config: Config) -> dict:
         card = scorecard(engine, targets, period, config.targets.score_cap_pct)
         return {
             "kpis": mark_material(kpis, config.material_change_pct, config.material_rate_change_pp),
-            "scorecard": [
-                {k: known(v) if isinstance(v, float) else v for k, v in row.items()}
-                for row in card.drop(columns=["start", "end"], errors="ignore").to_dict("records")
-            ],
+            "scorecard": records(card),
             "score": weighted_score(card),
             "quarters": quarters_side_by_side(engine, period) if isinstance(period, Year) else [],
         }

@@ -201,3 +201,9 @@ def weighted_score(card: pd.DataFrame) -> float | None:
     if scored.empty:
         return None
     return known(scored["score"].sum() / scored["weight"].sum())
+
+
+def records(card: pd.DataFrame) -> list[dict]:
+    """The scorecard's rows, JSON-ready (NaN as None; the period bounds left out)."""
+    rows = card.drop(columns=["start", "end"], errors="ignore").to_dict("records")
+    return [{k: known(v) if isinstance(v, float) else v for k, v in row.items()} for row in rows]
