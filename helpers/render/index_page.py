@@ -14,7 +14,7 @@ from helpers.render.kpi_rows import formatted_kpis
 from helpers.render.locale import Locale
 from helpers.sections.findings import headline_stories
 from helpers.sections.kpis import attainment_judgement
-from helpers.sections.overview import TARGET_UNITS
+from helpers.sections.overview import HEADLINE_UNITS
 
 STATUS_RULE = "status: "  # how data.inputs names an order left out for its status
 
@@ -65,8 +65,8 @@ def alert_rows(alerts: list[dict], locale: Locale) -> list[dict]:
                 "index.alert_target",
                 label=locale.text(f"kpis.overview.{alert['metric']}"),
                 where=target_place(alert, locale),
-                current=locale.value(alert["actual"], TARGET_UNITS[alert["metric"]], scale),
-                target=locale.value(alert["target"], TARGET_UNITS[alert["metric"]], scale),
+                current=locale.value(alert["actual"], HEADLINE_UNITS[alert["metric"]], scale),
+                target=locale.value(alert["target"], HEADLINE_UNITS[alert["metric"]], scale),
                 deviation=deviation,
             )
         else:
@@ -107,7 +107,7 @@ def scorecard_rows(rows: list[dict], locale: Locale) -> list[dict]:
     headline KPI's."""
     shown = []
     for row in rows:
-        unit = TARGET_UNITS[row["metric"]]
+        unit = HEADLINE_UNITS[row["metric"]]
         scale = locale.scale([row["actual"], row["target"]])
         shown.append(
             {

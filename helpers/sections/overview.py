@@ -19,7 +19,7 @@ ORDER_KPIS = {  # column: unit
 }
 MARGIN_KPIS = {"gross_margin": "currency", "margin_rate": "rate"}  # where orders carry a cost
 TRAFFIC_KPIS = {"sessions": "count", "conversion_rate": "rate"}
-TARGET_UNITS = {**ORDER_KPIS, **MARGIN_KPIS, **TRAFFIC_KPIS}  # every metric a target may name
+HEADLINE_UNITS = {**ORDER_KPIS, **MARGIN_KPIS, **TRAFFIC_KPIS}  # also every metric a target names
 
 
 def headline_kpis(engine: queries.DataEngine, periods: pd.DataFrame) -> dict[str, dict]:
@@ -46,9 +46,10 @@ def headline_kpis(engine: queries.DataEngine, periods: pd.DataFrame) -> dict[str
         engine.sql("SELECT * FROM targets") if engine.has("targets") else None,
         parse_period(periods.loc[periods["period"] == "current", "quarter"].iloc[0]),
     )
-    units = {**ORDER_KPIS, **MARGIN_KPIS, **TRAFFIC_KPIS}
     return {
-        name: kpi_record(f"overview.{name}", units[name], values[name].to_dict(), targets.get(name))
+        name: kpi_record(
+            f"overview.{name}", HEADLINE_UNITS[name], values[name].to_dict(), targets.get(name)
+        )
         for name in values.columns
     }
 
