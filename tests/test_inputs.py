@@ -274,16 +274,19 @@ def test_refunds_missing_or_absent_and_orders_worth_nothing(tmp_path):
         "O2,C2,2025-01-06 10:00,0,0\n"
         "O3,C3,2025-01-07 10:00,0.5,0.5\n"
         "O4,C4,2025-01-08 10:00,80,20\n"
+        "O5,C5,2025-01-09 10:00,0,5\n"
     )
     bundle = prepare(write_inputs(tmp_path / "a", orders=orders))
     kept = bundle.tables["orders"].set_index("order_id")["net_revenue"]
-    # a missing refund is none; an order worth nothing is kept (nothing was refunded); half a
-    # unit fully refunded is excluded like any full refund
-    assert kept.to_dict() == {"O1": 100.0, "O2": 0.0, "O4": 60.0}
-    assert [(e["reason"], e["rows"]) for e in bundle.exclusions] == [("fully refunded", 1)]
+    # a missing refund is none; an order worth nothing is kept (nothing was refunded), and a
+    # refund never takes it below 0; half a unit fully refunded is excluded like any other
+    assert kept.to_dict() == {"O1": 100.0, "O2": 0.0, "O4": 60.0, "O5": 0.0}
+    assert bundle.exclusions == [
+        {"reason": "fully refunded", "table": "orders", "rows": 1, "revenue": 0.5}
+    ]
     without = "\n".join(line.rsplit(",", 1)[0] for line in orders.splitlines()) + "\n"
     absent = prepare(write_inputs(tmp_path / "b", orders=without)).tables["orders"]
-    assert absent["net_revenue"].tolist() == [100.0, 0.0, 0.5, 80.0]  # no refund column
+    assert absent["net_revenue"].tolist() == [100.0, 0.0, 0.5, 80.0, 0.0]  # no refund column
 
 
 def test_clean_inputs_are_written_without_the_index_into_a_new_folder(tmp_path):
@@ -294,3 +297,27 @@ def test_clean_inputs_are_written_without_the_index_into_a_new_folder(tmp_path):
     written = write_clean_inputs(bundle, folder)
     assert write_clean_inputs(bundle, folder) == written  # again, into the same folder
     assert pq.read_schema(written["orders"]).names == list(bundle.tables["orders"].columns)
+
+
+def test_the_one_format_of_a_date_column_or_why_there_is_none():
+    from helpers.data.checks import date_format_of, is_in
+
+    assert date_format_of(pd.Series(["2025-01-05 10:00", "2025-02-01 12:00"])) == (
+        "%Y-%m-%d %H:%M",
+        None,
+    )
+    # a value no format fits is left to the unparseable-value check, whatever comes first
+    assert date_format_of(pd.Series(["0 unknown", "2025-01-05"])) == ("%Y-%m-%d", None)
+    assert date_format_of(pd.Series(["soon", None])) == (None, None)
+    _, several = date_format_of(pd.Series(["2025-01-05 10:00", "2025/02/01"]))
+    assert several == (
+        "dates in several formats: %Y-%m-%d %H:%M (e.g. '2025-01-05 10:00'), %Y/%m/%d "
+        "(e.g. '2025/02/01'); use one, or set date_format"
+    )
+    _, ambiguous = date_format_of(pd.Series(["03/10/2024"]))
+    assert ambiguous == (
+        "day and month order cannot be told apart (e.g. '03/10/2024'); set date_format for "
+        "this table in the params, e.g. '%d/%m/%Y' or '%m/%d/%Y'"
+    )
+    found = is_in(pd.Series(["a", "b"], index=[10, 11]), pd.Series(["b", "b"]))
+    assert found.to_dict() == {10: False, 11: True}  # on the values' own index

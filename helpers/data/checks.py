@@ -68,10 +68,11 @@ def date_format_of(text: pd.Series) -> tuple[str | None, str | None]:
     way round (03/10/2024) is never guessed, nor are several formats in one column."""
     given = text.dropna()
     sample = given.iloc[:: max(1, len(given) // DATE_SAMPLE)]
-    examples = sample.groupby(sample.str.replace(r"\d", "9", regex=True)).first()
+    shapes = sample.str.replace(r"\d", "9", regex=True)  # pragma: no mutate (speed: fewer)
+    examples = sample.groupby(shapes).first()
     formats: dict[str, str] = {}
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", UserWarning)  # pragma: no mutate (quiet either way)
         for value in examples:
             month_first = guess_datetime_format(value)
             if month_first is None:
