@@ -321,3 +321,20 @@ def test_the_one_format_of_a_date_column_or_why_there_is_none():
     )
     found = is_in(pd.Series(["a", "b"], index=[10, 11]), pd.Series(["b", "b"]))
     assert found.to_dict() == {10: False, 11: True}  # on the values' own index
+
+
+def test_the_lines_of_excluded_orders_go_with_them_and_are_counted(tmp_path):
+    items = "order_id,sku,quantity,unit_price\nO3,SK-1,1,80\nO1,SK-2,1,100\nO5,SK-3,2,20\n"
+    bundle = prepare(write_inputs(tmp_path, orders=ORDERS, order_items=items))
+    kept = bundle.tables["order_items"]
+    assert kept["order_id"].tolist() == ["O1"] and list(kept.index) == [0]
+    assert list(bundle.tables["orders"].index) == [0, 1]  # renumbered after the exclusions
+    assert {"table": "orders", "reason": "status: cancelled", "rows": 1, "revenue": 80.0} in (
+        bundle.exclusions
+    )
+    assert bundle.exclusions[-1] == {
+        "table": "order_items",
+        "reason": "lines of excluded orders",
+        "rows": 2,
+        "revenue": None,
+    }
