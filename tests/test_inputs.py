@@ -338,3 +338,19 @@ def test_the_lines_of_excluded_orders_go_with_them_and_are_counted(tmp_path):
         "rows": 2,
         "revenue": None,
     }
+
+
+def test_missing_markers_and_an_encoding_only_the_params_name(tmp_path):
+    marked = ORDERS.replace("completed,0,直接访问", "completed,NA,直接访问", 1)
+    bundle = prepare(write_inputs(tmp_path / "a", orders=marked))
+    assert bundle.tables["orders"]["net_revenue"].tolist() == [100.0, 40.0]  # NA: no refund
+    latin = ORDERS.replace("直接访问", "Café").replace("付费搜索", "Résumé")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "orders.csv").write_bytes(latin.encode("latin-1"))
+    with pytest.raises(InputFileError) as caught:
+        prepare(tmp_path / "b")
+    assert str(caught.value).endswith(
+        "orders.csv: cannot decode as utf-8-sig or gb18030; set csv_encoding in the params"
+    )
+    read = prepare(tmp_path / "b", csv_encoding="latin-1").tables["orders"]
+    assert read["channel"].tolist() == ["Café", "Café"]
