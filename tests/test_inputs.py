@@ -354,3 +354,33 @@ def test_missing_markers_and_an_encoding_only_the_params_name(tmp_path):
     )
     read = prepare(tmp_path / "b", csv_encoding="latin-1").tables["orders"]
     assert read["channel"].tolist() == ["Café", "Café"]
+
+
+def test_headers_twice_in_excel_with_a_byte_order_mark_and_files_of_no_known_type(tmp_path):
+    frame = pd.read_csv(pd.io.common.StringIO(ORDERS))
+    twice = frame.assign(extra=frame["revenue"]).rename(columns={"extra": "revenue"})
+    twice.to_excel(tmp_path / "orders.xlsx", index=False)
+    with pytest.raises(InputFileError, match=r"column header\(s\) \['revenue'\] appear more"):
+        prepare(tmp_path)
+    marked = tmp_path / "bom"
+    marked.mkdir()
+    (marked / "orders.csv").write_bytes(ORDERS.encode("utf-8-sig"))
+    read = prepare(marked, csv_encoding="utf-8").tables["orders"]  # the mark is not a name
+    assert read["order_id"].tolist() == ["O1", "O2"]
+    (tmp_path / "orders.json").write_text("{}")
+    with pytest.raises(InputFileError) as caught:
+        prepare(tmp_path, files={"orders": "orders.json"})
+    assert str(caught.value).endswith(
+        "orders.json: unsupported file type; use one of "
+        "['.csv', '.parquet', '.txt', '.xls', '.xlsx']"
+    )
+
+
+def test_two_columns_onto_one_name_say_which(tmp_path):
+    folder = write_inputs(tmp_path, orders=ORDERS.replace(",channel", ",Amount"))
+    with pytest.raises(InputFileError) as caught:
+        prepare(folder, columns={"orders": {"Amount": "revenue"}})
+    assert str(caught.value).endswith(
+        "orders.csv: several columns would become ['revenue']: "
+        "{'revenue': ['revenue', 'Amount']}; map only one of them"
+    )

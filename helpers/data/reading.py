@@ -23,8 +23,7 @@ def find_input_file(config: Config, table: str) -> Path | None:
     """The file for a table: `files.<table>` if set, else data_dir/<table>.<csv|parquet|xlsx>,
     the name matched whatever its case (Orders.CSV is the orders table)."""
     if table in config.files:
-        path = Path(config.files[table])
-        path = path if path.is_absolute() else config.data_dir / path
+        path = config.data_dir / config.files[table]  # an absolute path stays itself
         if not path.is_file():
             raise InputFileError(f"{table}: file not found: {path}")
         return path
@@ -76,7 +75,7 @@ def _read_csv(path: Path, encoding: str | None) -> tuple[pd.DataFrame, list[str]
     for candidate in (encoding,) if encoding else CSV_ENCODINGS:
         try:
             frame = pd.read_csv(path, dtype=str, encoding=candidate, keep_default_na=True)
-            with path.open(encoding=candidate, newline="") as handle:  # pragma: no mutate
+            with path.open(encoding=candidate, newline="") as handle:
                 header = next(csv.reader(handle), [])  # pragma: no mutate (pandas read a line)
             return frame, header
         except UnicodeDecodeError:
