@@ -1,5 +1,5 @@
 """Report periods: calendar quarters ('2024Q4') and years ('2024'), their bounds, and the
-periods a report compares.
+periods a report compares; and months ('2024-10'), the finest period a target is set for.
 
 A quarter is compared with the quarter before and the same quarter a year before; a year with
 the year before and the year before that (a three-year trend), so every section's
