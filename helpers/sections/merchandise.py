@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 
 from helpers.core.config import Config
+from helpers.core.periods import COMPARISONS
 from helpers.data import queries
 from helpers.sections.findings import Finding
-from helpers.sections.kpis import known, kpi_record, mark_material
+from helpers.sections.kpis import BASE_PERIOD, known, kpi_record, mark_material
 
-PERIODS = ("current", "previous", "year_ago")
 ABC_SHARES = (0.8, 0.95)  # cumulative share of sales that ends class A, then B; C is the rest
 TOP_SHARE = 0.2  # Pareto: what the top fifth of SKUs sells
 
@@ -31,14 +31,14 @@ def by_item(lines: pd.DataFrame, item: str) -> pd.DataFrame:
     sums = lines.groupby([item, "period"])[["net_sales", "units", "cost", "discount"]].sum(
         min_count=1
     )
-    wide = sums.unstack("period").reindex(columns=PERIODS, level="period")
+    wide = sums.unstack("period").reindex(columns=COMPARISONS, level="period")
     wide.columns = [f"{measure}_{period}" for measure, period in wide.columns]
     table = wide.reset_index()
-    for period in PERIODS:
+    for period in COMPARISONS:
         table[f"margin_{period}"] = table[f"net_sales_{period}"] - table[f"cost_{period}"]
     sales, margin = table["net_sales_current"], table["margin_current"]
     table["margin_rate"] = margin / sales.where(sales > 0)
-    for basis, period in (("qoq", "previous"), ("yoy", "year_ago")):
+    for basis, period in BASE_PERIOD.items():
         before = table[f"net_sales_{period}"]
         table[f"sales_{basis}"] = sales / before.where(before > 0) - 1
         table[f"sales_contribution_{basis}"] = sales.fillna(0) - before.fillna(0)
@@ -142,15 +142,15 @@ def headline_kpis(categories: pd.DataFrame, skus: pd.DataFrame) -> dict[str, dic
             "margin": categories[f"margin_{period}"].sum(min_count=1),
             "skus": float((skus[f"net_sales_{period}"] > 0).sum()),
         }
-        for period in PERIODS
+        for period in COMPARISONS
     }
 
     def per_period(name: str) -> dict:
-        return {period: totals[period][name] for period in PERIODS}
+        return {period: totals[period][name] for period in COMPARISONS}
 
     rate = {
         p: (totals[p]["margin"] / totals[p]["net_sales"]) if totals[p]["net_sales"] else None
-        for p in PERIODS
+        for p in COMPARISONS
     }
     return {
         "net_sales": kpi_record("merchandise.net_sales", "currency", per_period("net_sales")),

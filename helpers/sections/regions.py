@@ -10,12 +10,10 @@ import numpy as np
 import pandas as pd
 
 from helpers.core.config import Config
+from helpers.core.periods import COMPARISONS
 from helpers.data import queries
 from helpers.sections.findings import Finding
-from helpers.sections.kpis import comparison_bases, is_material, known
-
-PERIODS = ("current", "previous", "year_ago")
-BASE = {"qoq": "previous", "yoy": "year_ago"}
+from helpers.sections.kpis import BASE_PERIOD, comparison_bases, is_material, known
 
 
 def region_table(orders: pd.DataFrame, repeat: pd.DataFrame) -> pd.DataFrame:
@@ -29,11 +27,11 @@ def region_table(orders: pd.DataFrame, repeat: pd.DataFrame) -> pd.DataFrame:
         values=["net_revenue", "orders", "customers", "new_customers", "repeat_customers"],
         aggfunc="sum",
     )
-    revenue = wide["net_revenue"].reindex(columns=PERIODS)
+    revenue = wide["net_revenue"].reindex(columns=COMPARISONS)
     now = revenue["current"]
     table = pd.DataFrame({"region": wide.index, "net_revenue": now.to_numpy()})
     table["revenue_share"] = (now / now.sum()).to_numpy()
-    for basis, period in BASE.items():
+    for basis, period in BASE_PERIOD.items():
         before = revenue[period]
         table[f"revenue_{basis}"] = (now / before.where(before > 0) - 1).to_numpy()
         table[f"contribution_{basis}"] = (now.fillna(0) - before.fillna(0)).to_numpy()
