@@ -43,22 +43,10 @@ def test_cumulative_spend_against_plan_and_budget_lines():
 
 
 def test_a_kpi_alerts_only_when_it_falls_short_the_way_that_matters():
-    revenue = kpi_record("overview.net_revenue", "currency", {"current": 80.0}) | {
-        "target": 100.0,
-        "attainment": 0.8,
-    }
-    sessions = kpi_record("overview.sessions", "count", {"current": 130.0}) | {
-        "target": 100.0,
-        "attainment": 1.3,
-    }
-    cac = kpi_record("marketing.cac", "currency", {"current": 110.0}) | {
-        "target": 100.0,
-        "attainment": 1.1,
-    }
-    spend = kpi_record("marketing.spend", "currency", {"current": 95.0}) | {
-        "target": 100.0,
-        "attainment": 0.95,
-    }
+    revenue = kpi_record("overview.net_revenue", "currency", {"current": 80.0}, target=100.0)
+    sessions = kpi_record("overview.sessions", "count", {"current": 130.0}, target=100.0)
+    cac = kpi_record("marketing.cac", "currency", {"current": 110.0}, target=100.0)
+    spend = kpi_record("marketing.spend", "currency", {"current": 95.0}, target=100.0)
     untargeted = kpi_record("overview.orders", "count", {"current": 5.0})
     kpis = {"orders": untargeted, "revenue": revenue, "sessions": sessions, "cac": cac}
     alerts = pacing.kpi_alerts({**kpis, "spend": spend}, PARAMS)
@@ -73,10 +61,8 @@ def test_a_kpi_alerts_only_when_it_falls_short_the_way_that_matters():
 
 
 def test_the_index_lists_act_before_watch_in_words():
-    revenue = kpi_record("overview.net_revenue", "currency", {"current": 92.0}) | {
-        "target": 100.0,
-        "attainment": 0.92,
-        "label": "Net revenue",
+    revenue = kpi_record("overview.net_revenue", "currency", {"current": 92.0}, target=100.0) | {
+        "label": "Net revenue"
     }
     budget = [
         {"channel": "A", "spend": 120.0, "budget": 100.0, "deviation": 0.2, "level": "act"},
