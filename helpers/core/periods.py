@@ -20,12 +20,24 @@ _YEAR = re.compile(r"^(\d{4})$")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
+class _Span:
+    """What every calendar period derives from its `label`, `start` and `end`."""
+
+    @property
+    def last_day(self) -> pd.Timestamp:
+        return self.end - pd.Timedelta(days=1)
+
+    def __str__(self) -> str:
+        return self.label
+
+
 @dataclass(frozen=True, order=True)
-class Quarter:
+class Quarter(_Span):
     """A calendar quarter; `start` is inclusive and `end` exclusive."""
 
     year: int
     q: int
+    grain = "quarter"
 
     @classmethod
     def parse(cls, text: str | Quarter) -> Quarter:
@@ -56,10 +68,6 @@ class Quarter:
     def end(self) -> pd.Timestamp:
         return self.shift(1).start
 
-    @property
-    def last_day(self) -> pd.Timestamp:
-        return self.end - pd.Timedelta(days=1)
-
     def shift(self, quarters: int) -> Quarter:
         index = self.year * 4 + self.q - 1 + quarters
         return Quarter(index // 4, index % 4 + 1)
@@ -72,19 +80,14 @@ class Quarter:
     def year_ago(self) -> Quarter:
         return self.shift(-4)
 
-    grain = "quarter"
-
     @property
     def quarters(self) -> list[Quarter]:
         """The quarters the period is made of: itself."""
         return [self]
 
-    def __str__(self) -> str:
-        return self.label
-
 
 @dataclass(frozen=True, order=True)
-class Year:
+class Year(_Span):
     """A calendar year: a report period like Quarter, made of four quarters."""
 
     year: int
@@ -102,10 +105,6 @@ class Year:
     def end(self) -> pd.Timestamp:
         return pd.Timestamp(self.year + 1, 1, 1)
 
-    @property
-    def last_day(self) -> pd.Timestamp:
-        return self.end - pd.Timedelta(days=1)
-
     def shift(self, years: int) -> Year:
         return Year(self.year + years)
 
@@ -122,12 +121,9 @@ class Year:
     def quarters(self) -> list[Quarter]:
         return [Quarter(self.year, q) for q in range(1, 5)]
 
-    def __str__(self) -> str:
-        return self.label
-
 
 @dataclass(frozen=True, order=True)
-class Month:
+class Month(_Span):
     """A calendar month ('2025-10'): the finest level a target may be set at."""
 
     year: int
@@ -145,9 +141,6 @@ class Month:
     @property
     def end(self) -> pd.Timestamp:
         return self.start + pd.DateOffset(months=1)
-
-    def __str__(self) -> str:
-        return self.label
 
 
 Period = Quarter | Year
