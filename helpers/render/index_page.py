@@ -44,6 +44,12 @@ def executive_summary(metrics: dict) -> list[dict]:
 ALERT_CLASS = {"act": "bad", "watch": "watch"}
 
 
+def in_one_scale(locale: Locale, unit: str, *values: float | None) -> list[str]:
+    """Values shown side by side (an actual and its target), in one compact unit."""
+    scale = locale.scale(values)
+    return [locale.value(value, unit, scale) for value in values]
+
+
 def alert_rows(alerts: list[dict], locale: Locale) -> list[dict]:
     """Each alert as the index shows it: its level in words, its CSS class, and a sentence."""
     rows = []
@@ -51,34 +57,37 @@ def alert_rows(alerts: list[dict], locale: Locale) -> list[dict]:
         deviation = f"{alert['deviation']:+.1%}"
         if alert["kind"] == "kpi":
             record = alert["record"]
-            scale = locale.scale([record.get("current"), record.get("target")])
+            current, target = in_one_scale(
+                locale, record["unit"], record.get("current"), record.get("target")
+            )
             sentence = locale.text(
                 "index.alert_kpi",
                 label=record["label"],
-                current=locale.value(record.get("current"), record["unit"], scale),
-                target=locale.value(record.get("target"), record["unit"], scale),
+                current=current,
+                target=target,
                 deviation=deviation,
             )
         elif alert["kind"] == "target":
-            scale = locale.scale([alert["actual"], alert["target"]])
+            unit = HEADLINE_UNITS[alert["metric"]]
+            current, target = in_one_scale(locale, unit, alert["actual"], alert["target"])
             sentence = locale.text(
                 "index.alert_target",
                 label=locale.text(f"kpis.overview.{alert['metric']}"),
                 where=target_place(alert, locale),
-                current=locale.value(alert["actual"], HEADLINE_UNITS[alert["metric"]], scale),
-                target=locale.value(alert["target"], HEADLINE_UNITS[alert["metric"]], scale),
+                current=current,
+                target=target,
                 deviation=deviation,
             )
         else:
-            scale = locale.scale([alert["spend"], alert["budget"]])
+            spend, budget = in_one_scale(locale, "currency", alert["spend"], alert["budget"])
             sentence = locale.text(
                 "index.alert_campaign"
                 if alert["kind"] == "campaign_budget"
                 else "index.alert_budget",
                 campaign=alert.get("campaign"),
                 channel=alert["channel"],
-                spend=locale.value(alert["spend"], "currency", scale),
-                budget=locale.value(alert["budget"], "currency", scale),
+                spend=spend,
+                budget=budget,
                 deviation=deviation,
             )
         level = locale.term("alert_level", alert["level"])
@@ -108,14 +117,14 @@ def scorecard_rows(rows: list[dict], locale: Locale) -> list[dict]:
     shown = []
     for row in rows:
         unit = HEADLINE_UNITS[row["metric"]]
-        scale = locale.scale([row["actual"], row["target"]])
+        target, actual = in_one_scale(locale, unit, row["target"], row["actual"])
         shown.append(
             {
                 "period": locale.quarter(str(row["period"])),
                 "where": target_level(row, locale),
                 "kpi": locale.text(f"kpis.overview.{row['metric']}"),
-                "target": locale.value(row["target"], unit, scale),
-                "actual": locale.value(row["actual"], unit, scale),
+                "target": target,
+                "actual": actual,
                 "attainment": locale.value(row["attainment"], "rate"),
                 "attainment_class": attainment_judgement(row["attainment"], 1) or "",
                 "weight": "" if row["weight"] is None else f"{row['weight']:g}",
@@ -127,12 +136,13 @@ def scorecard_rows(rows: list[dict], locale: Locale) -> list[dict]:
 
 def quarter_rows(quarters: list[dict], locale: Locale) -> list[dict]:
     """The year's headline KPIs quarter by quarter: label, and the values in one scale."""
-    rows = []
-    for row in quarters:
-        scale = locale.scale(row["values"].values())
-        values = [locale.value(v, row["unit"], scale) for v in row["values"].values()]
-        rows.append({"label": locale.text(f"kpis.{row['key']}"), "values": values})
-    return rows
+    return [
+        {
+            "label": locale.text(f"kpis.{row['key']}"),
+            "values": in_one_scale(locale, row["unit"], *row["values"].values()),
+        }
+        for row in quarters
+    ]
 
 
 def quarter_links(quarters: list[dict], related: list[dict], locale: Locale) -> list[dict]:
