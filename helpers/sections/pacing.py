@@ -114,6 +114,13 @@ def budget_pacing(daily: pd.DataFrame, params: AlertParams, period: Period) -> P
     )
 
 
+def shortfall_level(attainment: float, better: int, params: AlertParams) -> str:
+    """The alert level of an attainment (actual / target): only a shortfall counts, by the
+    KPI's better direction (+1 up, -1 down); at or beyond the target is on track."""
+    shortfall = min(0.0, (attainment - 1) * better)  # pragma: no mutate (x / ±1 == x * ±1)
+    return level(shortfall, params)
+
+
 def kpi_alerts(kpis: dict[str, dict], params: AlertParams) -> list[dict]:
     """Every headline KPI with a target, its shortfall (or, where lower is better, excess)
     against the target, and the level; only shortfalls alert, a KPI beyond its target is on
@@ -124,8 +131,8 @@ def kpi_alerts(kpis: dict[str, dict], params: AlertParams) -> list[dict]:
         if attainment is None:
             continue
         better = record.get("better") or 1  # a KPI with no better direction: as "up"
-        shortfall = min(0.0, (attainment - 1) * better)  # pragma: no mutate (x / ±1 == x * ±1)
-        alerts.append({"kpi": name, "deviation": attainment - 1, "level": level(shortfall, params)})
+        found = shortfall_level(attainment, better, params)
+        alerts.append({"kpi": name, "deviation": attainment - 1, "level": found})
     return alerts
 
 
@@ -138,8 +145,8 @@ def target_alerts(scorecard: list[dict], period: str, params: AlertParams) -> li
         attainment = known(row.get("attainment"))
         if attainment is None or (str(row["period"]) == period and row["dimension"] == ""):
             continue
-        shortfall = min(0.0, attainment - 1)
-        alerts.append({**row, "deviation": attainment - 1, "level": level(shortfall, params)})
+        found = shortfall_level(attainment, 1, params)  # every target metric: more is better
+        alerts.append({**row, "deviation": attainment - 1, "level": found})
     return alerts
 
 
