@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, FuncFormatter, PercentFormatter
 
 from helpers.core.errors import ChartError
-from helpers.render.formats import compact, day_label, tick_scale
+from helpers.render.formats import compact, tick_scale
 from helpers.render.locale import ChartText, Locale
 
 PALETTE = "deep"
@@ -186,7 +186,7 @@ def series_alt(text: ChartText, xs: pd.Series, latest: pd.Series, value_kind: st
 
 
 def _point(x, locale: Locale) -> str:
-    return day_label(x, locale.code) if isinstance(x, pd.Timestamp | date) else str(x)
+    return locale.day(x) if isinstance(x, pd.Timestamp | date) else str(x)
 
 
 def value_axis(axis, value_kind: str, locale: Locale) -> None:

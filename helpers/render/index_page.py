@@ -8,7 +8,6 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from helpers.core.periods import parse_period
-from helpers.render.formats import day_label
 from helpers.render.html import REPORT_CSS, TEMPLATES
 from helpers.render.kpi_rows import formatted_kpis
 from helpers.render.locale import Locale
@@ -210,8 +209,8 @@ def render_index(metrics: dict, related: list[str] = ()) -> str:
         quarter=locale.quarter(quarter.label),
         previous=locale.quarter(quarter.previous.label),
         year_ago=locale.quarter(quarter.year_ago.label),
-        start=day_label(quarter.start, locale.code),
-        end=day_label(quarter.last_day, locale.code),
+        start=locale.day(quarter.start),
+        end=locale.day(quarter.last_day),
         overview=formatted_kpis(metrics["overview"], locale),
         sections=sections,
         skipped=metrics["skipped"],
@@ -224,7 +223,7 @@ def render_index(metrics: dict, related: list[str] = ()) -> str:
             locale.text(
                 "index.ends_early",
                 table=locale.term("table", row["table"]),
-                last=day_label(pd.Timestamp(row["last"]), locale.code),
+                last=locale.day(pd.Timestamp(row["last"])),
                 period=locale.quarter(quarter.label),
             )
             for row in metrics["data_quality"].get("ends_early", [])
