@@ -9,6 +9,7 @@ import pytest
 
 from helpers.core.periods import Quarter, Year, comparison_periods
 from helpers.data import queries
+from helpers.data.engines import DuckDBEngine
 from helpers.models import holdout
 from helpers.sections import repurchase
 from helpers.sections.kpis import change, comparison_bases, exceeds_uncertainty, is_material
@@ -19,7 +20,7 @@ Q3 = Quarter.parse("2025Q3")
 def _orders(rows: list[tuple]) -> queries.DataEngine:
     frame = pd.DataFrame(rows, columns=["order_id", "customer_id", "order_ts", "net_revenue"])
     frame["order_ts"] = pd.to_datetime(frame["order_ts"])
-    return queries.DataEngine({"orders": frame.assign(revenue=frame["net_revenue"])})
+    return DuckDBEngine({"orders": frame.assign(revenue=frame["net_revenue"])})
 
 
 def test_an_order_on_a_quarters_first_instant_is_in_it_and_on_the_next_quarters_is_not():
@@ -140,7 +141,7 @@ def test_the_gross_margin_rate_counts_only_orders_with_a_cost():
             "cost": [60.0, 20.0, None, 100.0],  # the last is after the end
         }
     )
-    engine = queries.DataEngine({"orders": orders})
+    engine = DuckDBEngine({"orders": orders})
     assert queries.gross_margin_rate(engine, pd.Timestamp("2025-04-01")) == pytest.approx(70 / 150)
-    no_cost = queries.DataEngine({"orders": orders.drop(columns="cost")})
+    no_cost = DuckDBEngine({"orders": orders.drop(columns="cost")})
     assert queries.gross_margin_rate(no_cost, pd.Timestamp("2025-04-01")) is None

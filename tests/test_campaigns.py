@@ -6,7 +6,7 @@ import pytest
 
 from helpers.core.config import CampaignWindow, load_config
 from helpers.core.periods import Quarter, comparison_periods
-from helpers.data.queries import DataEngine
+from helpers.data.engines import DuckDBEngine
 from helpers.render import text
 from helpers.sections import campaigns
 
@@ -48,7 +48,7 @@ def test_phases_and_their_baseline():
 
 
 def test_daily_averages_uplift_a_year_before_and_pulled_forward():
-    engine = DataEngine({"orders": ORDERS})
+    engine = DuckDBEngine({"orders": ORDERS})
     daily = campaigns.queries.daily_sales(
         engine, pd.Timestamp("2024-10-01"), pd.Timestamp("2025-12-01")
     )
@@ -77,7 +77,7 @@ def test_the_section_reports_the_windows_whose_peak_falls_in_the_quarter():
     config = load_config(PROJECT / "params", "2025Q4", []).model_copy(
         update={"campaigns": [SALE, OTHER]}
     )
-    engine = DataEngine({"orders": ORDERS})
+    engine = DuckDBEngine({"orders": ORDERS})
     periods = comparison_periods(Quarter.parse("2025Q4"))
     section = campaigns.build_section(engine, config, periods)
     assert list(section.windows) == ["Sale", "Other"]
@@ -106,7 +106,7 @@ def test_every_column_of_a_phase_and_what_the_section_assembles():
             "attributed_revenue": [150.0],
         }
     )
-    engine = DataEngine({"orders": ORDERS, "marketing": marketing})
+    engine = DuckDBEngine({"orders": ORDERS, "marketing": marketing})
     daily = campaigns.queries.daily_sales(
         engine, pd.Timestamp("2024-10-01"), pd.Timestamp("2025-12-01")
     )

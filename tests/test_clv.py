@@ -10,6 +10,7 @@ from scipy.optimize import approx_fprime
 
 from helpers.core.errors import Reason
 from helpers.data import cdnow, queries
+from helpers.data.engines import DuckDBEngine
 from helpers.models import fitting, holdout, likelihood, prediction
 from helpers.render import text
 from helpers.sections import clv
@@ -23,7 +24,7 @@ def orders(small_data):
 
 @pytest.fixture(scope="module")
 def engine(orders):
-    return queries.DataEngine({"orders": orders})
+    return DuckDBEngine({"orders": orders})
 
 
 @pytest.mark.parametrize(("unit", "days"), [("days", 1), ("weeks", 7)])
@@ -88,7 +89,7 @@ def summary(engine):
 @pytest.fixture(scope="module")
 def cdnow_engine():
     orders = cdnow.as_orders(cdnow.read_transactions("sample"))
-    return queries.DataEngine({"orders": orders.rename(columns={"revenue": "net_revenue"})})
+    return DuckDBEngine({"orders": orders.rename(columns={"revenue": "net_revenue"})})
 
 
 @pytest.fixture(scope="module")

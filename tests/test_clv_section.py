@@ -7,8 +7,8 @@ import pytest
 
 from helpers.core.config import load_config
 from helpers.core.periods import comparison_periods
+from helpers.data.engines import ENGINE_THREADS_VARIABLE, DuckDBEngine
 from helpers.data.inputs import prepare_inputs
-from helpers.data.queries import ENGINE_THREADS_VARIABLE, DataEngine
 from helpers.models import fitting, likelihood, prediction, valuation
 from helpers.render import text
 from helpers.sections import clv
@@ -27,7 +27,7 @@ def tables(config):
 
 
 def build(config, tables):
-    return clv.build_section(DataEngine(tables), config, comparison_periods(config.period))
+    return clv.build_section(DuckDBEngine(tables), config, comparison_periods(config.period))
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +133,7 @@ def test_the_cdnow_report_quarter_of_fader_hardie_lee_is_valued(tmp_path):
         PROJECT / "params", "1997Q4", ["cdnow.yaml"], overrides={"data_dir": str(tmp_path)}
     )
     section = clv.build_section(
-        DataEngine(prepare_inputs(config).tables), config, comparison_periods(config.period)
+        DuckDBEngine(prepare_inputs(config).tables), config, comparison_periods(config.period)
     )
     assert section.withheld is None and section.current.has_clv
     assert all("error" not in row for row in section.candidates.to_dict("records"))
@@ -243,5 +243,5 @@ def test_the_model_note_and_the_spend_record_are_the_fitted_models(section, conf
         "note": spend.note,
     }
     # the marketing section's CLV by channel, when the CLV section did not save it
-    by_channel = clv.value_by_channel(DataEngine(tables), config)
+    by_channel = clv.value_by_channel(DuckDBEngine(tables), config)
     pd.testing.assert_frame_equal(by_channel, section.by_channel)

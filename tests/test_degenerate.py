@@ -10,8 +10,8 @@ import pytest
 from helpers.core.config import load_config
 from helpers.core.errors import Reason
 from helpers.core.periods import comparison_periods
+from helpers.data.engines import DuckDBEngine
 from helpers.data.inputs import prepare_inputs
-from helpers.data.queries import DataEngine
 from helpers.render import text
 from helpers.sections import clv, marketing, repurchase
 
@@ -22,7 +22,7 @@ NONE_BEFORE = Reason("no_customers_before")
 
 def _engine(folder, quarter="2025Q4"):
     config = load_config(PROJECT / "params", quarter, overrides={"data_dir": str(folder)})
-    return DataEngine(prepare_inputs(config).tables), config, comparison_periods(config.period)
+    return DuckDBEngine(prepare_inputs(config).tables), config, comparison_periods(config.period)
 
 
 def _orders_only(tmp_path, orders: pd.DataFrame):

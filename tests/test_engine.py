@@ -6,7 +6,7 @@ import pytest
 
 from helpers.core.periods import Quarter, comparison_periods
 from helpers.data import queries
-from helpers.data.queries import UNQUERIED, DataEngine
+from helpers.data.engines import UNQUERIED, DuckDBEngine
 
 ORDERS = pd.DataFrame(
     {
@@ -20,7 +20,7 @@ ORDERS = pd.DataFrame(
 )
 
 
-def _table_type(engine: DataEngine, name: str) -> str:
+def _table_type(engine: DuckDBEngine, name: str) -> str:
     query = "SELECT table_type FROM information_schema.tables WHERE table_name = ?"
     return engine.con.execute(query, [name]).fetchone()[0]
 
@@ -30,7 +30,7 @@ def test_loaded_parquet_leaves_out_the_columns_no_query_reads(tmp_path):
     folder.mkdir()
     path = folder / "orders.parquet"
     ORDERS.to_parquet(path, index=False)
-    loaded = DataEngine({"orders": path})
+    loaded = DuckDBEngine({"orders": path})
     assert _table_type(loaded, "orders") == "BASE TABLE"
     kept = set(ORDERS.columns) - set(UNQUERIED["orders"])
     assert set(loaded.columns("orders")) == kept == {"customer_id", "order_ts", "net_revenue"}
@@ -40,15 +40,15 @@ def test_loaded_parquet_leaves_out_the_columns_no_query_reads(tmp_path):
 def test_tables_not_materialized_stay_whole_views_and_data_frames_load_whole(tmp_path):
     path = tmp_path / "orders.parquet"
     ORDERS.to_parquet(path, index=False)
-    lazy = DataEngine({"orders": path}, materialize=())
+    lazy = DuckDBEngine({"orders": path}, materialize=())
     assert _table_type(lazy, "orders") == "VIEW"
     assert lazy.columns("orders") == list(ORDERS.columns) and lazy.has("orders")
     assert not lazy.has("traffic")
-    frames = DataEngine({"orders": ORDERS})
+    frames = DuckDBEngine({"orders": ORDERS})
     assert frames.columns("orders") == list(ORDERS.columns)
     only_some = ORDERS.drop(columns=["status", "region"])
     only_some.to_parquet(path, index=False)  # a loaded table without the unqueried columns
-    assert DataEngine({"orders": path}).columns("orders") == [
+    assert DuckDBEngine({"orders": path}).columns("orders") == [
         "customer_id",
         "order_ts",
         "net_revenue",
@@ -56,7 +56,7 @@ def test_tables_not_materialized_stay_whole_views_and_data_frames_load_whole(tmp
 
 
 def test_asking_for_a_table_the_engine_does_not_hold_is_an_error():
-    engine = DataEngine({"orders": ORDERS})
+    engine = DuckDBEngine({"orders": ORDERS})
     with pytest.raises(KeyError, match="no 'ORDERS' table; the engine holds orders"):
         engine.columns("ORDERS")
 
@@ -64,7 +64,7 @@ def test_asking_for_a_table_the_engine_does_not_hold_is_an_error():
 def test_a_parquet_table_with_nothing_to_leave_out_loads_whole(tmp_path):
     traffic = pd.DataFrame({"date": pd.to_datetime(["2025-01-01"]), "sessions": [3.0]})
     traffic.to_parquet(tmp_path / "traffic.parquet", index=False)
-    engine = DataEngine({"traffic": tmp_path / "traffic.parquet"})
+    engine = DuckDBEngine({"traffic": tmp_path / "traffic.parquet"})
     assert engine.columns("traffic") == ["date", "sessions"]
 
 
@@ -84,7 +84,7 @@ ORDERS_WITH_DETAIL = pd.DataFrame(
 
 
 def test_orders_by_period_sums_cost_and_splits_by_two_dimensions():
-    engine = DataEngine({"orders": ORDERS_WITH_DETAIL})
+    engine = DuckDBEngine({"orders": ORDERS_WITH_DETAIL})
     periods = comparison_periods(Quarter.parse("2025Q1"))
     by = queries.orders_by_period(engine, periods).set_index("period")
     assert by.loc["current", "cost"] == 4 + 5 + 16 and by.loc["previous", "cost"] == 8
@@ -92,18 +92,18 @@ def test_orders_by_period_sums_cost_and_splits_by_two_dimensions():
     split = queries.orders_by_period(engine, periods, ["channel", "region"])
     now = split[split["period"] == "current"].set_index(["channel", "region"])
     assert now["orders"].to_dict() == {("Email", "N"): 1, ("Email", "S"): 1, ("Paid", "N"): 1}
-    without_cost = DataEngine({"orders": ORDERS_WITH_DETAIL.drop(columns="cost")})
+    without_cost = DuckDBEngine({"orders": ORDERS_WITH_DETAIL.drop(columns="cost")})
     assert queries.orders_by_period(without_cost, periods)["cost"].isna().all()
 
 
 def test_rfm_inputs_carry_the_member_flag_when_there_is_one():
-    engine = DataEngine({"orders": ORDERS_WITH_DETAIL})
+    engine = DuckDBEngine({"orders": ORDERS_WITH_DETAIL})
     end, start = pd.Timestamp("2025-04-01"), pd.Timestamp("2025-01-01")
     rfm = queries.rfm_inputs(engine, end, start).set_index("customer_id")
     assert rfm["is_member"].to_dict() == {"a": True, "b": False, "c": False}  # a member once
     assert rfm.loc["a", "window_revenue"] == 30.0 and rfm.loc["c", "window_revenue"] == 0.0
     assert rfm.loc["b", "recency_days"] == (end - pd.Timestamp("2025-02-06")).days
-    plain = DataEngine({"orders": ORDERS_WITH_DETAIL.drop(columns="is_member")})
+    plain = DuckDBEngine({"orders": ORDERS_WITH_DETAIL.drop(columns="is_member")})
     assert queries.rfm_inputs(plain, end, start)["is_member"].isna().all()
 
 
@@ -112,14 +112,14 @@ def test_weekly_traffic_keeps_orders_and_revenue_of_whole_weeks():
     traffic = pd.DataFrame(
         {"date": days, "channel": "A", "sessions": 10.0, "orders": 1.0, "revenue": 5.0}
     )
-    engine = DataEngine({"traffic": traffic})
+    engine = DuckDBEngine({"traffic": traffic})
     weekly = queries.traffic_weekly(engine, days[0], days[-1] + pd.Timedelta(days=1))
     assert weekly[["sessions", "orders", "revenue"]].to_numpy().tolist() == [[70.0, 7.0, 35.0]] * 2
     assert list(weekly["channel"]) == ["A", "A"]
 
 
 def test_repurchase_periods_and_grains():
-    engine = DataEngine({"orders": ORDERS_WITH_DETAIL})
+    engine = DuckDBEngine({"orders": ORDERS_WITH_DETAIL})
     both = queries.repurchase_by_period(engine, pd.Timestamp("2025-04-01"))
     assert list(both["quarter"].columns) == [
         "period",
@@ -135,7 +135,8 @@ def test_repurchase_periods_and_grains():
 def test_no_margin_rate_from_costs_of_zero_revenue():
     free = ORDERS_WITH_DETAIL.assign(revenue=0.0)
     assert (
-        queries.gross_margin_rate(DataEngine({"orders": free}), pd.Timestamp("2026-01-01")) is None
+        queries.gross_margin_rate(DuckDBEngine({"orders": free}), pd.Timestamp("2026-01-01"))
+        is None
     )
 
 
@@ -150,7 +151,9 @@ def test_repurchase_per_year_rolls_up_each_customers_months():
             "net_revenue": [10.0] * 5,
         }
     )
-    years = queries.repurchase_by_period(DataEngine({"orders": orders}), pd.Timestamp("2026-01-01"))
+    years = queries.repurchase_by_period(
+        DuckDBEngine({"orders": orders}), pd.Timestamp("2026-01-01")
+    )
     row = years["year"].set_index("period").loc[pd.Timestamp("2025-01-01")]
     # 2025: a (once, returning from 2024), b (twice, new), c (once, new)
     assert (row["customers"], row["repeat_customers"], row["returning_customers"]) == (3, 1, 1)
@@ -170,10 +173,10 @@ def test_channel_names_from_every_table_that_has_them():
     )
     traffic = pd.DataFrame({"date": pd.to_datetime(["2025-01-01"]), "channel": ["Paid"]})
     marketing = pd.DataFrame({"date": pd.to_datetime(["2025-01-01"]), "channel": ["Affiliate"]})
-    every = DataEngine({"orders": orders, "traffic": traffic, "marketing": marketing})
+    every = DuckDBEngine({"orders": orders, "traffic": traffic, "marketing": marketing})
     assert queries.channel_names(every) == ["Affiliate", "Direct", "Paid"]  # sorted, no None
-    assert queries.channel_names(DataEngine({"orders": orders.drop(columns="channel")})) == []
-    assert queries.channel_names(DataEngine({"traffic": traffic})) == ["Paid"]
+    assert queries.channel_names(DuckDBEngine({"orders": orders.drop(columns="channel")})) == []
+    assert queries.channel_names(DuckDBEngine({"traffic": traffic})) == ["Paid"]
 
 
 def test_marketing_by_day_without_budgets_or_campaigns():
@@ -185,13 +188,15 @@ def test_marketing_by_day_without_budgets_or_campaigns():
         }
     )
     bare = queries.marketing_daily(
-        DataEngine({"marketing": marketing}), pd.Timestamp("2025-01-01"), pd.Timestamp("2025-01-02")
+        DuckDBEngine({"marketing": marketing}),
+        pd.Timestamp("2025-01-01"),
+        pd.Timestamp("2025-01-02"),
     )
     assert bare[["spend"]].to_numpy().tolist() == [[3.0]]  # the end day is left out
     assert bare["budget"].isna().all() and bare["campaign"].tolist() == [""]
     named = marketing.assign(campaign=["x", None, "x"], budget=[1.0, 1.0, 1.0])
     full = queries.marketing_daily(
-        DataEngine({"marketing": named}), pd.Timestamp("2025-01-01"), pd.Timestamp("2025-01-03")
+        DuckDBEngine({"marketing": named}), pd.Timestamp("2025-01-01"), pd.Timestamp("2025-01-03")
     )
     assert full[["campaign", "spend", "budget"]].to_numpy().tolist() == [
         ["", 2.0, 1.0],  # a row with no campaign named
@@ -212,17 +217,17 @@ def test_order_lines_and_days_without_categories_or_costs():
     items = pd.DataFrame({"order_id": ["1"], "sku": ["s"], "quantity": [2.0], "unit_price": [50.0]})
     periods = comparison_periods(Quarter(2025, 1))
     lines = queries.merchandise_by_period(
-        DataEngine({"orders": orders, "order_items": items}), periods
+        DuckDBEngine({"orders": orders, "order_items": items}), periods
     )
     row = lines.iloc[0]
     assert (row["category"], row["net_sales"], row["discount"]) == ("", 90.0, 0.0)
     assert pd.isna(row["cost"])
     days = queries.daily_sales(
-        DataEngine({"orders": orders}), pd.Timestamp("2025-01-01"), pd.Timestamp("2025-01-02")
+        DuckDBEngine({"orders": orders}), pd.Timestamp("2025-01-01"), pd.Timestamp("2025-01-02")
     )
     assert days[["orders", "net_revenue"]].to_numpy().tolist() == [[1.0, 90.0]]
     assert days[["cost", "spend", "attributed_revenue"]].isna().all().all()
     with pytest.raises(ValueError, match="level must be category or sku, not 'brand'"):
         queries.basket_pairs(
-            DataEngine({"orders": orders}), periods["start"][0], periods["end"][0], "brand", 1
+            DuckDBEngine({"orders": orders}), periods["start"][0], periods["end"][0], "brand", 1
         )

@@ -7,8 +7,8 @@ import pytest
 
 from helpers.core.config import load_config
 from helpers.core.periods import comparison_periods
+from helpers.data.engines import DuckDBEngine
 from helpers.data.inputs import prepare_inputs
-from helpers.data.queries import DataEngine
 from helpers.render import text
 from helpers.render.formats import fmt_value
 from helpers.sections import clv, marketing
@@ -19,7 +19,7 @@ from .conftest import PROJECT
 @pytest.fixture(scope="module")
 def section(small_data):
     config = load_config(PROJECT / "params", "2025Q4", overrides={"data_dir": str(small_data)})
-    engine = DataEngine(prepare_inputs(config).tables)
+    engine = DuckDBEngine(prepare_inputs(config).tables)
     periods = comparison_periods(config.period)
     by_channel = clv.build_section(engine, config, periods).by_channel
     return marketing.build_section(engine, config, periods, by_channel)

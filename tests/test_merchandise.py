@@ -10,8 +10,8 @@ import pytest
 from helpers.core.config import load_config
 from helpers.core.periods import Quarter, comparison_periods
 from helpers.data import queries
+from helpers.data.engines import DuckDBEngine
 from helpers.data.inputs import prepare_inputs
-from helpers.data.queries import DataEngine
 from helpers.render import text
 from helpers.sections import merchandise
 
@@ -50,7 +50,7 @@ LINES = pd.DataFrame(
 
 @pytest.fixture(scope="module")
 def lines():
-    engine = DataEngine({"orders": ORDERS, "order_items": LINES})
+    engine = DuckDBEngine({"orders": ORDERS, "order_items": LINES})
     return queries.merchandise_by_period(engine, PERIODS), engine
 
 
@@ -129,7 +129,7 @@ def test_the_sample_plants_what_the_analysis_finds(tmp_path):
     the 2025Q4 section finds exactly those stopped SKUs, and that pair as the highest lift."""
     truth = json.loads((PROJECT / "data" / "sample" / "manifest.json").read_text())["assortment"]
     config = load_config(PROJECT / "params", "2025Q4", [])
-    engine = DataEngine(prepare_inputs(config).tables)
+    engine = DuckDBEngine(prepare_inputs(config).tables)
     section = merchandise.build_section(engine, config, comparison_periods(config.period))
     stopped = section.movers.loc[section.movers["status"] == "stopped", "sku"]
     assert sorted(stopped) == sorted(truth["stopped_skus"])
@@ -159,7 +159,7 @@ def test_gross_margin_on_the_index_and_by_channel_by_hand():
             "channel": ["web", "web", "app", "web"],
         }
     )
-    engine = DataEngine({"orders": orders})
+    engine = DuckDBEngine({"orders": orders})
     kpis = overview.headline_kpis(engine, PERIODS)
     assert kpis["gross_margin"]["current"] == pytest.approx(230 - 90)
     assert kpis["margin_rate"]["current"] == pytest.approx(140 / 230)
@@ -167,7 +167,7 @@ def test_gross_margin_on_the_index_and_by_channel_by_hand():
     margins = traffic.channel_margins(engine, PERIODS).set_index("channel")
     assert margins.loc["web", "gross_margin"] == pytest.approx(80.0)
     assert margins.loc["app", "margin_rate"] == pytest.approx(60 / 80)
-    without_cost = DataEngine({"orders": orders.drop(columns="cost")})
+    without_cost = DuckDBEngine({"orders": orders.drop(columns="cost")})
     assert "gross_margin" not in overview.headline_kpis(without_cost, PERIODS)
     assert traffic.channel_margins(without_cost, PERIODS) is None
 

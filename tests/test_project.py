@@ -15,7 +15,7 @@ import yaml
 
 from helpers.core.errors import KernelStartError
 from helpers.core.outline import SECTIONS
-from helpers.data.queries import ENGINE_THREADS_VARIABLE, DataEngine
+from helpers.data.engines import ENGINE_THREADS_VARIABLE, DuckDBEngine
 from helpers.run.kernels import KernelPool
 from helpers.run.runner import KERNEL, run_in_dependency_order
 
@@ -131,7 +131,7 @@ def test_a_section_starts_once_the_artifacts_it_reads_are_written():
 
 def test_engine_threads_follow_the_variable(monkeypatch):
     def threads() -> int:
-        engine = DataEngine({})
+        engine = DuckDBEngine({})
         try:
             return engine.con.execute("SELECT current_setting('threads')").fetchone()[0]
         finally:

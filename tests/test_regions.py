@@ -8,8 +8,8 @@ import pytest
 
 from helpers.core.config import load_config
 from helpers.core.periods import Quarter, comparison_periods
+from helpers.data.engines import DuckDBEngine
 from helpers.data.inputs import prepare_inputs
-from helpers.data.queries import DataEngine
 from helpers.render import text
 from helpers.sections import regions
 
@@ -35,7 +35,7 @@ ORDERS = pd.DataFrame(
 
 @pytest.fixture(scope="module")
 def section():
-    return regions.build_section(DataEngine({"orders": ORDERS}), CONFIG, PERIODS)
+    return regions.build_section(DuckDBEngine({"orders": ORDERS}), CONFIG, PERIODS)
 
 
 def test_every_regional_figure_by_hand(section):
@@ -86,7 +86,7 @@ def test_a_change_below_the_threshold_is_not_growth():
 
 def test_orders_without_a_region_say_so():
     section = regions.build_section(
-        DataEngine({"orders": ORDERS.drop(columns="region")}), CONFIG, PERIODS
+        DuckDBEngine({"orders": ORDERS.drop(columns="region")}), CONFIG, PERIODS
     )
     assert section.table is None and [f.kind for f in section.findings] == ["regions.no_region"]
 
@@ -97,7 +97,7 @@ def test_the_sample_regions_grow_as_they_were_planted():
     trends = pd.Series(
         json.loads((PROJECT / "data" / "sample" / "manifest.json").read_text())["region_trends"]
     )
-    engine = DataEngine(prepare_inputs(CONFIG).tables)
+    engine = DuckDBEngine(prepare_inputs(CONFIG).tables)
     table = regions.build_section(engine, CONFIG, PERIODS).table.set_index("region")
     growing = table.loc[trends.nlargest(2).index, "revenue_yoy"].min()
     shrinking = table.loc[trends[trends < 0].index, "revenue_yoy"].max()
@@ -117,7 +117,7 @@ def test_a_region_new_this_quarter_and_one_in_decline_by_hand():
             "region": ["North"] * 4 + ["South"] * 2 + ["New"] * 2,
         }
     )
-    section = regions.build_section(DataEngine({"orders": orders}), CONFIG, PERIODS)
+    section = regions.build_section(DuckDBEngine({"orders": orders}), CONFIG, PERIODS)
     table = section.table.set_index("region")
     # North: repeat rate 1 now (a twice), 1 before (b twice): no change
     assert table.loc["North", "repeat_change_qoq"] == 0.0

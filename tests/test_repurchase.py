@@ -7,6 +7,7 @@ from scipy.stats import chi2_contingency
 
 from helpers.core.periods import Quarter, comparison_periods
 from helpers.data import queries
+from helpers.data.engines import DuckDBEngine
 from helpers.render import text
 from helpers.sections import repurchase, segments
 
@@ -28,7 +29,7 @@ END = pd.Timestamp("2025-07-01")
 
 @pytest.fixture
 def engine():
-    return queries.DataEngine({"orders": ORDERS})
+    return DuckDBEngine({"orders": ORDERS})
 
 
 def test_repeat_and_returning_rates(engine):

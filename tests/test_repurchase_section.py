@@ -6,8 +6,8 @@ import pytest
 
 from helpers.core.config import load_config
 from helpers.core.periods import comparison_periods
+from helpers.data.engines import DuckDBEngine
 from helpers.data.inputs import prepare_inputs
-from helpers.data.queries import DataEngine
 from helpers.render import text
 from helpers.render.formats import compact
 from helpers.sections import repurchase
@@ -18,7 +18,7 @@ from .conftest import PROJECT
 @pytest.fixture(scope="module")
 def section(small_data):
     config = load_config(PROJECT / "params", "2025Q4", overrides={"data_dir": str(small_data)})
-    engine = DataEngine(prepare_inputs(config).tables)
+    engine = DuckDBEngine(prepare_inputs(config).tables)
     return repurchase.build_section(engine, config, comparison_periods(config.period))
 
 
@@ -176,7 +176,7 @@ def test_month_cohorts_compare_six_months_a_year_apart(clean):
         update={"repurchase": config.repurchase.model_copy(update={"cohort_grain": "month"})}
     )
     section = repurchase.build_section(
-        DataEngine({"orders": orders}), monthly, comparison_periods(config.period)
+        DuckDBEngine({"orders": orders}), monthly, comparison_periods(config.period)
     )
     assert section.retention.index.max() == pd.Timestamp("2025-12-01")
     assert section.retention.loc["2025-11-01", 1] >= 0  # November's cohort reached December

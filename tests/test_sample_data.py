@@ -6,6 +6,7 @@ import pytest
 
 from helpers.data import sample, sample_shop
 from helpers.data.contract import CONTRACT
+from helpers.data.engines import DuckDBEngine
 from helpers.models import response
 
 
@@ -89,7 +90,7 @@ def test_the_purchase_model_recovers_the_simulated_truth():
     tables, alive = sample.simulate(n_customers=3000, seed=7)
     orders = tables["orders"]
     valid = orders[(orders["status"] == "completed") & (orders["refund"] < orders["revenue"])]
-    engine = queries.DataEngine({"orders": valid.assign(net_revenue=valid["revenue"])})
+    engine = DuckDBEngine({"orders": valid.assign(net_revenue=valid["revenue"])})
     truth = sample.TrueParameters()
     for quarter in ("2025Q3", "2025Q4"):
         summary = queries.customer_summary(engine, Quarter.parse(quarter).end, 7)

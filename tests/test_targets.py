@@ -11,7 +11,7 @@ from helpers.core.config import AlertParams
 from helpers.core.periods import Quarter, Year
 from helpers.data.checks import target_violations
 from helpers.data.contract import TARGET_METRICS
-from helpers.data.queries import DataEngine
+from helpers.data.engines import DuckDBEngine
 from helpers.render.index_page import alert_rows, scorecard_rows
 from helpers.render.locale import Locale
 from helpers.sections import pacing, targets
@@ -73,7 +73,7 @@ T = pd.DataFrame(
 
 @pytest.fixture(scope="module")
 def engine():
-    return DataEngine({"orders": ORDERS, "order_items": ITEMS, "traffic": TRAFFIC})
+    return DuckDBEngine({"orders": ORDERS, "order_items": ITEMS, "traffic": TRAFFIC})
 
 
 def _card(engine, period, cap=120.0):
@@ -120,7 +120,7 @@ def test_a_year_shows_its_targets_by_level_and_its_parts_for_the_whole_shop(engi
 
 
 def test_a_metric_the_data_cannot_measure_has_no_actual():
-    engine = DataEngine({"orders": ORDERS.drop(columns="region")})
+    engine = DuckDBEngine({"orders": ORDERS.drop(columns="region")})
     card = _card(engine, Quarter(2025, 4))
     assert np.isnan(card.loc[("2025Q4", "orders", "region", "South"), "actual"])  # no column
     assert np.isnan(card.loc[("2025Q4", "sessions", "channel", "A"), "actual"])  # no traffic
@@ -230,7 +230,7 @@ def test_a_targets_file_with_only_the_required_columns(engine):
 
 
 def test_the_scorecard_runs_from_the_year_to_its_months():
-    card = targets.scorecard(DataEngine({"orders": ORDERS}), T, Year(2025), 120)
+    card = targets.scorecard(DuckDBEngine({"orders": ORDERS}), T, Year(2025), 120)
     grains = card.drop_duplicates("period")["grain"].tolist()
     assert grains == ["year", "quarter", "quarter", "quarter", "quarter", "month", "month"]
     assert card["period"].iloc[0] == "2025" and card["dimension"].iloc[0] == ""
@@ -255,7 +255,7 @@ def test_rates_and_margins_at_a_level_by_hand():
         [("2025Q4", metric, 1.0, channel) for metric, channel in rows],
         columns=["period", "metric", "target", "channel"],
     )
-    card = targets.scorecard(DataEngine({"orders": orders}), wanted, Quarter(2025, 4), 120)
+    card = targets.scorecard(DuckDBEngine({"orders": orders}), wanted, Quarter(2025, 4), 120)
     got = card.set_index(["metric", "member"])["actual"]
     assert np.isnan(got[("margin_rate", "Free")])  # no revenue: no rate (not -inf)
     assert got[("margin_rate", "Tiny")] == pytest.approx(0.4 / 0.5)
@@ -264,7 +264,7 @@ def test_rates_and_margins_at_a_level_by_hand():
 
 
 def test_a_margin_without_costs_is_unknown_not_zero():
-    no_cost = DataEngine(
+    no_cost = DuckDBEngine(
         {"orders": ORDERS.drop(columns="cost"), "order_items": ITEMS.drop(columns="unit_cost")}
     )
     wanted = pd.DataFrame(
@@ -282,7 +282,7 @@ def test_a_margin_without_costs_is_unknown_not_zero():
 
 
 def test_the_whole_shops_sessions_and_a_year_of_monthly_targets():
-    engine = DataEngine({"orders": ORDERS, "traffic": TRAFFIC})
+    engine = DuckDBEngine({"orders": ORDERS, "traffic": TRAFFIC})
     wanted = pd.DataFrame(
         {
             "period": ["2025Q4", *[f"2025-{m:02d}" for m in range(1, 13)]],

@@ -7,6 +7,7 @@ from scipy.stats import chi2_contingency
 
 from helpers.core.periods import Quarter, comparison_periods
 from helpers.data import queries
+from helpers.data.engines import DuckDBEngine
 from helpers.models.significance import two_proportion_ztest
 from helpers.render import text
 from helpers.sections import traffic
@@ -37,7 +38,7 @@ ROWS = [
 @pytest.fixture
 def engine():
     frame = pd.DataFrame(ROWS, columns=COLUMNS).assign(date=lambda d: pd.to_datetime(d["date"]))
-    return queries.DataEngine({"traffic": frame})
+    return DuckDBEngine({"traffic": frame})
 
 
 @pytest.fixture
@@ -115,7 +116,7 @@ def test_weekly_trend_keeps_complete_weeks_only():
     days = pd.date_range("2025-01-06", "2025-01-22")  # Monday 6th to Wednesday 22nd
     frame = pd.DataFrame({"date": days, "channel": "A", "sessions": 10.0, "users": 5.0})
     weekly = queries.traffic_weekly(
-        queries.DataEngine({"traffic": frame}), days[0], days[-1] + pd.Timedelta(days=1)
+        DuckDBEngine({"traffic": frame}), days[0], days[-1] + pd.Timedelta(days=1)
     )
     assert weekly["week"].dt.strftime("%Y-%m-%d").tolist() == ["2025-01-06", "2025-01-13"]
     assert weekly["sessions"].tolist() == [70.0, 70.0]
@@ -133,7 +134,7 @@ def test_orders_come_from_the_orders_table_when_traffic_has_none(periods):
             "net_revenue": [10.0, 20.0, 5.0],
         }
     )
-    engine = queries.DataEngine({"traffic": frame, "orders": orders})
+    engine = DuckDBEngine({"traffic": frame, "orders": orders})
     sums = queries.traffic_by_period(engine, periods, ["channel"])
     filled = traffic._orders_from_order_table(engine, periods, sums, ["channel"])
     now = filled[filled["period"] == "current"].set_index("channel")
@@ -208,7 +209,7 @@ def test_headline_conversion_counts_net_orders_when_there_is_an_orders_table(per
             "net_revenue": [100.0, 50.0, 70.0],
         }
     )
-    engine = queries.DataEngine({"traffic": frame, "orders": orders})
+    engine = DuckDBEngine({"traffic": frame, "orders": orders})
     totals = traffic.add_rates(
         traffic.with_net_orders(engine, periods, queries.traffic_by_period(engine, periods))
     ).set_index("period")
@@ -221,7 +222,7 @@ def test_engine_loads_only_the_tables_a_section_needs(tmp_path):
     frame = pd.DataFrame(ROWS, columns=COLUMNS).assign(date=lambda d: pd.to_datetime(d["date"]))
     frame.to_parquet(tmp_path / "traffic.parquet")
     frame.to_parquet(tmp_path / "other.parquet")
-    engine = queries.DataEngine(
+    engine = DuckDBEngine(
         {"traffic": tmp_path / "traffic.parquet", "other": tmp_path / "other.parquet"},
         materialize=("traffic",),
     )

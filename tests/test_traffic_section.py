@@ -6,8 +6,8 @@ import pytest
 
 from helpers.core.config import load_config
 from helpers.core.periods import Year, comparison_periods
+from helpers.data.engines import DuckDBEngine
 from helpers.data.inputs import prepare_inputs
-from helpers.data.queries import DataEngine
 from helpers.models.significance import two_proportion_ztest
 from helpers.sections import overview, traffic
 
@@ -24,7 +24,7 @@ def inputs(small_data):
 @pytest.fixture(scope="module")
 def section(inputs):
     tables, config, periods = inputs
-    return traffic.build_section(DataEngine(tables), config, periods)
+    return traffic.build_section(DuckDBEngine(tables), config, periods)
 
 
 def _in(frame: pd.DataFrame, column: str, quarter) -> pd.DataFrame:
@@ -122,7 +122,7 @@ def test_conversion_tests_are_on_both_periods_sessions(section):
 
 def test_headline_kpis_of_the_index(inputs):
     tables, config, periods = inputs
-    kpis = overview.headline_kpis(DataEngine(tables), periods)
+    kpis = overview.headline_kpis(DuckDBEngine(tables), periods)
     orders = _in(tables["orders"], "order_ts", config.period)
     first = tables["orders"].groupby("customer_id")["order_ts"].min()
     new = first[(first >= config.period.start) & (first < config.period.end)]
@@ -146,7 +146,7 @@ def test_headline_kpis_of_the_index(inputs):
 
 def test_without_an_orders_table_traffic_uses_its_own_orders(inputs):
     tables, config, periods = inputs
-    only_traffic = DataEngine({"traffic": tables["traffic"]})
+    only_traffic = DuckDBEngine({"traffic": tables["traffic"]})
     section = traffic.build_section(only_traffic, config, periods)
     now = _in(tables["traffic"], "date", config.period)
     by = section.comparison.set_index("measure")
@@ -163,7 +163,7 @@ def test_a_traffic_table_with_only_the_required_columns(inputs):
     tables, config, periods = inputs
     bare = tables["traffic"][["date", "channel", "sessions", "users"]]
     section = traffic.build_section(
-        DataEngine({"traffic": bare, "orders": tables["orders"]}), config, periods
+        DuckDBEngine({"traffic": bare, "orders": tables["orders"]}), config, periods
     )
     shown = set(section.comparison["measure"])
     assert shown == {"sessions", "users", "orders", "conversion_rate", "revenue_per_session"}
@@ -187,7 +187,7 @@ def test_bounces_instead_of_engaged_sessions(inputs):
         .assign(bounces=tables["traffic"]["sessions"] - tables["traffic"]["engaged_sessions"])
         .drop(columns=["engaged_sessions"])
     )
-    section = traffic.build_section(DataEngine({"traffic": frame}), config, periods)
+    section = traffic.build_section(DuckDBEngine({"traffic": frame}), config, periods)
     now = _in(frame, "date", config.period)
     by = section.comparison.set_index("measure")
     bounce = now["bounces"].sum() / now["sessions"].sum()
@@ -230,7 +230,7 @@ def test_a_p_value_exactly_at_alpha_is_not_significant(section):
 def test_a_years_quarters_side_by_side(inputs):
     tables = inputs[0]
     rows = {
-        row["key"]: row for row in overview.quarters_side_by_side(DataEngine(tables), Year(2024))
+        row["key"]: row for row in overview.quarters_side_by_side(DuckDBEngine(tables), Year(2024))
     }
     orders = tables["orders"][tables["orders"]["order_ts"].dt.year == 2024]
     by_quarter = orders.groupby(orders["order_ts"].dt.quarter)

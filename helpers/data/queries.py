@@ -1,94 +1,24 @@
-"""The one data-access module: DuckDB over the clean tables. All relational work lives here.
+"""The one data-access module: every query the report runs. All relational work lives here.
+
+Each query is written once, in DuckDB's SQL, and runs on whichever engine it is given
+(engines.py: DuckDB, or Spark through a translation of that SQL); section helpers only see
+the pandas tables the functions return.
 
 `# pragma: no mutate (SQL case)` marks SQL text whose upper- or lower-case mutants (make mutate)
 are equivalent: DuckDB keywords, functions and names are case-insensitive.
-
-Swapping the engine (Spark, a warehouse) means reimplementing this module's query functions;
-section helpers only see the pandas tables they return.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Collection, Mapping
-from pathlib import Path
-
-import duckdb
 import pandas as pd
 
 from helpers.data.contract import CONTRACT
-
-ENGINE_THREADS_VARIABLE = "OPSREPORT_ENGINE_THREADS"
-# contract columns no query here reads: loaded tables leave them out (at 1M customers, 220 MB of
-# the orders' 460 MB in each section's kernel); views still show every column
-UNQUERIED = {"orders": ("order_id", "status", "region", "discount", "refund")}
-
-
-class DataEngine:
-    """An embedded DuckDB database over the clean input tables.
-
-    Tables named in `materialize` (all of them by default) are loaded once into DuckDB's own
-    columnar storage, so repeated queries scan that rather than the Parquet file again (several
-    times faster on millions of rows); the others stay views over their Parquet files and cost
-    nothing until queried. Loaded tables leave out the UNQUERIED columns, except those named
-    in `keep`. DataFrames are always loaded, whole.
-
-    DuckDB uses every core, or ENGINE_THREADS_VARIABLE's value when set: the batch runner sets
-    it to cores / sections run at once, since oversubscribed DuckDB threads spin (at 1M
-    customers, 2 sections at once took 77 s with 2 threads each, 60 s with 1).
-    """
-
-    def __init__(
-        self,
-        tables: Mapping[str, pd.DataFrame | Path],
-        materialize: Collection[str] | None = None,
-        keep: Collection[str] = (),
-    ):
-        self.con = duckdb.connect()
-        threads = int(os.environ.get(ENGINE_THREADS_VARIABLE) or os.cpu_count() or 1)
-        self.con.execute(f"SET threads TO {threads}")
-        self.tables: list[str] = []
-        self.keep = set(keep)
-        for name, source in tables.items():
-            if isinstance(source, Path):
-                self._from_parquet(name, source, materialize is None or name in materialize)
-            else:
-                self.con.register("incoming", source)
-                self.con.execute(f"CREATE TABLE {name} AS SELECT * FROM incoming")
-                self.con.unregister("incoming")
-            self.tables.append(name)
-
-    def _from_parquet(self, name: str, path: Path, load: bool) -> None:
-        escaped = str(path).replace("'", "''")
-        scan = f"read_parquet('{escaped}')"
-        if not load:
-            self.con.execute(f"CREATE VIEW {name} AS SELECT * FROM {scan}")
-            return
-        present = {row[0] for row in self.con.execute(f"DESCRIBE FROM {scan}").fetchall()}
-        unused = [c for c in UNQUERIED.get(name, ()) if c in present and c not in self.keep]
-        exclude = f" EXCLUDE ({', '.join(unused)})" if unused else ""
-        self.con.execute(f"CREATE TABLE {name} AS SELECT *{exclude} FROM {scan}")
-
-    def has(self, table: str) -> bool:
-        return table in self.tables
-
-    def columns(self, table: str) -> list[str]:
-        """The table's columns; KeyError for a table the engine does not hold (SQL would
-        accept any case, and an unknown name would read as a missing column)."""
-        if table not in self.tables:
-            raise KeyError(f"no {table!r} table; the engine holds {', '.join(self.tables)}")
-        return [row[0] for row in self.con.execute(f"DESCRIBE {table}").fetchall()]
-
-    def sql(self, query: str, params: list | None = None) -> pd.DataFrame:
-        return self.con.execute(query, params or []).df()
-
-    def close(self) -> None:
-        self.con.close()
+from helpers.data.engines import DataEngine
 
 
 def _with_periods(engine: DataEngine, periods: pd.DataFrame) -> None:
     columns = periods[["period", "quarter", "start", "end"]]
-    engine.con.register("report_periods", columns)  # pragma: no mutate (SQL case)
+    engine.register("report_periods", columns)  # pragma: no mutate (SQL case)
 
 
 def sums_by_period(
@@ -205,7 +135,7 @@ def customer_summary(
         SELECT customer_id,
                (count(*) - 1)::DOUBLE AS frequency,
                date_diff('day', min(day), max(day)) / ? AS recency,
-               date_diff('day', min(day), ?::DATE) / ? AS T,
+               date_diff('day', min(day), CAST(? AS DATE)) / ? AS T,
                coalesce(
                    (sum(value) - arg_min(value, day))::DOUBLE / nullif(count(*) - 1, 0), 0
                ) AS monetary_value{per_customer}
@@ -226,33 +156,32 @@ def purchase_days_between(
         f"""
         SELECT customer_id, count(DISTINCT order_ts::DATE)::DOUBLE AS purchases,
                (sum({value}) / count(DISTINCT order_ts::DATE))::DOUBLE AS value
-        FROM orders WHERE order_ts >= ? AND order_ts < ? GROUP BY 1""",
+        FROM orders WHERE order_ts >= ? AND order_ts < ? GROUP BY 1 ORDER BY 1""",
         [start, end],
     )
 
 
 def customers_between(engine: DataEngine, start: pd.Timestamp, end: pd.Timestamp) -> int:
     """Distinct customers with an order in [start, end)."""
-    return int(
-        engine.con.execute(
-            "SELECT count(DISTINCT customer_id) FROM orders "  # pragma: no mutate (SQL case)
-            "WHERE order_ts >= ? AND order_ts < ?",  # pragma: no mutate (SQL case)
-            [start, end],
-        ).fetchone()[0]
+    (count,) = engine.first_row(
+        "SELECT count(DISTINCT customer_id) FROM orders "  # pragma: no mutate (SQL case)
+        "WHERE order_ts >= ? AND order_ts < ?",  # pragma: no mutate (SQL case)
+        [start, end],
     )
+    return int(count)
 
 
 def gross_margin_rate(engine: DataEngine, end: pd.Timestamp) -> float | None:
     """(revenue - cost) / revenue over orders before `end` with a cost; None without costs."""
     if "cost" not in engine.columns("orders"):
         return None
-    revenue, cost = engine.con.execute(
+    revenue, cost = engine.first_row(
         """
         SELECT sum(revenue), sum(cost) FROM orders
         WHERE order_ts < ? AND cost IS NOT NULL""",
         [end],
-    ).fetchone()
-    return None if not revenue else float((revenue - cost) / revenue)
+    )
+    return None if pd.isna(revenue) or not revenue else float((revenue - cost) / revenue)
 
 
 def _grain(grain: str) -> str:
@@ -323,10 +252,11 @@ def second_orders(engine: DataEngine, end: pd.Timestamp) -> pd.DataFrame:
     return engine.sql(
         f"""
         SELECT customer_id, first_two[1] AS first_ts, acquisition_channel,
-               date_diff('second', first_two[1], first_two[2]) / 86400.0 AS days_to_second
+               date_diff('second', first_two[1], first_two[2]) / 86400::DOUBLE AS days_to_second
         FROM (SELECT customer_id, min(order_ts, 2) AS first_two,
                      {channel} AS acquisition_channel
-              FROM orders WHERE order_ts < ? GROUP BY 1)""",
+              FROM orders WHERE order_ts < ? GROUP BY 1)
+        ORDER BY 1""",
         [end],
     )
 
@@ -339,7 +269,7 @@ def rfm_inputs(engine: DataEngine, end: pd.Timestamp, window_start: pd.Timestamp
     return engine.sql(
         f"""
         SELECT customer_id,
-               date_diff('day', max(order_ts)::DATE, ?::DATE)::DOUBLE AS recency_days,
+               date_diff('day', max(order_ts)::DATE, CAST(? AS DATE))::DOUBLE AS recency_days,
                count(*)::DOUBLE AS orders,
                sum(net_revenue)::DOUBLE AS revenue,
                coalesce(sum(net_revenue) FILTER (WHERE order_ts >= ?), 0)::DOUBLE AS window_revenue,

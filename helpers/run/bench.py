@@ -167,8 +167,9 @@ def summary_comparison(size: int, orders: pd.DataFrame, end: pd.Timestamp) -> li
     from lifetimes.utils import summary_data_from_transaction_data
 
     from helpers.data import queries
+    from helpers.data.engines import DuckDBEngine
 
-    engine = queries.DataEngine({"orders": orders})
+    engine = DuckDBEngine({"orders": orders})
     with TreeMemory() as ours_memory:
         started = time.perf_counter()
         ours = queries.customer_summary(engine, end, 7.0).set_index("customer_id")
@@ -265,8 +266,9 @@ def naive_batch(size: int, params: Path, quarter: str, workdir: Path) -> Step:
 
 def bench_size(size: int, root: Path) -> list[Step]:
     from helpers.core.config import load_config
+    from helpers.data.engines import DuckDBEngine
     from helpers.data.inputs import prepare_inputs
-    from helpers.data.queries import DataEngine, customer_summary
+    from helpers.data.queries import customer_summary
 
     folder = root / str(size)
     steps = [generate(size, folder)]
@@ -280,7 +282,7 @@ def bench_size(size: int, root: Path) -> list[Step]:
         ]
         end = config.period.end
         steps += summary_comparison(size, orders, end)
-        summary = customer_summary(DataEngine({"orders": orders}), end, 7.0)
+        summary = customer_summary(DuckDBEngine({"orders": orders}), end, 7.0)
         steps += fit_comparison(size, summary)
         naive = naive_batch(size, params, config.quarter, Path(tmp))
     whole = next(s for s in steps if s.name.startswith("whole batch"))

@@ -17,7 +17,7 @@ from pathlib import Path
 from jupyter_client import KernelManager
 
 from helpers.core.errors import KernelStartError
-from helpers.data.queries import ENGINE_THREADS_VARIABLE
+from helpers.data.engines import ENGINE_THREADS_VARIABLE
 
 # what the section notebooks import in their first code cell, executed silently (no
 # execution count, no output) before a notebook is sent to the kernel
