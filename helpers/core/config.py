@@ -121,6 +121,15 @@ class MarketingParams(_Strict):
     ltv_cac_reference: float = Field(3.0, gt=0)
 
 
+class SparkParams(_Strict):
+    """Where Spark runs (engine: spark): the master a batch's own Spark Connect server uses,
+    Spark settings for it, or a running Connect server (`remote`) to use instead."""
+
+    master: str = "local[*]"
+    conf: dict[str, str] = Field(default_factory=dict)
+    remote: str | None = Field(None, pattern=r"^sc://")
+
+
 class Config(_Strict):
     """Every parameter of a report run; see params/default.yaml for what each one means."""
 
@@ -149,6 +158,8 @@ class Config(_Strict):
         ]
     )
     seed: int = 42
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    spark: SparkParams = Field(default_factory=SparkParams)
     significance_level: float = Field(0.05, gt=0, lt=0.5)
     material_change_pct: float = Field(10.0, ge=0)
     material_rate_change_pp: float = Field(0.5, ge=0)

@@ -23,8 +23,8 @@ from helpers.core.config import Config, load_config
 from helpers.core.outline import SECTIONS
 from helpers.core.periods import Period, comparison_periods
 from helpers.data import queries
+from helpers.data.engines import DataEngine, open_engine
 from helpers.data.inputs import prepare_inputs
-from helpers.data.queries import DataEngine
 from helpers.render.chart_style import category_colors, use_report_style
 from helpers.render.headings import part_heading
 from helpers.render.kpi_rows import basis_sentence, labelled
@@ -156,9 +156,9 @@ def open_section(
         clean = Path(build_dir) / "clean"
         paths = {p.stem: p for p in sorted(clean.glob("*.parquet"))}
         needs = SECTIONS[section]
-        engine = DataEngine(paths, materialize=needs.requires, keep=needs.keeps)
+        engine = open_engine(config, paths, materialize=needs.requires, keep=needs.keeps)
     else:
-        engine = DataEngine(prepare_inputs(config).tables)
+        engine = open_engine(config, prepare_inputs(config).tables)
     return SectionContext(
         section,
         config,

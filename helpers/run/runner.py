@@ -31,8 +31,8 @@ from helpers.core.config import TABLES, Config, load_config
 from helpers.core.errors import InputFileError, ReportError, SectionFailedError
 from helpers.core.outline import SECTIONS, Section, missing_tables
 from helpers.core.periods import Year, comparison_periods
+from helpers.data.engines import engine_service, open_engine
 from helpers.data.inputs import data_quality, prepare_inputs, write_clean_inputs
-from helpers.data.queries import DataEngine
 from helpers.data.reading import find_input_file
 from helpers.render.html import export_html
 from helpers.render.kpi_rows import labelled
@@ -150,7 +150,7 @@ def overview(clean: dict[str, Path], config: Config) -> dict:
     """What the index page shows beside the sections, over views of the clean tables: the
     headline KPIs, the targets scorecard and its weighted score, and for a year its quarters
     side by side."""
-    engine = DataEngine(clean, materialize=())
+    engine = open_engine(config, clean, materialize=())
     period = config.period
     try:
         kpis = headline_kpis(engine, comparison_periods(period))
@@ -209,6 +209,20 @@ def build_report(
     jobs: int = 2,
 ) -> dict:
     """Everything of one quarter's report, written into `build`; returns metrics.json content.
+    The query engine's service (if it needs one) runs meanwhile."""
+    with engine_service(config, build / "engine"):
+        return _build_sections(config, build, project, extra_params, progress, jobs)
+
+
+def _build_sections(
+    config: Config,
+    build: Path,
+    project: Path,
+    extra_params: list[str],
+    progress: Progress,
+    jobs: int,
+) -> dict:
+    """The sections, the overview and metrics.json content of one report, built in `build`.
 
     Kernels for the first sections warm up while the inputs are validated; the index's KPIs
     are computed while the sections run. Each kernel's
@@ -402,7 +416,7 @@ def _build_and_publish(
     try:
         metrics = build_report(config, build, project, extra, progress, jobs)
         # customer-level inputs and per-section scratch files stay out of the published report
-        for scratch in ("clean", "metrics"):
+        for scratch in ("clean", "metrics", "engine"):
             shutil.rmtree(build / scratch, ignore_errors=True)
         period_file = project / "params" / f"{config.period.label}.yaml"
         files = ["default.yaml", *([period_file.name] if period_file.is_file() else [])]

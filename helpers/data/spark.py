@@ -1,0 +1,218 @@
+"""Apache Spark as the query engine (`engine: spark`): the same queries, translated.
+
+Queries are written in DuckDB's SQL; sqlglot translates each to Spark SQL once (cached), and
+`SparkDialect` covers the few DuckDB functions sqlglot leaves as they are. Tables are temporary
+views over the clean Parquet files (or over pandas tables handed in); results come back
+through Arrow and are given DuckDB's column types, so a section cannot tell the engines apart.
+
+A batch runs one Spark Connect server (`connect_server`) that every section's kernel connects
+to, so the JVM starts once and stays warm; a notebook opened on its own starts Spark in its
+own process instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyspark
+import sqlglot
+from pyspark.sql import SparkSession
+from sqlglot import exp
+from sqlglot.dialects.spark import Spark
+
+from helpers.core.config import SparkParams
+from helpers.core.errors import ReportError
+from helpers.data.engines import UNQUERIED, DataEngine
+
+# Spark settings the report relies on; params' spark.conf may add to them or override the rest
+REQUIRED_CONF = {
+    "spark.sql.session.timeZone": "UTC",  # timestamps are naive shop-local times: never shifted
+    "spark.sql.ansi.enabled": "false",  # DuckDB's x / 0 is NULL, not an error
+}
+REMOTE_VARIABLE = "OPSREPORT_SPARK_REMOTE"  # sc://host:port of the batch's Connect server
+CONNECT_SERVER = "org.apache.spark.sql.connect.service.SparkConnectServer"
+SERVER_START_SECONDS = 180
+QUIET_CONF = {"spark.ui.showConsoleProgress": "false", "spark.ui.enabled": "false"}
+
+
+def _smallest(generator: Spark.Generator, expression: exp.Min) -> str:
+    """DuckDB's min(x, n), the n smallest values as a sorted list, which Spark lacks."""
+    count = expression.args.get("count")
+    if count is None:
+        return generator.function_fallback_sql(expression)
+    values = exp.func("ARRAY_SORT", exp.func("COLLECT_LIST", expression.this))
+    return generator.sql(exp.func("SLICE", values, exp.Literal.number(1), count))
+
+
+class SparkDialect(Spark):
+    """Spark SQL, with translations for the DuckDB functions sqlglot leaves as they are."""
+
+    class Generator(Spark.Generator):
+        TRANSFORMS = {**Spark.Generator.TRANSFORMS, exp.Min: _smallest}
+
+
+@lru_cache(maxsize=256)
+def to_spark_sql(query: str) -> str:
+    """A DuckDB query as Spark SQL."""
+    return sqlglot.transpile(query, read="duckdb", write=SparkDialect)[0]
+
+
+def _remote(params: SparkParams) -> str | None:
+    """The Spark Connect server to use: the batch's, or one the params name."""
+    return os.environ.get(REMOTE_VARIABLE) or params.remote
+
+
+def new_session(params: SparkParams) -> SparkSession:
+    """A Spark session of its own: on the Spark Connect server REMOTE_VARIABLE names, or in
+    this process (started on first use, then shared by its sessions)."""
+    remote = _remote(params)
+    if remote:
+        return SparkSession.builder.remote(remote).create()
+    builder = SparkSession.builder.appName("opsreport").master(params.master)
+    for key, value in {**QUIET_CONF, **params.conf, **REQUIRED_CONF}.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark.newSession()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("localhost", 0))
+        return probe.getsockname()[1]
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("localhost", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+@contextmanager
+def connect_server(params: SparkParams, log: Path) -> Iterator[None]:
+    """Run a Spark Connect server (the Spark driver, on `params.master`) while the block runs,
+    and point this process and the kernels it starts at it; nothing to start when the
+    params name a server of their own (`remote`). The server's output goes to `log`."""
+    if params.remote:
+        yield
+        return
+    port = _free_port()
+    settings = {**QUIET_CONF, **params.conf, **REQUIRED_CONF}
+    settings["spark.connect.grpc.binding.port"] = str(port)
+    submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+    command = [str(submit), "--class", CONNECT_SERVER, "--name", "opsreport"]
+    command += ["--master", params.master]
+    for key, value in settings.items():
+        command += ["--conf", f"{key}={value}"]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as output:
+        server = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        _wait_until_listening(server, port, log, params.master)
+        os.environ[REMOTE_VARIABLE] = f"sc://localhost:{port}"
+        yield
+    finally:
+        os.environ.pop(REMOTE_VARIABLE, None)
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def _wait_until_listening(server: subprocess.Popen, port: int, log: Path, master: str) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while not _listening(port):
+        if server.poll() is not None or time.monotonic() > deadline:
+            lines = log.read_text(errors="replace").splitlines()
+            said = [line for line in lines if line.strip() and not line.startswith("\tat ")]
+            raise ReportError(
+                f"the Spark Connect server did not start (master {master!r}); "
+                f"its last lines, without stack frames ({log}):\n" + "\n".join(said[-8:])
+            )
+        time.sleep(0.5)
+
+
+class SparkEngine(DataEngine):
+    """Temporary views in a Spark session of their own (two engines never see each other's
+    tables). Tables named in `materialize` (all by default) are cached in Spark's memory
+    once first read, without the UNQUERIED columns other than those in `keep`."""
+
+    def __init__(
+        self,
+        tables: Mapping[str, pd.DataFrame | Path],
+        params: SparkParams,
+        materialize: Collection[str] | None = None,
+        keep: Collection[str] = (),
+    ):
+        self.spark = new_session(params)
+        self.on_server = _remote(params) is not None
+        self.tables = []
+        for name, source in tables.items():
+            if isinstance(source, Path):
+                frame = self.spark.read.parquet(str(source))
+                if materialize is None or name in materialize:
+                    unused = [c for c in UNQUERIED.get(name, ()) if c not in keep]
+                    frame = frame.drop(*unused).cache()
+            else:
+                frame = self._from_pandas(source)
+            frame.createOrReplaceTempView(name)
+            self.tables.append(name)
+
+    def _from_pandas(self, frame: pd.DataFrame):
+        return self.spark.createDataFrame(pa.Table.from_pandas(frame, preserve_index=False))
+
+    def _columns(self, table: str) -> list[str]:
+        return self.spark.table(table).columns
+
+    def sql(self, query: str, params: list | None = None) -> pd.DataFrame:
+        args = [_spark_value(value) for value in params or []]
+        result = self.spark.sql(to_spark_sql(query), args=args or None).toArrow()
+        return as_duckdb_returns(result)
+
+    def register(self, name: str, frame: pd.DataFrame) -> None:
+        self._from_pandas(frame).createOrReplaceTempView(name)
+
+    def close(self) -> None:
+        """Drop this engine's views and cached tables; end its session on a Connect server
+        (a session in this process shares Spark with others, which stays up)."""
+        for name in self.spark.catalog.listTables():
+            if name.isTemporary:
+                self.spark.catalog.dropTempView(name.name)
+        self.spark.catalog.clearCache()
+        if self.on_server:
+            self.spark.stop()
+
+
+def _spark_value(value):
+    """A query parameter as Spark takes it: timestamps and dates as Python's."""
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value
+
+
+def as_duckdb_returns(table: pa.Table) -> pd.DataFrame:
+    """A Spark result as DuckDB would have returned it: dates and timestamps as naive
+    datetime64[us], decimals as floats."""
+    columns = {}
+    for field, column in zip(table.schema, table.columns, strict=True):
+        kind = field.type
+        if pa.types.is_timestamp(kind) and kind.tz is not None:
+            column = column.cast(pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us"))
+        elif pa.types.is_date(kind):
+            column = column.cast(pa.timestamp("us"))
+        elif pa.types.is_decimal(kind):
+            column = column.cast(pa.float64())
+        columns[field.name] = column
+    return pa.table(columns).to_pandas()

@@ -1,0 +1,185 @@
+"""engine: spark gives the same tables and the same report as DuckDB (Spark in local mode)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+import yaml
+
+from helpers.core.config import SparkParams, load_config
+from helpers.core.errors import ReportError
+from helpers.core.periods import comparison_periods
+from helpers.data import queries
+from helpers.data.engines import UNQUERIED, DuckDBEngine
+from helpers.data.inputs import prepare_inputs, write_clean_inputs
+from helpers.data.spark import SparkEngine, connect_server, to_spark_sql
+from tests.conftest import PROJECT
+
+pytestmark = pytest.mark.slow  # a Spark session starts in a few seconds, not milliseconds
+
+LOCAL = SparkParams(master="local[2]")
+END = pd.Timestamp("2026-01-01")
+START = pd.Timestamp("2025-10-01")
+
+
+@pytest.fixture(scope="module")
+def both(small_data, tmp_path_factory):
+    """DuckDB and Spark over the same clean Parquet tables, as a batch's sections see them."""
+    folder = tmp_path_factory.mktemp("spark")
+    extra = folder / "small.yaml"
+    extra.write_text(yaml.safe_dump({"data_dir": str(small_data)}))
+    config = load_config(PROJECT / "params", "2025Q4", [str(extra)])
+    paths = write_clean_inputs(prepare_inputs(config), folder / "clean")
+    keep = UNQUERIED["orders"]  # every column, so that every query has what it reads
+    duck, spark = DuckDBEngine(paths, keep=keep), SparkEngine(paths, LOCAL, keep=keep)
+    yield duck, spark, comparison_periods(config.period)
+    duck.close()
+    spark.close()
+
+
+QUERIES = {
+    "traffic_by_period": lambda e, p: queries.traffic_by_period(e, p, ["channel"]),
+    "traffic_weekly": lambda e, p: queries.traffic_weekly(e, START, END),
+    "orders_by_period": lambda e, p: queries.orders_by_period(e, p, ["channel"]),
+    "customer_summary": lambda e, p: queries.customer_summary(e, END, 7.0, origins=True),
+    "purchase_days_between": lambda e, p: queries.purchase_days_between(e, START, END),
+    "customers_between": lambda e, p: queries.customers_between(e, START, END),
+    "gross_margin_rate": lambda e, p: queries.gross_margin_rate(e, END),
+    "repurchase_by_period": lambda e, p: queries.repurchase_by_period(e, END),
+    "cohort_activity_by_quarter": lambda e, p: queries.cohort_activity(e, "quarter", END),
+    "cohort_activity_by_month": lambda e, p: queries.cohort_activity(e, "month", END),
+    "second_orders": lambda e, p: queries.second_orders(e, END),
+    "rfm_inputs": lambda e, p: queries.rfm_inputs(e, END, START),
+    "member_repurchase": lambda e, p: queries.member_repurchase(e, p),
+    "marketing_by_period": lambda e, p: queries.marketing_by_period(e, p, ["channel"]),
+    "marketing_weekly": lambda e, p: queries.marketing_weekly(e, END),
+    "channel_names": lambda e, p: queries.channel_names(e),
+    "merchandise_by_period": lambda e, p: queries.merchandise_by_period(e, p),
+    "basket_pairs": lambda e, p: queries.basket_pairs(e, START, END, "category", 5),
+    "repeat_customers_by_period": lambda e, p: queries.repeat_customers_by_period(
+        e, p, ["channel"]
+    ),
+    "marketing_daily": lambda e, p: queries.marketing_daily(e, START, END),
+    "daily_sales": lambda e, p: queries.daily_sales(e, START, END),
+}
+
+
+def test_every_query_function_is_in_the_parity_check():
+    public = {
+        name
+        for name, value in vars(queries).items()
+        if callable(value) and not name.startswith("_") and value.__module__ == queries.__name__
+    }
+    covered = {name.removesuffix("_by_quarter").removesuffix("_by_month") for name in QUERIES}
+    assert public - {"sums_by_period"} == covered  # sums_by_period: via traffic_, marketing_
+
+
+@pytest.mark.parametrize("name", QUERIES)
+def test_spark_returns_what_duckdb_returns(both, name):
+    duck, spark, periods = both
+    expected, got = QUERIES[name](duck, periods), QUERIES[name](spark, periods)
+    if isinstance(expected, dict):
+        assert expected.keys() == got.keys()
+        for key in expected:
+            pd.testing.assert_frame_equal(got[key], expected[key], rtol=1e-12)
+    elif isinstance(expected, pd.DataFrame):
+        assert len(expected) > 0, "a parity check over nothing proves nothing"
+        pd.testing.assert_frame_equal(got, expected, rtol=1e-12)
+    elif isinstance(expected, float):
+        assert got == pytest.approx(expected, rel=1e-12)
+    else:
+        assert got == expected and expected
+
+
+def test_the_second_order_of_a_tie_and_of_a_one_time_buyer():
+    """DuckDB's min(x, 2) (the two earliest orders) has no Spark twin; the translation must
+    keep ties (two orders at the first moment: 0 days) and give NULL without a second order."""
+    orders = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "b", "b", "c"],
+            "order_ts": pd.to_datetime(
+                [
+                    "2025-01-03",
+                    "2025-01-01",
+                    "2025-01-01",
+                    "2025-02-01",
+                    "2025-02-01 12:00",
+                    "2025-03-01",
+                ],
+                format="ISO8601",
+            ),
+            "net_revenue": [1.0] * 6,
+        }
+    )
+    got = queries.second_orders(SparkEngine({"orders": orders}, LOCAL), END)
+    assert got["days_to_second"].tolist()[:2] == [0.0, 0.5]
+    assert pd.isna(got["days_to_second"].iloc[2])
+    assert "SLICE(ARRAY_SORT(COLLECT_LIST(order_ts)), 1, 2)" in to_spark_sql(
+        "SELECT min(order_ts, 2) FROM orders"
+    )
+
+
+def test_spark_engine_holds_pandas_tables_and_replaces_registered_ones():
+    spark = SparkEngine({"orders": pd.DataFrame({"customer_id": ["a"], "x": [1.5]})}, LOCAL)
+    assert spark.has("orders") and not spark.has("traffic")
+    assert spark.columns("orders") == ["customer_id", "x"]
+    with pytest.raises(KeyError, match="no 'traffic' table"):
+        spark.columns("traffic")
+    for value in (1.0, 2.0):
+        spark.register("extra", pd.DataFrame({"v": [value]}))
+    assert spark.first_row("SELECT sum(v) FROM extra") == (2.0,)
+    spark.close()
+
+
+def test_a_server_that_cannot_start_says_why(tmp_path):
+    server = connect_server(SparkParams(master="nowhere"), tmp_path / "server.log")
+    with (
+        pytest.raises(ReportError, match="(?s)did not start .master 'nowhere'.*Master must"),
+        server,
+    ):
+        pass
+
+
+def _differences(expected, got, path="") -> list[str]:
+    """Where two metrics.json trees differ: floats beyond 1e-6 relative (response curves are
+    fitted by an optimiser on sums added in another order), anything else at all."""
+    if isinstance(expected, dict) and isinstance(got, dict):
+        keys = expected.keys() | got.keys()
+        return [
+            d
+            for k in sorted(keys)
+            for d in _differences(expected.get(k), got.get(k), f"{path}/{k}")
+        ]
+    if isinstance(expected, list) and isinstance(got, list) and len(expected) == len(got):
+        return [
+            d
+            for i, pair in enumerate(zip(expected, got, strict=True))
+            for d in _differences(*pair, f"{path}[{i}]")
+        ]
+    if isinstance(expected, float) and isinstance(got, float):
+        same = math.isclose(expected, got, rel_tol=1e-6, abs_tol=1e-9)
+        return [] if same or (math.isnan(expected) and math.isnan(got)) else [path]
+    return [] if expected == got else [path]
+
+
+@pytest.mark.e2e
+def test_the_report_on_spark_is_the_report_on_duckdb(batch, tmp_path):
+    """The quarter's batch with engine: spark (its own Spark Connect server, local mode)
+    publishes the figures the DuckDB batch published."""
+    from helpers.run import cli
+
+    reports, extra, _ = batch
+    spark = tmp_path / "spark.yaml"
+    spark.write_text(yaml.safe_dump({"engine": "spark", "spark": {"master": "local[2]"}}))
+    argv = ["--project", str(PROJECT), "--reports-dir", str(tmp_path / "reports"), "--quiet"]
+    argv += ["--params", str(extra), "--params", str(spark), "--quarter", "2025Q4"]
+    assert cli.main(argv) == 0
+    expected = json.loads((reports / "2025Q4" / "metrics.json").read_text())
+    got = json.loads((tmp_path / "reports" / "2025Q4" / "metrics.json").read_text())
+    for tree in (expected, got):
+        del tree["generated_at"], tree["page"]["params"]
+    assert _differences(expected, got) == []
+    assert not (tmp_path / "reports" / "2025Q4" / "engine").exists()  # the server's log
