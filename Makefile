@@ -8,6 +8,8 @@ QUARTER ?=
 ARGS ?=
 
 SCALE ?= 1000000
+ENGINE ?= duckdb
+BENCH_ARGS ?=
 # apt-get needs root
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
@@ -58,8 +60,9 @@ test-fast: setup data  ## the unit tests only, for a quick loop (no batch, kerne
 lab: setup data  ## open JupyterLab on the notebooks with the project's kernel
 	$(VENV)/bin/jupyter lab notebooks/
 
-bench: setup  ## benchmark the batch: make bench SCALE=1000000 (or SCALE="100000 1000000")
-	$(PY) -m helpers.run.bench $(foreach size,$(SCALE),--customers $(size))
+bench: setup  ## benchmark the batch: make bench SCALE="100000 1000000" ENGINE="duckdb spark"
+	$(PY) -m helpers.run.bench $(foreach size,$(SCALE),--customers $(size)) \
+		$(foreach engine,$(ENGINE),--engine $(engine)) $(BENCH_ARGS)
 
 # MUTANTS narrows make mutate to some modules: MUTANTS="helpers.sections.traffic.* helpers.core.periods.*"
 MUTANTS ?=

@@ -79,3 +79,15 @@ def test_a_year_file_layers_over_the_defaults(tmp_path):
     (tmp_path / "data" / "sample").mkdir(parents=True)
     assert load_config(params, "2025").shop_name == "Year shop"
     assert load_config(params, "2025Q4").shop_name == "Sample shop"
+
+
+def test_the_engine_is_duckdb_unless_spark_is_asked_for(params_for):
+    assert load_config(PARAMS).engine == "duckdb"
+    spark = load_config(
+        PARAMS, extra_files=[params_for(engine="spark", spark={"conf": {"a": "1"}})]
+    )
+    assert (spark.engine, spark.spark.master, spark.spark.conf) == ("spark", "local[*]", {"a": "1"})
+    with pytest.raises(ParameterError, match="engine"):
+        load_config(PARAMS, extra_files=[params_for(engine="postgres")])
+    with pytest.raises(ParameterError, match="spark.remote"):
+        load_config(PARAMS, extra_files=[params_for(spark={"remote": "http://host:15002"})])

@@ -139,7 +139,7 @@ def _wait_until_listening(server: subprocess.Popen, port: int, log: Path, master
             said = [line for line in lines if line.strip() and not line.startswith("\tat ")]
             raise ReportError(
                 f"the Spark Connect server did not start (master {master!r}); "
-                f"its last lines, without stack frames ({log}):\n" + "\n".join(said[-8:])
+                "its last lines, without stack frames:\n" + "\n".join(said[-8:])
             )
         time.sleep(0.5)
 

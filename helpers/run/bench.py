@@ -1,13 +1,15 @@
 """Benchmark the quarterly batch at scale, against the naive way of doing the same work.
 
-    python -m helpers.run.bench --customers 100000 --customers 1000000
+    python -m helpers.run.bench --customers 100000 --customers 1000000 [--engine spark]
 
-For each size: generate the sample data set, run the whole batch (`opsreport`), and measure
-side by side: our DuckDB customer summary against lifetimes' summary_data_from_transaction_data
-(results checked identical), the weighted BG/NBD fit against lifetimes' plain per-customer fit
-(parameters checked equal to 1e-4), and the batch runner against running the same notebooks
-one after another with the papermill and jupyter nbconvert command-line tools. Memory is the
-peak resident memory of the whole process tree (kernels included), sampled from /proc (Linux).
+For each size: generate the sample data set (reused while its size is the same), run the whole
+batch (`opsreport`) on each engine asked for (DuckDB by default), and, unless --batch-only,
+measure side by side: our DuckDB customer summary against lifetimes'
+summary_data_from_transaction_data (results checked identical), the weighted BG/NBD fit
+against lifetimes' plain per-customer fit (parameters checked equal to 1e-4), and the batch
+runner against running the same notebooks one after another with the papermill and jupyter
+nbconvert command-line tools. Memory is the peak resident memory of the whole process tree
+(kernels and the Spark server included), sampled from /proc (Linux).
 """
 
 from __future__ import annotations
@@ -137,23 +139,26 @@ def generate(size: int, folder: Path) -> Step:
     return Step(size, "generate data", seconds, memory.peak_mb, f"{rows:,} orders")
 
 
-def batch(size: int, params: Path, reports: Path) -> list[Step]:
-    """The whole batch, then each section's wall time (from its log); kernels' peak memory is
-    reported together, since two kernels start at once and cannot be told apart by process."""
+def batch(size: int, params: Path, reports: Path, engine: str) -> list[Step]:
+    """The whole batch on `engine`, then each section's wall time (from its log); kernels' peak
+    memory is reported together, since two kernels start at once and cannot be told apart by
+    process."""
     output, seconds, memory = run_command(
         [str(BIN / "opsreport"), "--params", str(params), "--reports-dir", str(reports)]
     )
     done = dict(re.findall(r"\] (\w+): done \(([\d.]+) s\)", output))  # a log: one line each
     kernels = ", ".join(f"{kb / 1024:,.0f}" for kb in sorted(memory.kernels.values(), reverse=True))
-    steps = [Step(size, "batch: validate inputs", float(done.pop("inputs")), float("nan"))]
+    steps = [
+        Step(size, f"{engine} batch: validate inputs", float(done.pop("inputs")), float("nan"))
+    ]
     steps += [
-        Step(size, f"batch: {name} (kernel)", float(spent), float("nan"))
+        Step(size, f"{engine} batch: {name} (kernel)", float(spent), float("nan"))
         for name, spent in done.items()
     ]
     steps.append(
         Step(
             size,
-            "whole batch (opsreport, 2 sections at a time)",
+            f"whole batch on {engine} (opsreport, 2 sections at a time)",
             seconds,
             memory.peak_mb,
             f"all processes; kernel peaks {kernels} MB",
@@ -252,7 +257,7 @@ def naive_batch(size: int, params: Path, quarter: str, workdir: Path) -> Step:
                 "--cwd",
                 str(PROJECT / "notebooks"),
                 "-p",
-                "quarter",
+                "period",
                 quarter,
                 "-y",
                 yaml.safe_dump({"extra_params": [str(params)]}),
@@ -264,30 +269,42 @@ def naive_batch(size: int, params: Path, quarter: str, workdir: Path) -> Step:
     return Step(size, "naive: papermill + nbconvert CLIs, one by one", seconds, peak)
 
 
-def bench_size(size: int, root: Path) -> list[Step]:
+def bench_size(size: int, root: Path, engines: list[str], compare: bool) -> list[Step]:
+    """Generate (or reuse) the data, run the batch on each engine, and with `compare` the
+    side-by-side comparisons against the naive way."""
+    folder = root / str(size)
+    steps = [generate(size, folder)]
+    with tempfile.TemporaryDirectory() as tmp:
+        for engine in engines:
+            params = root / f"bench-{size}-{engine}.yaml"
+            params.write_text(yaml.safe_dump({"data_dir": str(folder), "engine": engine}))
+            steps += batch(size, params, Path(tmp) / engine, engine)
+        if compare:
+            steps += comparisons(size, params.with_name(f"bench-{size}.yaml"), Path(tmp), steps)
+    return steps
+
+
+def comparisons(size: int, params: Path, workdir: Path, steps: list[Step]) -> list[Step]:
+    """Our customer summary, fit and batch runner (on DuckDB) against lifetimes' and the
+    command-line tools' way of doing the same work."""
     from helpers.core.config import load_config
     from helpers.data.engines import DuckDBEngine
     from helpers.data.inputs import prepare_inputs
     from helpers.data.queries import customer_summary
 
-    folder = root / str(size)
-    steps = [generate(size, folder)]
-    params = root / f"bench-{size}.yaml"
-    params.write_text(yaml.safe_dump({"data_dir": str(folder)}))
-    with tempfile.TemporaryDirectory() as tmp:
-        steps += batch(size, params, Path(tmp) / "reports")
-        config = load_config(PROJECT / "params", extra_files=[params])
-        orders = prepare_inputs(config).tables["orders"][
-            ["order_id", "customer_id", "order_ts", "net_revenue"]
-        ]
-        end = config.period.end
-        steps += summary_comparison(size, orders, end)
-        summary = customer_summary(DuckDBEngine({"orders": orders}), end, 7.0)
-        steps += fit_comparison(size, summary)
-        naive = naive_batch(size, params, config.quarter, Path(tmp))
-    whole = next(s for s in steps if s.name.startswith("whole batch"))
-    whole.note += f"; {naive.seconds / whole.seconds:.1f}x faster than the naive run"
-    return steps + [naive]
+    params.write_text(yaml.safe_dump({"data_dir": str(params.parent / str(size))}))
+    config = load_config(PROJECT / "params", extra_files=[params])
+    orders = prepare_inputs(config).tables["orders"][
+        ["order_id", "customer_id", "order_ts", "net_revenue"]
+    ]
+    end = config.period.end
+    found = summary_comparison(size, orders, end)
+    summary = customer_summary(DuckDBEngine({"orders": orders}), end, 7.0)
+    found += fit_comparison(size, summary)
+    naive = naive_batch(size, params, config.quarter, workdir)
+    for whole in (s for s in steps if s.name.startswith("whole batch on duckdb")):
+        whole.note += f"; {naive.seconds / whole.seconds:.1f}x faster than the naive run"
+    return found + [naive]
 
 
 def table(steps: list[Step]) -> str:
@@ -310,12 +327,23 @@ def main(argv: list[str] | None = None) -> None:
         action="append",
         help="data-set size; repeat for several (default 1,000,000)",
     )
+    parser.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        action="append",
+        help="engine the batch runs on; repeat for both (default duckdb)",
+    )
+    parser.add_argument(
+        "--batch-only",
+        action="store_true",
+        help="only the batch: no comparisons with lifetimes and the command-line tools",
+    )
     parser.add_argument("--out", type=Path, default=PROJECT / "data" / "bench")
     args = parser.parse_args(argv)
     steps = []
     for size in args.customers or [1_000_000]:
         print(f"== {size:,} customers", flush=True)
-        steps += bench_size(size, args.out)
+        steps += bench_size(size, args.out, args.engine or ["duckdb"], not args.batch_only)
         print(table([s for s in steps if s.size == size]), flush=True)
     print(f"\n{os.cpu_count()} cores; all sizes:\n{table(steps)}")
     (args.out / "results.json").write_text(json.dumps([asdict(s) for s in steps], indent=2))
