@@ -70,24 +70,31 @@ def orders_by_period(
 ) -> pd.DataFrame:
     """Orders, net revenue, cost, customers and new customers per compared period (x by).
 
-    A new customer is one whose first valid order ever falls in the period.
+    A new customer is one whose first valid order ever falls in the period. Orders are first
+    summed per customer, so customers are counted rows, not distinct counts (Spark runs two
+    distinct counts as two more passes over every order).
     """
     dims = "".join(f", o.{d}" for d in by)
+    names = "".join(f", {d}" for d in by)
     cost = "sum(o.cost)" if "cost" in engine.columns("orders") else "NULL"
     _with_periods(engine, periods)
     return engine.sql(f"""
-        WITH firsts AS (SELECT customer_id, min(order_ts) AS first_ts FROM orders GROUP BY 1)
-        SELECT p.period, p.quarter{dims},
-               count(*)::DOUBLE AS orders,
-               sum(o.net_revenue)::DOUBLE AS net_revenue,
-               {cost}::DOUBLE AS cost,
-               count(DISTINCT o.customer_id)::DOUBLE AS customers,
-               count(DISTINCT o.customer_id) FILTER (
-                   WHERE f.first_ts >= p.start AND f.first_ts < p."end")::DOUBLE AS new_customers
-        FROM orders o
-        JOIN firsts f USING (customer_id)
-        JOIN report_periods p ON o.order_ts >= p.start AND o.order_ts < p."end"
-        GROUP BY ALL ORDER BY ALL""")
+        WITH firsts AS (SELECT customer_id, min(order_ts) AS first_ts FROM orders GROUP BY 1),
+        per_customer AS (
+            SELECT p.period, p.quarter{dims}, o.customer_id, count(*) AS orders,
+                   sum(o.net_revenue) AS net_revenue, {cost}::DOUBLE AS cost,
+                   bool_or(f.first_ts >= p.start AND f.first_ts < p."end") AS is_new
+            FROM orders o
+            JOIN firsts f USING (customer_id)
+            JOIN report_periods p ON o.order_ts >= p.start AND o.order_ts < p."end"
+            GROUP BY ALL)
+        SELECT period, quarter{names},
+               sum(orders)::DOUBLE AS orders,
+               sum(net_revenue)::DOUBLE AS net_revenue,
+               sum(cost)::DOUBLE AS cost,
+               count(*)::DOUBLE AS customers,
+               count(*) FILTER (WHERE is_new)::DOUBLE AS new_customers
+        FROM per_customer GROUP BY ALL ORDER BY ALL""")
 
 
 def _first_order_channel(engine: DataEngine) -> str:
