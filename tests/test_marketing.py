@@ -158,6 +158,34 @@ def test_a_channel_paused_most_weeks_is_still_fitted():
     assert fit["problem"] is None and fit["half"] == pytest.approx(10_000, rel=1e-3)
 
 
+def test_exactly_the_minimum_of_weeks_is_fitted_one_fewer_is_not():
+    spend = np.linspace(1_000.0, 30_000.0, response.MIN_WEEKS)
+    revenue = response.hill(spend, 50_000, 10_000, 1.2)
+    assert response.fit_response(spend, revenue)["problem"] is None
+    assert response.unfittable(spend[1:], revenue[1:]) == "too_few_weeks"
+
+
+def test_a_small_top_and_a_half_point_below_every_week_are_within_the_bounds():
+    """Revenue counted in thousands (top 0.5) and a half point of 80 below the lowest weekly
+    spend of 100: the fit's lower bounds (0 and 1% of the lowest spend) must let it reach both."""
+    spend = np.linspace(100.0, 1_000.0, 12)
+    fit = response.fit_response(spend, response.hill(spend, 0.5, 80.0, 1.2))
+    assert (fit["top"], fit["half"], fit["shape"]) == pytest.approx((0.5, 80.0, 1.2), rel=1e-3)
+
+
+def test_a_usable_channel_spending_nothing_keeps_nothing_and_moves_no_one_else():
+    """Its bounds are 0 to 0 and its marginal ROAS at 0 is infinite (shape < 1): counting it
+    would wreck the bisection the others share."""
+    idle = pd.DataFrame(
+        {"channel": ["idle"], "top": [9_000.0], "half": [500.0], "shape": [0.8]}
+        | {"usable": [True], "current_spend": [0.0], "marginal_roas": [np.inf]}
+    )
+    plan = response.reallocate(pd.concat([curves(), idle], ignore_index=True), max_shift=0.5)
+    alone = response.reallocate(curves(), max_shift=0.5)
+    assert plan["proposed_spend"].iloc[-1] == 0
+    pd.testing.assert_series_equal(plan["proposed_spend"].iloc[:-1], alone["proposed_spend"])
+
+
 def test_a_bug_in_the_fit_inputs_is_raised_not_hidden():
     spend = np.array([1.0, 2, 3, 4, 5, 6, 7, np.nan, 9, 10])
     with pytest.raises(ValueError):

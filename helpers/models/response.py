@@ -12,13 +12,13 @@ from scipy.optimize import OptimizeWarning, curve_fit
 
 def hill(spend, top: float, half: float, shape: float):
     """Saturating response: top * s^shape / (half^shape + s^shape)."""
-    spend = np.asarray(spend, dtype=float)
+    spend = np.asarray(spend, dtype=float)  # pragma: no mutate (int ** float is float anyway)
     return top * spend**shape / (half**shape + spend**shape)
 
 
 def marginal_roas(spend, top: float, half: float, shape: float):
     """d revenue / d spend of the Hill curve."""
-    spend = np.asarray(spend, dtype=float)
+    spend = np.asarray(spend, dtype=float)  # pragma: no mutate (int ** float is float anyway)
     return top * shape * half**shape * spend ** (shape - 1) / (half**shape + spend**shape) ** 2
 
 
