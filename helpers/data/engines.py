@@ -26,6 +26,11 @@ UNQUERIED = {"orders": ("order_id", "status", "region", "discount", "refund")}
 Tables = Mapping[str, pd.DataFrame | Path]
 
 
+def left_out(table: str, present: Collection[str], keep: Collection[str]) -> list[str]:
+    """The UNQUERIED columns of `table` a loaded copy leaves out: those present, not in `keep`."""
+    return [c for c in UNQUERIED.get(table, ()) if c in present and c not in keep]
+
+
 class DataEngine(ABC):
     """Named tables and DuckDB-dialect SQL over them."""
 
@@ -101,7 +106,7 @@ class DuckDBEngine(DataEngine):
             self.con.execute(f"CREATE VIEW {name} AS SELECT * FROM {scan}")
             return
         present = {row[0] for row in self.con.execute(f"DESCRIBE FROM {scan}").fetchall()}
-        unused = [c for c in UNQUERIED.get(name, ()) if c in present and c not in self.keep]
+        unused = left_out(name, present, self.keep)
         exclude = f" EXCLUDE ({', '.join(unused)})" if unused else ""
         self.con.execute(f"CREATE TABLE {name} AS SELECT *{exclude} FROM {scan}")
 

@@ -17,7 +17,7 @@ import socket
 import subprocess
 import time
 import warnings
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -32,7 +32,7 @@ from sqlglot.dialects.spark import Spark
 
 from helpers.core.config import SparkParams
 from helpers.core.errors import ReportError
-from helpers.data.engines import UNQUERIED, DataEngine
+from helpers.data.engines import DataEngine, Tables, left_out
 
 # Spark settings the report relies on; params' spark.conf may add to them or override the rest
 REQUIRED_CONF = {
@@ -167,7 +167,7 @@ class SparkEngine(DataEngine):
 
     def __init__(
         self,
-        tables: Mapping[str, pd.DataFrame | Path],
+        tables: Tables,
         params: SparkParams,
         materialize: Collection[str] | None = None,
         keep: Collection[str] = (),
@@ -179,8 +179,7 @@ class SparkEngine(DataEngine):
             if isinstance(source, Path):
                 frame = self.spark.read.parquet(str(source))
                 if materialize is None or name in materialize:
-                    unused = [c for c in UNQUERIED.get(name, ()) if c not in keep]
-                    frame = frame.drop(*unused).cache()
+                    frame = frame.drop(*left_out(name, frame.columns, keep)).cache()
             else:
                 frame = self._from_pandas(source)
             frame.createOrReplaceTempView(name)
@@ -201,12 +200,15 @@ class SparkEngine(DataEngine):
         self._from_pandas(frame).createOrReplaceTempView(name)
 
     def close(self) -> None:
-        """Drop this engine's views and cached tables; end its session on a Connect server
-        (a session in this process shares Spark with others, which stays up)."""
-        for name in self.spark.catalog.listTables():
-            if name.isTemporary:
-                self.spark.catalog.dropTempView(name.name)
-        self.spark.catalog.clearCache()
+        """Drop this engine's views and uncache its tables; end its session on a Connect
+        server. Sessions in one process share Spark and its cache: the other engines' cached
+        tables stay."""
+        catalog = self.spark.catalog
+        for view in catalog.listTables():
+            if view.isTemporary:
+                if catalog.isCached(view.name):
+                    catalog.uncacheTable(view.name)
+                catalog.dropTempView(view.name)
         if self.on_server:
             self.spark.stop()
 
