@@ -269,18 +269,22 @@ def naive_batch(size: int, params: Path, quarter: str, workdir: Path) -> Step:
     return Step(size, "naive: papermill + nbconvert CLIs, one by one", seconds, peak)
 
 
+def bench_params(root: Path, size: int, engine: str) -> Path:
+    """A params file running the batch on `engine` over the data set of `size` customers."""
+    path = root / f"bench-{size}-{engine}.yaml"
+    path.write_text(yaml.safe_dump({"data_dir": str(root / str(size)), "engine": engine}))
+    return path
+
+
 def bench_size(size: int, root: Path, engines: list[str], compare: bool) -> list[Step]:
     """Generate (or reuse) the data, run the batch on each engine, and with `compare` the
     side-by-side comparisons against the naive way."""
-    folder = root / str(size)
-    steps = [generate(size, folder)]
+    steps = [generate(size, root / str(size))]
     with tempfile.TemporaryDirectory() as tmp:
         for engine in engines:
-            params = root / f"bench-{size}-{engine}.yaml"
-            params.write_text(yaml.safe_dump({"data_dir": str(folder), "engine": engine}))
-            steps += batch(size, params, Path(tmp) / engine, engine)
+            steps += batch(size, bench_params(root, size, engine), Path(tmp) / engine, engine)
         if compare:
-            steps += comparisons(size, params.with_name(f"bench-{size}.yaml"), Path(tmp), steps)
+            steps += comparisons(size, bench_params(root, size, "duckdb"), Path(tmp), steps)
     return steps
 
 
@@ -292,7 +296,6 @@ def comparisons(size: int, params: Path, workdir: Path, steps: list[Step]) -> li
     from helpers.data.inputs import prepare_inputs
     from helpers.data.queries import customer_summary
 
-    params.write_text(yaml.safe_dump({"data_dir": str(params.parent / str(size))}))
     config = load_config(PROJECT / "params", extra_files=[params])
     orders = prepare_inputs(config).tables["orders"][
         ["order_id", "customer_id", "order_ts", "net_revenue"]
