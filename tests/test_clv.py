@@ -1,6 +1,8 @@
 """CLV: the DuckDB summary equals lifetimes', fits equal lifetimes' own at penalty 0, published
 CDNOW figures are reproduced, and the derived tables add up."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -487,3 +489,51 @@ def test_pareto_likelihood_is_lifetimes(summary, params):
     ours = likelihood._pareto_log_likelihood(np.array(params), histories)
     theirs = ParetoNBDFitter._conditional_log_likelihood(params, x, recency, age)
     np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_spend_validation_by_hand():
+    """The spend model's holdout check covers the calibration's repeat buyers (c has no repeat
+    purchase) who bought in the holdout (one purchase is enough; d bought nothing). The
+    fitter's expectation is stubbed as each customer's mean spend: predicted (100 + 50) / 2 =
+    75 against actual (120 + 40) / 2 = 80, an error of -6.25%."""
+    calibration = pd.DataFrame(
+        {"customer_id": ["a", "b", "c", "d"], "frequency": [2.0, 1, 0, 3]}
+        | {"recency": [5.0, 3, 0, 8], "T": 10.0, "monetary_value": [100.0, 50, 0, 80]}
+    )
+    actual = pd.DataFrame(
+        {"customer_id": ["a", "b", "c", "d"], "purchases": [1.0, 2, 3, 0]}
+        | {"value": [120.0, 40, 90, 0]}
+    )
+    stub = SimpleNamespace(
+        fitter=SimpleNamespace(conditional_expected_average_profit=lambda f, m: m.astype(float))
+    )
+    assert holdout.spend_validation(stub, calibration, actual) == pytest.approx(
+        {"customers": 2, "predicted_mean": 75.0, "actual_mean": 80.0, "error_pct": -6.25}
+    )
+    nobody = actual.assign(purchases=0.0)
+    assert holdout.spend_validation(stub, calibration, nobody) == {
+        "customers": 0,
+        "predicted_mean": None,
+        "actual_mean": None,
+        "error_pct": None,
+    }
+
+
+def test_try_spend_model_fits_with_the_penalty_it_is_given(summary):
+    penalised, reason = fitting.try_spend_model(summary, 0.5)
+    assert reason is None
+    assert penalised.params == fitting.spend_model(summary, 0.5).params
+    assert penalised.params != fitting.spend_model(summary, 0.0).params
+
+
+def test_fit_errors_carry_their_reason_in_their_message():
+    error = fitting.ModelFitError("too_few_repeat_customers", customers=5, need=20)
+    assert str(error) == "too_few_repeat_customers(customers=5, need=20)"
+    assert str(likelihood.NotConverged("stopped early", 0.5)) == "stopped early"
+
+
+def test_matrices_cover_every_frequency_up_to_the_maximum(summary):
+    model = fitting.fit_purchase_model(summary, "bgnbd")
+    alive = prediction.alive_matrix(model, T=20.0, max_frequency=4, points=5)
+    assert list(alive.index) == [0, 1, 2, 3, 4]
+    assert list(alive.columns) == [0, 5, 10, 15, 20]

