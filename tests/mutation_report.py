@@ -3,7 +3,7 @@ survivor (a mutant no test noticed, or one no test even runs), with `mutmut show
 it. Equivalent mutants (same behaviour, so no test can kill them) are not generated at all:
 their lines carry `# pragma: no mutate` with the reason.
 
-Run after `mutmut run`: python -m tests.mutation_report [--target 10]
+Run after `mutmut run`: python -m tests.mutation_report [--target 10] [--list | --names]
 """
 
 from __future__ import annotations
@@ -61,8 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mutants", type=Path, default=Path("mutants"))
     parser.add_argument("--target", type=float, default=10.0, help="most survivors, in percent")
     parser.add_argument("--list", action="store_true", help="name every survivor")
+    parser.add_argument("--names", action="store_true", help="only the survivors' names")
     args = parser.parse_args(argv)
     rows, survivors = summary(outcomes(args.mutants))
+    if args.names:  # for `mutmut run NAME...`, which retests them against today's tests
+        print(" ".join(name for names in survivors.values() for name in names))
+        return 0
     print("| module | mutants | killed | survived | no test runs it | survivors % of run |")
     print("|---|---:|---:|---:|---:|---:|")
     total = Counter()
