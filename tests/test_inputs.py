@@ -181,15 +181,9 @@ def test_a_table_that_ends_before_the_period_does_is_named():
     from helpers.data.inputs import ends_early
     from helpers.render.locale import Locale
 
-    tables = {
-        "targets": pd.DataFrame({"period": ["2025"]}),  # undated: never short
-        "orders": pd.DataFrame(
-            {"order_ts": pd.to_datetime(["2025-01-02 00:00", "2025-12-31 18:00"])}
-        ),
-        "traffic": pd.DataFrame({"date": pd.to_datetime(["2025-01-01", "2025-06-30"])}),
-    }
-    assert ends_early(tables, Year(2025)) == [{"table": "traffic", "last": "2025-06-30"}]
-    assert ends_early(tables, Quarter(2025, 2)) == []  # the last day counts, whatever the hour
+    last = {"orders": pd.Timestamp("2025-12-31"), "traffic": pd.Timestamp("2025-06-30")}
+    assert ends_early(last, Year(2025)) == [{"table": "traffic", "last": "2025-06-30"}]
+    assert ends_early(last, Quarter(2025, 2)) == []
     words = Locale().text("index.ends_early", table="traffic", last="30 Jun 2025", period="2025")
     assert words == "The traffic table ends on 30 Jun 2025: its figures cover only part of 2025."
 
@@ -300,7 +294,7 @@ def test_clean_inputs_are_written_without_the_index_into_a_new_folder(tmp_path):
 
 
 def test_the_one_format_of_a_date_column_or_why_there_is_none():
-    from helpers.data.checks import date_format_of, is_in
+    from helpers.data.checks import date_format_of
 
     assert date_format_of(pd.Series(["2025-01-05 10:00", "2025-02-01 12:00"])) == (
         "%Y-%m-%d %H:%M",
@@ -319,8 +313,6 @@ def test_the_one_format_of_a_date_column_or_why_there_is_none():
         "day and month order cannot be told apart (e.g. '03/10/2024'); set date_format for "
         "this table in the params, e.g. '%d/%m/%Y' or '%m/%d/%Y'"
     )
-    found = is_in(pd.Series(["a", "b"], index=[10, 11]), pd.Series(["b", "b"]))
-    assert found.to_dict() == {10: False, 11: True}  # on the values' own index
 
 
 def test_the_lines_of_excluded_orders_go_with_them_and_are_counted(tmp_path):

@@ -1,6 +1,6 @@
 """The data contract enforced on one table: types coerced (text dates in one format, decided once
 per column), then every violation collected with file, column, rule, row count and example rows;
-and the checks across tables (order lines with no order, a quarter with no data)."""
+the checks across tables are staging's."""
 
 from __future__ import annotations
 
@@ -8,13 +8,10 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 from pandas.tseries.api import guess_datetime_format
 
 from helpers.core.errors import Violation
-from helpers.core.periods import Quarter
-from helpers.data.contract import CONTRACT, TARGET_LEVELS, TARGET_METRICS, TableSpec
+from helpers.data.contract import TARGET_LEVELS, TARGET_METRICS, TableSpec
 
 _TRUE = {"true", "1", "yes", "y", "t", "是"}
 
@@ -45,13 +42,6 @@ def _given(raw: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_datetime64_any_dtype(raw):
         return raw.notna()
     return raw.notna() & _text(raw).ne("")
-
-
-def is_in(values: pd.Series, pool: pd.Series) -> pd.Series:
-    """Vectorised membership test (pandas' isin on Arrow strings loops in Python)."""
-    # no pandas unique() first: pyarrow hashes the pool itself, duplicates and all, in half the time
-    mask = pc.is_in(pa.array(values.astype("str")), value_set=pa.array(pool.astype("str")))
-    return pd.Series(mask.to_numpy(zero_copy_only=False), index=values.index)
 
 
 DATE_KINDS = ("timestamp", "date")
@@ -301,43 +291,3 @@ def target_violations(targets: pd.DataFrame, file: str) -> list[Violation]:
 def _unmeasurable() -> str:
     known = "; ".join(f"{m} (by {', '.join(by)})" for m, by in TARGET_METRICS.items())
     return f"metric not measured at this level; known: {known}"
-
-
-def check_quarter_has_data(
-    tables: dict[str, pd.DataFrame], sources: dict[str, str], quarter: Quarter
-) -> list[Violation]:
-    violations = []
-    for name, frame in tables.items():
-        column = CONTRACT[name].date_column
-        if column is None:
-            continue
-        dates = frame[column]
-        if not ((dates >= quarter.start) & (dates < quarter.end)).any():
-            violations.append(
-                Violation(
-                    sources[name],
-                    column,
-                    f"no data in {quarter.label} (file covers {dates.min():%Y-%m-%d} to "
-                    f"{dates.max():%Y-%m-%d})",
-                    0,
-                )
-            )
-    return violations
-
-
-def check_order_lines(tables: dict[str, pd.DataFrame], sources: dict[str, str]) -> list[Violation]:
-    if not {"orders", "order_items"} <= set(tables):
-        return []
-    items = tables["order_items"]
-    orphan = ~is_in(items["order_id"], tables["orders"]["order_id"])
-    if not orphan.any():
-        return []
-    return [
-        Violation(
-            sources["order_items"],
-            "order_id",
-            "order line with no matching order",
-            int(orphan.sum()),
-            _examples(items, orphan, "order_id"),
-        )
-    ]

@@ -128,15 +128,17 @@ def kill_kernel(kernel: KernelManager) -> None:
 
 def clean_inputs(config: Config, folder: Path, progress: Progress) -> tuple[dict[str, Path], dict]:
     """Validate the inputs and write them as clean Parquet for the sections; return the paths
-    and the data-quality summary. The in-memory tables are released on return, so the runner
+    and the data-quality summary. The staging database is closed on return, so the runner
     holds no input data while the notebooks run."""
     progress.started(config.period.label, "inputs")
     bundle = prepare_inputs(config)
     paths = write_clean_inputs(bundle, folder)
-    rows = ", ".join(f"{t} {len(f):,} rows" for t, f in bundle.tables.items())
+    quality = data_quality(bundle, config.period)
+    bundle.staging.close()
+    rows = ", ".join(f"{t} {n:,} rows" for t, n in quality["rows"].items())
     progress.detail(config.period.label, f"inputs valid: {rows}")
     progress.finished(config.period.label, "inputs")
-    return paths, data_quality(bundle, config.period)
+    return paths, quality
 
 
 def return_freed_memory() -> None:

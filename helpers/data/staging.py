@@ -1,0 +1,412 @@
+"""Input tables staged in an embedded DuckDB database, where the checks across tables, the
+exclusion rules and the writing of the clean Parquet files run: inputs of any size are checked
+without a pandas copy of them.
+
+A Parquet input whose contract columns already have their kinds' types (text for ids and text,
+naive timestamps or dates, numbers, booleans) is checked where it lies, by SQL over the file
+(`check_typed`), with the row numbers and messages the pandas checks give; any other input is
+read and coerced by pandas (checks.coerce_and_check) and staged from its clean frame. A staged
+table holds its contract columns, coerced, and ROW: its row's position in the file, from 0.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from helpers.core.config import Config
+from helpers.core.errors import InputFileError, Violation
+from helpers.core.periods import Quarter
+from helpers.data.checks import MAX_EXAMPLES
+from helpers.data.contract import CONTRACT, TableSpec
+from helpers.data.engines import ENGINE_THREADS_VARIABLE
+from helpers.data.reading import map_columns
+
+ROW = "_row"
+
+_TEXT_TYPES = (pa.types.is_string, pa.types.is_large_string)
+_TYPED = {
+    "id": _TEXT_TYPES,
+    "text": _TEXT_TYPES,
+    "timestamp": (lambda t: pa.types.is_timestamp(t) and t.tz is None, pa.types.is_date),
+    "number": (pa.types.is_integer, pa.types.is_floating, pa.types.is_decimal),
+    "bool": (pa.types.is_boolean,),
+}
+_TYPED["date"] = _TYPED["timestamp"]
+
+# what str.strip() strips: Unicode spaces (the ideographic space of Chinese exports among them)
+# and the ASCII controls Python counts as whitespace
+SPACES = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+_SPACE = r"[\pZ\t\n\x0b\f\r\x1c-\x1f\x85]"  # SPACES as an RE2 class
+
+
+def _stripped(column: str) -> str:
+    """The text without leading or trailing SPACES (the test first: trim() with a list of
+    characters is ten times slower than the regular expression)."""
+    padded = f"regexp_matches({column}, '^{_SPACE}|{_SPACE}$')"
+    return f"CASE WHEN {padded} THEN trim({column}, {_literal(SPACES)}) ELSE {column} END"
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def typed_sources(
+    path: Path, spec: TableSpec, mapping: dict[str, str], file: str
+) -> tuple[dict[str, str], list[str]] | None:
+    """For a Parquet input the SQL checks take as it is: the file's name for each contract
+    column present, and every column's name after mapping; None for any other input (pandas
+    then reads and coerces it). A mapping naming a column the file lacks is an
+    InputFileError, as for every input."""
+    if path.suffix.lower() != ".parquet" or spec.name == "targets":
+        return None
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, ValueError) as exc:  # as reading.read_table words it
+        raise InputFileError(f"{path}: cannot read: {exc}") from exc
+    renamed = list(map_columns(pd.DataFrame(columns=schema.names), spec, mapping, file).columns)
+    sources = {new: old for new, old in zip(renamed, schema.names, strict=True)}
+    for column, kind in spec.columns.items():
+        if column in sources and not any(
+            test(schema.field(sources[column]).type) for test in _TYPED[kind]
+        ):
+            return None
+    return {c: sources[c] for c in spec.columns if c in sources}, [str(c) for c in renamed]
+
+
+class Staging:
+    """The staged tables of one run, in one DuckDB connection."""
+
+    def __init__(self) -> None:
+        self.con = duckdb.connect()
+        threads = int(os.environ.get(ENGINE_THREADS_VARIABLE) or os.cpu_count() or 1)
+        self.con.execute(f"SET threads TO {threads}")
+        self.kinds: dict[str, dict[str, str]] = {}
+
+    def stage_frame(self, name: str, frame: pd.DataFrame) -> None:
+        """Stage a table pandas coerced (its rows in file order)."""
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        table = table.append_column(ROW, pa.array(np.arange(len(frame), dtype=np.int64)))
+        self.con.register(f"{name}_frame", table)
+        self.con.execute(f"CREATE VIEW {name} AS SELECT * FROM {name}_frame")
+        self.kinds[name] = {c: k for c, k in CONTRACT[name].columns.items() if c in frame}
+
+    def stage_parquet(self, name: str, path: Path, sources: dict[str, str]) -> None:
+        """Stage a typed Parquet input as a view: raw_<name> as the file holds it (contract
+        names), <name> with text stripped and blanks as NULL, NaN as NULL, dates at midnight."""
+        spec = CONTRACT[name]
+        present = {c: k for c, k in spec.columns.items() if c in sources}
+        scan = f"read_parquet({_literal(str(path))}, file_row_number = true)"
+        raw = ", ".join(f"{_quoted(sources[c])} AS {c}" for c in present)
+        self.con.execute(
+            f"CREATE VIEW raw_{name} AS SELECT {raw}, file_row_number AS {ROW} FROM {scan}"
+        )
+        clean = ", ".join(f"{_clean(c, k)} AS {c}" for c, k in present.items())
+        self.con.execute(f"CREATE VIEW {name} AS SELECT {clean}, {ROW} FROM raw_{name}")
+        self.kinds[name] = present
+
+    def close(self) -> None:
+        self.con.close()
+
+    def write(self, name: str, path: Path) -> None:
+        """Write a clean table (final_<name>, see apply_exclusions) as Parquet, in file order."""
+        self.con.execute(
+            f"COPY (SELECT * FROM final_{name}) TO {_literal(str(path))} (FORMAT parquet)"
+        )
+
+    def rows(self) -> dict[str, int]:
+        """Rows of each clean table."""
+        return {name: self.count(f"SELECT count(*) FROM final_{name}") for name in self.kinds}
+
+    def last_days(self) -> dict[str, pd.Timestamp]:
+        """The last day of each dated clean table that has rows."""
+        found = {}
+        for name in self.kinds:
+            column = CONTRACT[name].date_column
+            if column is not None and column in self.kinds[name]:
+                last = self.con.execute(f"SELECT max({column}) FROM final_{name}").fetchall()[0][0]
+                if last is not None:
+                    found[name] = pd.Timestamp(last).normalize()
+        return found
+
+    def count(self, query: str, params: list | None = None) -> int:
+        return int(self.con.execute(query, params or []).fetchall()[0][0])
+
+    def violation(
+        self,
+        file: str,
+        name: str,
+        column: str,
+        rule: str,
+        where: str,
+        params: list | None = None,
+        *,
+        source: str | None = None,
+        label: str | None = None,
+        rows: int | None = None,
+    ) -> list[Violation]:
+        """The violation of `rule` by the rows of `source` (table `name` by default) where
+        `where` holds (`rows` of them, when already counted), with the first MAX_EXAMPLES of
+        them as the pandas checks word them; none if no row breaks it. `label` names the
+        column(s) in the message."""
+        scanned = f"{source or name} WHERE {where}"
+        rows = self.count(f"SELECT count(*) FROM {scanned}", params) if rows is None else rows
+        if not rows:
+            return []
+        first = self.con.execute(
+            f"SELECT {ROW}, {column} FROM {scanned} ORDER BY {ROW} LIMIT {MAX_EXAMPLES}",
+            params or [],
+        ).fetchall()
+        kind = self.kinds[name][column]
+        shown = [f"row {row + 1}: {column}={_shown(value, kind)}" for row, value in first]
+        return [Violation(file, label or column, rule, rows, shown)]
+
+
+def _clean(column: str, kind: str) -> str:
+    name = _quoted(column)
+    if kind in ("id", "text"):
+        return f"NULLIF({_stripped(name)}, '')"
+    if kind == "date":
+        return f"date_trunc('day', CAST({name} AS TIMESTAMP))"
+    if kind == "timestamp":
+        return f"CAST({name} AS TIMESTAMP)"
+    if kind == "number":
+        return f"CASE WHEN isnan(CAST({name} AS DOUBLE)) THEN NULL ELSE {name} END"
+    return name
+
+
+_NULL_SHOWN = {"timestamp": "NaT", "date": "NaT", "bool": "None"}
+
+
+def _shown(value, kind: str) -> str:
+    """A value as pandas shows the cell it reads (checks._shown)."""
+    if value is None:
+        return _NULL_SHOWN.get(kind, "nan")
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule of the data contract as SQL: the rows of `source` where `where` holds break it."""
+
+    column: str
+    words: str
+    where: str
+    source: str
+    label: str | None = None
+
+
+def check_typed(
+    staging: Staging,
+    name: str,
+    file: str,
+    columns: list[str],
+    plausible_max: float,
+    today: pd.Timestamp,
+) -> list[Violation]:
+    """The data contract's checks on one staged typed Parquet input, in the order and words of
+    checks.coerce_and_check: an empty file; missing required columns (the file's `columns`
+    listed); per column, dates after `today`, numbers not finite or above `plausible_max`,
+    required values missing; then negative values, duplicate keys, more engaged sessions than
+    sessions. The rules on one source are counted in one scan of it."""
+    spec, kinds = CONTRACT[name], staging.kinds[name]
+    rows = staging.count(f"SELECT count(*) FROM raw_{name}")
+    if not rows:
+        return [Violation(file, "-", "the file has a header but no rows", 0)]
+    missing = [c for c in spec.required if c not in kinds]
+    if missing:
+        found = f"missing required column (found: {', '.join(columns)})"
+        return [Violation(file, c, found, rows) for c in missing]
+    rules = []
+    for column, kind in kinds.items():
+        rules += _value_rules(name, column, kind, plausible_max, today)
+        if column in spec.required:
+            words = "orders with no customer" if column == "customer_id" else "missing value"
+            rules.append(Rule(column, words, _absent(column, kind), f"raw_{name}"))
+    rules += _table_rules(name, kinds)
+    counts = [0] * len(rules)
+    for source in dict.fromkeys(rule.source for rule in rules):
+        mine = [i for i, rule in enumerate(rules) if rule.source == source]
+        filters = ", ".join(f"count(*) FILTER (WHERE {rules[i].where})" for i in mine)
+        found = staging.con.execute(f"SELECT {filters} FROM {source}").fetchall()[0]
+        for i, rows in zip(mine, found, strict=True):
+            counts[i] = rows
+    return [
+        violation
+        for rule, rows in zip(rules, counts, strict=True)
+        if rows
+        for violation in staging.violation(
+            file,
+            name,
+            rule.column,
+            rule.words,
+            rule.where,
+            source=rule.source,
+            label=rule.label,
+            rows=rows,
+        )
+    ]
+
+
+def _absent(column: str, kind: str) -> str:
+    """Where a raw cell holds no value: NULL, blank text or NaN."""
+    if kind in ("id", "text"):
+        return f"{column} IS NULL OR {_stripped(column)} = ''"
+    if kind == "number":
+        return f"{column} IS NULL OR isnan(CAST({column} AS DOUBLE))"
+    return f"{column} IS NULL"
+
+
+def _value_rules(
+    name: str, column: str, kind: str, plausible_max: float, today: pd.Timestamp
+) -> list[Rule]:
+    """Dates after today; numbers not finite, or larger than plausible_max."""
+    raw = f"raw_{name}"
+    if kind in ("timestamp", "date"):
+        tomorrow = today.normalize() + pd.Timedelta(days=1)
+        words = f"date after the run date {today:%Y-%m-%d}"
+        return [Rule(column, words, f"{column} >= TIMESTAMP '{tomorrow:%Y-%m-%d}'", raw)]
+    if kind != "number":
+        return []
+    value = f"CAST({column} AS DOUBLE)"
+    huge = f"implausibly large (above {plausible_max:,.0f}; raise plausible_max if real)"
+    return [
+        Rule(column, "not a finite number", f"isinf({value})", raw),
+        Rule(column, huge, f"NOT isinf({value}) AND abs({value}) > '{plausible_max}'::DOUBLE", raw),
+    ]
+
+
+def _table_rules(name: str, kinds: dict[str, str]) -> list[Rule]:
+    """Negative values, duplicate keys (NULLs in a key equal to each other, as in pandas'
+    duplicated()), more engaged sessions than sessions."""
+    spec = CONTRACT[name]
+    rules = [Rule(c, "negative value", f"{c} < 0", name) for c in spec.non_negative if c in kinds]
+    key = [c for c in spec.unique_key if c in kinds]
+    if key:
+        joined = "+".join(key)
+        copies = f"(SELECT *, count(*) OVER (PARTITION BY {', '.join(key)}) AS copies FROM {name})"
+        rules.append(Rule(key[0], f"duplicate {joined}", "copies > 1", copies, joined))
+    if {"engaged_sessions", "sessions"} <= set(kinds):
+        over = "engaged_sessions > sessions"
+        rules.append(Rule("engaged_sessions", "more than sessions", over, name))
+    return rules
+
+
+def check_across(staging: Staging, sources: dict[str, str], quarter: Quarter) -> list[Violation]:
+    """Order lines with no matching order; dated tables with no row in the quarter."""
+    found = []
+    if {"orders", "order_items"} <= set(staging.kinds):
+        orphan = "order_id NOT IN (SELECT order_id FROM orders)"
+        rule = "order line with no matching order"
+        found += staging.violation(sources["order_items"], "order_items", "order_id", rule, orphan)
+    for name in staging.kinds:
+        column = CONTRACT[name].date_column
+        if column is None:
+            continue
+        inside = f"SELECT count(*) FROM {name} WHERE {column} >= ? AND {column} < ?"
+        if staging.count(inside, [quarter.start, quarter.end]):
+            continue
+        span = f"SELECT min({column}), max({column}) FROM {name}"
+        first, last = staging.con.execute(span).fetchall()[0]
+        found.append(
+            Violation(
+                sources[name],
+                column,
+                f"no data in {quarter.label} (file covers {first:%Y-%m-%d} to {last:%Y-%m-%d})",
+                0,
+            )
+        )
+    return found
+
+
+def apply_exclusions(staging: Staging, config: Config) -> list[dict]:
+    """The clean tables as views final_<name>: orders without those excluded by rule (status,
+    fully refunded), with net_revenue (revenue less refunds, never below 0), and the order
+    lines of the orders kept; returns what was excluded, per reason."""
+    for name in staging.kinds:
+        staging.con.execute(
+            f"CREATE VIEW final_{name} AS SELECT {_final(staging, name)} FROM {name}"
+        )
+    if "orders" not in staging.kinds:
+        return []
+    kinds = staging.kinds["orders"]
+    refund = "coalesce(refund, 0)" if "refund" in kinds else "0"
+    cases = []
+    if "status" in kinds and config.exclusions.statuses:
+        statuses = ", ".join(
+            _literal(s) for s in sorted({s.lower() for s in config.exclusions.statuses})
+        )
+        cases.append(f"WHEN lower(status) IN ({statuses}) THEN 'status: ' || lower(status)")
+    if config.exclusions.fully_refunded:
+        cases.append(f"WHEN {refund} >= revenue AND revenue > 0 THEN 'fully refunded'")
+    reason = f"CASE {' '.join(cases)} END" if cases else "NULL::VARCHAR"
+    net = f"revenue - least({refund}, revenue) AS net_revenue"
+    staging.con.execute(f"CREATE VIEW judged_orders AS SELECT *, {reason} AS reason FROM orders")
+    staging.con.execute(
+        f"CREATE OR REPLACE VIEW final_orders AS SELECT {_final(staging, 'orders')}, {net} "
+        "FROM judged_orders WHERE reason IS NULL"
+    )
+    summary = staging.con.execute(
+        "SELECT reason, count(*), sum(revenue) FROM judged_orders WHERE reason IS NOT NULL "
+        "GROUP BY reason ORDER BY reason"
+    ).fetchall()
+    records = [
+        {"table": "orders", "reason": reason, "rows": rows, "revenue": revenue}
+        for reason, rows, revenue in summary
+    ]
+    if "order_items" in staging.kinds and records:
+        gone = "order_id IN (SELECT order_id FROM judged_orders WHERE reason IS NOT NULL)"
+        lines = staging.count(f"SELECT count(*) FROM order_items WHERE {gone}")
+        records.append(
+            {"table": "order_items", "reason": "lines of excluded orders", "rows": lines}
+            | {"revenue": None}
+        )
+        staging.con.execute(
+            f"CREATE OR REPLACE VIEW final_order_items AS SELECT {_final(staging, 'order_items')} "
+            f"FROM order_items WHERE NOT ({gone})"
+        )
+    return records
+
+
+def _final(staging: Staging, name: str) -> str:
+    """A staged table's contract columns, dates and timestamps as microsecond timestamps."""
+    return ", ".join(
+        f"CAST({c} AS TIMESTAMP) AS {c}" if kind in ("timestamp", "date") else c
+        for c, kind in staging.kinds[name].items()
+    )
+
+
+class StagedTables(Mapping):
+    """The clean tables as pandas frames, read from the staging database when asked for (for
+    tests and notebooks on small data; the batch writes them to Parquet without pandas)."""
+
+    def __init__(self, staging: Staging):
+        self.staging = staging
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self.staging.kinds:
+            raise KeyError(name)
+        return self.staging.con.execute(f"SELECT * FROM final_{name}").df()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.staging.kinds)
+
+    def __len__(self) -> int:
+        return len(self.staging.kinds)

@@ -1,0 +1,151 @@
+"""Typed Parquet inputs are checked by SQL where they lie (helpers.data.staging), never read
+into pandas: the same clean tables, exclusions and violations, word for word, as the pandas
+checks give for the same files."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers.core.config import load_config
+from helpers.core.errors import DataContractError
+from helpers.data import inputs
+from helpers.data.contract import CONTRACT
+from helpers.data.inputs import data_quality, prepare_inputs
+from helpers.data.staging import typed_sources
+
+from .conftest import PROJECT
+
+
+def prepare(folder, quarter="2025Q1", pandas=False, monkeypatch=None, **overrides):
+    """prepare_inputs on `folder`; with pandas=True every input goes through pandas."""
+    if pandas:
+        monkeypatch.setattr(inputs, "typed_sources", lambda *args: None)
+    try:
+        config = load_config(
+            PROJECT / "params", quarter, overrides={"data_dir": str(folder), **overrides}
+        )
+        return prepare_inputs(config)
+    finally:
+        if pandas:
+            monkeypatch.undo()
+
+
+def both_ways(folder, monkeypatch, quarter="2025Q1"):
+    """The violations of the SQL checks and of the pandas checks, as worded."""
+    found = []
+    for pandas in (False, True):
+        with pytest.raises(DataContractError) as caught:
+            prepare(folder, quarter, pandas=pandas, monkeypatch=monkeypatch)
+        found.append([str(v) for v in caught.value.violations])
+    return found
+
+
+def test_the_sample_is_cleaned_alike_by_sql_and_by_pandas(small_data, monkeypatch):
+    for name in ("orders", "order_items", "traffic", "marketing"):  # all typed Parquet
+        path = small_data / f"{name}.parquet"
+        assert typed_sources(path, CONTRACT[name], {}, path.name) is not None
+    by_sql = prepare(small_data, "2025Q4")
+    by_pandas = prepare(small_data, "2025Q4", pandas=True, monkeypatch=monkeypatch)
+    assert by_sql.exclusions == by_pandas.exclusions and by_sql.exclusions
+    quarter = load_config(PROJECT / "params", "2025Q4").period
+    assert data_quality(by_sql, quarter) == data_quality(by_pandas, quarter)
+    for name, frame in by_pandas.tables.items():
+        pd.testing.assert_frame_equal(by_sql.tables[name], frame, check_dtype=False)
+
+
+ORDERS = pd.DataFrame(
+    {
+        "Order_ID": ["O1", "O2", "O2", "O4", "O5", "O6", "O7"],
+        "customer_id": ["C1", "  ", None, "\u3000C4\u3000", "C5", "C6", "C7"],
+        "order_ts": pd.to_datetime(
+            ["2025-01-05 10:00", "2025-01-06 00:00", None, "2025-02-01 00:00", "2099-01-01 00:00"]
+            + ["2025-03-01 00:00", "2025-03-02 00:00"]
+        ),
+        "revenue": [100.0, np.nan, 50.0, -5.0, 20.0, 30.0, 2e12],
+        "cost": [10.0, np.inf, 5.0, 1.0, 2.0, 3.0, 4.0],
+        "refund": [0.0, 0.0, np.nan, 0.0, 0.0, 0.0, 0.0],
+        "status": ["completed"] * 7,
+        "unused": list("abcdefg"),
+    }
+)
+
+
+def test_every_check_on_a_typed_file_words_what_pandas_words(tmp_path, monkeypatch):
+    ORDERS.to_parquet(tmp_path / "orders.parquet")
+    traffic = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2025-01-05", "2025-01-05", "2025-01-06"]),
+            "channel": ["Direct", "Direct", "Paid search"],
+            "device": [None, None, "mobile"],
+            "sessions": pd.array([10, 10, 5], dtype="int64"),
+            "users": pd.array([8, 8, 4], dtype="int64"),
+            "engaged_sessions": pd.array([3, 3, 6], dtype="int64"),
+        }
+    )
+    traffic.to_parquet(tmp_path / "traffic.parquet")
+    by_sql, by_pandas = both_ways(tmp_path, monkeypatch)
+    assert by_sql == by_pandas
+    assert (
+        "orders.parquet [customer_id]: orders with no customer (2 rows) e.g. row 2: "
+        in "\n".join(by_sql)
+    )
+    assert any(v.startswith("traffic.parquet [date+channel+device]: duplicate") for v in by_sql)
+    assert len(by_sql) == 10  # every rule broken above, each once
+
+
+def test_an_empty_typed_file_and_one_missing_a_column(tmp_path, monkeypatch):
+    ORDERS.iloc[:0].to_parquet(tmp_path / "orders.parquet")
+    assert (
+        both_ways(tmp_path, monkeypatch)
+        == [["orders.parquet [-]: the file has a header but no rows (0 rows)"]] * 2
+    )
+    ORDERS.drop(columns="revenue").to_parquet(tmp_path / "orders.parquet")
+    by_sql, by_pandas = both_ways(tmp_path, monkeypatch)
+    assert by_sql == by_pandas and by_sql[0].startswith(
+        "orders.parquet [revenue]: missing required column (found: order_id, customer_id"
+    )
+
+
+def test_order_lines_and_quarters_are_checked_across_typed_files(tmp_path, monkeypatch):
+    valid = ORDERS.iloc[[0, 5]]
+    valid.to_parquet(tmp_path / "orders.parquet")
+    items = pd.DataFrame(
+        {"order_id": ["O1", "O9"], "sku": ["S1", "S2"], "quantity": [1, 2]}
+        | {"unit_price": [10.0, 20.0]}
+    )
+    items.to_parquet(tmp_path / "order_items.parquet")
+    by_sql, by_pandas = both_ways(tmp_path, monkeypatch)
+    assert (
+        by_sql
+        == by_pandas
+        == [
+            "order_items.parquet [order_id]: order line with no matching order (1 rows) e.g. "
+            "row 2: order_id='O9'"
+        ]
+    )
+    items.iloc[:1].to_parquet(tmp_path / "order_items.parquet")
+    by_sql, by_pandas = both_ways(tmp_path, monkeypatch, quarter="2026Q1")
+    assert (
+        by_sql
+        == by_pandas
+        == [
+            "orders.parquet [order_ts]: no data in 2026Q1 (file covers 2025-01-05 to 2025-03-01) "
+            "(0 rows)"
+        ]
+    )
+
+
+def test_only_files_of_the_contract_types_are_checked_by_sql(tmp_path):
+    spec = CONTRACT["orders"]
+    ORDERS.to_parquet(tmp_path / "typed.parquet")
+    sources, names = typed_sources(tmp_path / "typed.parquet", spec, {}, "typed.parquet")
+    assert sources["order_id"] == "Order_ID" and "unused" not in sources
+    assert names[:2] == ["order_id", "customer_id"] and "unused" in names
+    as_text = ORDERS.assign(order_ts=ORDERS["order_ts"].astype(str))
+    as_text.to_parquet(tmp_path / "text_dates.parquet")
+    assert typed_sources(tmp_path / "text_dates.parquet", spec, {}, "text_dates.parquet") is None
+    zoned = ORDERS.assign(order_ts=ORDERS["order_ts"].dt.tz_localize("Asia/Shanghai"))
+    zoned.to_parquet(tmp_path / "zoned.parquet")
+    assert typed_sources(tmp_path / "zoned.parquet", spec, {}, "zoned.parquet") is None
+    ORDERS.to_csv(tmp_path / "orders.csv")
+    assert typed_sources(tmp_path / "orders.csv", spec, {}, "orders.csv") is None
