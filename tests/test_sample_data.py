@@ -104,3 +104,33 @@ def test_the_purchase_model_recovers_the_simulated_truth():
         ).sum()
         assert expected == pytest.approx(alive[quarter], rel=0.10)
     assert alive["2025Q4"] < 3000
+
+
+def test_a_shop_simulated_in_parts_adds_its_parts_up(monkeypatch, tmp_path):
+    """10,000 customers in parts of at most 4,000 (3,334 + 3,333 + 3,333), written part by
+    part: ids run on across parts, traffic converts every completed order of every part, the
+    targets sit near the whole shop's actuals, and the files hold what simulate returns."""
+    monkeypatch.setattr(sample, "PART_CUSTOMERS", 4_000)
+    tables, alive = sample.simulate(10_000, seed=5)
+    orders = tables["orders"]
+    assert orders["customer_id"].nunique() <= 10_000 and orders["order_id"].is_unique
+    assert orders["customer_id"].max() <= "C0010000" and orders["customer_id"].min() >= "C0000001"
+    assert orders["order_id"].max() == f"O{len(orders):09d}"
+    assert tables["order_items"]["order_id"].isin(orders["order_id"]).all()
+    completed = orders[orders["status"] == "completed"]
+    assert tables["traffic"]["orders"].sum() == len(completed)
+    assert tables["traffic"]["revenue"].sum() == pytest.approx(completed["revenue"].sum())
+    valid = completed[completed["refund"] < completed["revenue"]]
+    net = (valid["revenue"] - valid["refund"]).groupby(valid["order_ts"].dt.to_period("Q")).sum()
+    targets = tables["targets"]
+    quarterly = targets[(targets["metric"] == "net_revenue") & targets["period"].str.len().eq(6)]
+    quarterly = quarterly[quarterly[["channel", "region", "category"]].isna().all(axis=1)]
+    ratio = quarterly.set_index("period")["target"] / net.rename(index=str)
+    assert ratio.between(0.91, 1.11).all() and len(ratio) == 12
+    first = orders.groupby("customer_id")["order_ts"].min()
+    assert alive["2023Q1"] <= (first < "2023-04-01").sum()
+
+    monkeypatch.setattr(sample, "PART_CUSTOMERS", 4_000)
+    sample.main(["--customers", "10000", "--seed", "5", "--out", str(tmp_path)])
+    for name in ("orders", "order_items", "traffic", "marketing"):
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / f"{name}.parquet"), tables[name])

@@ -16,11 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from helpers.data.sample_assortment import (
     CATEGORIES,
@@ -34,11 +38,15 @@ from helpers.data.sample_shop import (
     MARKETING_BASE_CUSTOMERS,
     REGION_TRENDS,
     REGIONS,
+    add_actuals,
     build_marketing,
     build_targets,
     build_traffic,
     draw_regions,
     hour_weights,
+    new_customers_by_day,
+    target_actuals,
+    traffic_cells,
 )
 
 START, END = pd.Timestamp("2023-01-01"), pd.Timestamp("2025-12-31")
@@ -88,8 +96,10 @@ def simulate_customers(
     days: pd.DatetimeIndex,
     intensity: np.ndarray,
     truth: TrueParameters,
+    first_id: int = 1,
 ) -> pd.DataFrame:
-    """One row per customer: acquisition day, channel, latent purchase rate, dropout, spend."""
+    """One row per customer: acquisition day, channel, latent purchase rate, dropout, spend;
+    ids numbered from `first_id`, in random order."""
     growth = np.exp(0.22 * np.arange(len(days)) / 365.25)
     weights = intensity * growth
     first_day = np.sort(rng.choice(len(days), size=n, p=weights / weights.sum()))
@@ -102,7 +112,7 @@ def simulate_customers(
     member_odds = 0.12 + 0.35 * (rate.argsort().argsort() / n)
     return pd.DataFrame(
         {
-            "customer_id": [f"C{i:07d}" for i in rng.permutation(n) + 1],
+            "customer_id": [f"C{i:07d}" for i in rng.permutation(n) + first_id],
             "first_day": first_day,
             "channel": channel,
             "rate": rate,
@@ -196,10 +206,11 @@ def build_orders(
     intensity: np.ndarray,
     rng: np.random.Generator,
     truth: TrueParameters,
-    seed: int = 0,
+    pairs_seed: list[int] | int = 0,
+    first_id: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Orders and order lines from purchase days: values, discounts, statuses and refunds
-    (`seed` seeds the draw of the pairs bought together)."""
+    (`pairs_seed` seeds the draw of the pairs bought together); order ids from `first_id`."""
     n = len(purchases)
     buyer = purchases["customer"].to_numpy()
     nu = customers["spend_scale"].to_numpy()[buyer]
@@ -207,7 +218,7 @@ def build_orders(
         rng.gamma(truth.spend_p, 1 / nu)
         * CHANNELS["spend_mult"].to_numpy()[customers["channel"].to_numpy()[buyer]]
     )
-    pairs = np.random.default_rng([seed, 1])  # its own stream: see build_order_items
+    pairs = np.random.default_rng(pairs_seed)  # its own stream: see build_order_items
     items, gross, cost = build_order_items(n, value, days[purchases["day"].to_numpy()], rng, pairs)
     promo_day = intensity[purchases["day"].to_numpy()] > 1.4
     discount = np.round(
@@ -227,7 +238,7 @@ def build_orders(
     order_ts = days[purchases["day"].to_numpy()] + pd.to_timedelta(
         hour * 3600 + rng.integers(0, 3600, n), unit="s"
     )
-    order_id = np.array([f"O{i:09d}" for i in range(1, n + 1)], dtype=object)
+    order_id = np.array([f"O{i:09d}" for i in range(first_id, first_id + n)], dtype=object)
     orders = pd.DataFrame(
         {
             "order_id": order_id,
@@ -266,31 +277,54 @@ def generate(n_customers: int = 30_000, seed: int = 42) -> dict[str, pd.DataFram
     return simulate(n_customers, seed)[0]
 
 
-def simulate(n_customers: int = 30_000, seed: int = 42) -> tuple[dict[str, pd.DataFrame], dict]:
+PART_CUSTOMERS = 1_000_000  # customers simulated at once: about 3 GB at the peak
+
+
+def simulate(
+    n_customers: int = 30_000, seed: int = 42, sink: Callable | None = None
+) -> tuple[dict[str, pd.DataFrame], dict]:
     """The contract tables and the truth behind them: the customers alive at each quarter's
-    end (alive_at_quarter_ends)."""
+    end (alive_at_quarter_ends). Customers are simulated PART_CUSTOMERS at a time; with `sink`,
+    each part's orders and order lines go to sink(table, frame) instead of being returned, so
+    a shop of any size fits in memory (traffic, marketing and targets are built from what the
+    parts add up to)."""
     rng = np.random.default_rng(seed)
     truth = TrueParameters()
     days = pd.date_range(START, END, freq="D")
     intensity = seasonal_intensity(days)
     operational_time = np.cumsum(intensity)
-    customers = simulate_customers(n_customers, rng, days, intensity, truth)
-    purchases, leaves_at = simulate_purchase_days(customers, rng, operational_time, truth)
-    orders, items = build_orders(customers, purchases, days, intensity, rng, truth, seed)
-    traffic = build_traffic(orders, purchases, customers, days, rng)
-    marketing = build_marketing(
-        orders, purchases, days, intensity, n_customers / MARKETING_BASE_CUSTOMERS, rng
-    )
-    targets = build_targets(orders, items, traffic, rng)
-    tables = {
-        "orders": orders,
-        "order_items": items,
+    parts = -(-n_customers // PART_CUSTOMERS) or 1
+    sizes = [n_customers // parts + (k < n_customers % parts) for k in range(parts)]
+    kept, cells, new, actuals, alive = {}, 0, [], [], Counter()
+    first_customer = first_order = 1
+    for k, size in enumerate(sizes):
+        customers = simulate_customers(size, rng, days, intensity, truth, first_customer)
+        purchases, leaves_at = simulate_purchase_days(customers, rng, operational_time, truth)
+        pairs_seed = [seed, 1] if k == 0 else [seed, 1, k]  # the first part as a whole shop's
+        orders, items = build_orders(
+            customers, purchases, days, intensity, rng, truth, pairs_seed, first_order
+        )
+        cells = cells + traffic_cells(orders, purchases, customers, len(days), rng)
+        new.append(new_customers_by_day(orders, purchases))
+        actuals.append(target_actuals(orders, items))
+        first_day = customers["first_day"].to_numpy()
+        alive.update(alive_at_quarter_ends(first_day, leaves_at, days, operational_time))
+        for name, frame in (("orders", orders), ("order_items", items)):
+            if sink is None:
+                kept.setdefault(name, []).append(frame)
+            else:
+                sink(name, frame)
+        first_customer, first_order = first_customer + size, first_order + len(orders)
+    traffic = build_traffic(cells, days, rng)
+    new_by_day = pd.concat(new).groupby(level=[0, 1]).sum()
+    scale = n_customers / MARKETING_BASE_CUSTOMERS
+    tables = {name: pd.concat(frames, ignore_index=True) for name, frames in kept.items()}
+    tables |= {
         "traffic": traffic,
-        "marketing": marketing,
-        "targets": targets,
+        "marketing": build_marketing(new_by_day, days, intensity, scale, rng),
+        "targets": build_targets(add_actuals(actuals), traffic, rng),
     }
-    first_day = customers["first_day"].to_numpy()
-    return tables, alive_at_quarter_ends(first_day, leaves_at, days, operational_time)
+    return tables, dict(alive)
 
 
 def write(
@@ -306,6 +340,32 @@ def write(
     (out / "manifest.json").write_text(json.dumps(manifest or {}, indent=2, default=str))
 
 
+class PartWriter:
+    """A `sink` for simulate: each part's rows appended to its table's file as they come."""
+
+    def __init__(self, out: Path, fmt: str):
+        self.out, self.fmt = out, fmt
+        self.rows: Counter = Counter()
+        self.writers: dict[str, pq.ParquetWriter] = {}
+
+    def __call__(self, name: str, frame: pd.DataFrame) -> None:
+        if self.fmt == "csv":
+            path = self.out / f"{name}.csv"
+            frame.to_csv(
+                path, index=False, mode="a" if self.rows[name] else "w", header=not self.rows[name]
+            )
+        else:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if name not in self.writers:
+                self.writers[name] = pq.ParquetWriter(self.out / f"{name}.parquet", table.schema)
+            self.writers[name].write_table(table)
+        self.rows[name] += len(frame)
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=30_000, help="number of customers")
@@ -314,7 +374,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    tables, alive = simulate(args.customers, args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    sink = PartWriter(args.out, args.format)
+    try:
+        tables, alive = simulate(args.customers, args.seed, sink)
+    finally:
+        sink.close()
+    rows = dict(sink.rows) | {name: len(frame) for name, frame in tables.items()}
     manifest = {
         "customers": args.customers,
         "seed": args.seed,
@@ -326,11 +392,11 @@ def main(argv: list[str] | None = None) -> None:
         "alive_at_quarter_end": alive,
         "assortment": assortment_truth(),
         "region_trends": dict(zip(REGIONS[0], REGION_TRENDS, strict=True)),
-        "rows": {name: len(frame) for name, frame in tables.items()},
+        "rows": rows,
     }
     write(tables, args.out, args.format, manifest)
-    rows = ", ".join(f"{n}: {len(f):,}" for n, f in tables.items())
-    print(f"sample data in {args.out} ({rows}) in {time.perf_counter() - started:.1f} s")
+    shown = ", ".join(f"{n}: {count:,}" for n, count in rows.items())
+    print(f"sample data in {args.out} ({shown}) in {time.perf_counter() - started:.1f} s")
 
 
 if __name__ == "__main__":

@@ -125,14 +125,16 @@ def hour_weights() -> np.ndarray:
     return weights / weights.sum()
 
 
-def build_traffic(
+def traffic_cells(
     orders: pd.DataFrame,
     purchases: pd.DataFrame,
     customers: pd.DataFrame,
-    days: pd.DatetimeIndex,
+    n_days: int,
     rng: np.random.Generator,
-) -> pd.DataFrame:
-    """Daily sessions by channel and device, consistent with the orders they converted."""
+) -> np.ndarray:
+    """The completed orders and their revenue per day x session channel x device cell (two
+    rows): each order's session channel (its customer's acquisition channel for a first order)
+    and device drawn. Shops simulated in parts add their parts' cells up."""
     n_ch, n_dev = len(CHANNELS), len(DEVICES)
     acquisition = customers["channel"].to_numpy()[purchases["customer"].to_numpy()]
     repeat_channel = rng.choice(n_ch, len(orders), p=CHANNELS["repeat_share"].to_numpy())
@@ -141,9 +143,21 @@ def build_traffic(
     device = rng.choice(n_dev, len(orders), p=device_weights / device_weights.sum())
     counted = (orders["status"] == "completed").to_numpy()
     cell = (purchases["day"].to_numpy() * n_ch + session_channel) * n_dev + device
+    size = n_days * n_ch * n_dev
+    return np.stack(
+        [
+            np.bincount(cell[counted], minlength=size),
+            np.bincount(cell[counted], orders["revenue"].to_numpy()[counted], minlength=size),
+        ]
+    )
+
+
+def build_traffic(cells: np.ndarray, days: pd.DatetimeIndex, rng: np.random.Generator):
+    """Daily sessions by channel and device, consistent with the orders they converted
+    (traffic_cells)."""
+    n_ch, n_dev = len(CHANNELS), len(DEVICES)
+    n_orders, revenue = cells[0].astype(np.int64), cells[1]
     size = len(days) * n_ch * n_dev
-    n_orders = np.bincount(cell[counted], minlength=size)
-    revenue = np.bincount(cell[counted], orders["revenue"].to_numpy()[counted], minlength=size)
     day, channel, dev = np.unravel_index(np.arange(size), (len(days), n_ch, n_dev))
     years = day / 365.25
     ch = CHANNELS.iloc[channel]
@@ -179,17 +193,21 @@ def build_traffic(
     )
 
 
+def new_customers_by_day(orders: pd.DataFrame, purchases: pd.DataFrame) -> pd.Series:
+    """First orders per day and channel."""
+    first = orders[purchases["is_first"].to_numpy()]
+    return first.groupby([first["order_ts"].dt.normalize(), "channel"]).size()
+
+
 def build_marketing(
-    orders: pd.DataFrame,
-    purchases: pd.DataFrame,
+    new_by_day: pd.Series,
     days: pd.DatetimeIndex,
     intensity: np.ndarray,
     scale: float,
     rng: np.random.Generator,
 ) -> pd.DataFrame:
-    """Daily spend per channel and campaign; attributed revenue follows a Hill curve of spend."""
-    first = orders[purchases["is_first"].to_numpy()]
-    new_by_day = first.groupby([first["order_ts"].dt.normalize(), "channel"]).size()
+    """Daily spend per channel and campaign; attributed revenue follows a Hill curve of spend;
+    new customers per campaign from the first orders per day and channel (`new_by_day`)."""
     frames = []
     for channel, spec in MARKETING.items():
         walk = np.exp(np.cumsum(rng.normal(0, 0.06, len(days))))
@@ -230,26 +248,45 @@ PLAN_YEAR = 2025  # the year the sample's plan sets targets at every level for
 SCORECARD_WEIGHTS = {"net_revenue": 40, "gross_margin": 30, "new_customers": 20, "sessions": 10}
 
 
+def target_actuals(orders: pd.DataFrame, items: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """What the targets are set near, from the valid orders: each quarter's headline figures
+    (quarterly_actuals) and PLAN_YEAR's net revenue per month, channel, region and category
+    (level_actuals). Shops simulated in parts add their parts' up (add_actuals)."""
+    valid = orders[(orders["status"] == "completed") & (orders["refund"] < orders["revenue"])]
+    return {"quarterly": quarterly_actuals(valid), "levels": level_actuals(valid, items)}
+
+
+def add_actuals(parts: list[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """The actuals of a shop simulated in parts (customers, so first orders, never span two)."""
+    if len(parts) == 1:
+        return parts[0]
+    quarterly = pd.concat([part["quarterly"] for part in parts]).groupby(level=0).sum()
+    levels = pd.concat([part["levels"] for part in parts])
+    keys = [c for c in levels.columns if c != "net_revenue"]
+    levels = levels.groupby(keys, sort=False, dropna=False, as_index=False)["net_revenue"].sum()
+    return {"quarterly": quarterly, "levels": levels}
+
+
 def build_targets(
-    orders: pd.DataFrame, items: pd.DataFrame, traffic: pd.DataFrame, rng: np.random.Generator
+    actuals: dict[str, pd.DataFrame], traffic: pd.DataFrame, rng: np.random.Generator
 ) -> pd.DataFrame:
     """Targets near what happened (plans are never exact): every quarter's headline targets,
     and for PLAN_YEAR the year's (the sum of its quarters', weighted for the KPI scorecard),
     net revenue per month, and net revenue per channel, region and category for the year and
     each of its quarters."""
-    valid = orders[(orders["status"] == "completed") & (orders["refund"] < orders["revenue"])]
-    quarterly = quarterly_targets(valid, traffic, rng)
+    sessions = traffic.groupby(traffic["date"].dt.to_period("Q"))["sessions"].sum()
+    quarterly = quarterly_targets(actuals["quarterly"].assign(sessions=sessions), rng)
     plan = quarterly[quarterly["period"].str.startswith(str(PLAN_YEAR))]
     year = plan.groupby("metric", as_index=False)["target"].sum().assign(period=str(PLAN_YEAR))
     year["weight"] = year["metric"].map(SCORECARD_WEIGHTS)
-    return pd.concat([quarterly, year, level_targets(valid, items, rng)], ignore_index=True)
+    found = actuals["levels"].copy()
+    found["target"] = np.round(found.pop("net_revenue") * rng.uniform(0.92, 1.10, len(found)), -2)
+    return pd.concat([quarterly, year, found.assign(metric="net_revenue")], ignore_index=True)
 
 
-def level_targets(
-    valid: pd.DataFrame, items: pd.DataFrame, rng: np.random.Generator
-) -> pd.DataFrame:
-    """PLAN_YEAR's net revenue targets per month, and per channel, region and category for the
-    year and each quarter."""
+def level_actuals(valid: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    """PLAN_YEAR's net revenue per month, and per channel, region and category for the year
+    and each quarter."""
     in_year = valid[valid["order_ts"].dt.year == PLAN_YEAR]
     net = (in_year["revenue"] - in_year["refund"]).rename("net_revenue")
     month = in_year["order_ts"].dt.to_period("M").astype(str).rename("period")
@@ -267,18 +304,14 @@ def level_targets(
     for grain in ("Y", "Q"):
         by = [line_period.dt.to_period(grain).astype(str).rename("period"), lines["category"]]
         frames.append(line_value.groupby(by).sum().reset_index())
-    found = pd.concat(frames, ignore_index=True)
-    found["target"] = np.round(found.pop("net_revenue") * rng.uniform(0.92, 1.10, len(found)), -2)
-    return found.assign(metric="net_revenue")
+    return pd.concat(frames, ignore_index=True)
 
 
-def quarterly_targets(
-    valid: pd.DataFrame, traffic: pd.DataFrame, rng: np.random.Generator
-) -> pd.DataFrame:
-    """Each quarter's headline targets."""
+def quarterly_actuals(valid: pd.DataFrame) -> pd.DataFrame:
+    """Each quarter's net revenue, gross margin, orders and new customers."""
     quarter = valid["order_ts"].dt.to_period("Q")
     first = valid.groupby("customer_id")["order_ts"].transform("min") == valid["order_ts"]
-    actual = pd.DataFrame(
+    return pd.DataFrame(
         {
             "net_revenue": (valid["revenue"] - valid["refund"]).groupby(quarter).sum(),
             "gross_margin": (valid["revenue"] - valid["refund"] - valid["cost"])
@@ -286,9 +319,12 @@ def quarterly_targets(
             .sum(),
             "orders": valid.groupby(quarter).size(),
             "new_customers": first.groupby(quarter).sum(),
-            "sessions": traffic.groupby(traffic["date"].dt.to_period("Q"))["sessions"].sum(),
         }
     )
+
+
+def quarterly_targets(actual: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Each quarter's headline targets, near its `actual` figures."""
     targets = actual.stack().rename("actual").reset_index()
     targets.columns = ["period", "metric", "actual"]
     factor = rng.uniform(0.92, 1.10, len(targets))
