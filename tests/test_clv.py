@@ -537,3 +537,51 @@ def test_matrices_cover_every_frequency_up_to_the_maximum(summary):
     alive = prediction.alive_matrix(model, T=20.0, max_frequency=4, points=5)
     assert list(alive.index) == [0, 1, 2, 3, 4]
     assert list(alive.columns) == [0, 5, 10, 15, 20]
+
+
+def test_auc_and_log_loss_at_their_edges():
+    """AUC by hand (3 of 4 positive-negative pairs ordered right: 0.75), none without both
+    classes; log-loss of certain but wrong forecasts is large and finite (clipped at 1e-12)."""
+    score = np.array([0.1, 0.4, 0.35, 0.8])
+    assert holdout.auc(score, np.array([False, False, True, True])) == 0.75
+    assert holdout.auc(score, np.ones(4, bool)) is None
+    assert holdout.auc(score, np.zeros(4, bool)) is None
+    wrong = holdout.log_loss(np.array([0.0, 1.0]), np.array([True, False]))
+    assert wrong == pytest.approx(-np.log(1e-12), rel=1e-5)  # 1 - (1 - 1e-12) is not 1e-12
+    right = holdout.log_loss(np.array([0.0, 1.0]), np.array([False, True]))
+    assert right == pytest.approx(0.0, abs=1e-9)
+
+
+def test_one_holdout_purchase_makes_a_buyer_and_broken_forecasts_name_their_model(engine):
+    summary = queries.customer_summary(engine, pd.Timestamp("2025-07-01"), 7)
+    model = fitting.fit_purchase_model(summary, "bgnbd")
+    actual = pd.DataFrame(
+        {"customer_id": summary["customer_id"].iloc[:3], "purchases": [1, 2, 0.0]}
+    )
+    _, metrics = holdout.holdout_validation(model, summary, actual, horizon=13.0)
+    assert metrics["buyers"] == 2 and metrics["customers"] == len(summary)
+    broken = SimpleNamespace(
+        name="BG/NBD",
+        key="bgnbd",
+        params=model.params,
+        fitter=SimpleNamespace(
+            conditional_expected_number_of_purchases_up_to_time=lambda t, f, r, T: f * np.inf,
+            conditional_probability_alive=model.fitter.conditional_probability_alive,
+        ),
+    )
+    with pytest.raises(fitting.ModelFitError) as failed:
+        holdout.holdout_validation(broken, summary, actual, horizon=13.0)
+    assert failed.value.reason.code == "no_finite_prediction"
+    assert failed.value.reason.figures["model"] == "BG/NBD"
+
+
+def test_period_transactions_count_every_bucket_zeros_included(summary):
+    """Three customers with 0, 0 and 9 repeat purchases (9 counts as 7 or more): the buckets
+    between hold nobody, in the data and, for these young customers, mostly in the model."""
+    model = fitting.fit_purchase_model(summary, "bgnbd")
+    three = pd.DataFrame({"frequency": [0.0, 0.0, 9.0], "recency": [0.0, 0.0, 9.0], "T": 10.0})
+    table = prediction.period_transactions(model, three, seed=1)
+    assert list(table.columns) == ["repeat_purchases", "actual", "model"]
+    assert table["repeat_purchases"].tolist() == list(range(8))
+    assert table["actual"].tolist() == [2, 0, 0, 0, 0, 0, 0, 1]
+    assert table["model"].sum() == 3 and (table["model"] == 0).sum() >= 5

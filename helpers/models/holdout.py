@@ -21,7 +21,12 @@ from helpers.models.fitting import (
     repeat_buyers,
     try_spend_model,
 )
-from helpers.models.prediction import check_predictions, probability_of_purchase
+from helpers.models.prediction import (
+    alive_probability,
+    check_predictions,
+    expected_purchases,
+    probability_of_purchase,
+)
 
 
 def auc(score: np.ndarray, positive: np.ndarray) -> float | None:
@@ -57,22 +62,15 @@ def holdout_validation(
     and RMSE, the log-loss of P(a purchase in the holdout) against who bought, and the AUC of
     P(alive) for buyers against non-buyers (how well it separates them)."""
     keys = ["frequency", "recency", "T"]
-    rows = calibration[keys].drop_duplicates().reset_index(drop=True)
+    rows = calibration[keys].drop_duplicates()
     rows = rows.assign(
-        predicted=np.asarray(
-            model.fitter.conditional_expected_number_of_purchases_up_to_time(
-                horizon, *(rows[k].to_numpy() for k in keys)
-            ),
-            dtype=float,
-        ),
-        p_alive=np.asarray(
-            model.fitter.conditional_probability_alive(*(rows[k].to_numpy() for k in keys)),
-            dtype=float,
-        ),
+        predicted=expected_purchases(model.fitter, horizon, rows),
+        p_alive=alive_probability(model.fitter, rows),
         p_purchase=probability_of_purchase(model, horizon, rows),
     )
     check_predictions(model, rows, ["predicted", "p_alive", "p_purchase"])
-    per_customer = calibration[["customer_id", *keys]].merge(rows, on=keys, how="left")
+    # every calibration customer's row is there: a left join is an inner one
+    per_customer = calibration[["customer_id", *keys]].merge(rows, on=keys)  # pragma: no mutate
     per_customer["actual"] = (
         per_customer["customer_id"].map(actual.set_index("customer_id")["purchases"]).fillna(0.0)
     )

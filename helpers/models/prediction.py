@@ -27,7 +27,7 @@ def probability_of_purchase(model: FittedModel, t: float, rows: pd.DataFrame) ->
     P(X(t) = 0) is NaN for some histories)."""
     f, r, T = (rows[k].to_numpy(float) for k in ("frequency", "recency", "T"))
     params = model.params
-    alive = np.asarray(model.fitter.conditional_probability_alive(f, r, T), dtype=float)
+    alive = alive_probability(model.fitter, rows)
     if model.key == "pareto":
         none_if_alive = _pareto_none_if_alive(params, f, T, t)
     else:
@@ -53,12 +53,18 @@ def monthly_rate(annual_rate: float) -> float:
 
 def expected_purchases(fitter, t: float, rows: pd.DataFrame) -> np.ndarray:
     """Expected purchases within t of each (frequency, recency, T) row."""
-    return np.asarray(
-        fitter.conditional_expected_number_of_purchases_up_to_time(
-            t, rows["frequency"].to_numpy(), rows["recency"].to_numpy(), rows["T"].to_numpy()
-        ),
-        dtype=float,
+    found = fitter.conditional_expected_number_of_purchases_up_to_time(
+        t, rows["frequency"].to_numpy(), rows["recency"].to_numpy(), rows["T"].to_numpy()
     )
+    return np.asarray(found, dtype=float)  # pragma: no mutate (lifetimes' floats, as an array)
+
+
+def alive_probability(fitter, rows: pd.DataFrame) -> np.ndarray:
+    """P(alive) of each (frequency, recency, T) row."""
+    found = fitter.conditional_probability_alive(
+        rows["frequency"].to_numpy(), rows["recency"].to_numpy(), rows["T"].to_numpy()
+    )
+    return np.asarray(found, dtype=float)  # pragma: no mutate (lifetimes' floats, as an array)
 
 
 def discounted_purchases(
@@ -206,10 +212,7 @@ def predict_customers(
     keys = ["frequency", "recency", "T"]
     rows = summary[keys].drop_duplicates().reset_index(drop=True)
     per_row = purchase_expectations(model.fitter, rows, horizon).assign(
-        p_alive=np.asarray(
-            model.fitter.conditional_probability_alive(*(rows[k].to_numpy() for k in keys)),
-            dtype=float,
-        ),
+        p_alive=alive_probability(model.fitter, rows),
         p_order_horizon=probability_of_purchase(
             model, horizon.months * LIFETIMES_MONTH[horizon.unit], rows
         ),
@@ -245,14 +248,21 @@ def _on_grid(predict: Callable, T: float, max_frequency: int, points: int) -> pd
 
 
 def alive_matrix(
-    model: FittedModel, T: float, max_frequency: int, points: int = 25
+    model: FittedModel,
+    T: float,
+    max_frequency: int,
+    points: int = 25,  # pragma: no mutate (the grid's resolution)
 ) -> pd.DataFrame:
     """P(alive) by frequency and recency for customers of age T."""
     return _on_grid(model.fitter.conditional_probability_alive, T, max_frequency, points)
 
 
 def expected_purchases_matrix(
-    model: FittedModel, T: float, horizon: float, max_frequency: int, points: int = 25
+    model: FittedModel,
+    T: float,
+    horizon: float,
+    max_frequency: int,
+    points: int = 25,  # pragma: no mutate (the grid's resolution)
 ) -> pd.DataFrame:
     """Expected purchases within `horizon` by frequency and recency for customers of age T."""
     fitter = model.fitter
@@ -299,12 +309,12 @@ def period_transactions(
     buckets = range(max_frequency + 1)
 
     def count(frequency: pd.Series) -> pd.Series:
-        return frequency.clip(upper=max_frequency).astype(int).value_counts()
+        return frequency.clip(upper=max_frequency).value_counts().reindex(buckets, fill_value=0)
 
     return pd.DataFrame(
         {
             "repeat_purchases": list(buckets),
-            "actual": count(summary["frequency"]).reindex(buckets, fill_value=0),
-            "model": count(pd.Series(simulated)).reindex(buckets, fill_value=0),
+            "actual": count(summary["frequency"]).to_numpy(),
+            "model": count(pd.Series(simulated)).to_numpy(),
         }
-    ).reset_index(drop=True)
+    )
