@@ -536,7 +536,18 @@ def test_matrices_cover_every_frequency_up_to_the_maximum(summary):
     model = fitting.fit_purchase_model(summary, "bgnbd")
     alive = prediction.alive_matrix(model, T=20.0, max_frequency=4, points=5)
     assert list(alive.index) == [0, 1, 2, 3, 4]
-    assert list(alive.columns) == [0, 5, 10, 15, 20]
+    assert list(alive.columns) == [0, 5, 10, 15, 20] and alive.columns.dtype.kind == "i"
+    f, r = np.meshgrid(alive.index, alive.columns, indexing="ij")
+    by_hand = model.fitter.conditional_probability_alive(f, np.where(f == 0, 0, r), 20.0)
+    np.testing.assert_allclose(alive.to_numpy(), by_hand, rtol=1e-12)  # no repeat: recency 0
+    expected = prediction.expected_purchases_matrix(model, 10.0, 13.0, max_frequency=2, points=11)
+    assert list(expected.columns) == list(range(11))  # recency in whole weeks up to T
+    f, r = np.meshgrid(expected.index, expected.columns, indexing="ij")
+    fitter = model.fitter
+    by_hand = fitter.conditional_expected_number_of_purchases_up_to_time(
+        13.0, f, np.where(f == 0, 0, r), 10.0
+    )
+    np.testing.assert_allclose(expected.to_numpy(), by_hand, rtol=1e-12)
 
 
 def test_auc_and_log_loss_at_their_edges():
