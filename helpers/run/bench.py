@@ -70,10 +70,10 @@ def _descendants(pid: int) -> list[int]:
 
 class TreeMemory:
     """Samples the summed RSS of a process and its descendants every 0.1 s; keeps the peak,
-    and the peak of each kernel process (ipykernel) on its own."""
+    the peak of the process itself (`own_peak_kb`), and of each kernel process (ipykernel)."""
 
     def __init__(self, pid: int | None = None):
-        self.pid, self.peak_kb, self.kernels = pid or os.getpid(), 0, {}
+        self.pid, self.peak_kb, self.own_peak_kb, self.kernels = pid or os.getpid(), 0, 0, {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -82,6 +82,7 @@ class TreeMemory:
             pids = _descendants(self.pid)
             sizes = {pid: _rss_kb(pid) for pid in pids}
             self.peak_kb = max(self.peak_kb, sum(sizes.values()))
+            self.own_peak_kb = max(self.own_peak_kb, sizes.get(self.pid, 0))
             for pid, size in sizes.items():
                 if pid in self.kernels or _is_kernel(pid):
                     self.kernels[pid] = max(self.kernels.get(pid, 0), size)
@@ -149,7 +150,13 @@ def batch(size: int, params: Path, reports: Path, engine: str) -> list[Step]:
     done = dict(re.findall(r"\] (\w+): done \(([\d.]+) s\)", output))  # a log: one line each
     kernels = ", ".join(f"{kb / 1024:,.0f}" for kb in sorted(memory.kernels.values(), reverse=True))
     steps = [
-        Step(size, f"{engine} batch: validate inputs", float(done.pop("inputs")), float("nan"))
+        Step(
+            size,
+            f"{engine} batch: validate inputs",
+            float(done.pop("inputs")),
+            memory.own_peak_kb / 1024,
+            "peak of the runner process (inputs, then the index page)",
+        )
     ]
     steps += [
         Step(size, f"{engine} batch: {name} (kernel)", float(spent), float("nan"))
