@@ -12,6 +12,7 @@ table holds its contract columns, coerced, and ROW: its row's position in the fi
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from helpers.data.engines import ENGINE_THREADS_VARIABLE
 from helpers.data.reading import map_columns
 
 ROW = "_row"
+MEMORY_VARIABLE = "OPSREPORT_STAGING_MEMORY"  # DuckDB's memory_limit for the inputs, e.g. 4GB
 
 _TEXT_TYPES = (pa.types.is_string, pa.types.is_large_string)
 _TYPED = {
@@ -92,12 +94,17 @@ def typed_sources(
 
 
 class Staging:
-    """The staged tables of one run, in one DuckDB connection."""
+    """The staged tables of one run, in one DuckDB connection that holds at most
+    `memory_limit` in memory and spills the rest (the hash tables of 36M order ids that the
+    duplicate and order-line checks build) to a temporary folder."""
 
-    def __init__(self) -> None:
+    def __init__(self, memory_limit: str = os.environ.get(MEMORY_VARIABLE, "2GB")) -> None:
+        self.spill = tempfile.TemporaryDirectory(prefix="opsreport-staging-")
         self.con = duckdb.connect()
         threads = int(os.environ.get(ENGINE_THREADS_VARIABLE) or os.cpu_count() or 1)
         self.con.execute(f"SET threads TO {threads}")
+        self.con.execute(f"SET memory_limit = {_literal(memory_limit)}")
+        self.con.execute(f"SET temp_directory = {_literal(self.spill.name)}")
         self.kinds: dict[str, dict[str, str]] = {}
 
     def stage_frame(self, name: str, frame: pd.DataFrame) -> None:
@@ -124,6 +131,7 @@ class Staging:
 
     def close(self) -> None:
         self.con.close()
+        self.spill.cleanup()
 
     def write(self, name: str, path: Path) -> None:
         """Write a clean table (final_<name>, see apply_exclusions) as Parquet, in file order."""
