@@ -300,8 +300,10 @@ def test_holdout_validation_metrics_by_hand(engine):
     assert metrics["aggregate_error_pct"] == pytest.approx(100 * (predicted.sum() / 6 - 1))
     error = predicted - np.r_[[2.0] * 3, np.zeros(len(summary) - 3)]
     assert metrics["mae"] == pytest.approx(np.abs(error).mean())
+    assert metrics["rmse"] == pytest.approx(np.sqrt((error**2).mean()))
     bought = np.r_[[True] * 3, [False] * (len(summary) - 3)]
     p = prediction.probability_of_purchase(model, 13.0, summary)
+    assert metrics["expected_buyers"] == pytest.approx(p.sum())
     assert metrics["log_loss"] == pytest.approx(
         -np.mean(np.where(bought, np.log(p), np.log(1 - p)))
     )
@@ -310,6 +312,10 @@ def test_holdout_validation_metrics_by_hand(engine):
     assert metrics["alive_auc"] == pytest.approx(pairs.mean())
     assert table["customers"].sum() == len(summary)
     assert table["calibration_purchases"].max() <= 7
+    assert table["calibration_purchases"].dtype.kind == "i"
+    one = actual.iloc[:1].assign(purchases=1.0)  # a single holdout purchase is checked against
+    error_pct = holdout.holdout_validation(model, summary, one, 13.0)[1]["aggregate_error_pct"]
+    assert error_pct == pytest.approx(100 * (predicted.sum() - 1))
     nobody = actual.iloc[:0]
     assert (
         holdout.holdout_validation(model, summary, nobody, 13.0)[1]["aggregate_error_pct"] is None
