@@ -139,7 +139,7 @@ def test_only_files_of_the_contract_types_are_checked_by_sql(tmp_path):
     spec = CONTRACT["orders"]
     ORDERS.to_parquet(tmp_path / "typed.parquet")
     sources, names = typed_sources(tmp_path / "typed.parquet", spec, {}, "typed.parquet")
-    assert sources["order_id"] == "Order_ID" and "unused" not in sources
+    assert sources["order_id"] == '"Order_ID"' and "unused" not in sources
     assert names[:2] == ["order_id", "customer_id"] and "unused" in names
     as_text = ORDERS.assign(order_ts=ORDERS["order_ts"].astype(str))
     as_text.to_parquet(tmp_path / "text_dates.parquet")
@@ -149,3 +149,21 @@ def test_only_files_of_the_contract_types_are_checked_by_sql(tmp_path):
     assert typed_sources(tmp_path / "zoned.parquet", spec, {}, "zoned.parquet") is None
     ORDERS.to_csv(tmp_path / "orders.csv")
     assert typed_sources(tmp_path / "orders.csv", spec, {}, "orders.csv") is None
+
+
+def test_decimal_amounts_are_read_as_numbers(tmp_path, monkeypatch):
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    valid = ORDERS.iloc[[0, 5]].drop(columns="Order_ID").assign(order_id=["O1", "O6"])
+    table = pa.Table.from_pandas(valid, preserve_index=False)
+    amounts = pa.array([decimal.Decimal("100.25"), decimal.Decimal("30.50")], pa.decimal128(9, 2))
+    table = table.set_column(table.schema.get_field_index("revenue"), "revenue", amounts)
+    pq.write_table(table, tmp_path / "orders.parquet")
+    assert typed_sources(tmp_path / "orders.parquet", CONTRACT["orders"], {}, "o") is not None
+    by_sql = prepare(tmp_path).tables["orders"]
+    by_pandas = prepare(tmp_path, pandas=True, monkeypatch=monkeypatch).tables["orders"]
+    assert by_sql["revenue"].tolist() == by_pandas["revenue"].tolist() == [100.25, 30.5]
+    assert by_sql["net_revenue"].dtype.kind == "f"

@@ -73,9 +73,9 @@ def _literal(text: str) -> str:
 def typed_sources(
     path: Path, spec: TableSpec, mapping: dict[str, str], file: str
 ) -> tuple[dict[str, str], list[str]] | None:
-    """For a Parquet input the SQL checks take as it is: the file's name for each contract
-    column present, and every column's name after mapping; None for any other input (pandas
-    then reads and coerces it). A mapping naming a column the file lacks is an
+    """For a Parquet input the SQL checks take as it is: how to read each contract column
+    present (the file's column, quoted), and every column's name after mapping; None for any
+    other input (pandas then reads and coerces it). A mapping naming a column the file lacks is an
     InputFileError, as for every input."""
     if path.suffix.lower() != ".parquet" or spec.name == "targets":
         return None
@@ -90,7 +90,17 @@ def typed_sources(
             test(schema.field(sources[column]).type) for test in _TYPED[kind]
         ):
             return None
-    return {c: sources[c] for c in spec.columns if c in sources}, [str(c) for c in renamed]
+    expressions = {
+        c: _read_as(sources[c], schema.field(sources[c]).type) for c in spec.columns if c in sources
+    }
+    return expressions, [str(c) for c in renamed]
+
+
+def _read_as(column: str, kind: pa.DataType) -> str:
+    """A file's column in SQL; decimals as doubles, as pandas' checks make them."""
+    if pa.types.is_decimal(kind):
+        return f"CAST({_quoted(column)} AS DOUBLE)"
+    return _quoted(column)
 
 
 class Staging:
@@ -121,7 +131,7 @@ class Staging:
         spec = CONTRACT[name]
         present = {c: k for c, k in spec.columns.items() if c in sources}
         scan = f"read_parquet({_literal(str(path))}, file_row_number = true)"
-        raw = ", ".join(f"{_quoted(sources[c])} AS {c}" for c in present)
+        raw = ", ".join(f"{sources[c]} AS {c}" for c in present)
         self.con.execute(
             f"CREATE VIEW raw_{name} AS SELECT {raw}, file_row_number AS {ROW} FROM {scan}"
         )
