@@ -235,7 +235,7 @@ def _build_sections(
     locale = report_locale(config)
     progress.plan(label, runnable, skipped)
     threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
-    progress.detail(label, f"{jobs} section(s) at a time, {threads} DuckDB thread(s) each")
+    progress.detail(label, f"{jobs} section(s) at a time, {threads} core(s) each")
     sockets = Path(tempfile.mkdtemp(prefix=f"{KERNEL_FILES}{os.getpid()}-"))
     kernels = KernelPool(KERNEL, project / "notebooks", threads, jobs, len(runnable), sockets)
     try:
