@@ -167,3 +167,26 @@ def test_decimal_amounts_are_read_as_numbers(tmp_path, monkeypatch):
     by_pandas = prepare(tmp_path, pandas=True, monkeypatch=monkeypatch).tables["orders"]
     assert by_sql["revenue"].tolist() == by_pandas["revenue"].tolist() == [100.25, 30.5]
     assert by_sql["net_revenue"].dtype.kind == "f"
+
+
+def test_staging_holds_its_memory_limit_and_removes_its_spill_folder(monkeypatch):
+    from pathlib import Path
+
+    from helpers.data.staging import MEMORY_VARIABLE, Staging
+
+    def setting(staging, name):
+        return staging.con.execute(f"SELECT current_setting('{name}')").fetchall()[0][0]
+
+    def limit(staging):
+        value, unit = setting(staging, "memory_limit").split()
+        return float(value) * {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30}[unit]
+
+    staging = Staging("64MB")
+    spill = Path(setting(staging, "temp_directory"))
+    assert limit(staging) == pytest.approx(64e6, rel=0.01) and spill.is_dir()
+    staging.close()
+    assert not spill.exists()
+    monkeypatch.setenv(MEMORY_VARIABLE, "128MB")
+    assert limit(Staging()) == pytest.approx(128e6, rel=0.01)
+    monkeypatch.delenv(MEMORY_VARIABLE)
+    assert limit(Staging()) == pytest.approx(2e9, rel=0.05)  # shown as 1.8 GiB

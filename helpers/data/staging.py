@@ -108,7 +108,8 @@ class Staging:
     `memory_limit` in memory and spills the rest (the hash tables of 36M order ids that the
     duplicate and order-line checks build) to a temporary folder."""
 
-    def __init__(self, memory_limit: str = os.environ.get(MEMORY_VARIABLE, "2GB")) -> None:
+    def __init__(self, memory_limit: str | None = None) -> None:
+        memory_limit = memory_limit or os.environ.get(MEMORY_VARIABLE) or "2GB"
         self.spill = tempfile.TemporaryDirectory(prefix="opsreport-staging-")
         self.con = duckdb.connect()
         threads = int(os.environ.get(ENGINE_THREADS_VARIABLE) or os.cpu_count() or 1)
