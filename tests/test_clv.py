@@ -667,3 +667,35 @@ def test_without_costs_the_clv_error_is_not_scaled_and_a_zero_margin_is_rejected
     assert snapshot.standard_errors["clv_total"] == pytest.approx(clv_se, rel=1e-9)
     at_cost = DuckDBEngine({"orders": orders.assign(cost=orders["revenue"])})
     assert valuation.margin_rates(at_cost, config.period.end) == (None, 0.0)
+
+
+def test_validate_models_compares_on_a_sample_only_among_several(engine, monkeypatch):
+    """One candidate is checked on every calibration customer, whatever selection_customers
+    says; several are compared on a sample only when there are more customers than it, and
+    the chosen one is then checked on everyone. The horizon is the quarter in the model's
+    unit (92 days of 2025Q3 in weeks)."""
+    from helpers.core.config import load_config
+
+    from .conftest import PROJECT
+
+    def validated(model, selection):
+        clv_params = {"model": model, "selection_customers": selection}
+        config = load_config(PROJECT / "params", "2025Q3", overrides={"clv": clv_params})
+        return holdout.validate_models(engine, config, config.period)
+
+    _, results, _, (calibration, model, _, _) = validated("bgnbd", 1000)
+    everyone = len(calibration)
+    assert list(results) == ["bgnbd"] and results["bgnbd"]["customers"] == everyone
+    pd.testing.assert_frame_equal(
+        calibration, queries.customer_summary(engine, pd.Timestamp("2025-07-01"), 7.0)
+    )
+    actual = queries.purchase_days_between(
+        engine, pd.Timestamp("2025-07-01"), pd.Timestamp("2025-10-01")
+    )
+    _, metrics = holdout.holdout_validation(model, calibration, actual, horizon=92 / 7)
+    assert results["bgnbd"]["predicted_purchases"] == pytest.approx(metrics["predicted_purchases"])
+    _, results, _, _ = validated("auto", everyone)
+    assert [r["customers"] for r in results.values()] == [everyone] * len(holdout.MODEL_KEYS)
+    monkeypatch.setattr(holdout, "MODEL_KEYS", ("bgnbd", "mbgnbd"))
+    _, results, _, _ = validated("auto", 1000)
+    assert sorted(r["customers"] for r in results.values()) == [1000, everyone]
