@@ -582,7 +582,9 @@ def test_one_holdout_purchase_makes_a_buyer_and_broken_forecasts_name_their_mode
         key="bgnbd",
         params=model.params,
         fitter=SimpleNamespace(
-            conditional_expected_number_of_purchases_up_to_time=lambda t, f, r, T: f * np.inf,
+            conditional_expected_number_of_purchases_up_to_time=lambda t, f, r, T: np.full(
+                len(f), np.inf
+            ),
             conditional_probability_alive=model.fitter.conditional_probability_alive,
         ),
     )
