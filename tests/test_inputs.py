@@ -376,3 +376,30 @@ def test_two_columns_onto_one_name_say_which(tmp_path):
         "orders.csv: several columns would become ['revenue']: "
         "{'revenue': ['revenue', 'Amount']}; map only one of them"
     )
+
+
+@pytest.mark.parametrize(
+    ("rules", "kept", "excluded"),
+    [
+        ({"statuses": []}, ["O1", "O2", "O3", "O5"], {"fully refunded": 1}),
+        (
+            {"fully_refunded": False},
+            ["O1", "O2", "O4"],
+            {"status: cancelled": 1, "status: test": 1},
+        ),
+        (
+            {"statuses": ["Cancelled"], "fully_refunded": False},
+            ["O1", "O2", "O4", "O5"],
+            {"status: cancelled": 1},
+        ),
+    ],
+)
+def test_exclusion_rules_follow_the_params(tmp_path, rules, kept, excluded):
+    """No status excluded, refunds kept, a status named in another case: each order in or out
+    as the rules say, and what went out counted by reason (O3 is cancelled, O5 a test, O4
+    fully refunded)."""
+    bundle = prepare(write_inputs(tmp_path, orders=ORDERS), exclusions=rules)
+    assert bundle.tables["orders"]["order_id"].tolist() == kept
+    assert {row["reason"]: row["rows"] for row in bundle.exclusions} == excluded
+    net = bundle.tables["orders"].set_index("order_id")["net_revenue"]
+    assert net.get("O4", 0.0) == 0.0  # a fully refunded order kept is worth nothing
