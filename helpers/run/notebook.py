@@ -118,28 +118,49 @@ class SectionContext:
     def save_artifact(self, name: str, frame: pd.DataFrame) -> None:
         """Write a table to artifacts/<name>.parquet and .csv (batch runs only): for CRM and
         for sections that build on this one. Never shown in the HTML. The CSV's text cells
-        are spreadsheet_safe; the Parquet keeps the raw values."""
+        are spreadsheet_safe; the Parquet keeps the raw values. A table of more than
+        ARTIFACT_PART_ROWS rows goes to a folder artifacts/<name>/ in numbered parts
+        (<name>-0001.parquet and .csv, ...), each of which a spreadsheet opens whole."""
         if self.build_dir is None:
             return
         folder = self.build_dir / "artifacts"
         folder.mkdir(parents=True, exist_ok=True)
         table = pa.Table.from_pandas(frame, preserve_index=False)
-        # each file appears whole or not at all: the runner starts readers once it exists
-        for path, write, content in (
-            (folder / f"{name}.csv", csv.write_csv, spreadsheet_safe(table)),  # 10x to_csv
-            (folder / f"{name}.parquet", pq.write_table, table),
-        ):
-            partial = path.with_name(f".{path.name}.partial")
-            write(content, partial)
-            os.replace(partial, path)
+        if len(table) <= ARTIFACT_PART_ROWS:
+            _write_whole(table, folder, name)
+            return
+        parts = folder / f".{name}.partial"
+        parts.mkdir()
+        for number, start in enumerate(range(0, len(table), ARTIFACT_PART_ROWS), start=1):
+            part = table.slice(start, ARTIFACT_PART_ROWS)
+            _write_whole(part, parts, f"{name}-{number:04d}")
+        os.replace(parts, folder / name)
 
     def read_artifact(self, name: str) -> pd.DataFrame | None:
-        """An artifact an earlier section of this batch wrote, or None (interactive runs, or
-        the section did not run)."""
+        """An artifact an earlier section of this batch wrote, whole or in parts, or None
+        (interactive runs, or the section did not run)."""
         if self.build_dir is None:
             return None
-        path = self.build_dir / "artifacts" / f"{name}.parquet"
-        return pd.read_parquet(path) if path.is_file() else None
+        whole = self.build_dir / "artifacts" / f"{name}.parquet"
+        if whole.is_file():
+            return pd.read_parquet(whole)
+        parts = sorted((self.build_dir / "artifacts" / name).glob(f"{name}-*.parquet"))
+        return pd.concat(map(pd.read_parquet, parts), ignore_index=True) if parts else None
+
+
+ARTIFACT_PART_ROWS = 1_000_000  # below a spreadsheet's 1,048,576 rows, the header included
+
+
+def _write_whole(table: pa.Table, folder: Path, name: str) -> None:
+    """<name>.csv and <name>.parquet in `folder`, each appearing whole or not at all: the
+    runner starts readers once one exists."""
+    for path, write, content in (
+        (folder / f"{name}.csv", csv.write_csv, spreadsheet_safe(table)),  # 10x to_csv
+        (folder / f"{name}.parquet", pq.write_table, table),
+    ):
+        partial = path.with_name(f".{path.name}.partial")
+        write(content, partial)
+        os.replace(partial, path)
 
 
 def open_section(

@@ -1,0 +1,39 @@
+"""Customer-level artifacts: whole files for a table a spreadsheet opens, numbered parts of
+ARTIFACT_PART_ROWS rows beyond, read back whole either way."""
+
+import pandas as pd
+
+from helpers.core.config import load_config
+from helpers.run import notebook
+
+from .conftest import PROJECT
+
+
+def context(build_dir):
+    config = load_config(PROJECT / "params", "2025Q4")
+    return notebook.SectionContext("clv", config, pd.DataFrame(), None, build_dir)
+
+
+def test_a_large_artifact_is_written_in_parts_a_spreadsheet_opens(tmp_path, monkeypatch):
+    monkeypatch.setattr(notebook, "ARTIFACT_PART_ROWS", 3)
+    customers = pd.DataFrame(
+        {"customer_id": [f"C{i}" for i in range(7)], "clv": [float(i) for i in range(7)]}
+    ).assign(note=["=HYPERLINK(1)"] + ["ok"] * 6)
+    ctx = context(tmp_path)
+    ctx.save_artifact("clv_customers", customers)
+    folder = tmp_path / "artifacts" / "clv_customers"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        f"clv_customers-{n:04d}.{ext}" for n in (1, 2, 3) for ext in ("csv", "parquet")
+    ]
+    csv_parts = [pd.read_csv(folder / f"clv_customers-{n:04d}.csv") for n in (1, 2, 3)]
+    assert [len(part) for part in csv_parts] == [3, 3, 1]
+    assert csv_parts[0]["note"].iloc[0] == "'=HYPERLINK(1)"  # spreadsheet-safe in every part
+    pd.testing.assert_frame_equal(ctx.read_artifact("clv_customers"), customers)
+    assert not list((tmp_path / "artifacts").glob(".*"))  # no partial folder left
+
+    ctx.save_artifact("clv_by_channel", customers.head(3))
+    assert (tmp_path / "artifacts" / "clv_by_channel.parquet").is_file()
+    assert (tmp_path / "artifacts" / "clv_by_channel.csv").is_file()
+    pd.testing.assert_frame_equal(ctx.read_artifact("clv_by_channel"), customers.head(3))
+    assert ctx.read_artifact("customer_segments") is None
+    assert context(None).read_artifact("clv_customers") is None
