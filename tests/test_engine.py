@@ -55,6 +55,19 @@ def test_tables_not_materialized_stay_whole_views_and_data_frames_load_whole(tmp
     ]
 
 
+def test_a_parquet_file_too_large_to_load_stays_a_view(tmp_path, monkeypatch):
+    from helpers.data import engines
+
+    path = tmp_path / "orders.parquet"
+    ORDERS.to_parquet(path, index=False)
+    monkeypatch.setattr(engines, "MATERIALIZE_MAX_BYTES", path.stat().st_size)
+    assert _table_type(DuckDBEngine({"orders": path}), "orders") == "BASE TABLE"
+    monkeypatch.setattr(engines, "MATERIALIZE_MAX_BYTES", path.stat().st_size - 1)
+    large = DuckDBEngine({"orders": path})
+    assert _table_type(large, "orders") == "VIEW" and large.columns("orders") == list(ORDERS)
+    assert large.sql("SELECT sum(net_revenue) AS s FROM orders")["s"].iloc[0] == 30.0
+
+
 def test_asking_for_a_table_the_engine_does_not_hold_is_an_error():
     engine = DuckDBEngine({"orders": ORDERS})
     with pytest.raises(KeyError, match="no 'ORDERS' table; the engine holds orders"):
