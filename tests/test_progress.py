@@ -66,3 +66,29 @@ def test_a_step_still_running_when_the_run_stops_reads_interrupted():
     with Progress(Console(file=out, width=200), Verbosity.NORMAL) as progress:
         progress.started("2025Q3", "clv")
     assert "interrupted" in out.getvalue()
+
+
+def test_a_section_done_says_its_kernels_peak_memory_where_known(tmp_path):
+    import os
+    from types import SimpleNamespace
+
+    from helpers.run.runner import kernel_peak_mb
+
+    out = io.StringIO()
+    console = Console(file=out, width=200, color_system=None)
+    with Progress(console, Verbosity.NORMAL) as progress:
+        progress.started("2025Q3", "clv")
+        progress.finished("2025Q3", "clv", peak_mb=1234.4)
+        progress.started("2025Q3", "traffic")
+        progress.finished("2025Q3", "traffic", peak_mb=None)
+    lines = out.getvalue().splitlines()
+    assert any(
+        line.startswith("[2025Q3] clv: done (") and line.endswith(" s, peak 1,234 MB)")
+        for line in lines
+    )
+    assert any(
+        line.startswith("[2025Q3] traffic: done (") and line.endswith(" s)") for line in lines
+    )
+    this = kernel_peak_mb(SimpleNamespace(provisioner=SimpleNamespace(pid=os.getpid())))
+    assert this is not None and this > 10  # this very process, in MB
+    assert kernel_peak_mb(SimpleNamespace(provisioner=None)) is None

@@ -147,19 +147,24 @@ def batch(size: int, params: Path, reports: Path, engine: str) -> list[Step]:
     output, seconds, memory = run_command(
         [str(BIN / "opsreport"), "--params", str(params), "--reports-dir", str(reports)]
     )
-    done = dict(re.findall(r"\] (\w+): done \(([\d.]+) s\)", output))  # a log: one line each
+    # a log: one line each, "[2025Q4] clv: done (33.5 s, peak 1,443 MB)"
+    found = re.findall(r"\] (\w+): done \(([\d.]+) s(?:, peak ([\d,]+) MB)?\)", output)
+    done = {name: float(seconds) for name, seconds, _ in found}
+    peaks = {
+        name: float(peak.replace(",", "")) if peak else float("nan") for name, _, peak in found
+    }
     kernels = ", ".join(f"{kb / 1024:,.0f}" for kb in sorted(memory.kernels.values(), reverse=True))
     steps = [
         Step(
             size,
             f"{engine} batch: validate inputs",
-            float(done.pop("inputs")),
+            done.pop("inputs"),
             memory.own_peak_kb / 1024,
             "peak of the runner process (inputs, then the index page)",
         )
     ]
     steps += [
-        Step(size, f"{engine} batch: {name} (kernel)", float(spent), float("nan"))
+        Step(size, f"{engine} batch: {name} (kernel)", spent, peaks[name], "peak of its kernel")
         for name, spent in done.items()
     ]
     steps.append(

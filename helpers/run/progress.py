@@ -114,7 +114,14 @@ class Progress:
             step.status, step.started = "running", time.perf_counter()
         self._say(f"[{quarter}] {name}: running")
 
-    def finished(self, quarter: str, name: str, withheld: str | None = None) -> None:
+    def finished(
+        self,
+        quarter: str,
+        name: str,
+        withheld: str | None = None,
+        peak_mb: float | None = None,
+    ) -> None:
+        """A step done; `peak_mb`, the peak memory of its kernel, where known."""
         with self._lock:
             step = self._step(quarter, name)
             step.seconds = step.elapsed()
@@ -125,7 +132,8 @@ class Progress:
                 Verbosity.QUIET,
                 event=False,
             )
-        self._say(f"[{quarter}] {name}: done ({step.seconds:.1f} s)")
+        memory = f", peak {peak_mb:,.0f} MB" if peak_mb else ""
+        self._say(f"[{quarter}] {name}: done ({step.seconds:.1f} s{memory})")
 
     def failed(self, quarter: str, name: str, where: str = "") -> None:
         with self._lock:

@@ -126,6 +126,18 @@ def kill_kernel(kernel: KernelManager) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+def kernel_peak_mb(kernel: KernelManager) -> float | None:
+    """The peak resident memory of a kernel's process so far (Linux's VmHWM), in MB; None
+    where the system does not say."""
+    pid = getattr(kernel.provisioner, "pid", None)
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    found = [line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")]
+    return int(found[0]) / 1024 if found else None
+
+
 def clean_inputs(config: Config, folder: Path, progress: Progress) -> tuple[dict[str, Path], dict]:
     """Validate the inputs and write them as clean Parquet for the sections; return the paths
     and the data-quality summary. The staging database is closed on return, so the runner
@@ -264,6 +276,7 @@ def _build_sections(
                 raise
             finally:
                 running.discard(kernel)
+                peak_mb = kernel_peak_mb(kernel)
                 kernel.shutdown_kernel(now=True)
             title = locale.text(f"sections.{name}.title")
             page = {"title": title, "shop": config.shop_name, "quarter": label}
@@ -276,7 +289,7 @@ def _build_sections(
                 }
             export_html(executed, build / f"{name}.html", locale, page)
             recorded = json.loads((build / "metrics" / f"{name}.json").read_text())
-            progress.finished(label, name, recorded.get("withheld"))
+            progress.finished(label, name, recorded.get("withheld"), peak_mb)
             return {
                 "name": name,
                 "title": title,
