@@ -17,7 +17,11 @@ from pathlib import Path
 from jupyter_client import KernelManager
 
 from helpers.core.errors import KernelStartError
-from helpers.data.engines import ENGINE_THREADS_VARIABLE
+from helpers.data.engines import (
+    ENGINE_MEMORY_VARIABLE,
+    ENGINE_THREADS_VARIABLE,
+    KERNEL_ENGINE_MEMORY,
+)
 
 # what the section notebooks import in their first code cell, executed silently (no
 # execution count, no output) before a notebook is sent to the kernel
@@ -84,7 +88,11 @@ class KernelPool:
         self._start = (
             kernel_name,
             cwd,
-            {**os.environ, ENGINE_THREADS_VARIABLE: str(engine_threads)},
+            {
+                ENGINE_MEMORY_VARIABLE: KERNEL_ENGINE_MEMORY,
+                **os.environ,
+                ENGINE_THREADS_VARIABLE: str(engine_threads),
+            },
             runtime,
         )
         self._starter = ThreadPoolExecutor(max_workers=max(1, ready))
