@@ -8,7 +8,6 @@ ran: sections receive a `DataEngine` from `open_engine` and call query functions
 from __future__ import annotations
 
 import os
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -20,10 +19,6 @@ import pandas as pd
 from helpers.core.config import Config
 
 ENGINE_THREADS_VARIABLE = "OPSREPORT_ENGINE_THREADS"
-# DuckDB's memory_limit in a section's kernel when set (the batch sets KERNEL_ENGINE_MEMORY):
-# beyond it DuckDB spills to a temporary folder instead of holding what 36M orders' queries used
-ENGINE_MEMORY_VARIABLE = "OPSREPORT_ENGINE_MEMORY"
-KERNEL_ENGINE_MEMORY = "2GB"
 # contract columns no query reads: loaded tables leave them out (at 1M customers, 220 MB of
 # the orders' 460 MB in each section's kernel); views still show every column
 UNQUERIED = {"orders": ("order_id", "status", "region", "discount", "refund")}
@@ -87,8 +82,7 @@ class DuckDBEngine(DataEngine):
 
     DuckDB uses every core, or ENGINE_THREADS_VARIABLE's value when set: the batch runner sets
     it to cores / sections run at once, since oversubscribed DuckDB threads spin (at 1M
-    customers, 2 sections at once took 77 s with 2 threads each, 60 s with 1). It holds at most
-    ENGINE_MEMORY_VARIABLE's value in memory when that is set (the batch sets it for kernels).
+    customers, 2 sections at once took 77 s with 2 threads each, 60 s with 1).
     """
 
     def __init__(
@@ -100,11 +94,6 @@ class DuckDBEngine(DataEngine):
         self.con = duckdb.connect()
         threads = int(os.environ.get(ENGINE_THREADS_VARIABLE) or os.cpu_count() or 1)
         self.con.execute(f"SET threads TO {threads}")
-        self.spill = None
-        if memory := os.environ.get(ENGINE_MEMORY_VARIABLE):
-            self.spill = tempfile.TemporaryDirectory(prefix="opsreport-engine-")
-            self.con.execute("SET memory_limit = ?", [memory])
-            self.con.execute("SET temp_directory = ?", [self.spill.name])
         self.tables = []
         self.keep = set(keep)
         for name, source in tables.items():
@@ -138,8 +127,6 @@ class DuckDBEngine(DataEngine):
 
     def close(self) -> None:
         self.con.close()
-        if self.spill is not None:
-            self.spill.cleanup()
 
 
 def open_engine(

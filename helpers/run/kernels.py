@@ -17,11 +17,7 @@ from pathlib import Path
 from jupyter_client import KernelManager
 
 from helpers.core.errors import KernelStartError
-from helpers.data.engines import (
-    ENGINE_MEMORY_VARIABLE,
-    ENGINE_THREADS_VARIABLE,
-    KERNEL_ENGINE_MEMORY,
-)
+from helpers.data.engines import ENGINE_THREADS_VARIABLE
 
 # what the section notebooks import in their first code cell, executed silently (no
 # execution count, no output) before a notebook is sent to the kernel
@@ -88,11 +84,7 @@ class KernelPool:
         self._start = (
             kernel_name,
             cwd,
-            {
-                ENGINE_MEMORY_VARIABLE: KERNEL_ENGINE_MEMORY,
-                **os.environ,
-                ENGINE_THREADS_VARIABLE: str(engine_threads),
-            },
+            {**os.environ, ENGINE_THREADS_VARIABLE: str(engine_threads)},
             runtime,
         )
         self._starter = ThreadPoolExecutor(max_workers=max(1, ready))
