@@ -190,3 +190,15 @@ def test_staging_holds_its_memory_limit_and_removes_its_spill_folder(monkeypatch
     assert limit(Staging()) == pytest.approx(128e6, rel=0.01)
     monkeypatch.delenv(MEMORY_VARIABLE)
     assert limit(Staging()) == pytest.approx(2e9, rel=0.05)  # shown as 1.8 GiB
+
+
+def test_inputs_beyond_the_staging_memory_say_how_to_give_it_more(small_data, monkeypatch):
+    from helpers.core.errors import InputFileError
+    from helpers.data.staging import MEMORY_VARIABLE
+
+    monkeypatch.setenv(MEMORY_VARIABLE, "1MB")
+    with pytest.raises(InputFileError) as caught:
+        prepare(small_data, "2025Q4")
+    message = str(caught.value)
+    assert message.startswith("checking the inputs needs more than the 976.5 KiB it may use")
+    assert f"set {MEMORY_VARIABLE}=8GB (or more)" in message and "\n" not in message

@@ -48,18 +48,19 @@ class InputBundle:
 def prepare_inputs(config: Config) -> InputBundle:
     """Read, map, coerce and validate every input table; raise on any contract violation."""
     staging, sources, violations, absent = Staging(), {}, [], []
-    for name in TABLES:
-        path = find_input_file(config, name)
-        if path is None:
-            absent.append(name)
-            continue
-        sources[name] = path.name
-        violations += _stage(staging, name, path, config)
-    if not violations:
-        violations += check_across(staging, sources, config.period)
-    if violations:
-        raise DataContractError(violations)
-    exclusions = apply_exclusions(staging, config)
+    with staging.within_memory():
+        for name in TABLES:
+            path = find_input_file(config, name)
+            if path is None:
+                absent.append(name)
+                continue
+            sources[name] = path.name
+            violations += _stage(staging, name, path, config)
+        if not violations:
+            violations += check_across(staging, sources, config.period)
+        if violations:
+            raise DataContractError(violations)
+        exclusions = apply_exclusions(staging, config)
     return InputBundle(staging, sources, exclusions, absent)
 
 
@@ -105,6 +106,7 @@ def write_clean_inputs(bundle: InputBundle, directory: Path) -> dict[str, Path]:
     """Write the clean tables as Parquet, the form every section reads them in."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = {name: directory / f"{name}.parquet" for name in bundle.staging.kinds}
-    for name, path in paths.items():
-        bundle.staging.write(name, path)
+    with bundle.staging.within_memory():
+        for name, path in paths.items():
+            bundle.staging.write(name, path)
     return paths

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +140,20 @@ class Staging:
         clean = ", ".join(f"{_clean(c, k)} AS {c}" for c, k in present.items())
         self.con.execute(f"CREATE VIEW {name} AS SELECT {clean}, {ROW} FROM raw_{name}")
         self.kinds[name] = present
+
+    @contextmanager
+    def within_memory(self) -> Iterator[None]:
+        """DuckDB running out of its memory limit (what it cannot spill to disk) as an
+        InputFileError saying how to give it more."""
+        try:
+            yield
+        except duckdb.OutOfMemoryException as exc:
+            limit = self.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+            raise InputFileError(
+                f"checking the inputs needs more than the {limit} it may use; set "
+                f"{MEMORY_VARIABLE}=8GB (or more) in the environment and run again "
+                f"({str(exc).splitlines()[0]})"
+            ) from exc
 
     def close(self) -> None:
         self.con.close()
