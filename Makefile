@@ -65,11 +65,14 @@ bench: setup  ## benchmark the batch: make bench SCALE="100000 1000000" ENGINE="
 		$(foreach engine,$(ENGINE),--engine $(engine)) $(BENCH_ARGS)
 
 # mutmut keeps each function's verdicts in mutants/ and retests only what changed; the survivors
-# are retested every time, against the tests as they are now. MUTANTS reruns some modules
+# are retested every time, against the tests as they are now. Which tests reach which function
+# is collected afresh each run (a few minutes): mutmut's incremental collection only traces new
+# tests, so a test that reaches code moved into a new function would go unseen. MUTANTS reruns some modules
 # whole: MUTANTS="helpers.sections.traffic.* helpers.core.periods.*"; rm -rf mutants starts over.
 MUTANTS ?=
 
 mutate: setup data  ## mutation testing of models, sections and data access; lists the survivors
+	rm -f mutants/mutmut-stats.json  # which tests reach which function: kept, it misses code that moved
 	$(VENV)/bin/mutmut run $(foreach pattern,$(MUTANTS),"$(pattern)") > /dev/null || true
 	survivors="$$($(PY) -m tests.mutation_report --names)"; \
 		if [ -n "$$survivors" ]; then $(VENV)/bin/mutmut run $$survivors > /dev/null || true; fi
