@@ -202,3 +202,18 @@ def test_inputs_beyond_the_staging_memory_say_how_to_give_it_more(small_data, mo
     message = str(caught.value)
     assert message.startswith("checking the inputs needs more than the 976.5 KiB it may use")
     assert f"set {MEMORY_VARIABLE}=8GB (or more)" in message and "\n" not in message
+
+
+def test_quotes_in_a_folder_name_and_a_column_name_are_read_as_written(tmp_path):
+    """A folder named it's o'clock (a quote would end an SQL string) and a column named
+    Order "ID" mapped onto order_id (a double quote would end an SQL name)."""
+    folder = tmp_path / "it's o'clock"
+    folder.mkdir()
+    ORDERS.iloc[[0, 5]].rename(columns={"Order_ID": 'Order "ID"'}).to_parquet(
+        folder / "orders.parquet"
+    )
+    mapping = {'Order "ID"': "order_id"}
+    sources, _ = typed_sources(folder / "orders.parquet", CONTRACT["orders"], mapping, "o")
+    assert sources["order_id"] == '"Order ""ID"""'
+    bundle = prepare(folder, columns={"orders": mapping})
+    assert bundle.tables["orders"]["order_id"].tolist() == ["O1", "O6"]
