@@ -392,6 +392,7 @@ def test_two_columns_onto_one_name_say_which(tmp_path):
             ["O1", "O2", "O4", "O5"],
             {"status: cancelled": 1},
         ),
+        ({"statuses": [], "fully_refunded": False}, ["O1", "O2", "O3", "O4", "O5"], {}),
     ],
 )
 def test_exclusion_rules_follow_the_params(tmp_path, rules, kept, excluded):

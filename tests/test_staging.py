@@ -74,12 +74,12 @@ def test_every_check_on_a_typed_file_words_what_pandas_words(tmp_path, monkeypat
     ORDERS.to_parquet(tmp_path / "orders.parquet")
     traffic = pd.DataFrame(
         {
-            "date": pd.to_datetime(["2025-01-05", "2025-01-05", "2025-01-06"]),
-            "channel": ["Direct", "Direct", "Paid search"],
-            "device": [None, None, "mobile"],
-            "sessions": pd.array([10, 10, 5], dtype="int64"),
-            "users": pd.array([8, 8, 4], dtype="int64"),
-            "engaged_sessions": pd.array([3, 3, 6], dtype="int64"),
+            "date": pd.to_datetime(["2025-01-05", "2025-01-05", "2025-01-06", "2025-01-07"]),
+            "channel": ["Direct", "Direct", "Paid search", " \u3000"],
+            "device": [None, None, "mobile", "mobile"],
+            "sessions": pd.array([10, 10, 5, 1], dtype="int64"),
+            "users": pd.array([8, 8, 4, 1], dtype="int64"),
+            "engaged_sessions": pd.array([3, 3, 6, 0], dtype="int64"),
         }
     )
     traffic.to_parquet(tmp_path / "traffic.parquet")
@@ -90,7 +90,11 @@ def test_every_check_on_a_typed_file_words_what_pandas_words(tmp_path, monkeypat
         in "\n".join(by_sql)
     )
     assert any(v.startswith("traffic.parquet [date+channel+device]: duplicate") for v in by_sql)
-    assert len(by_sql) == 10  # every rule broken above, each once
+    blank = repr(" \u3000")  # what str() of a violation shows: the repr of the cell
+    assert f"traffic.parquet [channel]: missing value (1 rows) e.g. row 4: channel={blank}" in (
+        by_sql
+    )
+    assert len(by_sql) == 11  # every rule broken above, each once
 
 
 def test_an_empty_typed_file_and_one_missing_a_column(tmp_path, monkeypatch):
@@ -217,3 +221,65 @@ def test_quotes_in_a_folder_name_and_a_column_name_are_read_as_written(tmp_path)
     assert sources["order_id"] == '"Order ""ID"""'
     bundle = prepare(folder, columns={"orders": mapping})
     assert bundle.tables["orders"]["order_id"].tolist() == ["O1", "O6"]
+
+
+def test_a_valid_typed_file_is_cleaned_as_pandas_cleans_it(tmp_path, monkeypatch):
+    """Ids and text padded with spaces (the ideographic one too) or blank, NaN amounts, a
+    member flag missing, traffic dates with a time of day: the same clean tables both ways,
+    written with microsecond timestamps (what Spark reads). An order at midnight after the
+    run date is in the future; one at the last minute of the run date is not."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from helpers.data.inputs import write_clean_inputs
+
+    today = pd.Timestamp.now().normalize()
+    orders = pd.DataFrame(
+        {
+            "order_id": ["O1 ", "\u3000O2", "O3"],
+            "customer_id": ["C1", " C2 ", "C3"],
+            "order_ts": [pd.Timestamp("2025-01-05 10:00"), today + pd.Timedelta("23:59:00"), today],
+            "revenue": [100.0, 50.0, 20.0],
+            "cost": [10.0, np.nan, 5.0],
+            "channel": [" Direct", "", None],
+            "is_member": pd.array([True, None, False], dtype="boolean"),
+        }
+    )
+    orders.to_parquet(tmp_path / "orders.parquet")
+    traffic = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2025-01-05 13:30", "2025-01-06 00:00"]),
+            "channel": ["Direct ", "Paid search"],
+            "sessions": [10, 5],
+            "users": [8, 4],
+        }
+    )
+    traffic.to_parquet(tmp_path / "traffic.parquet")
+    by_sql = prepare(tmp_path)
+    by_pandas = prepare(tmp_path, pandas=True, monkeypatch=monkeypatch)
+    for name in ("orders", "traffic"):
+        pd.testing.assert_frame_equal(
+            by_sql.tables[name], by_pandas.tables[name], check_dtype=False
+        )
+    clean = by_sql.tables["orders"]
+    assert clean["order_id"].tolist() == ["O1", "O2", "O3"]
+    assert clean["channel"].isna().tolist() == [False, True, True]
+    assert by_sql.tables["traffic"]["date"].tolist() == list(
+        pd.to_datetime(["2025-01-05", "2025-01-06"])
+    )
+    written = write_clean_inputs(by_sql, tmp_path / "clean")
+    assert pq.read_schema(written["orders"]).field("order_ts").type == pa.timestamp("us")
+    assert pq.read_schema(written["traffic"]).field("date").type == pa.timestamp("us")
+
+    tomorrow = today + pd.Timedelta(days=1)
+    orders.assign(order_ts=[orders["order_ts"][0], tomorrow, today]).to_parquet(
+        tmp_path / "orders.parquet"
+    )
+    traffic.assign(date=[traffic["date"][0], tomorrow]).to_parquet(tmp_path / "traffic.parquet")
+    by_sql, by_pandas = both_ways(tmp_path, monkeypatch)
+    run_date = f"date after the run date {today:%Y-%m-%d} (1 rows) e.g. row 2:"
+    assert by_sql == by_pandas
+    assert by_sql == [
+        f"orders.parquet [order_ts]: {run_date} order_ts={tomorrow}",
+        f"traffic.parquet [date]: {run_date} date={tomorrow}",
+    ]
