@@ -283,3 +283,22 @@ def test_a_valid_typed_file_is_cleaned_as_pandas_cleans_it(tmp_path, monkeypatch
         f"orders.parquet [order_ts]: {run_date} order_ts={tomorrow}",
         f"traffic.parquet [date]: {run_date} date={tomorrow}",
     ]
+
+
+def test_inputs_that_break_the_contract_leave_no_spill_folder_behind(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from helpers.data.staging import Staging
+
+    made = []
+
+    class Recorded(Staging):
+        def __init__(self, *args):
+            super().__init__(*args)
+            made.append(Path(self.spill.name))
+
+    monkeypatch.setattr(inputs, "Staging", Recorded)
+    ORDERS.to_parquet(tmp_path / "orders.parquet")
+    with pytest.raises(DataContractError):
+        prepare(tmp_path)
+    assert len(made) == 1 and not made[0].exists()

@@ -48,19 +48,23 @@ class InputBundle:
 def prepare_inputs(config: Config) -> InputBundle:
     """Read, map, coerce and validate every input table; raise on any contract violation."""
     staging, sources, violations, absent = Staging(), {}, [], []
-    with staging.within_memory():
-        for name in TABLES:
-            path = find_input_file(config, name)
-            if path is None:
-                absent.append(name)
-                continue
-            sources[name] = path.name
-            violations += _stage(staging, name, path, config)
-        if not violations:
-            violations += check_across(staging, sources, config.period)
-        if violations:
-            raise DataContractError(violations)
-        exclusions = apply_exclusions(staging, config)
+    try:
+        with staging.within_memory():
+            for name in TABLES:
+                path = find_input_file(config, name)
+                if path is None:
+                    absent.append(name)
+                    continue
+                sources[name] = path.name
+                violations += _stage(staging, name, path, config)
+            if not violations:
+                violations += check_across(staging, sources, config.period)
+            if violations:
+                raise DataContractError(violations)
+            exclusions = apply_exclusions(staging, config)
+    except BaseException:
+        staging.close()  # its spill folder with it
+        raise
     return InputBundle(staging, sources, exclusions, absent)
 
 

@@ -144,9 +144,11 @@ def clean_inputs(config: Config, folder: Path, progress: Progress) -> tuple[dict
     holds no input data while the notebooks run."""
     progress.started(config.period.label, "inputs")
     bundle = prepare_inputs(config)
-    paths = write_clean_inputs(bundle, folder)
-    quality = data_quality(bundle, config.period)
-    bundle.staging.close()
+    try:
+        paths = write_clean_inputs(bundle, folder)
+        quality = data_quality(bundle, config.period)
+    finally:
+        bundle.staging.close()
     rows = ", ".join(f"{t} {n:,} rows" for t, n in quality["rows"].items())
     progress.detail(config.period.label, f"inputs valid: {rows}")
     progress.finished(config.period.label, "inputs")
