@@ -5,6 +5,7 @@ import pandas as pd
 
 from helpers.core.config import load_config
 from helpers.run import notebook
+from helpers.run.build_folder import artifact_written
 
 from .conftest import PROJECT
 
@@ -29,6 +30,7 @@ def test_a_large_artifact_is_written_in_parts_a_spreadsheet_opens(tmp_path, monk
     assert [len(part) for part in csv_parts] == [3, 3, 1]
     assert csv_parts[0]["note"].iloc[0] == "'=HYPERLINK(1)"  # spreadsheet-safe in every part
     pd.testing.assert_frame_equal(ctx.read_artifact("clv_customers"), customers)
+    assert artifact_written(tmp_path, "clv_customers")  # a section waiting on it may start
     assert not list((tmp_path / "artifacts").glob(".*"))  # no partial folder left
 
     ctx.save_artifact("clv_by_channel", customers.head(3))
@@ -36,4 +38,6 @@ def test_a_large_artifact_is_written_in_parts_a_spreadsheet_opens(tmp_path, monk
     assert (tmp_path / "artifacts" / "clv_by_channel.csv").is_file()
     pd.testing.assert_frame_equal(ctx.read_artifact("clv_by_channel"), customers.head(3))
     assert ctx.read_artifact("customer_segments") is None
+    assert artifact_written(tmp_path, "clv_by_channel")
+    assert not artifact_written(tmp_path, "customer_segments")
     assert context(None).read_artifact("clv_customers") is None

@@ -100,3 +100,10 @@ def keep_failed(build: Path, final: Path, error: SectionFailedError) -> SectionF
     return SectionFailedError(
         error.quarter, error.section, error.cell, kept, str(error.__cause__ or error)
     )
+
+
+def artifact_written(build: Path, name: str) -> bool:
+    """Whether a section has written artifact `name` to the build folder, whole or in parts
+    (notebook.SectionContext.save_artifact)."""
+    folder = build / "artifacts"
+    return (folder / f"{name}.parquet").is_file() or (folder / name).is_dir()

@@ -39,6 +39,7 @@ from helpers.render.kpi_rows import labelled
 from helpers.render.locale import Locale
 from helpers.run.build_folder import (
     KERNEL_FILES,
+    artifact_written,
     check_replaceable,
     keep_failed,
     publish,
@@ -306,7 +307,7 @@ def _build_sections(
                 runnable,
                 run,
                 jobs,
-                written=lambda artifact: (build / "artifacts" / f"{artifact}.parquet").is_file(),
+                written=lambda artifact: artifact_written(build, artifact),
                 cancel=lambda: [kill_kernel(kernel) for kernel in list(running)],
             )
         found = beside.result()
