@@ -21,15 +21,42 @@ _FALSE = {"false", "0", "no", "n", "f", "否"}
 
 MAX_EXAMPLES = 3
 
+# the words of each rule, shared with the SQL checks of typed Parquet (staging)
+EMPTY_FILE = "the file has a header but no rows"
+NOT_FINITE = "not a finite number"
+NEGATIVE = "negative value"
+MORE_THAN_SESSIONS = "more than sessions"
 
-def _shown(value) -> str:
+
+def missing_column(found: list[str]) -> str:
+    return f"missing required column (found: {', '.join(found)})"
+
+
+def missing_value(column: str) -> str:
+    return "orders with no customer" if column == "customer_id" else "missing value"
+
+
+def after_run_date(today: pd.Timestamp) -> str:
+    return f"date after the run date {today:%Y-%m-%d}"
+
+
+def implausible(plausible_max: float) -> str:
+    return f"implausibly large (above {plausible_max:,.0f}; raise plausible_max if real)"
+
+
+def duplicate(key: list[str]) -> str:
+    return f"duplicate {'+'.join(key)}"
+
+
+def shown(value) -> str:
+    """A cell's value in an example row."""
     return repr(value) if isinstance(value, str) else str(value)
 
 
 def _examples(frame: pd.DataFrame, mask: pd.Series, column: str) -> list[str]:
     """The first few offending rows, numbered from 1 as in the file (header not counted)."""
     rows = np.flatnonzero(np.asarray(mask))[:MAX_EXAMPLES]
-    return [f"row {i + 1}: {column}={_shown(frame[column].iloc[i])}" for i in rows]
+    return [f"row {i + 1}: {column}={shown(frame[column].iloc[i])}" for i in rows]
 
 
 def _text(raw: pd.Series) -> pd.Series:
@@ -132,14 +159,14 @@ def coerce_and_check(
     Besides the kinds: an empty table, text dates in no single format, dates after `today`,
     numbers that are not finite or whose size exceeds `plausible_max`."""
     if frame.empty:
-        return frame, [Violation(file, "-", "the file has a header but no rows", 0)]
+        return frame, [Violation(file, "-", EMPTY_FILE, 0)]
     missing = [c for c in spec.required if c not in frame.columns]
     if missing:
         return frame, [
             Violation(
                 file,
                 c,
-                f"missing required column (found: {', '.join(map(str, frame.columns))})",
+                missing_column(list(map(str, frame.columns))),
                 len(frame),
             )
             for c in missing
@@ -167,9 +194,14 @@ def coerce_and_check(
             )
         empty = ~was_given
         if column in spec.required and empty.any():
-            rule = "orders with no customer" if column == "customer_id" else "missing value"
             violations.append(
-                Violation(file, column, rule, int(empty.sum()), _examples(frame, empty, column))
+                Violation(
+                    file,
+                    column,
+                    missing_value(column),
+                    int(empty.sum()),
+                    _examples(frame, empty, column),
+                )
             )
     return clean, violations + _rule_violations(clean, spec, file)
 
@@ -197,7 +229,7 @@ def _value_violations(
                 Violation(
                     file,
                     column,
-                    f"date after the run date {today:%Y-%m-%d}",
+                    after_run_date(today),
                     int(future.sum()),
                     _examples(frame, future, column),
                 )
@@ -206,8 +238,8 @@ def _value_violations(
         infinite = np.isinf(values)
         huge = ~infinite & (values.abs() > plausible_max)
         for mask, rule in (
-            (infinite, "not a finite number"),
-            (huge, f"implausibly large (above {plausible_max:,.0f}; raise plausible_max if real)"),
+            (infinite, NOT_FINITE),
+            (huge, implausible(plausible_max)),
         ):
             if mask.any():
                 found.append(
@@ -226,7 +258,7 @@ def _rule_violations(clean: pd.DataFrame, spec: TableSpec, file: str) -> list[Vi
                     Violation(
                         file,
                         column,
-                        "negative value",
+                        NEGATIVE,
                         int(negative.sum()),
                         _examples(clean, negative, column),
                     )
@@ -239,7 +271,7 @@ def _rule_violations(clean: pd.DataFrame, spec: TableSpec, file: str) -> list[Vi
                 Violation(
                     file,
                     "+".join(key),
-                    f"duplicate {'+'.join(key)}",
+                    duplicate(key),
                     int(duplicated.sum()),
                     _examples(clean, duplicated, key[0]),
                 )
@@ -253,7 +285,7 @@ def _rule_violations(clean: pd.DataFrame, spec: TableSpec, file: str) -> list[Vi
                 Violation(
                     file,
                     "engaged_sessions",
-                    "more than sessions",
+                    MORE_THAN_SESSIONS,
                     int(over.sum()),
                     _examples(clean, over, "engaged_sessions"),
                 )

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from helpers.core.config import Config
 from helpers.core.errors import InputFileError, Violation
 from helpers.core.periods import Quarter
-from helpers.data.checks import MAX_EXAMPLES
+from helpers.data import checks
 from helpers.data.contract import CONTRACT, TableSpec
 from helpers.data.engines import ENGINE_THREADS_VARIABLE
 from helpers.data.reading import map_columns
@@ -193,7 +193,6 @@ class Staging:
         column: str,
         rule: str,
         where: str,
-        params: list | None = None,
         *,
         source: str | None = None,
         label: str | None = None,
@@ -204,12 +203,11 @@ class Staging:
         them as the pandas checks word them; none if no row breaks it. `label` names the
         column(s) in the message."""
         scanned = f"{source or name} WHERE {where}"
-        rows = self.count(f"SELECT count(*) FROM {scanned}", params) if rows is None else rows
+        rows = self.count(f"SELECT count(*) FROM {scanned}") if rows is None else rows
         if not rows:
             return []
         first = self.con.execute(
-            f"SELECT {ROW}, {column} FROM {scanned} ORDER BY {ROW} LIMIT {MAX_EXAMPLES}",
-            params or [],
+            f"SELECT {ROW}, {column} FROM {scanned} ORDER BY {ROW} LIMIT {checks.MAX_EXAMPLES}"
         ).fetchall()
         kind = self.kinds[name][column]
         shown = [f"row {row + 1}: {column}={_shown(value, kind)}" for row, value in first]
@@ -233,10 +231,8 @@ _NULL_SHOWN = {"timestamp": "NaT", "date": "NaT", "bool": "None"}
 
 
 def _shown(value, kind: str) -> str:
-    """A value as pandas shows the cell it reads (checks._shown)."""
-    if value is None:
-        return _NULL_SHOWN.get(kind, "nan")
-    return repr(value) if isinstance(value, str) else str(value)
+    """A value as pandas shows the cell it reads (checks.shown): NULL as pandas reads it."""
+    return _NULL_SHOWN.get(kind, "nan") if value is None else checks.shown(value)
 
 
 @dataclass(frozen=True)
@@ -266,16 +262,15 @@ def check_typed(
     spec, kinds = CONTRACT[name], staging.kinds[name]
     rows = staging.count(f"SELECT count(*) FROM raw_{name}")
     if not rows:
-        return [Violation(file, "-", "the file has a header but no rows", 0)]
+        return [Violation(file, "-", checks.EMPTY_FILE, 0)]
     missing = [c for c in spec.required if c not in kinds]
     if missing:
-        found = f"missing required column (found: {', '.join(columns)})"
-        return [Violation(file, c, found, rows) for c in missing]
+        return [Violation(file, c, checks.missing_column(columns), rows) for c in missing]
     rules = []
     for column, kind in kinds.items():
         rules += _value_rules(name, column, kind, plausible_max, today)
         if column in spec.required:
-            words = "orders with no customer" if column == "customer_id" else "missing value"
+            words = checks.missing_value(column)
             rules.append(Rule(column, words, _absent(column, kind), f"raw_{name}"))
     rules += _table_rules(name, kinds)
     counts = [0] * len(rules)
@@ -318,14 +313,14 @@ def _value_rules(
     raw = f"raw_{name}"
     if kind in ("timestamp", "date"):
         tomorrow = today.normalize() + pd.Timedelta(days=1)
-        words = f"date after the run date {today:%Y-%m-%d}"
+        words = checks.after_run_date(today)
         return [Rule(column, words, f"{column} >= TIMESTAMP '{tomorrow:%Y-%m-%d}'", raw)]
     if kind != "number":
         return []
     value = f"CAST({column} AS DOUBLE)"
-    huge = f"implausibly large (above {plausible_max:,.0f}; raise plausible_max if real)"
+    huge = checks.implausible(plausible_max)
     return [
-        Rule(column, "not a finite number", f"isinf({value})", raw),
+        Rule(column, checks.NOT_FINITE, f"isinf({value})", raw),
         Rule(column, huge, f"NOT isinf({value}) AND abs({value}) > '{plausible_max}'::DOUBLE", raw),
     ]
 
@@ -334,7 +329,7 @@ def _table_rules(name: str, kinds: dict[str, str]) -> list[Rule]:
     """Negative values, duplicate keys (NULLs in a key equal to each other, as in pandas'
     duplicated()), more engaged sessions than sessions."""
     spec = CONTRACT[name]
-    rules = [Rule(c, "negative value", f"{c} < 0", name) for c in spec.non_negative if c in kinds]
+    rules = [Rule(c, checks.NEGATIVE, f"{c} < 0", name) for c in spec.non_negative if c in kinds]
     key = [c for c in spec.unique_key if c in kinds]
     if key:  # a hash aggregate and a join with the few repeated keys: no sort of every row
         joined, listed = "+".join(key), ", ".join(key)
@@ -343,10 +338,10 @@ def _table_rules(name: str, kinds: dict[str, str]) -> list[Rule]:
         match = " AND ".join(pairs)  # pragma: no mutate (SQL case)
         copies = f"(SELECT t.* FROM {name} t JOIN ({repeated}) r ON {match})"
         every = "true"  # pragma: no mutate (SQL case)
-        rules.append(Rule(key[0], f"duplicate {joined}", every, copies, joined))
+        rules.append(Rule(key[0], checks.duplicate(key), every, copies, joined))
     if {"engaged_sessions", "sessions"} <= set(kinds):  # pragma: no mutate (never just these)
         over = "engaged_sessions > sessions"  # pragma: no mutate (SQL case)
-        rules.append(Rule("engaged_sessions", "more than sessions", over, name))
+        rules.append(Rule("engaged_sessions", checks.MORE_THAN_SESSIONS, over, name))
     return rules
 
 
