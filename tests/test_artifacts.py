@@ -2,6 +2,7 @@
 ARTIFACT_PART_ROWS rows beyond, read back whole either way."""
 
 import pandas as pd
+import pyarrow as pa
 
 from helpers.core.config import load_config
 from helpers.run import notebook
@@ -41,3 +42,25 @@ def test_a_large_artifact_is_written_in_parts_a_spreadsheet_opens(tmp_path, monk
     assert artifact_written(tmp_path, "clv_by_channel")
     assert not artifact_written(tmp_path, "customer_segments")
     assert context(None).read_artifact("clv_customers") is None
+
+
+def test_an_artifact_coming_in_parts_of_any_size_is_written_whole_or_in_parts(
+    tmp_path, monkeypatch
+):
+    """What the CLV section's CRM table comes as: Arrow tables of the engine's batch size."""
+    monkeypatch.setattr(notebook, "ARTIFACT_PART_ROWS", 4)
+    customers = pd.DataFrame({"customer_id": [f"C{i}" for i in range(10)], "clv": range(10)})
+    table = pa.Table.from_pandas(customers, preserve_index=False)
+    ctx = context(tmp_path)
+    ctx.save_artifact("clv_customers", (table.slice(i, 3) for i in range(0, 10, 3)))
+    folder = tmp_path / "artifacts" / "clv_customers"
+    parts = [pd.read_parquet(folder / f"clv_customers-{n:04d}.parquet") for n in (1, 2, 3)]
+    assert [len(part) for part in parts] == [4, 4, 2]
+    pd.testing.assert_frame_equal(ctx.read_artifact("clv_customers"), customers)
+
+    ctx.save_artifact("few", iter([table.slice(0, 2), table.slice(2, 2)]))
+    pd.testing.assert_frame_equal(ctx.read_artifact("few"), customers.head(4))
+    ctx.save_artifact("none", [table.slice(0, 0)])  # no customers: the columns, no rows
+    assert ctx.read_artifact("none").columns.tolist() == ["customer_id", "clv"]
+    ctx.save_artifact("empty_frame", customers.head(0))
+    assert len(ctx.read_artifact("empty_frame")) == 0

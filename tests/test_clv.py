@@ -11,11 +11,13 @@ from lifetimes.utils import calibration_and_holdout_data, summary_data_from_tran
 from scipy.optimize import approx_fprime
 
 from helpers.core.errors import Reason
+from helpers.core.periods import parse_period
 from helpers.data import cdnow, queries
 from helpers.data.engines import DuckDBEngine
 from helpers.models import fitting, holdout, likelihood, prediction
 from helpers.render import text
 from helpers.sections import clv
+from tests.scoring import predict_customers, scored
 
 
 @pytest.fixture(scope="module")
@@ -368,24 +370,97 @@ def test_choice_needs_tolerance_and_a_p_alive_that_separates():
     assert holdout.choose_model(results, 1.0) == "bgnbd"  # none within tolerance: all
 
 
+def scored_base(table: pd.DataFrame) -> SimpleNamespace:
+    """A snapshot-like scored base: `table`'s customers as the engine's scores."""
+    engine = DuckDBEngine({"scores": table})
+    return SimpleNamespace(engine=engine, scores="scores")
+
+
 def test_value_tiers_and_shares():
-    predictions = pd.DataFrame({"clv": np.arange(1.0, 21.0), "p_alive": 0.5, "frequency": 1.0})
-    tiers = clv.value_tiers(predictions).set_index("tier")
-    assert tiers.loc["Top 10%", "customers"] == 2
+    """20 customers with CLV 1 to 20: the top 10% are the two highest, the bottom half the ten
+    lowest; ties are ranked in customer order."""
+    predictions = pd.DataFrame(
+        {
+            "customer_id": [f"c{i:02d}" for i in range(20)],
+            "clv": np.arange(1.0, 21.0),
+            "p_alive": np.linspace(0.05, 1.0, 20),
+            "frequency": np.arange(20.0),
+        }
+    )
+    tiers = clv.value_tiers(scored_base(predictions)).set_index("tier")
+    assert tiers.index.tolist() == clv.TIERS
+    assert tiers["customers"].tolist() == [2, 2, 6, 10]
     assert tiers.loc["Top 10%", "value_share"] == pytest.approx((20 + 19) / 210)
+    assert tiers.loc["Top 10%", "clv_mean"] == pytest.approx(19.5)
+    assert tiers.loc["Top 10%", "p_alive"] == pytest.approx((0.95 + 1.0) / 2)
+    assert tiers.loc["Next 10%", "frequency"] == pytest.approx((16 + 17) / 2)
     assert tiers.loc["Bottom 50%", "clv_total"] == pytest.approx(sum(range(1, 11)))
     assert tiers["value_share"].sum() == pytest.approx(1.0)
-    nothing = clv.value_tiers(predictions.assign(clv=0.0))
+    nothing = clv.value_tiers(scored_base(predictions.assign(clv=0.0)))
     assert nothing["value_share"].isna().all()  # shares of a zero total are not shown
+    # all tied: the first two customers are the top 10%
+    assert nothing.set_index("tier").loc["Top 10%", "frequency"] == pytest.approx(0.5)
+
+
+def test_value_tiers_of_a_tiny_base_keep_every_tier():
+    """Three customers: rank shares 1/3, 2/3 and 1, so the top two tiers are empty (0 customers,
+    no mean) and the middle 30% holds the best customer."""
+    predictions = pd.DataFrame(
+        {"customer_id": ["a", "b", "c"], "clv": [5.0, 1.0, 3.0], "p_alive": 0.5, "frequency": 1.0}
+    )
+    tiers = clv.value_tiers(scored_base(predictions)).set_index("tier")
+    assert tiers["customers"].tolist() == [0, 0, 1, 2]
+    assert tiers.loc["Top 10%", "clv_total"] == 0.0 and np.isnan(tiers.loc["Top 10%", "clv_mean"])
+    assert tiers.loc["Middle 30%", "clv_total"] == 5.0
+    assert tiers["value_share"].tolist() == pytest.approx([0.0, 0.0, 5 / 9, 4 / 9])
+
+
+def test_clv_by_a_column_and_new_customers_by_channel():
+    """Per channel by hand: unknown channels are left out; the quarter's new customers' first
+    purchase value is scaled to margin terms."""
+    predictions = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d", "e"],
+            "clv": [10.0, 20.0, 30.0, 40.0, 50.0],
+            "p_alive": [0.2, 0.4, 0.6, 0.8, 1.0],
+            "acquisition_channel": ["search", "search", "email", None, "email"],
+            "first_quarter": ["2025Q3", "2025Q4", "2025Q4", "2025Q4", "2024Q4"],
+            "first_day_value": [100.0, 50.0, 70.0, 10.0, 30.0],
+        }
+    )
+    base = scored_base(predictions)
+    base.margin_rate = 0.4
+    table = clv.channel_values(base, parse_period("2025Q4")).set_index("acquisition_channel")
+    assert table.index.tolist() == ["email", "search"]
+    assert table["customers"].tolist() == [2, 2]
+    assert table["clv_mean"].tolist() == [40.0, 15.0]
+    assert table["clv_total"].tolist() == [80.0, 30.0]
+    assert table["p_alive"].tolist() == pytest.approx([0.8, 0.3])
+    assert table["new_customers"].tolist() == [1, 1]
+    assert table["new_clv_mean"].tolist() == [30.0, 20.0]
+    assert table["new_first_value_mean"].tolist() == pytest.approx([0.4 * 70, 0.4 * 50])
+    base.margin_rate = None
+    year = clv.channel_values(base, parse_period("2025")).set_index("acquisition_channel")
+    assert year.loc["search", "new_customers"] == 2
+    assert year.loc["search", "new_first_value_mean"] == pytest.approx(75.0)
+    assert year.loc["email", "new_customers"] == 1
+
+
+@pytest.mark.parametrize("q", [0.0, 0.5, 0.99, 1.0])
+def test_weighted_quantile_is_the_quantile_of_the_repeated_values(q):
+    values = pd.Series([3.0, 1.0, 2.0, 10.0])
+    weights = pd.Series([2, 5, 1, 3])
+    repeated = np.repeat(values.to_numpy(), weights.to_numpy())
+    assert clv.weighted_quantile(values, weights, q) == pytest.approx(np.quantile(repeated, q))
 
 
 def test_clv_in_margin_terms_and_discounting(summary):
     model = fitting.fit_purchase_model(summary, "bgnbd")
     spend = fitting.spend_model(summary)
-    revenue = prediction.predict_customers(model, spend, summary, HORIZON, None)
-    margin = prediction.predict_customers(model, spend, summary, HORIZON, 0.4)
+    revenue = predict_customers(model, spend, summary, HORIZON, None)
+    margin = predict_customers(model, spend, summary, HORIZON, 0.4)
     np.testing.assert_allclose(margin["clv"], 0.4 * revenue["clv"])
-    undiscounted = prediction.predict_customers(
+    undiscounted = predict_customers(
         model, spend, summary, prediction.Horizon(92 / 7, 12, 0.0, "weeks"), None
     )
     assert (undiscounted["clv"] >= revenue["clv"]).all() and (revenue["clv"] >= 0).all()
@@ -394,7 +469,7 @@ def test_clv_in_margin_terms_and_discounting(summary):
     repeat = (summary["frequency"] > 0) & (summary["monetary_value"] > 0)
     assert spend.repeat_customers == repeat.sum()
     assert spend.observed_mean == pytest.approx(summary.loc[repeat, "monetary_value"].mean())
-    without_spend = prediction.predict_customers(model, None, summary, HORIZON, 0.4)
+    without_spend = predict_customers(model, None, summary, HORIZON, 0.4)
     assert "clv" not in without_spend and "p_alive" in without_spend
 
 
@@ -403,6 +478,8 @@ def test_period_transactions_check_is_seeded(summary):
     first = prediction.period_transactions(model, summary, seed=3)
     assert first.equals(prediction.period_transactions(model, summary, seed=3))
     assert not first.equals(prediction.period_transactions(model, summary, seed=4))
+    histories = fitting.compress(summary)  # the same customers as distinct histories
+    assert first.equals(prediction.period_transactions(model, histories, seed=3))
     assert first["actual"].sum() == first["model"].sum() == len(summary)
     actual = summary["frequency"].clip(upper=7).value_counts().sort_index()
     assert first["actual"].tolist() == actual.reindex(range(8), fill_value=0).tolist()
@@ -438,7 +515,7 @@ def test_compressed_clv_equals_lifetimes_customer_lifetime_value(summary, key):
     by recency (valid because E(t | x, t_x, T) factorises): still lifetimes' own CLV."""
     model = fitting.fit_purchase_model(summary, key)
     spend = fitting.spend_model(summary)
-    ours = prediction.predict_customers(model, spend, summary, HORIZON, None)
+    ours = predict_customers(model, spend, summary, HORIZON, None)
     theirs = spend.fitter.customer_lifetime_value(
         model.fitter,
         summary["frequency"],
@@ -463,7 +540,8 @@ def test_standard_errors_match_a_parametric_bootstrap(summary):
     spread of the same totals over 300 parameter draws from the models' covariances."""
     model = fitting.fit_purchase_model(summary, "mbgnbd")
     spend = fitting.spend_model(summary)
-    delta = prediction.headline_standard_errors(model, spend, summary, HORIZON)
+    errors = scored(model, spend, summary, HORIZON)[1]
+    delta = np.array([errors["clv_total"], errors["expected_revenue_next_quarter"]])
     rng = np.random.default_rng(0)
     draws = []
     for _ in range(300):
@@ -479,7 +557,7 @@ def test_standard_errors_match_a_parametric_bootstrap(summary):
         drawn_spend = fitting.SpendModel(
             likelihood.Estimate(fitted[1], None, 0), 1, 0.0, 0.0, 0.0, ""
         )
-        p = prediction.predict_customers(purchase, drawn_spend, summary, HORIZON, None)
+        p = predict_customers(purchase, drawn_spend, summary, HORIZON, None)
         draws.append([p["clv"].sum(), p["expected_revenue_next_quarter"].sum()])
     bootstrap = np.std(draws, axis=0, ddof=1)
     np.testing.assert_allclose(delta, bootstrap, rtol=0.15)
@@ -628,7 +706,7 @@ def test_value_snapshot_and_base_summary_by_hand(engine, orders):
     assert snapshot.margin_rate == rate and 0 < rate < 1
     horizon = valuation.horizon_for(config, quarter)
     assert horizon.next_quarter == 92 / 7  # 2025Q4 in weeks
-    plain = prediction.predict_customers(snapshot.model, snapshot.spend, summary, horizon, None)
+    plain = predict_customers(snapshot.model, snapshot.spend, summary, horizon, None)
     np.testing.assert_allclose(p["clv"], plain["clv"] * rate, rtol=1e-12)
     errors = snapshot.standard_errors
     assert set(errors) == set(valuation.CLV_FIGURES)
@@ -663,10 +741,8 @@ def test_without_costs_the_clv_error_is_not_scaled_and_a_zero_margin_is_rejected
     assert snapshot.margin_rate is None
     summary = queries.customer_summary(no_costs, config.period.end, 7.0)
     horizon = valuation.horizon_for(config, config.period)
-    clv_se, revenue_se = prediction.headline_standard_errors(
-        snapshot.model, snapshot.spend, summary, horizon
-    )
-    assert snapshot.standard_errors["clv_total"] == pytest.approx(clv_se, rel=1e-9)
+    unscaled = scored(snapshot.model, snapshot.spend, summary, horizon)[1]
+    assert snapshot.standard_errors["clv_total"] == pytest.approx(unscaled["clv_total"], rel=1e-9)
     at_cost = DuckDBEngine({"orders": orders.assign(cost=orders["revenue"])})
     assert valuation.margin_rates(at_cost, config.period.end) == (None, 0.0)
 

@@ -9,11 +9,12 @@ from helpers.core.config import load_config
 from helpers.core.periods import comparison_periods
 from helpers.data.engines import ENGINE_THREADS_VARIABLE, DuckDBEngine
 from helpers.data.inputs import prepare_inputs
-from helpers.models import fitting, likelihood, prediction, valuation
+from helpers.models import fitting, likelihood, valuation
 from helpers.render import text
 from helpers.sections import clv
 
 from .conftest import PROJECT
+from .scoring import export_of, lifetimes_standard_errors
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +89,7 @@ def test_a_degenerate_spend_model_withholds_clv_and_says_why(config, tables, deg
         assert record["current"] is None and record["withheld"] == section.clv_withheld
     assert section.kpis["expected_alive"]["current"] > 0  # the purchase model still stands
     assert any(f.startswith("CLV figures are withheld") for f in text.sentences(section.findings))
-    assert "clv" not in clv.customer_export(section)
+    assert "clv" not in export_of(section)
 
 
 def test_no_purchase_model_withholds_the_section(config, tables, monkeypatch):
@@ -189,14 +190,17 @@ def test_a_large_base_compares_models_on_a_sample_and_checks_the_chosen_on_all(s
     assert section.chosen["customers"] == everyone
 
 
-def test_intervals_from_the_predictions_equal_a_fresh_computation(section, config):
+def test_intervals_equal_a_customer_by_customer_computation_with_lifetimes(section, config):
+    """The standard errors, computed from a few sums per history and per frequency, equal the
+    delta method worked customer by customer with lifetimes' own CLV and purchase functions."""
     snapshot = section.current
     summary = snapshot.predictions[["customer_id", "frequency", "recency", "T", "monetary_value"]]
     horizon = valuation.horizon_for(config, config.period)
-    fresh = prediction.headline_standard_errors(snapshot.model, snapshot.spend, summary, horizon)
+    clv_se, revenue_se = lifetimes_standard_errors(snapshot.model, snapshot.spend, summary, horizon)
     errors = snapshot.standard_errors
-    assert errors["clv_total"] == pytest.approx(fresh[0] * snapshot.margin_rate, rel=1e-12)
-    assert errors["expected_revenue_next_quarter"] == pytest.approx(fresh[1], rel=1e-12)
+    assert errors["clv_total"] == pytest.approx(clv_se * snapshot.margin_rate, rel=1e-6)
+    assert errors["clv_mean"] == pytest.approx(errors["clv_total"] / len(summary), rel=1e-12)
+    assert errors["expected_revenue_next_quarter"] == pytest.approx(revenue_se, rel=1e-6)
 
 
 def test_findings_as_data_carry_their_tables_figures(section):

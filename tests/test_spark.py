@@ -6,13 +6,14 @@ import json
 import math
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 import yaml
 
 from helpers.core.config import SparkParams, load_config
 from helpers.core.errors import ReportError
 from helpers.core.periods import comparison_periods
-from helpers.data import queries
+from helpers.data import queries, scores
 from helpers.data.engines import UNQUERIED, DuckDBEngine
 from helpers.data.inputs import prepare_inputs, write_clean_inputs
 from helpers.data.spark import SparkEngine, connect_server, to_spark_sql
@@ -45,6 +46,7 @@ QUERIES = {
     "traffic_weekly": lambda e, p: queries.traffic_weekly(e, START, END),
     "orders_by_period": lambda e, p: queries.orders_by_period(e, p, ["channel"]),
     "customer_summary": lambda e, p: queries.customer_summary(e, END, 7.0, origins=True),
+    "keep_customer_summary": lambda e, p: kept_summary(e),
     "purchase_days_between": lambda e, p: queries.purchase_days_between(e, START, END),
     "customers_between": lambda e, p: queries.customers_between(e, START, END),
     "gross_margin_rate": lambda e, p: queries.gross_margin_rate(e, END),
@@ -65,6 +67,87 @@ QUERIES = {
     "marketing_daily": lambda e, p: queries.marketing_daily(e, START, END),
     "daily_sales": lambda e, p: queries.daily_sales(e, START, END),
 }
+
+
+def kept_summary(engine) -> pd.DataFrame:
+    queries.keep_customer_summary(engine, "kept", END, 7.0, origins=True)
+    return engine.sql("SELECT * FROM kept ORDER BY customer_id")
+
+
+def fake_predictions(histories: pd.DataFrame) -> pd.DataFrame:
+    """Made-up predictions of each history (scores only joins and adds them up)."""
+    f, r, t = (histories[k] for k in ("frequency", "recency", "T"))
+    return histories.assign(
+        expected_purchases_next_quarter=f / (1 + t),
+        expected_purchases_horizon=2 * f / (1 + t) + 0.1,
+        discounted_purchases=1.5 * f / (1 + t) + 0.05,
+        p_alive=1 / (1 + t - r),
+        p_order_horizon=0.5 / (1 + t - r),
+    )
+
+
+@pytest.fixture(scope="module")
+def scored_both(both):
+    """The same base scored in each engine."""
+    for engine in both[:2]:
+        queries.keep_customer_summary(engine, "base", END, 7.0, origins=True)
+        histories = scores.histories(engine, "base")
+        terms = pd.DataFrame({"frequency": sorted(histories["frequency"].unique())}).assign(
+            order_value_base=lambda d: 50 + d["frequency"],
+            order_value_slope=lambda d: d["frequency"] / (d["frequency"] + 2),
+            margin=0.4,
+        )
+        scores.keep_scores(engine, "scored", "base", fake_predictions(histories), terms)
+    return both[:2]
+
+
+def whole(parts) -> pd.DataFrame:
+    return pa.concat_tables(list(parts)).to_pandas()
+
+
+SCORES = {
+    "histories": lambda e: scores.histories(e, "base"),
+    "repeat_spend": lambda e: scores.repeat_spend(e, "base"),
+    "per_customer": lambda e: scores.per_customer(e, "scored"),
+    "totals": lambda e: pd.DataFrame([scores.totals(e, "scored", with_clv=True)]),
+    "tiers": lambda e: scores.tiers(e, "scored", [0.1, 0.2, 0.5]),
+    "clv_by": lambda e: scores.clv_by(e, "scored", "acquisition_channel"),
+    "new_by_channel": lambda e: scores.new_by_channel(e, "scored", ["2025Q3", "2025Q4"]),
+    "has_values": lambda e: pd.DataFrame({"found": [scores.has_values(e, "scored", "clv")]}),
+    "clv_values": lambda e: scores.clv_values(e, "scored", 1000).to_frame(),
+    "order_value_by_history": lambda e: scores.order_value_by_history(e, "scored"),
+    "purchases_by_frequency": lambda e: scores.purchases_by_frequency(e, "scored"),
+    "batches": lambda e: whole(scores.batches(e, "scored", 1000, [0.1, 0.2, 0.5])),
+}
+
+
+def test_every_scores_function_is_in_the_parity_check():
+    public = {
+        name
+        for name, value in vars(scores).items()
+        if callable(value) and not name.startswith("_") and value.__module__ == scores.__name__
+    }
+    assert public - {"keep_scores", "release"} == set(SCORES)  # both: what the others read
+
+
+@pytest.mark.parametrize("name", SCORES)
+def test_spark_scores_what_duckdb_scores(scored_both, name):
+    duck, spark = scored_both
+    expected, got = SCORES[name](duck), SCORES[name](spark)
+    assert len(expected) > 0, "a parity check over nothing proves nothing"
+    pd.testing.assert_frame_equal(got, expected, rtol=1e-12, check_dtype=False)
+
+
+def test_released_scores_leave_nothing_behind(both):
+    for engine in both[:2]:
+        queries.keep_customer_summary(engine, "gone", END, 7.0, origins=False)
+        scores.keep_scores(
+            engine, "gone_scores", "gone", fake_predictions(scores.histories(engine, "gone")), None
+        )
+        scores.release(engine, "gone_scores", "gone")
+        assert not {"gone", "gone_scores"} & set(engine.tables)
+        with pytest.raises(Exception, match="(?i)gone"):
+            engine.sql("SELECT count(*) FROM gone_scores")
 
 
 def test_every_query_function_is_in_the_parity_check():

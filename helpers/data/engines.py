@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from helpers.core.config import Config
 
@@ -67,6 +68,21 @@ class DataEngine(ABC):
         """Make a small pandas table queryable under `name`, replacing one of that name."""
 
     @abstractmethod
+    def keep(self, name: str, query: str, params: list | None = None, stored: bool = True) -> None:
+        """Make a query's result a table of the engine under `name`, replacing one of that
+        name: computed once and held when `stored`, else computed whenever it is read (a view,
+        which takes no `params`). Results stay in the engine, however large."""
+
+    @abstractmethod
+    def forget(self, name: str) -> None:
+        """Drop a table `keep` or `register` made."""
+
+    @abstractmethod
+    def batches(self, query: str, rows: int) -> Iterable[pa.Table]:
+        """A query's result in consecutive Arrow tables of `rows` rows (the last one shorter),
+        for writing a result too large to hold as one pandas table."""
+
+    @abstractmethod
     def close(self) -> None: ...
 
 
@@ -95,7 +111,7 @@ class DuckDBEngine(DataEngine):
         threads = int(os.environ.get(ENGINE_THREADS_VARIABLE) or os.cpu_count() or 1)
         self.con.execute(f"SET threads TO {threads}")
         self.tables = []
-        self.keep = set(keep)
+        self.kept_columns = set(keep)
         for name, source in tables.items():
             if isinstance(source, Path):
                 self._from_parquet(name, source, materialize is None or name in materialize)
@@ -112,7 +128,7 @@ class DuckDBEngine(DataEngine):
             self.con.execute(f"CREATE VIEW {name} AS SELECT * FROM {scan}")
             return
         present = {row[0] for row in self.con.execute(f"DESCRIBE FROM {scan}").fetchall()}
-        unused = left_out(name, present, self.keep)
+        unused = left_out(name, present, self.kept_columns)
         exclude = f" EXCLUDE ({', '.join(unused)})" if unused else ""
         self.con.execute(f"CREATE TABLE {name} AS SELECT *{exclude} FROM {scan}")
 
@@ -125,8 +141,45 @@ class DuckDBEngine(DataEngine):
     def register(self, name: str, frame: pd.DataFrame) -> None:
         self.con.register(name, frame)
 
+    def keep(self, name: str, query: str, params: list | None = None, stored: bool = True) -> None:
+        self.forget(name)
+        kind = "TABLE" if stored else "VIEW"
+        self.con.execute(f"CREATE TEMP {kind} {name} AS {query}", params or [])
+        self.tables.append(name)
+
+    def forget(self, name: str) -> None:
+        found = self.con.execute(
+            "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [name]
+        ).fetchall()
+        for (kind,) in found:
+            self.con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} {name}")
+        if name in self.tables:
+            self.tables.remove(name)
+
+    def batches(self, query: str, rows: int) -> Iterator[pa.Table]:
+        reader = self.con.sql(query).to_arrow_reader(rows)
+        yield from rechunked(reader, rows)
+
     def close(self) -> None:
         self.con.close()
+
+
+def rechunked(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
+    """Arrow tables of exactly `rows` rows, the last one shorter, from batches of any size;
+    one empty table when every batch is empty."""
+    pending: list[pa.RecordBatch] = []
+    held, given = 0, 0
+    for batch in batches:
+        pending.append(batch)
+        held += batch.num_rows
+        while held >= rows:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, rows)
+            given += 1
+            rest = table.slice(rows)
+            pending, held = rest.to_batches() or [batch.slice(0, 0)], rest.num_rows
+    if held or (pending and not given):
+        yield pa.Table.from_batches(pending)
 
 
 def open_engine(

@@ -122,6 +122,20 @@ def customer_summary(
     (the first order's; NULL without a channel column) and first_day_value (the first
     purchase day's value), in the same pass.
     """
+    query, params = _customer_summary_sql(engine, end, unit_days, value, origins)
+    return engine.sql(f"{query} ORDER BY customer_id", params)
+
+
+def keep_customer_summary(
+    engine: DataEngine, name: str, end: pd.Timestamp, unit_days: float, origins: bool
+) -> None:
+    """customer_summary, kept in the engine as table `name` (a row per customer stays there)."""
+    engine.keep(name, *_customer_summary_sql(engine, end, unit_days, "net_revenue", origins))
+
+
+def _customer_summary_sql(
+    engine: DataEngine, end: pd.Timestamp, unit_days: float, value: str, origins: bool
+) -> tuple[str, list]:
     last_day = (end - pd.Timedelta(days=1)).date()
     per_day = per_customer = ""
     if origins:
@@ -133,8 +147,7 @@ def customer_summary(
                arg_min(value, day)::DOUBLE AS first_day_value"""
     # the repeat days' mean is (all days' total - first day's value) / repeat days: one
     # aggregation, no join back to each customer's first day
-    return engine.sql(
-        f"""
+    query = f"""
         WITH days AS (
             SELECT customer_id, order_ts::DATE AS day,
                    sum({value}::DECIMAL(18, 4)) AS value{per_day}
@@ -146,9 +159,8 @@ def customer_summary(
                coalesce(
                    (sum(value) - arg_min(value, day))::DOUBLE / nullif(count(*) - 1, 0), 0
                ) AS monetary_value{per_customer}
-        FROM days GROUP BY customer_id ORDER BY customer_id""",
-        [end, unit_days, last_day, unit_days],
-    )
+        FROM days GROUP BY customer_id"""
+    return query, [end, unit_days, last_day, unit_days]
 
 
 def purchase_days_between(

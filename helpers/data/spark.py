@@ -32,7 +32,7 @@ from sqlglot.dialects.spark import Spark
 
 from helpers.core.config import SparkParams
 from helpers.core.errors import ReportError
-from helpers.data.engines import DataEngine, Tables, left_out
+from helpers.data.engines import DataEngine, Tables, left_out, rechunked
 
 # Spark settings the report relies on; params' spark.conf may add to them or override the rest
 REQUIRED_CONF = {
@@ -191,13 +191,35 @@ class SparkEngine(DataEngine):
     def _columns(self, table: str) -> list[str]:
         return self.spark.table(table).columns
 
-    def sql(self, query: str, params: list | None = None) -> pd.DataFrame:
+    def _frame(self, query: str, params: list | None = None):
         args = [_spark_value(value) for value in params or []]
-        result = self.spark.sql(to_spark_sql(query), args=args or None).toArrow()
-        return as_duckdb_returns(result)
+        return self.spark.sql(to_spark_sql(query), args=args or None)
+
+    def sql(self, query: str, params: list | None = None) -> pd.DataFrame:
+        return as_duckdb_returns(self._frame(query, params).toArrow())
 
     def register(self, name: str, frame: pd.DataFrame) -> None:
         self._from_pandas(frame).createOrReplaceTempView(name)
+
+    def keep(self, name: str, query: str, params: list | None = None, stored: bool = True) -> None:
+        self.forget(name)
+        frame = self._frame(query, params)
+        (frame.cache() if stored else frame).createOrReplaceTempView(name)
+        self.tables.append(name)
+
+    def forget(self, name: str) -> None:
+        catalog = self.spark.catalog
+        if catalog.tableExists(name):
+            if catalog.isCached(name):
+                catalog.uncacheTable(name)
+            catalog.dropTempView(name)
+        if name in self.tables:
+            self.tables.remove(name)
+
+    def batches(self, query: str, rows: int) -> Iterator[pa.Table]:
+        """Collected to this machine as Arrow first (Spark writes no CSV parts of our layout)."""
+        result = _as_duckdb_types(self._frame(query).toArrow())
+        yield from rechunked(result.to_batches(), rows)
 
     def close(self) -> None:
         """Drop this engine's views and uncache its tables; end its session on a Connect
@@ -223,6 +245,11 @@ def _spark_value(value):
 def as_duckdb_returns(table: pa.Table) -> pd.DataFrame:
     """A Spark result as DuckDB would have returned it: dates and timestamps as naive
     datetime64[us], decimals as floats."""
+    return _as_duckdb_types(table).to_pandas()
+
+
+def _as_duckdb_types(table: pa.Table) -> pa.Table:
+    """Dates and timestamps as naive timestamps[us], decimals as doubles."""
     columns = {}
     for field, column in zip(table.schema, table.columns, strict=True):
         kind = field.type
@@ -233,4 +260,4 @@ def as_duckdb_returns(table: pa.Table) -> pd.DataFrame:
         elif pa.types.is_decimal(kind):
             column = column.cast(pa.float64())
         columns[field.name] = column
-    return pa.table(columns).to_pandas()
+    return pa.table(columns)

@@ -37,11 +37,13 @@ class ModelFitError(ReportError):
 
 
 def compress(summary: pd.DataFrame) -> pd.DataFrame:
-    """Distinct (frequency, recency, T) rows with the number of customers as `weight`."""
+    """Distinct (frequency, recency, T) rows with the number of customers as `weight`: one
+    per row of a customer summary, or the weights a table of histories already has."""
+    weight = summary["weight"] if "weight" in summary else pd.Series(1, index=summary.index)
     return (
-        summary.groupby(["frequency", "recency", "T"], sort=True)
-        .size()
-        .rename("weight")
+        summary.assign(weight=weight)
+        .groupby(["frequency", "recency", "T"], sort=True)["weight"]
+        .sum()
         .reset_index()
     )
 
@@ -97,12 +99,14 @@ class FittedModel(_FromEstimate):
 
 
 def fit_purchase_model(summary: pd.DataFrame, key: str, penalty: float = 0.0) -> FittedModel:
-    """Fit purchase model `key` on the summary's distinct rows, with the penalty fallback."""
-    if summary.empty:
-        raise ModelFitError("no_customers_before")
-    if len(summary) < MIN_CUSTOMERS:
-        raise ModelFitError("too_few_customers", customers=len(summary), need=MIN_CUSTOMERS)
+    """Fit purchase model `key` on the distinct rows of a customer summary (or of histories
+    with their weights, see compress), with the penalty fallback."""
     rows = compress(summary)
+    customers = int(rows["weight"].sum())
+    if not customers:
+        raise ModelFitError("no_customers_before")
+    if customers < MIN_CUSTOMERS:
+        raise ModelFitError("too_few_customers", customers=customers, need=MIN_CUSTOMERS)
     estimate, note = with_fallback(
         lambda coef: likelihood.fit_purchase_model(
             key, rows["frequency"], rows["recency"], rows["T"], rows["weight"], coef

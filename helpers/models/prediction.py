@@ -14,7 +14,13 @@ import pandas as pd
 from scipy.special import roots_genlaguerre
 
 from helpers.models import likelihood
-from helpers.models.fitting import LIFETIMES_MONTH, FittedModel, ModelFitError, SpendModel
+from helpers.models.fitting import (
+    LIFETIMES_MONTH,
+    FittedModel,
+    ModelFitError,
+    SpendModel,
+    compress,
+)
 
 
 def probability_of_purchase(model: FittedModel, t: float, rows: pd.DataFrame) -> np.ndarray:
@@ -121,6 +127,54 @@ def purchase_expectations(fitter, rows: pd.DataFrame, horizon: Horizon) -> pd.Da
     )
 
 
+def expected_order_value_terms(
+    spend_fitter, frequency: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gamma-Gamma's expected order value is linear in a customer's mean spend m at each
+    frequency: base + slope * m. Both terms from lifetimes' conditional_expected_average_profit
+    at m = 0 and m = 1."""
+    f = np.asarray(frequency, dtype=float)
+    base = np.asarray(spend_fitter.conditional_expected_average_profit(f, np.zeros(len(f))))
+    at_one = np.asarray(spend_fitter.conditional_expected_average_profit(f, np.ones(len(f))))
+    return base, at_one - base
+
+
+def spend_terms(
+    spend: SpendModel, frequencies: np.ndarray, margin_rate: float | None
+) -> pd.DataFrame:
+    """Per frequency, the spend model's expected order value terms (order_value_base and
+    order_value_slope: base + slope x mean spend) and the margin rate CLV is measured at (1:
+    revenue)."""
+    frequency = np.unique(np.asarray(frequencies, dtype=float))
+    base, slope = expected_order_value_terms(spend.fitter, frequency)
+    return pd.DataFrame(
+        {
+            "frequency": frequency,
+            "order_value_base": base,
+            "order_value_slope": slope,
+            "margin": margin_rate if margin_rate is not None else 1.0,
+        }
+    )
+
+
+def history_predictions(
+    model: FittedModel, histories: pd.DataFrame, horizon: Horizon
+) -> pd.DataFrame:
+    """Per distinct (frequency, recency, T) history: expected purchases next quarter, over the
+    horizon and discounted over it, P(alive) and the chance of an order within the horizon
+    (p_order_horizon). ModelFitError when any is not finite. Purchase predictions depend only
+    on the history, so every customer's are their history's."""
+    rows = histories[["frequency", "recency", "T"]]
+    per_row = purchase_expectations(model.fitter, rows, horizon).assign(
+        p_alive=alive_probability(model.fitter, rows),
+        p_order_horizon=probability_of_purchase(
+            model, horizon.months * LIFETIMES_MONTH[horizon.unit], rows
+        ),
+    )
+    check_predictions(model, per_row, list(per_row.columns))
+    return per_row
+
+
 def _refitted(estimate: likelihood.Estimate, log_params: np.ndarray):
     """A copy of the estimate's fitter with other parameters (for finite differences)."""
     fitter = copy.copy(estimate.fitter)
@@ -128,44 +182,50 @@ def _refitted(estimate: likelihood.Estimate, log_params: np.ndarray):
     return fitter
 
 
+PURCHASE_TOTALS = ["discounted_purchases", "expected_purchases_next_quarter"]
+
+
 def headline_standard_errors(
     model: FittedModel,
     spend: SpendModel,
-    summary: pd.DataFrame,
+    by_history: pd.DataFrame,
+    by_frequency: pd.DataFrame,
     horizon: Horizon,
-    at_fit: np.ndarray | None = None,
     step: float = 1e-4,
 ) -> np.ndarray | None:
     """Standard errors of (total undiscounted-by-margin CLV, expected revenue next quarter)
-    of the base in `summary` from the models' parameter uncertainty: the delta method with
-    each model's covariance of log-parameters and finite-difference derivatives. `at_fit`
-    passes each customer's discounted purchases and expected purchases next quarter at the
-    fitted parameters when already computed (predict_customers). None when a covariance is
-    not available (Hessian not positive definite)."""
+    of a base from the models' parameter uncertainty: the delta method with each model's
+    covariance of log-parameters and finite-difference derivatives. None when a covariance is
+    not available (Hessian not positive definite).
+
+    Both totals are sums over customers of expected order value x purchases. `by_history`
+    (distinct histories with their customers' summed expected order value, `order_value`)
+    gives them as the purchase model's parameters vary; `by_frequency` (per frequency, the
+    customers' summed discounted and next-quarter purchases, plain and times mean spend:
+    scores.purchases_by_frequency) gives them as the spend model's do, its order value being
+    linear in mean spend. Both are small at any number of customers."""
     if model.estimate.covariance is None or spend.estimate.covariance is None:
         return None
-    keys = ["frequency", "recency", "T"]
-    rows = summary[keys].drop_duplicates().reset_index(drop=True)
-    row_of = summary[keys].merge(rows.reset_index(), on=keys, how="left")["index"].to_numpy()
-    f, m = summary["frequency"], summary["monetary_value"]
+    rows = by_history[["frequency", "recency", "T"]]
+    order_value = by_history["order_value"].to_numpy()
+    plain = by_frequency[["discounted", "next_quarter"]].to_numpy()
+    spent = by_frequency[["discounted_spend", "next_quarter_spend"]].to_numpy()
 
-    def purchases(fitter) -> np.ndarray:
-        table = purchase_expectations(fitter, rows, horizon)
-        return table[["discounted_purchases", "expected_purchases_next_quarter"]].to_numpy()[row_of]
+    def vary_model(fitter) -> np.ndarray:
+        return (
+            order_value @ purchase_expectations(fitter, rows, horizon)[PURCHASE_TOTALS].to_numpy()
+        )
 
-    def totals(per_customer: np.ndarray, spend_fitter) -> np.ndarray:
-        return np.asarray(spend_fitter.conditional_expected_average_profit(f, m)) @ per_customer
+    def vary_spend(fitter) -> np.ndarray:
+        base, slope = expected_order_value_terms(fitter, by_frequency["frequency"].to_numpy())
+        return base @ plain + slope @ spent
 
-    base_purchases = purchases(model.fitter) if at_fit is None else at_fit
-    base = totals(base_purchases, spend.fitter)
     jacobian = []
-    for estimate, vary in (
-        (model.estimate, lambda fitter: totals(purchases(fitter), spend.fitter)),
-        (spend.estimate, lambda fitter: totals(base_purchases, fitter)),
-    ):
+    for estimate, vary in ((model.estimate, vary_model), (spend.estimate, vary_spend)):
+        at_fit = vary(estimate.fitter)
         log_params = np.log(estimate.fitter.params_.to_numpy())
         columns = [
-            (vary(_refitted(estimate, log_params + step * e)) - base) / step
+            (vary(_refitted(estimate, log_params + step * e)) - at_fit) / step
             for e in np.eye(len(log_params))
         ]
         jacobian.append((np.array(columns).T, estimate.covariance))
@@ -193,43 +253,6 @@ def _pareto_none_if_alive(params: dict, f: np.ndarray, T: np.ndarray, t: float) 
         none = (mu + lam * np.exp(-(lam + mu) * t)) / (lam + mu)
         out[rows] = np.einsum("ikj,k,j->i", none, weights / weights.sum(), mu_weights)
     return out
-
-
-def predict_customers(
-    model: FittedModel,
-    spend: SpendModel | None,
-    summary: pd.DataFrame,
-    horizon: Horizon,
-    margin_rate: float | None,
-) -> pd.DataFrame:
-    """Per customer: P(alive), the chance of an order within the horizon (p_order_horizon),
-    expected purchases next quarter, over the horizon and discounted over it, and, with
-    a spend model, expected order value, expected revenue next quarter and discounted CLV over
-    the horizon (in margin terms when margin_rate is given).
-
-    Purchase predictions depend only on (frequency, recency, T), so they are computed once per
-    distinct row and mapped back: the same numbers at a fraction of the cost."""
-    keys = ["frequency", "recency", "T"]
-    rows = summary[keys].drop_duplicates().reset_index(drop=True)
-    per_row = purchase_expectations(model.fitter, rows, horizon).assign(
-        p_alive=alive_probability(model.fitter, rows),
-        p_order_horizon=probability_of_purchase(
-            model, horizon.months * LIFETIMES_MONTH[horizon.unit], rows
-        ),
-    )
-    check_predictions(model, per_row, list(per_row.columns))
-    out = summary.merge(per_row, on=keys, how="left")
-    discounted = out["discounted_purchases"].to_numpy()
-    if spend is None:
-        return out
-    order_value = np.asarray(
-        spend.fitter.conditional_expected_average_profit(out["frequency"], out["monetary_value"])
-    )
-    return out.assign(
-        expected_order_value=order_value,
-        expected_revenue_next_quarter=out["expected_purchases_next_quarter"] * order_value,
-        clv=order_value * discounted * (margin_rate if margin_rate is not None else 1.0),
-    )
 
 
 def _on_grid(predict: Callable, T: float, max_frequency: int, points: int) -> pd.DataFrame:
@@ -299,22 +322,26 @@ def simulate_repeat_purchases(
 
 
 def period_transactions(
-    model: FittedModel, summary: pd.DataFrame, seed: int, max_frequency: int = 7
+    model: FittedModel, histories: pd.DataFrame, seed: int, max_frequency: int = 7
 ) -> pd.DataFrame:
     """Customers by number of repeat purchases: actual against one draw from the model with
-    every customer's own age T (lifetimes' period-transactions check, seeded)."""
+    every customer's own age T (lifetimes' period-transactions check, seeded), from the
+    distinct histories and their customers (`weight`; see fitting.compress)."""
+    rows = compress(histories)
+    ages = np.repeat(rows["T"].to_numpy(), rows["weight"].to_numpy())
     simulated = simulate_repeat_purchases(
-        model.key, model.params, summary["T"].to_numpy(), np.random.default_rng(seed)
+        model.key, model.params, ages, np.random.default_rng(seed)
     )
     buckets = range(max_frequency + 1)
 
-    def count(frequency: pd.Series) -> pd.Series:
-        return frequency.clip(upper=max_frequency).value_counts().reindex(buckets, fill_value=0)
+    def count(frequency: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        clipped = pd.Series(weight).groupby(np.minimum(frequency, max_frequency)).sum()
+        return clipped.reindex(buckets, fill_value=0).to_numpy()
 
     return pd.DataFrame(
         {
             "repeat_purchases": list(buckets),
-            "actual": count(summary["frequency"]).to_numpy(),
-            "model": count(pd.Series(simulated)).to_numpy(),
+            "actual": count(rows["frequency"].to_numpy(), rows["weight"].to_numpy()),
+            "model": count(simulated, np.ones(len(simulated), dtype=int)),
         }
     )

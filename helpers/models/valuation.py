@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from helpers.core.config import Config
 from helpers.core.errors import Reason
 from helpers.core.periods import Period, next_quarter
-from helpers.data import queries
+from helpers.data import queries, scores
 from helpers.models.fitting import (
     UNIT_DAYS,
     FittedModel,
@@ -24,8 +23,9 @@ from helpers.models.fitting import (
 from helpers.models.prediction import (
     Horizon,
     headline_standard_errors,
+    history_predictions,
     monthly_rate,
-    predict_customers,
+    spend_terms,
 )
 
 CLV_FIGURES = ("clv_mean", "clv_total", "expected_revenue_next_quarter")
@@ -40,14 +40,18 @@ BASE_FIGURES = [
 
 @dataclass
 class Snapshot:
-    """The customer base valued at one quarter's end. Without a sound spend model, `spend` is
-    None, the predictions carry no CLV and `spend_withheld` says why."""
+    """The customer base valued at one quarter's end. Every customer's scores stay in the
+    engine, as table `scores` (helpers.data.scores); `histories` holds the predictions of
+    their distinct histories with their customers (`weight`). Without a sound spend model,
+    `spend` is None, the scores carry no CLV and `spend_withheld` says why."""
 
     quarter: str
     model: FittedModel
     spend: SpendModel | None
     spend_withheld: Reason | None
-    predictions: pd.DataFrame
+    engine: queries.DataEngine
+    scores: str
+    histories: pd.DataFrame
     margin_rate: float | None
     standard_errors: dict[str, float] | None  # of the CLV figures, None when unavailable
     rejected_margin_rate: float | None = None  # from the costs, but at or below 0: not used
@@ -55,6 +59,15 @@ class Snapshot:
     @property
     def has_clv(self) -> bool:
         return self.spend is not None
+
+    @property
+    def predictions(self) -> pd.DataFrame:
+        """Every customer's scores as one pandas table (small bases: tests, exploring)."""
+        return scores.per_customer(self.engine, self.scores)
+
+    def release(self) -> None:
+        """Drop the scores and customer summary from the engine (a base no longer shown)."""
+        scores.release(self.engine, self.scores, summary_table(self.quarter))
 
 
 def margin_rates(
@@ -83,46 +96,94 @@ def horizon_for(config: Config, quarter: Period) -> Horizon:
     )
 
 
+def summary_table(quarter: str) -> str:
+    """The engine table of the customer summary at a quarter's end."""
+    return f"customers_{quarter}"
+
+
 def value_snapshot(
     engine: queries.DataEngine,
     config: Config,
     quarter: Period,
     key: str,
-    fitted: tuple[pd.DataFrame, FittedModel, SpendModel | None, str | None] | None = None,
+    fitted: tuple[FittedModel, SpendModel | None, Reason | None] | None = None,
     origins: bool = False,
 ) -> Snapshot:
     """Fit purchase model `key` and Gamma-Gamma on all history before `quarter` ends and value
-    every customer at that quarter's own gross margin rate; `fitted` passes a summary of that
-    history with its models when already at hand; `origins` adds each customer's first order,
-    its quarter, channel and value (customer_summary)."""
+    every customer at that quarter's own gross margin rate, in the engine (table
+    customer_scores_<quarter>); `fitted` passes the models of that history when already at
+    hand; `origins` adds each customer's first order, its quarter, channel and value
+    (customer_summary)."""
     params = config.clv
+    summary = summary_table(quarter.label)
+    queries.keep_customer_summary(
+        engine, summary, quarter.end, UNIT_DAYS[params.time_unit], origins
+    )
+    histories = scores.histories(engine, summary)
     if fitted is None:
-        summary = queries.customer_summary(
-            engine, quarter.end, UNIT_DAYS[params.time_unit], origins=origins
+        model = fit_purchase_model(histories, key, params.purchase_penalty)
+        spend, withheld = try_spend_model(
+            scores.repeat_spend(engine, summary), params.spend_penalty
         )
-        model = fit_purchase_model(summary, key, params.purchase_penalty)
-        spend, withheld = try_spend_model(summary, params.spend_penalty)
     else:
-        summary, model, spend, withheld = fitted
+        model, spend, withheld = fitted
     margin, rejected = margin_rates(engine, quarter.end)
-    horizon = horizon_for(config, quarter)
-    predictions = predict_customers(model, spend, summary, horizon, margin)
-    at_fit = predictions.pop("discounted_purchases").to_numpy()
-    errors = None
-    if spend is not None:
-        # pragma: no mutate start (at_fit only spares recomputing the same purchases)
-        purchases = np.column_stack([at_fit, predictions["expected_purchases_next_quarter"]])
-        found = headline_standard_errors(model, spend, summary, horizon, purchases)
-        # pragma: no mutate end
-        if found is not None:
-            clv_se, revenue_se = found
-            clv_se *= margin if margin is not None else 1.0
-            errors = {
-                "clv_total": clv_se,
-                "clv_mean": clv_se / len(summary),
-                "expected_revenue_next_quarter": revenue_se,
-            }
-    return Snapshot(quarter.label, model, spend, withheld, predictions, margin, errors, rejected)
+    name = f"customer_scores_{quarter.label}"
+    predicted, errors = score_base(
+        engine, summary, name, (model, spend), histories, horizon_for(config, quarter), margin
+    )
+    return Snapshot(
+        quarter.label, model, spend, withheld, engine, name, predicted, margin, errors, rejected
+    )
+
+
+def score_base(
+    engine: queries.DataEngine,
+    summary: str,
+    name: str,
+    models: tuple[FittedModel, SpendModel | None],
+    histories: pd.DataFrame,
+    horizon: Horizon,
+    margin: float | None,
+) -> tuple[pd.DataFrame, dict[str, float] | None]:
+    """Score every customer of the engine's customer summary `summary` as table `name`
+    (scores.keep_scores) with the purchase and spend models, from its distinct `histories`
+    (scores.histories). Returns the histories' predictions with their customers (`weight`)
+    and the standard errors of the CLV figures (None without a spend model or covariance)."""
+    model, spend = models
+    predicted = history_predictions(model, histories, horizon)
+    terms = None if spend is None else spend_terms(spend, histories["frequency"], margin)
+    scores.keep_scores(engine, name, summary, predicted, terms)
+    errors = None if spend is None else _clv_errors(engine, name, model, spend, horizon, margin)
+    return predicted.assign(weight=histories["weight"].to_numpy()), errors
+
+
+def _clv_errors(
+    engine: queries.DataEngine,
+    name: str,
+    model: FittedModel,
+    spend: SpendModel,
+    horizon: Horizon,
+    margin: float | None,
+) -> dict[str, float] | None:
+    """The standard errors of the CLV figures of scored base `name`, or None."""
+    found = headline_standard_errors(
+        model,
+        spend,
+        scores.order_value_by_history(engine, name),
+        scores.purchases_by_frequency(engine, name),
+        horizon,
+    )
+    if found is None:
+        return None
+    clv_se, revenue_se = found
+    clv_se *= margin if margin is not None else 1.0
+    (customers,) = engine.first_row(f"SELECT count(*) FROM {name}")  # pragma: no mutate (SQL case)
+    return {
+        "clv_total": clv_se,
+        "clv_mean": clv_se / customers,
+        "expected_revenue_next_quarter": revenue_se,
+    }
 
 
 def base_summary(
@@ -130,20 +191,16 @@ def base_summary(
 ) -> dict[str, float | None]:
     """Headline figures of a valued customer base, with the standard errors of its CLV
     figures (keys ending in _se)."""
-    p = snapshot.predictions
+    found = scores.totals(engine, snapshot.scores, snapshot.has_clv)
     year_before = quarter.end - pd.DateOffset(months=12)
     figures = {
-        "customers": float(len(p)),
-        "expected_alive": float(p["p_alive"].sum()),
-        "expected_buyers_horizon": float(p["p_order_horizon"].sum()),
+        "customers": found["customers"],
+        "expected_alive": found["expected_alive"],
+        "expected_buyers_horizon": found["expected_buyers_horizon"],
         "bought_last_12_months": float(queries.customers_between(engine, year_before, quarter.end)),
     }
+    errors = snapshot.standard_errors or {}
     for name in CLV_FIGURES:
-        column = "clv" if name != "expected_revenue_next_quarter" else name
-        if not snapshot.has_clv:
-            figures[name] = None
-        else:
-            figures[name] = float(p[column].mean() if name == "clv_mean" else p[column].sum())
-        errors = snapshot.standard_errors or {}
+        figures[name] = found.get(name)
         figures[f"{name}_se"] = errors.get(name)
     return figures

@@ -6,9 +6,10 @@ In the batch, the runner has validated the inputs and written clean Parquet file
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from helpers.core.config import Config, load_config
 from helpers.core.outline import SECTIONS
 from helpers.core.periods import Period, comparison_periods
 from helpers.data import queries
-from helpers.data.engines import DataEngine, open_engine
+from helpers.data.engines import DataEngine, open_engine, rechunked
 from helpers.data.inputs import prepare_inputs
 from helpers.render.chart_style import category_colors, use_report_style
 from helpers.render.headings import part_heading
@@ -115,26 +116,29 @@ class SectionContext:
         kpis = labelled(kpis, self.locale)
         path.write_text(json.dumps({"kpis": kpis, **details}, indent=2, default=str))
 
-    def save_artifact(self, name: str, frame: pd.DataFrame) -> None:
-        """Write a table to artifacts/<name>.parquet and .csv (batch runs only): for CRM and
-        for sections that build on this one. Never shown in the HTML. The CSV's text cells
-        are spreadsheet_safe; the Parquet keeps the raw values. A table of more than
-        ARTIFACT_PART_ROWS rows goes to a folder artifacts/<name>/ in numbered parts
-        (<name>-0001.parquet and .csv, ...), each of which a spreadsheet opens whole."""
+    def save_artifact(self, name: str, table: pd.DataFrame | Iterable[pa.Table]) -> None:
+        """Write a table, or one coming in parts (Arrow tables), to artifacts/<name>.parquet
+        and .csv (batch runs only): for CRM and for sections that build on this one. Never
+        shown in the HTML. The CSV's text cells are spreadsheet_safe; the Parquet keeps the
+        raw values. A table of more than ARTIFACT_PART_ROWS rows goes to a folder
+        artifacts/<name>/ in numbered parts (<name>-0001.parquet and .csv, ...), each of which
+        a spreadsheet opens whole."""
         if self.build_dir is None:
             return
         folder = self.build_dir / "artifacts"
         folder.mkdir(parents=True, exist_ok=True)
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        if len(table) <= ARTIFACT_PART_ROWS:
-            _write_whole(table, folder, name)
+        if isinstance(table, pd.DataFrame):
+            table = [pa.Table.from_pandas(table, preserve_index=False)]
+        parts = rechunked(_record_batches(table), ARTIFACT_PART_ROWS)
+        first, second = next(parts), next(parts, None)
+        if second is None:
+            _write_whole(first, folder, name)
             return
-        parts = folder / f".{name}.partial"
-        parts.mkdir()
-        for number, start in enumerate(range(0, len(table), ARTIFACT_PART_ROWS), start=1):
-            part = table.slice(start, ARTIFACT_PART_ROWS)
-            _write_whole(part, parts, f"{name}-{number:04d}")
-        os.replace(parts, folder / name)
+        partial = folder / f".{name}.partial"
+        partial.mkdir()
+        for number, part in enumerate(itertools.chain([first, second], parts), start=1):
+            _write_whole(part, partial, f"{name}-{number:04d}")
+        os.replace(partial, folder / name)
 
     def read_artifact(self, name: str) -> pd.DataFrame | None:
         """An artifact an earlier section of this batch wrote, whole or in parts, or None
@@ -149,6 +153,12 @@ class SectionContext:
 
 
 ARTIFACT_PART_ROWS = 1_000_000  # below a spreadsheet's 1,048,576 rows, the header included
+
+
+def _record_batches(tables: Iterable[pa.Table]) -> Iterator[pa.RecordBatch]:
+    """The record batches of each table; an empty table gives one empty batch (its columns)."""
+    for table in tables:
+        yield from table.to_batches() or [pa.RecordBatch.from_pylist([], schema=table.schema)]
 
 
 def _write_whole(table: pa.Table, folder: Path, name: str) -> None:

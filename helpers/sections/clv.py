@@ -14,18 +14,18 @@ our own (lifetimes' fails without a monetary column); lifetimes.datasets is neve
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from helpers.core.config import Config
 from helpers.core.errors import Reason
 from helpers.core.periods import Period, comparison_periods, parse_period
-from helpers.data import queries
-from helpers.models.fitting import (
-    ModelFitError,
-)
+from helpers.data import queries, scores
+from helpers.models.fitting import ModelFitError
 from helpers.models.holdout import is_trusted, validate_models
 from helpers.models.prediction import alive_matrix, expected_purchases_matrix, period_transactions
 from helpers.models.valuation import (
@@ -40,46 +40,42 @@ from helpers.sections.findings import Finding
 from helpers.sections.kpis import kpi_record, mark_material
 
 TIERS = ["Top 10%", "Next 10%", "Middle 30%", "Bottom 50%"]
+TIER_BOUNDS = [0.1, 0.2, 0.5]  # the rank share (position by CLV / customers) each tier ends at
+CHART_CUSTOMERS = 200_000  # at most this many customers' CLV make the distribution chart
+EXPORT_ROWS = 100_000  # customers fetched from the engine at a time for the CRM table
 
 
-def clv_tier(clv: pd.Series) -> pd.Series:
-    """Tier of each customer by CLV rank: top 10%, next 10%, middle 30%, bottom 50%."""
-    rank = clv.rank(ascending=False, method="first") / len(clv)
-    return pd.cut(rank, [0, 0.1, 0.2, 0.5, 1.0], labels=TIERS)
-
-
-def value_tiers(predictions: pd.DataFrame) -> pd.DataFrame:
-    """Per CLV tier: customers, total and mean CLV, mean P(alive) and share of all value (NaN
-    when the total is not positive: shares of a non-positive total mean nothing)."""
-    table = (
-        predictions.assign(tier=clv_tier(predictions["clv"]))
-        .groupby("tier", observed=False)
-        .agg(
-            customers=("clv", "size"),
-            clv_total=("clv", "sum"),
-            clv_mean=("clv", "mean"),
-            p_alive=("p_alive", "mean"),
-            frequency=("frequency", "mean"),
-        )
-    )
+def value_tiers(snapshot: Snapshot) -> pd.DataFrame:
+    """Per CLV tier (top 10%, next 10%, middle 30%, bottom 50% by CLV rank): customers, total
+    and mean CLV, mean P(alive) and frequency and share of all value (NaN when the total is not
+    positive: shares of a non-positive total mean nothing). Every tier has a row."""
+    found = scores.tiers(snapshot.engine, snapshot.scores, TIER_BOUNDS).set_index("tier")
+    table = found.reindex(range(len(TIERS)))
+    table["customers"] = table["customers"].fillna(0).astype(int)
+    table["clv_total"] = table["clv_total"].fillna(0.0)
     total = table["clv_total"].sum()
     table["value_share"] = table["clv_total"] / total if total > 0 else np.nan
-    return table.reset_index()
+    return table.reset_index(drop=True).assign(tier=TIERS)[["tier", *table.columns]]
 
 
-def clv_by(predictions: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Customers, mean and total CLV, mean P(alive) per value of `column`."""
-    return (
-        predictions.groupby(column, observed=True)
-        .agg(
-            customers=("clv", "size"),
-            clv_mean=("clv", "mean"),
-            clv_total=("clv", "sum"),
-            p_alive=("p_alive", "mean"),
-        )
-        .reset_index()
-        .sort_values(column)
-    )
+def clv_by(snapshot: Snapshot, column: str) -> pd.DataFrame:
+    """Customers, mean and total CLV, mean P(alive) per known value of `column`."""
+    return scores.clv_by(snapshot.engine, snapshot.scores, column)
+
+
+def weighted_quantile(values: pd.Series, weights: pd.Series, q: float) -> float:
+    """The q-quantile of `values` each repeated `weights` times, interpolated linearly as
+    pandas' and numpy's quantile do, without building the repeated array."""
+    order = np.argsort(values.to_numpy(), kind="stable")
+    sorted_values = values.to_numpy(float)[order]
+    last_position = np.cumsum(weights.to_numpy()[order]) - 1  # of each value's last copy
+    position = q * last_position[-1]
+    below, above = int(np.floor(position)), int(np.ceil(position))
+
+    def at(k: int) -> float:
+        return float(sorted_values[np.searchsorted(last_position, k)])
+
+    return at(below) + (position - below) * (at(above) - at(below))
 
 
 BASE_UNITS = {
@@ -195,6 +191,7 @@ class ClvSection:
     tiers: pd.DataFrame | None = None
     by_channel: pd.DataFrame | None = None
     by_cohort: pd.DataFrame | None = None
+    clv_sample: pd.Series | None = None  # the CLVs the distribution chart shows
     alive: pd.DataFrame | None = None
     expected: pd.DataFrame | None = None
     matrix_age: float = 0.0
@@ -203,6 +200,11 @@ class ClvSection:
     snapshot_notes: list[Finding] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     kpis: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def clv_mean(self) -> float | None:
+        """The current base's mean CLV (None without CLV figures)."""
+        return self.kpis["clv_mean"].get("current") if self.kpis else None
 
     @property
     def clv_withheld(self) -> Reason | None:
@@ -216,9 +218,10 @@ def value_bases(
     engine: queries.DataEngine, config: Config, periods: pd.DataFrame, key: str, calibrated
 ) -> tuple[Snapshot, pd.DataFrame, list[Finding]]:
     """The current base valued whole, the headline figures of every compared base (the
-    validation fit is the model of the base at the previous quarter's end), and notes on any
-    compared base whose models fell back or failed. ModelFitError when the current base
-    cannot be valued; a compared base that cannot is shown without figures."""
+    validation fit's models, `calibrated`, are those of the base at the previous quarter's
+    end), and notes on any compared base whose models fell back or failed. ModelFitError when
+    the current base cannot be valued; a compared base that cannot is shown without figures.
+    Only the current base's scores stay in the engine."""
     base, notes, current = {}, [], None
     for name, label in zip(periods["period"], periods["quarter"], strict=True):
         quarter = parse_period(label)
@@ -246,6 +249,8 @@ def value_bases(
             )
         if name == "current":
             current = snapshot
+        else:
+            snapshot.release()
     return current, pd.DataFrame(base, index=BASE_FIGURES), notes
 
 
@@ -261,32 +266,31 @@ def build_section(engine: queries.DataEngine, config: Config, periods: pd.DataFr
         return ClvSection(
             withheld=reason, findings=[Finding("clv.not_available", {"reason": reason})]
         )
-    key = calibrated[1].key
+    models = calibrated[1:]  # the calibration summary, a row per customer, is not needed
+    del calibrated
+    key = models[0].key
     chosen = results[key]
     error = chosen["aggregate_error_pct"]
     trusted = is_trusted(error, config.clv.max_holdout_error_pct)
     try:
-        current, base, snapshot_notes = value_bases(engine, config, periods, key, calibrated)
+        current, base, snapshot_notes = value_bases(engine, config, periods, key, models)
     except ModelFitError as exc:
         reason = Reason("base_not_valued", {"reason": exc.reason})
         return ClvSection(
             withheld=reason, findings=[Finding("clv.not_available", {"reason": reason})]
         )
-    del calibrated  # a 1M-row summary at scale
     kpis = base_kpis(base, current.spend_withheld)
     kpis["holdout_error_pct"] = {
         "key": "clv.holdout_error_pct",
         "unit": "pct",
         "current": error,
     }
-    p = current.predictions
-    tiers = value_tiers(p) if current.has_clv else None
-    has_channel = p["acquisition_channel"].notna().any()
-    by_channel = (
-        channel_values(p, quarter, current.margin_rate) if has_channel and current.has_clv else None
-    )
-    typical_age = float(p["T"].median())
-    max_f = int(min(p["frequency"].quantile(0.99), 30))
+    histories = current.histories
+    tiers = value_tiers(current) if current.has_clv else None
+    has_channel = scores.has_values(engine, current.scores, "acquisition_channel")
+    by_channel = channel_values(current, quarter) if has_channel and current.has_clv else None
+    typical_age = weighted_quantile(histories["T"], histories["weight"], 0.5)
+    max_f = int(min(weighted_quantile(histories["frequency"], histories["weight"], 0.99), 30))
     basis = "gross margin" if current.margin_rate is not None else "revenue"
     return ClvSection(
         validation_table=validation_table,
@@ -300,13 +304,16 @@ def build_section(engine: queries.DataEngine, config: Config, periods: pd.DataFr
         base=base.reset_index(names="measure"),
         tiers=tiers,
         by_channel=by_channel,
-        by_cohort=clv_by(p, "first_quarter") if current.has_clv else None,
+        by_cohort=clv_by(current, "first_quarter") if current.has_clv else None,
+        clv_sample=scores.clv_values(engine, current.scores, CHART_CUSTOMERS)
+        if current.has_clv
+        else None,
         alive=alive_matrix(current.model, typical_age, max_f),
         expected=expected_purchases_matrix(
             current.model, typical_age, horizon_for(config, quarter).next_quarter, max_f
         ),
         matrix_age=typical_age,
-        period_check=period_transactions(current.model, p, config.seed),
+        period_check=period_transactions(current.model, histories, config.seed),
         basis=basis,
         snapshot_notes=snapshot_notes,
         findings=clv_findings(
@@ -323,29 +330,29 @@ def build_section(engine: queries.DataEngine, config: Config, periods: pd.DataFr
     )
 
 
-def channel_values(
-    predictions: pd.DataFrame, quarter: Period, margin_rate: float | None
-) -> pd.DataFrame:
+def channel_values(snapshot: Snapshot, quarter: Period) -> pd.DataFrame:
     """CLV per acquisition channel (clv_by), plus this quarter's new customers of each: how
     many, their mean CLV and the mean value of their first purchase day, both in the CLV's
     basis (margin when known): what marketing ROI sets against CAC."""
-    new = predictions[predictions["first_quarter"].isin([q.label for q in quarter.quarters])]
-    cohort = new.groupby("acquisition_channel", observed=True).agg(
-        new_customers=("clv", "size"),
-        new_clv_mean=("clv", "mean"),
-        new_first_value_mean=("first_day_value", "mean"),
-    )
-    cohort["new_first_value_mean"] *= margin_rate if margin_rate is not None else 1.0
-    table = clv_by(predictions, "acquisition_channel")
-    return table.merge(cohort.reset_index(), on="acquisition_channel", how="left")
+    labels = [q.label for q in quarter.quarters]
+    cohort = scores.new_by_channel(snapshot.engine, snapshot.scores, labels)
+    margin = snapshot.margin_rate
+    cohort["new_first_value_mean"] *= margin if margin is not None else 1.0
+    table = clv_by(snapshot, "acquisition_channel")
+    return table.merge(cohort, on="acquisition_channel", how="left")
 
 
-def customer_export(section: ClvSection) -> pd.DataFrame:
-    """The CRM table: one row per customer with summary, predictions, CLV and value tier."""
-    p = section.current.predictions
-    if not section.current.has_clv:
-        return p
-    return p.assign(clv_tier=clv_tier(p["clv"]).astype(str))
+def customer_export(section: ClvSection) -> Iterator[pa.Table]:
+    """The CRM table, a part at a time: one row per customer with summary, predictions, CLV
+    and value tier (clv_tier), in customer order."""
+    current = section.current
+    bounds = TIER_BOUNDS if current.has_clv else None
+    for part in scores.batches(current.engine, current.scores, EXPORT_ROWS, bounds):
+        if bounds is None:
+            yield part
+            continue
+        tier = np.asarray(TIERS)[part.column("tier").to_numpy()]
+        yield part.drop_columns("tier").append_column("clv_tier", pa.array(tier))
 
 
 def valuation_basis(section: ClvSection, horizon_months: int, annual_rate: float) -> Finding:

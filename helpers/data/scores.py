@@ -1,0 +1,198 @@
+"""Every customer's scores, held in the engine: a valued base's customer summary (kept by
+queries.keep_customer_summary), joined with the predictions of the distinct (frequency,
+recency, T) histories its customers share and the spend model's terms, and the tables the CLV
+section shows, aggregated where the customers are. Nothing here builds a pandas table with a
+row per customer, except `batches` (a part at a time) and `per_customer` (for tests and
+interactive use).
+
+Customers are ranked by CLV, highest first, ties in customer order: a customer's rank share is
+that position over the number of customers (pandas' rank(method="first") / n).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+import pyarrow as pa
+
+from helpers.data.engines import DataEngine
+
+HISTORY = ["frequency", "recency", "T"]
+HISTORY_PREDICTIONS = [
+    "expected_purchases_next_quarter",
+    "expected_purchases_horizon",
+    "discounted_purchases",
+    "p_alive",
+    "p_order_horizon",
+]
+SPEND_TERMS = ["frequency", "order_value_base", "order_value_slope", "margin"]
+
+
+def histories(engine: DataEngine, summary: str) -> pd.DataFrame:
+    """The distinct (frequency, recency, T) rows of a kept summary, with their customers
+    (`weight`), in sorted order."""
+    return engine.sql(
+        f"""SELECT frequency, recency, T, count(*) AS weight FROM {summary}
+        GROUP BY frequency, recency, T ORDER BY frequency, recency, T"""
+    )
+
+
+def repeat_spend(engine: DataEngine, summary: str) -> pd.DataFrame:
+    """Frequency and mean spend (monetary_value) of the repeat customers with a positive mean
+    spend: the customers the spend model is fitted on, in customer order."""
+    return engine.sql(
+        f"""SELECT frequency, monetary_value FROM {summary}
+        WHERE frequency > 0 AND monetary_value > 0 ORDER BY customer_id"""
+    )
+
+
+def keep_scores(
+    engine: DataEngine,
+    name: str,
+    summary: str,
+    predictions: pd.DataFrame,
+    spend_terms: pd.DataFrame | None,
+) -> None:
+    """Every customer of `summary` with their history's `predictions` (HISTORY and
+    HISTORY_PREDICTIONS columns) under `name`; with `spend_terms` (SPEND_TERMS, one row per
+    frequency) also expected_order_value = base + slope * monetary_value, expected revenue next
+    quarter and clv = order value x discounted purchases x margin. A view: computed when read."""
+    engine.register(f"{name}_histories", predictions[HISTORY + HISTORY_PREDICTIONS])
+    columns = ", ".join(f"h.{c}" for c in HISTORY_PREDICTIONS)
+    same_history = " AND ".join(f"h.{c} = s.{c}" for c in HISTORY)
+    joins = f"JOIN {name}_histories h ON {same_history}"  # not USING: Spark puts keys first
+    if spend_terms is not None:
+        engine.register(f"{name}_spend", spend_terms[SPEND_TERMS])
+        joins += f" JOIN {name}_spend g ON g.frequency = s.frequency"
+        value = "(g.order_value_base + g.order_value_slope * s.monetary_value)"
+        columns += f""", {value} AS expected_order_value,
+            h.expected_purchases_next_quarter * {value} AS expected_revenue_next_quarter,
+            {value} * h.discounted_purchases * g.margin AS clv"""
+    engine.keep(name, f"SELECT s.*, {columns} FROM {summary} s {joins}", stored=False)
+
+
+def per_customer(engine: DataEngine, name: str) -> pd.DataFrame:
+    """Every customer's scores as one pandas table, in customer order (small bases only)."""
+    return engine.sql(f"SELECT * FROM {name} ORDER BY customer_id")
+
+
+def totals(engine: DataEngine, name: str, with_clv: bool) -> dict[str, float]:
+    """customers, expected_alive, expected_buyers_horizon and, `with_clv`, clv_total,
+    clv_mean and expected_revenue_next_quarter of a scored base."""
+    clv = (
+        ", sum(clv) AS clv_total, avg(clv) AS clv_mean, "
+        "sum(expected_revenue_next_quarter) AS expected_revenue_next_quarter"
+        if with_clv
+        else ""
+    )
+    found = engine.sql(
+        f"""SELECT count(*)::DOUBLE AS customers, sum(p_alive) AS expected_alive,
+               sum(p_order_horizon) AS expected_buyers_horizon{clv}
+        FROM {name}"""
+    )
+    return {column: float(value) for column, value in found.iloc[0].items()}
+
+
+def _tier_sql(bounds: list[float]) -> str:
+    """The 0-based tier of each customer by rank share: the first bound it is at or below."""
+    cases = " ".join(f"WHEN rank_share <= {float(b)!r} THEN {i}" for i, b in enumerate(bounds))
+    return f"CASE {cases} ELSE {len(bounds)} END"
+
+
+def _ranked(name: str) -> str:
+    return f"""(SELECT *, row_number() OVER (ORDER BY clv DESC, customer_id)::DOUBLE
+                   / count(*) OVER () AS rank_share FROM {name})"""
+
+
+def tiers(engine: DataEngine, name: str, bounds: list[float]) -> pd.DataFrame:
+    """Per CLV tier that has customers (tier: 0-based, cut at the rank-share `bounds`):
+    customers, total and mean CLV, mean P(alive) and mean frequency."""
+    return engine.sql(
+        f"""SELECT {_tier_sql(bounds)} AS tier, count(*) AS customers,
+               sum(clv) AS clv_total, avg(clv) AS clv_mean, avg(p_alive) AS p_alive,
+               avg(frequency) AS frequency
+        FROM {_ranked(name)} GROUP BY 1 ORDER BY 1"""
+    )
+
+
+def clv_by(engine: DataEngine, name: str, column: str) -> pd.DataFrame:
+    """Customers, mean and total CLV and mean P(alive) per known value of `column`."""
+    return engine.sql(
+        f"""SELECT {column}, count(*) AS customers, avg(clv) AS clv_mean,
+               sum(clv) AS clv_total, avg(p_alive) AS p_alive
+        FROM {name} WHERE {column} IS NOT NULL GROUP BY 1 ORDER BY 1"""
+    )
+
+
+def new_by_channel(engine: DataEngine, name: str, quarters: list[str]) -> pd.DataFrame:
+    """Per acquisition channel, the customers first seen in `quarters`: how many, their mean
+    CLV and the mean value of their first purchase day."""
+    wanted = ", ".join("?" for _ in quarters)
+    return engine.sql(
+        f"""SELECT acquisition_channel, count(*) AS new_customers, avg(clv) AS new_clv_mean,
+               avg(first_day_value) AS new_first_value_mean
+        FROM {name}
+        WHERE acquisition_channel IS NOT NULL AND first_quarter IN ({wanted})
+        GROUP BY 1 ORDER BY 1""",
+        list(quarters),
+    )
+
+
+def has_values(engine: DataEngine, name: str, column: str) -> bool:
+    """Whether any customer has a value in `column`."""
+    (count,) = engine.first_row(f"SELECT count({column}) FROM {name}")
+    return count > 0
+
+
+def clv_values(engine: DataEngine, name: str, at_most: int) -> pd.Series:
+    """Every customer's CLV, or with more customers than `at_most`, every k-th in customer
+    order (k the smallest step that keeps at most `at_most`): enough for a histogram."""
+    (customers,) = engine.first_row(f"SELECT count(*) FROM {name}")
+    step = max(1, -(-int(customers) // at_most))
+    return engine.sql(
+        f"""SELECT clv FROM (
+               SELECT clv, row_number() OVER (ORDER BY customer_id) - 1 AS position FROM {name})
+        WHERE position % {step} = 0 ORDER BY position"""
+    )["clv"]
+
+
+def order_value_by_history(engine: DataEngine, name: str) -> pd.DataFrame:
+    """Per distinct history, the sum of its customers' expected order values (`order_value`)."""
+    return engine.sql(
+        f"""SELECT frequency, recency, T, sum(expected_order_value) AS order_value
+        FROM {name} GROUP BY frequency, recency, T ORDER BY frequency, recency, T"""
+    )
+
+
+def purchases_by_frequency(engine: DataEngine, name: str) -> pd.DataFrame:
+    """Per frequency, the sums of the customers' discounted purchases and expected purchases
+    next quarter, plain and times their mean spend (`_spend`)."""
+    return engine.sql(
+        f"""SELECT frequency, sum(discounted_purchases) AS discounted,
+               sum(expected_purchases_next_quarter) AS next_quarter,
+               sum(monetary_value * discounted_purchases) AS discounted_spend,
+               sum(monetary_value * expected_purchases_next_quarter) AS next_quarter_spend
+        FROM {name} GROUP BY frequency ORDER BY frequency"""
+    )
+
+
+def batches(
+    engine: DataEngine, name: str, rows: int, tier_bounds: list[float] | None
+) -> Iterable[pa.Table]:
+    """Every customer's scores in customer order, `rows` at a time; with `tier_bounds`, each
+    customer's 0-based CLV tier too (column tier)."""
+    if tier_bounds is None:
+        return engine.batches(f"SELECT * FROM {name} ORDER BY customer_id", rows)
+    columns = ", ".join(engine.columns(name))
+    return engine.batches(
+        f"""SELECT {columns}, {_tier_sql(tier_bounds)} AS tier
+        FROM {_ranked(name)} ORDER BY customer_id""",
+        rows,
+    )
+
+
+def release(engine: DataEngine, name: str, summary: str) -> None:
+    """Drop scored base `name`, what it was built from and its customer summary."""
+    for table in (name, f"{name}_histories", f"{name}_spend", summary):
+        engine.forget(table)

@@ -1,0 +1,89 @@
+"""Scoring a pandas customer summary the way the report does, in a DuckDB engine of its own:
+for tests that compare every customer's scores with lifetimes or with hand-made figures."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from helpers.data import scores
+from helpers.data.engines import DuckDBEngine
+from helpers.models import valuation
+from helpers.models.prediction import Horizon
+from helpers.sections import clv
+
+
+def scored(
+    model, spend, summary: pd.DataFrame, horizon: Horizon, margin: float | None = None
+) -> tuple[pd.DataFrame, dict | None]:
+    """Every customer's scores (in the summary's customer order) and the CLV figures'
+    standard errors."""
+    engine = DuckDBEngine({"summary": summary})
+    histories = scores.histories(engine, "summary")
+    _, errors = valuation.score_base(
+        engine, "summary", "scored", (model, spend), histories, horizon, margin
+    )
+    by_customer = scores.per_customer(engine, "scored").set_index("customer_id")
+    return by_customer.loc[summary["customer_id"]].reset_index(), errors
+
+
+def predict_customers(model, spend, summary, horizon, margin=None) -> pd.DataFrame:
+    """Every customer's scores, as scored."""
+    return scored(model, spend, summary, horizon, margin)[0]
+
+
+def export_of(section) -> pd.DataFrame:
+    """The CLV section's CRM table, its parts put together."""
+    return pa.concat_tables(list(clv.customer_export(section))).to_pandas()
+
+
+def lifetimes_standard_errors(model, spend, summary: pd.DataFrame, horizon: Horizon) -> np.ndarray:
+    """Standard errors of (total CLV in revenue, expected revenue next quarter) by the delta
+    method computed customer by customer with lifetimes' own functions (customer_lifetime_value
+    and conditional_expected_number_of_purchases_up_to_time): what the report's aggregated
+    computation must equal."""
+    f, r, T, m = (summary[k] for k in ("frequency", "recency", "T", "monetary_value"))
+    freq = {"weeks": "W", "days": "D"}[horizon.unit]
+
+    def totals(purchase_fitter, spend_fitter) -> np.ndarray:
+        with np.errstate(divide="ignore"):  # lifetimes' log(0) for histories without repeats
+            return _totals(purchase_fitter, spend_fitter)
+
+    def _totals(purchase_fitter, spend_fitter) -> np.ndarray:
+        clv = spend_fitter.customer_lifetime_value(
+            purchase_fitter,
+            f,
+            r,
+            T,
+            m,
+            time=horizon.months,
+            discount_rate=horizon.monthly_discount,
+            freq=freq,
+        )
+        order_value = spend_fitter.conditional_expected_average_profit(f, m)
+        purchases = purchase_fitter.conditional_expected_number_of_purchases_up_to_time(
+            horizon.next_quarter, f, r, T
+        )
+        return np.array([clv.sum(), (order_value * purchases).sum()])
+
+    step = 1e-4
+    jacobians = []
+    for which, estimate in enumerate((model.estimate, spend.estimate)):
+        at_fit = totals(model.fitter, spend.fitter)
+        log_params = np.log(estimate.fitter.params_.to_numpy())
+        columns = []
+        for e in np.eye(len(log_params)):
+            moved = copy.copy(estimate.fitter)
+            moved.params_ = pd.Series(
+                np.exp(log_params + step * e), index=estimate.fitter.params_.index
+            )
+            if which == 0:  # customer_lifetime_value calls predict, bound to the original
+                moved.predict = moved.conditional_expected_number_of_purchases_up_to_time
+            fitters = (moved, spend.fitter) if which == 0 else (model.fitter, moved)
+            columns.append((totals(*fitters) - at_fit) / step)
+        jacobian = np.array(columns).T
+        jacobians.append(jacobian @ estimate.covariance @ jacobian.T)
+    return np.sqrt(np.diag(sum(jacobians)))
