@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from helpers.data import scores
+from helpers.data import queries, scores
 from helpers.data.engines import DuckDBEngine
 from helpers.models import valuation
 from helpers.models.prediction import Horizon
@@ -87,3 +87,38 @@ def lifetimes_standard_errors(model, spend, summary: pd.DataFrame, horizon: Hori
         jacobian = np.array(columns).T
         jacobians.append(jacobian @ estimate.covariance @ jacobian.T)
     return np.sqrt(np.diag(sum(jacobians)))
+
+
+def purchase_days_between(engine, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Every customer's purchase days and mean value per purchase day in [start, end)."""
+    return engine.sql(f"{queries.purchase_days_sql()} ORDER BY 1", [start, end])
+
+
+def outcomes_of(calibration: pd.DataFrame, actual: pd.DataFrame) -> pd.DataFrame:
+    """Calibration customers by history and holdout purchases (`actual`, 0 for customers not
+    in `actual`), with their number (`weight`): what the holdout check is computed from."""
+    purchases = calibration["customer_id"].map(actual.set_index("customer_id")["purchases"])
+    return (
+        calibration.assign(actual=purchases.fillna(0.0).astype(float))
+        .groupby(["frequency", "recency", "T", "actual"], sort=True)
+        .size()
+        .rename("weight")
+        .reset_index()
+    )
+
+
+def spend_outcomes_of(calibration: pd.DataFrame, actual: pd.DataFrame) -> pd.DataFrame:
+    """Per frequency, the calibration's repeat buyers with a positive mean spend who bought in
+    the holdout: how many, the sum of their mean spend and of their holdout value per
+    purchase day."""
+    repeat = calibration[(calibration["frequency"] > 0) & (calibration["monetary_value"] > 0)]
+    bought = repeat.merge(actual[actual["purchases"] > 0], on="customer_id")
+    return (
+        bought.groupby("frequency", sort=True)
+        .agg(
+            customers=("customer_id", "size"),
+            monetary_value=("monetary_value", "sum"),
+            value=("value", "sum"),
+        )
+        .reset_index()
+    )

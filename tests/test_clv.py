@@ -12,12 +12,18 @@ from scipy.optimize import approx_fprime
 
 from helpers.core.errors import Reason
 from helpers.core.periods import parse_period
-from helpers.data import cdnow, queries
+from helpers.data import cdnow, queries, scores
 from helpers.data.engines import DuckDBEngine
 from helpers.models import fitting, holdout, likelihood, prediction
 from helpers.render import text
 from helpers.sections import clv
-from tests.scoring import predict_customers, scored
+from tests.scoring import (
+    outcomes_of,
+    predict_customers,
+    purchase_days_between,
+    scored,
+    spend_outcomes_of,
+)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +84,7 @@ def test_calibration_and_holdout_match_lifetimes(orders, engine):
         monetary_value_col="net_revenue",
     )
     calibration = queries.customer_summary(engine, start, 7).set_index("customer_id")
-    holdout = queries.purchase_days_between(engine, start, end).set_index("customer_id")
+    holdout = purchase_days_between(engine, start, end).set_index("customer_id")
     np.testing.assert_allclose(calibration.loc[theirs.index, "recency"], theirs["recency_cal"])
     np.testing.assert_allclose(calibration.loc[theirs.index, "T"], theirs["T_cal"])
     actual = holdout["purchases"].reindex(theirs.index, fill_value=0)
@@ -187,8 +193,10 @@ def test_cdnow_reproduces_fader_hardie_lee_2005(cdnow_engine, cdnow_calibration)
     )
     assert -mean * len(summary) == pytest.approx(-9582.43, abs=0.01)
     start, end = pd.Timestamp("1997-10-01"), pd.Timestamp("1998-07-01")
-    actual = queries.purchase_days_between(cdnow_engine, start, end)
-    _, metrics = holdout.holdout_validation(model, summary, actual, (end - start).days / 7)
+    actual = purchase_days_between(cdnow_engine, start, end)
+    _, metrics = holdout.holdout_validation(
+        model, outcomes_of(summary, actual), (end - start).days / 7
+    )
     assert round(metrics["predicted_purchases"]) == 1653
     assert metrics["actual_purchases"] == 1882
 
@@ -295,7 +303,7 @@ def test_holdout_validation_metrics_by_hand(engine):
     summary = queries.customer_summary(engine, pd.Timestamp("2025-07-01"), 7)
     model = fitting.fit_purchase_model(summary, "bgnbd")
     actual = pd.DataFrame({"customer_id": summary["customer_id"].iloc[:3], "purchases": 2.0})
-    table, metrics = holdout.holdout_validation(model, summary, actual, horizon=13.0)
+    table, metrics = holdout.holdout_validation(model, outcomes_of(summary, actual), horizon=13.0)
     f, r, T = summary["frequency"], summary["recency"], summary["T"]
     predicted = model.fitter.conditional_expected_number_of_purchases_up_to_time(13.0, f, r, T)
     assert metrics["actual_purchases"] == 6.0
@@ -316,11 +324,16 @@ def test_holdout_validation_metrics_by_hand(engine):
     assert table["calibration_purchases"].max() <= 7
     assert table["calibration_purchases"].dtype.kind == "i"
     one = actual.iloc[:1].assign(purchases=1.0)  # a single holdout purchase is checked against
-    error_pct = holdout.holdout_validation(model, summary, one, 13.0)[1]["aggregate_error_pct"]
+    error_pct = holdout.holdout_validation(model, outcomes_of(summary, one), 13.0)[1][
+        "aggregate_error_pct"
+    ]
     assert error_pct == pytest.approx(100 * (predicted.sum() - 1))
     nobody = actual.iloc[:0]
     assert (
-        holdout.holdout_validation(model, summary, nobody, 13.0)[1]["aggregate_error_pct"] is None
+        holdout.holdout_validation(model, outcomes_of(summary, nobody), 13.0)[1][
+            "aggregate_error_pct"
+        ]
+        is None
     )
 
 
@@ -591,11 +604,11 @@ def test_spend_validation_by_hand():
     stub = SimpleNamespace(
         fitter=SimpleNamespace(conditional_expected_average_profit=lambda f, m: m.astype(float))
     )
-    assert holdout.spend_validation(stub, calibration, actual) == pytest.approx(
+    assert holdout.spend_validation(stub, spend_outcomes_of(calibration, actual)) == pytest.approx(
         {"customers": 2, "predicted_mean": 75.0, "actual_mean": 80.0, "error_pct": -6.25}
     )
     nobody = actual.assign(purchases=0.0)
-    assert holdout.spend_validation(stub, calibration, nobody) == {
+    assert holdout.spend_validation(stub, spend_outcomes_of(calibration, nobody)) == {
         "customers": 0,
         "predicted_mean": None,
         "actual_mean": None,
@@ -653,7 +666,7 @@ def test_one_holdout_purchase_makes_a_buyer_and_broken_forecasts_name_their_mode
     actual = pd.DataFrame(
         {"customer_id": summary["customer_id"].iloc[:3], "purchases": [1, 2, 0.0]}
     )
-    _, metrics = holdout.holdout_validation(model, summary, actual, horizon=13.0)
+    _, metrics = holdout.holdout_validation(model, outcomes_of(summary, actual), horizon=13.0)
     assert metrics["buyers"] == 2 and metrics["customers"] == len(summary)
     broken = SimpleNamespace(
         name="BG/NBD",
@@ -667,7 +680,7 @@ def test_one_holdout_purchase_makes_a_buyer_and_broken_forecasts_name_their_mode
         ),
     )
     with pytest.raises(fitting.ModelFitError) as failed:
-        holdout.holdout_validation(broken, summary, actual, horizon=13.0)
+        holdout.holdout_validation(broken, outcomes_of(summary, actual), horizon=13.0)
     assert failed.value.reason.code == "no_finite_prediction"
     assert failed.value.reason.figures["model"] == "BG/NBD"
 
@@ -761,19 +774,46 @@ def test_validate_models_compares_on_a_sample_only_among_several(engine, monkeyp
         config = load_config(PROJECT / "params", "2025Q3", overrides={"clv": clv_params})
         return holdout.validate_models(engine, config, config.period)
 
-    _, results, _, (calibration, model, _, _) = validated("bgnbd", 1000)
+    _, results, _, (model, _, _) = validated("bgnbd", 1000)
+    calibration = queries.customer_summary(engine, pd.Timestamp("2025-07-01"), 7.0)
     everyone = len(calibration)
     assert list(results) == ["bgnbd"] and results["bgnbd"]["customers"] == everyone
-    pd.testing.assert_frame_equal(
-        calibration, queries.customer_summary(engine, pd.Timestamp("2025-07-01"), 7.0)
-    )
-    actual = queries.purchase_days_between(
-        engine, pd.Timestamp("2025-07-01"), pd.Timestamp("2025-10-01")
-    )
-    _, metrics = holdout.holdout_validation(model, calibration, actual, horizon=92 / 7)
+    actual = purchase_days_between(engine, pd.Timestamp("2025-07-01"), pd.Timestamp("2025-10-01"))
+    _, metrics = holdout.holdout_validation(model, outcomes_of(calibration, actual), horizon=92 / 7)
     assert results["bgnbd"]["predicted_purchases"] == pytest.approx(metrics["predicted_purchases"])
     _, results, _, _ = validated("auto", everyone)
     assert [r["customers"] for r in results.values()] == [everyone] * len(holdout.MODEL_KEYS)
     monkeypatch.setattr(holdout, "MODEL_KEYS", ("bgnbd", "mbgnbd"))
     _, results, _, _ = validated("auto", 1000)
     assert sorted(r["customers"] for r in results.values()) == [1000, everyone]
+
+
+def test_holdout_outcomes_in_the_engine_are_the_customers_grouped_by_hand(engine):
+    """The engine groups the calibration customers by history and holdout purchase days, and
+    sums the repeat buyers' spend per frequency, exactly as pandas does customer by customer."""
+    start, end = pd.Timestamp("2025-07-01"), pd.Timestamp("2025-10-01")
+    queries.keep_customer_summary(engine, "calibration_test", start, 7.0, origins=False)
+    calibration = queries.customer_summary(engine, start, 7.0)
+    actual = purchase_days_between(engine, start, end)
+    grouped = scores.holdout_outcomes(engine, "calibration_test", start, end)
+    pd.testing.assert_frame_equal(grouped, outcomes_of(calibration, actual), check_dtype=False)
+    assert grouped["weight"].sum() == len(calibration) and (grouped["actual"] > 0).any()
+    spend = scores.holdout_spend(engine, "calibration_test", start, end)
+    by_hand = spend_outcomes_of(calibration, actual)
+    pd.testing.assert_frame_equal(spend, by_hand, check_dtype=False, rtol=1e-12)
+    assert len(spend) > 3
+
+
+def test_a_sample_of_customers_is_exactly_its_size_and_evenly_spaced(engine):
+    summary = queries.customer_summary(engine, pd.Timestamp("2025-07-01"), 7.0)
+    queries.keep_customer_summary(
+        engine, "sample_base", pd.Timestamp("2025-07-01"), 7.0, origins=False
+    )
+    for size in (1000, 999, len(summary)):
+        scores.keep_sample(engine, "sampled", "sample_base", size)
+        ids = engine.sql("SELECT customer_id FROM sampled ORDER BY customer_id")["customer_id"]
+        assert len(ids) == size
+        positions = summary.index[summary["customer_id"].isin(ids)].to_numpy()
+        gaps = np.diff(positions)
+        assert gaps.min() >= np.floor(len(summary) / size)
+        assert gaps.max() <= np.ceil(len(summary) / size)

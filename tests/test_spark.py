@@ -24,6 +24,7 @@ pytestmark = pytest.mark.slow  # a Spark session starts in a few seconds, not mi
 LOCAL = SparkParams(master="local[2]")
 END = pd.Timestamp("2026-01-01")
 START = pd.Timestamp("2025-10-01")
+BEFORE = pd.Timedelta(days=92)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,9 @@ QUERIES = {
     "orders_by_period": lambda e, p: queries.orders_by_period(e, p, ["channel"]),
     "customer_summary": lambda e, p: queries.customer_summary(e, END, 7.0, origins=True),
     "keep_customer_summary": lambda e, p: kept_summary(e),
-    "purchase_days_between": lambda e, p: queries.purchase_days_between(e, START, END),
+    "purchase_days_sql": lambda e, p: e.sql(
+        f"{queries.purchase_days_sql()} ORDER BY 1", [START, END]
+    ),
     "customers_between": lambda e, p: queries.customers_between(e, START, END),
     "gross_margin_rate": lambda e, p: queries.gross_margin_rate(e, END),
     "repurchase_by_period": lambda e, p: queries.repurchase_by_period(e, END),
@@ -105,8 +108,16 @@ def whole(parts) -> pd.DataFrame:
     return pa.concat_tables(list(parts)).to_pandas()
 
 
+def sample_of(engine) -> pd.DataFrame:
+    scores.keep_sample(engine, "sampled", "base", 700)
+    return engine.sql("SELECT * FROM sampled ORDER BY customer_id")
+
+
 SCORES = {
     "histories": lambda e: scores.histories(e, "base"),
+    "keep_sample": sample_of,
+    "holdout_outcomes": lambda e: scores.holdout_outcomes(e, "base", START - BEFORE, START),
+    "holdout_spend": lambda e: scores.holdout_spend(e, "base", START - BEFORE, START),
     "repeat_spend": lambda e: scores.repeat_spend(e, "base"),
     "per_customer": lambda e: scores.per_customer(e, "scored"),
     "totals": lambda e: pd.DataFrame([scores.totals(e, "scored", with_clv=True)]),

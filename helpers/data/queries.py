@@ -163,21 +163,14 @@ def _customer_summary_sql(
     return query, [end, unit_days, last_day, unit_days]
 
 
-def purchase_days_between(
-    engine: DataEngine,
-    start: pd.Timestamp,
-    end: pd.Timestamp,
-    value: str = "net_revenue",  # pragma: no mutate (SQL case)
-) -> pd.DataFrame:
+def purchase_days_sql(value: str = "net_revenue") -> str:
     """Per customer: distinct purchase days in [start, end) (lifetimes' holdout frequency)
-    and the mean value per purchase day (`value`)."""
-    return engine.sql(
-        f"""
+    and the mean value per purchase day (`value`); SQL taking `start` and `end` as
+    parameters, for use in a larger query."""
+    return f"""
         SELECT customer_id, count(DISTINCT order_ts::DATE)::DOUBLE AS purchases,
                (sum({value}) / count(DISTINCT order_ts::DATE))::DOUBLE AS value
-        FROM orders WHERE order_ts >= ? AND order_ts < ? GROUP BY 1 ORDER BY 1""",
-        [start, end],
-    )
+        FROM orders WHERE order_ts >= ? AND order_ts < ? GROUP BY 1"""
 
 
 def customers_between(engine: DataEngine, start: pd.Timestamp, end: pd.Timestamp) -> int:

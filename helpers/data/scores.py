@@ -1,9 +1,10 @@
-"""Every customer's scores, held in the engine: a valued base's customer summary (kept by
-queries.keep_customer_summary), joined with the predictions of the distinct (frequency,
-recency, T) histories its customers share and the spend model's terms, and the tables the CLV
-section shows, aggregated where the customers are. Nothing here builds a pandas table with a
-row per customer, except `batches` (a part at a time) and `per_customer` (for tests and
-interactive use).
+"""Every customer's histories, holdout outcomes and scores, held in the engine: a customer
+summary (kept by queries.keep_customer_summary) grouped into what the models are fitted and
+checked on, joined with the predictions of the distinct (frequency, recency, T) histories its
+customers share and the spend model's terms, and the tables the CLV section shows, aggregated
+where the customers are. Nothing here builds a pandas table with a row per customer, except
+`batches` (a part at a time), `per_customer` (for tests and interactive use) and `repeat_spend`
+(two numbers per repeat customer, what the spend model is fitted on).
 
 Customers are ranked by CLV, highest first, ties in customer order: a customer's rank share is
 that position over the number of customers (pandas' rank(method="first") / n).
@@ -17,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from helpers.data.engines import DataEngine
+from helpers.data.queries import purchase_days_sql
 
 HISTORY = ["frequency", "recency", "T"]
 HISTORY_PREDICTIONS = [
@@ -44,6 +46,52 @@ def repeat_spend(engine: DataEngine, summary: str) -> pd.DataFrame:
     return engine.sql(
         f"""SELECT frequency, monetary_value FROM {summary}
         WHERE frequency > 0 AND monetary_value > 0 ORDER BY customer_id"""
+    )
+
+
+def keep_sample(engine: DataEngine, name: str, summary: str, size: int) -> None:
+    """`size` customers of a kept summary evenly spaced in customer order, kept as `name`: the
+    customers at positions p (from 0) where floor((p + 1) size / n) passes a whole number.
+    The same customers on every engine, unlike a random sample."""
+    (customers,) = engine.first_row(f"SELECT count(*) FROM {summary}")
+    engine.keep(
+        name,
+        f"""SELECT customer_id, frequency, recency, T, monetary_value FROM (
+               SELECT *, row_number() OVER (ORDER BY customer_id) - 1 AS position FROM {summary})
+        WHERE floor((position + 1) * {int(size)} / {int(customers)})
+              > floor(position * {int(size)} / {int(customers)})""",
+    )
+
+
+def holdout_outcomes(
+    engine: DataEngine, summary: str, start: pd.Timestamp, end: pd.Timestamp
+) -> pd.DataFrame:
+    """The customers of a kept summary by history and by purchase days in [start, end)
+    (`actual`, 0 for those who bought nothing), with their number (`weight`)."""
+    return engine.sql(
+        f"""WITH holdout AS ({purchase_days_sql()})
+        SELECT s.frequency, s.recency, s.T, coalesce(h.purchases, 0)::DOUBLE AS actual,
+               count(*) AS weight
+        FROM {summary} s LEFT JOIN holdout h ON h.customer_id = s.customer_id
+        GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4""",
+        [start, end],
+    )
+
+
+def holdout_spend(
+    engine: DataEngine, summary: str, start: pd.Timestamp, end: pd.Timestamp
+) -> pd.DataFrame:
+    """Per frequency, the summary's repeat customers with a positive mean spend who bought in
+    [start, end): how many, the sum of their mean spend (monetary_value) and of their mean
+    value per purchase day there (value)."""
+    return engine.sql(
+        f"""WITH holdout AS ({purchase_days_sql()})
+        SELECT s.frequency, count(*) AS customers, sum(s.monetary_value) AS monetary_value,
+               sum(h.value) AS value
+        FROM {summary} s JOIN holdout h ON h.customer_id = s.customer_id
+        WHERE s.frequency > 0 AND s.monetary_value > 0 AND h.purchases > 0
+        GROUP BY 1 ORDER BY 1""",
+        [start, end],
     )
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from helpers.core.config import ClvParams, Config
 from helpers.core.periods import Period
-from helpers.data import queries
+from helpers.data import queries, scores
 from helpers.models.fitting import (
     MODEL_KEYS,
     MODEL_NAMES,
@@ -18,89 +18,106 @@ from helpers.models.fitting import (
     ModelFitError,
     SpendModel,
     fit_purchase_model,
-    repeat_buyers,
     try_spend_model,
 )
 from helpers.models.prediction import (
     alive_probability,
     check_predictions,
+    expected_order_value_terms,
     expected_purchases,
     probability_of_purchase,
 )
 
 
-def auc(score: np.ndarray, positive: np.ndarray) -> float | None:
+def auc(score: np.ndarray, positive: np.ndarray, weight: np.ndarray | None = None) -> float | None:
     """Area under the ROC curve: the chance a random positive scores above a random negative
-    (ties count half); None without both classes."""
-    positives = int(positive.sum())
-    negatives = len(positive) - positives
+    (ties count half), each row counting `weight` times (once by default); None without both
+    classes."""
+    weight = np.ones(len(score)) if weight is None else np.asarray(weight, dtype=float)
+    table = pd.DataFrame(
+        {"score": score, "positive": weight * positive, "negative": weight * ~positive}
+    )
+    by_score = table.groupby("score", sort=True)[["positive", "negative"]].sum()
+    positives, negatives = by_score["positive"].sum(), by_score["negative"].sum()
     if not positives or not negatives:
         return None
-    ranks = pd.Series(score).rank(method="average").to_numpy()
-    return float(
-        (ranks[positive].sum() - positives * (positives + 1) / 2) / (positives * negatives)
-    )
+    below = by_score["negative"].cumsum() - by_score["negative"]  # negatives scored lower
+    pairs = by_score["positive"] * (below + by_score["negative"] / 2)
+    return float(pairs.sum() / (positives * negatives))
 
 
-def log_loss(probability: np.ndarray, outcome: np.ndarray) -> float:
-    """Mean negative log-likelihood of binary outcomes (probabilities clipped to 1e-12)."""
+def log_loss(
+    probability: np.ndarray, outcome: np.ndarray, weight: np.ndarray | None = None
+) -> float:
+    """Mean negative log-likelihood of binary outcomes (probabilities clipped to 1e-12), each
+    row counting `weight` times (once by default)."""
     p = np.clip(probability, 1e-12, 1 - 1e-12)
-    return float(-np.mean(np.where(outcome, np.log(p), np.log1p(-p))))
+    return float(-np.average(np.where(outcome, np.log(p), np.log1p(-p)), weights=weight))
 
 
 def holdout_validation(
     model: FittedModel,
-    calibration: pd.DataFrame,
-    actual: pd.DataFrame,
+    outcomes: pd.DataFrame,
     horizon: float,
     max_frequency: int = 7,
 ) -> tuple[pd.DataFrame, dict]:
-    """Predicted vs actual purchases in the holdout for every calibration customer.
+    """Predicted vs actual purchases in the holdout for every calibration customer, from the
+    customers grouped by calibration history and holdout purchases (`outcomes`: frequency,
+    recency, T, actual and their number, `weight`; scores.holdout_outcomes).
 
     Returns the table by number of calibration repeat purchases (capped at `max_frequency`)
     and the metrics: aggregate error in percent (None when nobody bought), per-customer MAE
     and RMSE, the log-loss of P(a purchase in the holdout) against who bought, and the AUC of
     P(alive) for buyers against non-buyers (how well it separates them)."""
     keys = ["frequency", "recency", "T"]
-    rows = calibration[keys].drop_duplicates()
+    rows = outcomes[keys].drop_duplicates()
     rows = rows.assign(
         predicted=expected_purchases(model.fitter, horizon, rows),
         p_alive=alive_probability(model.fitter, rows),
         p_purchase=probability_of_purchase(model, horizon, rows),
     )
     check_predictions(model, rows, ["predicted", "p_alive", "p_purchase"])
-    # every calibration customer's row is there: a left join is an inner one
-    per_customer = calibration[["customer_id", *keys]].merge(rows, on=keys)  # pragma: no mutate
-    per_customer["actual"] = (
-        per_customer["customer_id"].map(actual.set_index("customer_id")["purchases"]).fillna(0.0)
-    )
-    error = per_customer["predicted"] - per_customer["actual"]
-    bought = (per_customer["actual"] > 0).to_numpy()
-    predicted, observed = (
-        float(per_customer["predicted"].sum()),
-        float(per_customer["actual"].sum()),
-    )
+    grouped = outcomes.merge(rows, on=keys)  # pragma: no mutate (every history has its row)
+    weight = grouped["weight"].to_numpy(float)
+    error = grouped["predicted"] - grouped["actual"]
+    bought = (grouped["actual"] > 0).to_numpy()
+    predicted = float(weight @ grouped["predicted"])
+    observed = float(weight @ grouped["actual"])
     metrics = {
-        "customers": len(per_customer),
+        "customers": int(weight.sum()),
         "predicted_purchases": predicted,
         "actual_purchases": observed,
         "aggregate_error_pct": 100 * (predicted / observed - 1) if observed > 0 else None,
-        "mae": float(error.abs().mean()),
-        "rmse": float(np.sqrt((error**2).mean())),
-        "buyers": int(bought.sum()),
-        "expected_buyers": float(per_customer["p_purchase"].sum()),
-        "log_loss": log_loss(per_customer["p_purchase"].to_numpy(), bought),
-        "alive_auc": auc(per_customer["p_alive"].to_numpy(), bought),
+        "mae": float(np.average(error.abs(), weights=weight)),
+        "rmse": float(np.sqrt(np.average(error**2, weights=weight))),
+        "buyers": int(weight @ bought),
+        "expected_buyers": float(weight @ grouped["p_purchase"]),
+        "log_loss": log_loss(grouped["p_purchase"].to_numpy(), bought, weight),
+        "alive_auc": auc(grouped["p_alive"].to_numpy(), bought, weight),
     }
-    bucket = per_customer["frequency"].clip(upper=max_frequency).astype(int)
-    by_frequency = (
-        per_customer.groupby(bucket)[["predicted", "actual"]]
-        .mean()
-        .join(bucket.value_counts().rename("customers"))
-        .reset_index()
-        .rename(columns={"frequency": "calibration_purchases"})
+    return _by_calibration_purchases(grouped, max_frequency), metrics
+
+
+def _by_calibration_purchases(grouped: pd.DataFrame, max_frequency: int) -> pd.DataFrame:
+    """Customers and their mean predicted and actual holdout purchases by calibration repeat
+    purchases (capped at `max_frequency`)."""
+    bucket = grouped["frequency"].clip(upper=max_frequency).astype(int)
+    sums = (
+        grouped.assign(
+            calibration_purchases=bucket,
+            predicted=grouped["predicted"] * grouped["weight"],
+            actual=grouped["actual"] * grouped["weight"],
+        )
+        .groupby("calibration_purchases")[["predicted", "actual", "weight"]]
+        .sum()
     )
-    return by_frequency, metrics
+    return pd.DataFrame(
+        {
+            "predicted": sums["predicted"] / sums["weight"],
+            "actual": sums["actual"] / sums["weight"],
+            "customers": sums["weight"].astype(int),
+        }
+    ).reset_index()
 
 
 def is_trusted(error_pct: float | None, tolerance_pct: float) -> bool:
@@ -138,24 +155,19 @@ def choose_model(results: dict[str, dict], max_error_pct: float) -> str:
     return min(within, key=lambda k: (results[k]["log_loss"], error(k)))
 
 
-def spend_validation(
-    spend: SpendModel, calibration: pd.DataFrame, actual: pd.DataFrame
-) -> dict[str, float | None]:
+def spend_validation(spend: SpendModel, bought: pd.DataFrame) -> dict[str, float | None]:
     """Predicted against actual mean order value in the holdout, for calibration repeat
-    customers who bought in it: the spend model's out-of-sample check."""
-    repeat = repeat_buyers(calibration)
-    holdout_buyers = actual[actual["purchases"] > 0]
-    bought = repeat.merge(holdout_buyers, on="customer_id")  # pragma: no mutate (the only key)
-    if bought.empty:
+    customers who bought in it (`bought`, per frequency: customers and the sums of their
+    mean spend, monetary_value, and of their holdout value per purchase day, value;
+    scores.holdout_spend): the spend model's out-of-sample check."""
+    customers = int(bought["customers"].sum())
+    if not customers:
         return {"customers": 0, "predicted_mean": None, "actual_mean": None, "error_pct": None}
-    predicted = float(
-        spend.fitter.conditional_expected_average_profit(
-            bought["frequency"], bought["monetary_value"]
-        ).mean()
-    )
-    observed = float(bought["value"].mean())
+    base, slope = expected_order_value_terms(spend.fitter, bought["frequency"].to_numpy())
+    predicted = float(base @ bought["customers"] + slope @ bought["monetary_value"]) / customers
+    observed = float(bought["value"].sum()) / customers
     return {
-        "customers": len(bought),
+        "customers": customers,
         "predicted_mean": predicted,
         "actual_mean": observed,
         "error_pct": 100 * (predicted / observed - 1),
@@ -168,49 +180,67 @@ def validate_models(
     """Fit each candidate on history before the quarter, predict the quarter, compare.
 
     With several candidates and more calibration customers than `selection_customers`, the
-    candidates are compared on a seeded random sample of that many, and the chosen one is then
-    fitted and checked on everyone (its row says how many customers it was checked on).
+    candidates are compared on a sample of that many (evenly spaced in customer order), and
+    the chosen one is then fitted and checked on everyone (its row says how many customers it
+    was checked on). The customers stay in the engine.
 
     Returns the calibration-vs-holdout table of the chosen model, every candidate's metrics
-    (or its failure), the spend model's holdout check, and the calibration summary with the
-    chosen model and the spend model: the customer base and its models at the previous
-    quarter's end. ModelFitError when no candidate could be fitted."""
+    (or its failure), the spend model's holdout check, and the chosen model with the spend
+    model (or the reason it is withheld): the models of the base at the previous quarter's
+    end. ModelFitError when no candidate could be fitted."""
     params = config.clv
-    unit_days = UNIT_DAYS[params.time_unit]
-    calibration = queries.customer_summary(engine, quarter.start, unit_days)
-    actual = queries.purchase_days_between(engine, quarter.start, quarter.end)
-    horizon = (quarter.end - quarter.start).days / unit_days
+    calibration = f"calibration_{quarter.label}"
+    queries.keep_customer_summary(
+        engine, calibration, quarter.start, UNIT_DAYS[params.time_unit], origins=False
+    )
+    try:
+        return _validate(engine, calibration, params, quarter)
+    finally:
+        for table in (calibration, f"{calibration}_sample"):
+            engine.forget(table)
+
+
+def _validate(
+    engine: queries.DataEngine, calibration: str, params: ClvParams, quarter: Period
+) -> tuple[pd.DataFrame, dict[str, dict], dict, tuple]:
+    horizon = (quarter.end - quarter.start).days / UNIT_DAYS[params.time_unit]
     candidates = list(MODEL_KEYS) if params.model == "auto" else [params.model]
-    compared = calibration
-    if len(candidates) > 1 and len(calibration) > params.selection_customers:
-        compared = calibration.sample(params.selection_customers, random_state=config.seed)
+    everyone = scores.holdout_outcomes(engine, calibration, quarter.start, quarter.end)
+    compared = everyone
+    if len(candidates) > 1 and everyone["weight"].sum() > params.selection_customers:
+        sample = f"{calibration}_sample"
+        scores.keep_sample(engine, sample, calibration, params.selection_customers)
+        compared = scores.holdout_outcomes(engine, sample, quarter.start, quarter.end)
     results, fitted = {}, {}
     for key in candidates:
         try:
-            fitted[key], results[key] = _holdout_check(key, compared, actual, horizon, params)
+            fitted[key], results[key] = _holdout_check(key, compared, horizon, params)
         except ModelFitError as exc:
             results[key] = {"model": MODEL_NAMES[key], "error": exc.reason}
     chosen = choose_model(results, params.max_holdout_error_pct)
-    if compared is not calibration:
-        fitted[chosen], results[chosen] = _holdout_check(
-            chosen, calibration, actual, horizon, params
-        )
+    if compared is not everyone:
+        fitted[chosen], results[chosen] = _holdout_check(chosen, everyone, horizon, params)
     model, table = fitted[chosen]
-    spend, withheld = try_spend_model(calibration, params.spend_penalty)
-    spend_check = spend_validation(spend, calibration, actual) if spend is not None else {}
-    return table, results, spend_check, (calibration, model, spend, withheld)
+    spend, withheld = try_spend_model(
+        scores.repeat_spend(engine, calibration), params.spend_penalty
+    )
+    spend_check = (
+        spend_validation(
+            spend, scores.holdout_spend(engine, calibration, quarter.start, quarter.end)
+        )
+        if spend is not None
+        else {}
+    )
+    return table, results, spend_check, (model, spend, withheld)
 
 
 def _holdout_check(
-    key: str,
-    calibration: pd.DataFrame,
-    actual: pd.DataFrame,
-    horizon: float,
-    params: ClvParams,
+    key: str, outcomes: pd.DataFrame, horizon: float, params: ClvParams
 ) -> tuple[tuple[FittedModel, pd.DataFrame], dict]:
-    """Model `key` fitted on the calibration customers, with its holdout table and metrics."""
-    model = fit_purchase_model(calibration, key, params.purchase_penalty)
-    table, metrics = holdout_validation(model, calibration, actual, horizon)
+    """Model `key` fitted on the calibration customers of `outcomes`, with its holdout table
+    and metrics."""
+    model = fit_purchase_model(outcomes, key, params.purchase_penalty)
+    table, metrics = holdout_validation(model, outcomes, horizon)
     return (model, table), {
         "model": model.name,
         "params": model.params,

@@ -215,7 +215,7 @@ class ClvSection:
 
 
 def value_bases(
-    engine: queries.DataEngine, config: Config, periods: pd.DataFrame, key: str, calibrated
+    engine: queries.DataEngine, config: Config, periods: pd.DataFrame, key: str, calibrated: tuple
 ) -> tuple[Snapshot, pd.DataFrame, list[Finding]]:
     """The current base valued whole, the headline figures of every compared base (the
     validation fit's models, `calibrated`, are those of the base at the previous quarter's
@@ -258,16 +258,12 @@ def build_section(engine: queries.DataEngine, config: Config, periods: pd.DataFr
     """Validate on the quarter, refit to its end, value the base now, last quarter, a year ago."""
     quarter = config.period
     try:
-        validation_table, results, spend_check, calibrated = validate_models(
-            engine, config, quarter
-        )
+        validation_table, results, spend_check, models = validate_models(engine, config, quarter)
     except ModelFitError as exc:
         reason = Reason("no_purchase_model", {"reason": exc.reason})
         return ClvSection(
             withheld=reason, findings=[Finding("clv.not_available", {"reason": reason})]
         )
-    models = calibrated[1:]  # the calibration summary, a row per customer, is not needed
-    del calibrated
     key = models[0].key
     chosen = results[key]
     error = chosen["aggregate_error_pct"]
