@@ -817,3 +817,21 @@ def test_a_sample_of_customers_is_exactly_its_size_and_evenly_spaced(engine):
         gaps = np.diff(positions)
         assert gaps.min() >= np.floor(len(summary) / size)
         assert gaps.max() <= np.ceil(len(summary) / size)
+
+
+def test_the_last_position_of_each_tier_is_where_the_rank_share_passes_its_bound():
+    """Brute force over bases of 1 to 400 customers, in the same floating point as SQL."""
+    bounds = [0.1, 0.2, 0.5]
+    for customers in range(1, 401):
+        expected = [max([k for k in range(customers + 1) if k / customers <= b]) for b in bounds]
+        assert scores.last_positions(customers, bounds) == expected
+
+
+def test_tiers_of_a_base_smaller_than_ten_customers_all_fall_in_the_bottom_tiers():
+    predictions = pd.DataFrame(
+        {"customer_id": ["a", "b"], "clv": [5.0, 1.0], "p_alive": 0.5, "frequency": 1.0}
+    )
+    tiers = clv.value_tiers(scored_base(predictions)).set_index("tier")
+    assert tiers["customers"].tolist() == [0, 0, 1, 1]
+    one = clv.value_tiers(scored_base(predictions.head(1))).set_index("tier")
+    assert one["customers"].tolist() == [0, 0, 0, 1]

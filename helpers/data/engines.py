@@ -78,7 +78,7 @@ class DataEngine(ABC):
         """Drop a table `keep` or `register` made."""
 
     @abstractmethod
-    def batches(self, query: str, rows: int) -> Iterable[pa.Table]:
+    def batches(self, query: str, rows: int, params: list | None = None) -> Iterable[pa.Table]:
         """A query's result in consecutive Arrow tables of `rows` rows (the last one shorter),
         for writing a result too large to hold as one pandas table."""
 
@@ -156,8 +156,8 @@ class DuckDBEngine(DataEngine):
         if name in self.tables:
             self.tables.remove(name)
 
-    def batches(self, query: str, rows: int) -> Iterator[pa.Table]:
-        reader = self.con.sql(query).to_arrow_reader(rows)
+    def batches(self, query: str, rows: int, params: list | None = None) -> Iterator[pa.Table]:
+        reader = self.con.sql(query, params=params or None).to_arrow_reader(rows)
         yield from rechunked(reader, rows)
 
     def close(self) -> None:

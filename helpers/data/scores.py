@@ -7,7 +7,8 @@ where the customers are. Nothing here builds a pandas table with a row per custo
 (two numbers per repeat customer, what the spend model is fitted on).
 
 Customers are ranked by CLV, highest first, ties in customer order: a customer's rank share is
-that position over the number of customers (pandas' rank(method="first") / n).
+that position over the number of customers (pandas' rank(method="first") / n), and their tier
+the first of the rank-share bounds it is at or below.
 """
 
 from __future__ import annotations
@@ -142,25 +143,57 @@ def totals(engine: DataEngine, name: str, with_clv: bool) -> dict[str, float]:
     return {column: float(value) for column, value in found.iloc[0].items()}
 
 
-def _tier_sql(bounds: list[float]) -> str:
-    """The 0-based tier of each customer by rank share: the first bound it is at or below."""
-    cases = " ".join(f"WHEN rank_share <= {float(b)!r} THEN {i}" for i, b in enumerate(bounds))
-    return f"CASE {cases} ELSE {len(bounds)} END"
+def last_positions(customers: int, bounds: list[float]) -> list[int]:
+    """For each rank-share bound, the last position (from 1) whose share position / customers
+    is at or below it, in the same floating-point arithmetic as the comparison itself."""
+    found = []
+    for bound in bounds:
+        k = int(bound * customers)
+        while k < customers and (k + 1) / customers <= bound:
+            k += 1
+        while k > 0 and k / customers > bound:
+            k -= 1
+        found.append(k)
+    return found
 
 
-def _ranked(name: str) -> str:
-    return f"""(SELECT *, row_number() OVER (ORDER BY clv DESC, customer_id)::DOUBLE
-                   / count(*) OVER () AS rank_share FROM {name})"""
+def _tier_sql(engine: DataEngine, name: str, bounds: list[float]) -> tuple[str, list]:
+    """SQL for each customer's 0-based tier (the first rank-share bound its share is at or
+    below) and its parameters: the customer at each bound's last position is found once (a
+    window over CLV and ids only); a customer is in that tier or a better one when ranked at
+    or ahead of it (a higher CLV, or the same CLV and an id not after it). No window over
+    every column, no sort of every customer."""
+    (customers,) = engine.first_row(f"SELECT count(*) FROM {name}")
+    positions = last_positions(int(customers), bounds)
+    wanted = ", ".join(str(k) for k in positions if k > 0) or "0"
+    edges = engine.sql(
+        f"""SELECT position, clv, customer_id FROM (
+               SELECT clv, customer_id,
+                      row_number() OVER (ORDER BY clv DESC, customer_id) AS position
+               FROM {name})
+        WHERE position IN ({wanted})"""
+    ).set_index("position")
+    cases, params = [], []
+    for tier, k in enumerate(positions):
+        if k > 0:
+            cases.append(f"WHEN clv > ? OR (clv = ? AND customer_id <= ?) THEN {tier}")
+            clv, customer = edges.loc[k, "clv"], edges.loc[k, "customer_id"]
+            params += [float(clv), float(clv), customer]
+    if not cases:  # too few customers for any bounded tier: all in the last
+        return str(len(bounds)), []
+    return f"CASE {' '.join(cases)} ELSE {len(bounds)} END", params
 
 
 def tiers(engine: DataEngine, name: str, bounds: list[float]) -> pd.DataFrame:
     """Per CLV tier that has customers (tier: 0-based, cut at the rank-share `bounds`):
     customers, total and mean CLV, mean P(alive) and mean frequency."""
+    tier, params = _tier_sql(engine, name, bounds)
     return engine.sql(
-        f"""SELECT {_tier_sql(bounds)} AS tier, count(*) AS customers,
+        f"""SELECT {tier} AS tier, count(*) AS customers,
                sum(clv) AS clv_total, avg(clv) AS clv_mean, avg(p_alive) AS p_alive,
                avg(frequency) AS frequency
-        FROM {_ranked(name)} GROUP BY 1 ORDER BY 1"""
+        FROM {name} GROUP BY 1 ORDER BY 1""",
+        params,
     )
 
 
@@ -231,12 +264,10 @@ def batches(
     """Every customer's scores in customer order, `rows` at a time; with `tier_bounds`, each
     customer's 0-based CLV tier too (column tier)."""
     if tier_bounds is None:
-        return engine.batches(f"SELECT * FROM {name} ORDER BY customer_id", rows)
-    columns = ", ".join(engine.columns(name))
+        return engine.batches(f"SELECT * FROM {name} ORDER BY customer_id", rows, [])
+    tier, params = _tier_sql(engine, name, tier_bounds)
     return engine.batches(
-        f"""SELECT {columns}, {_tier_sql(tier_bounds)} AS tier
-        FROM {_ranked(name)} ORDER BY customer_id""",
-        rows,
+        f"SELECT *, {tier} AS tier FROM {name} ORDER BY customer_id", rows, params
     )
 
 

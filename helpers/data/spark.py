@@ -216,9 +216,9 @@ class SparkEngine(DataEngine):
         if name in self.tables:
             self.tables.remove(name)
 
-    def batches(self, query: str, rows: int) -> Iterator[pa.Table]:
+    def batches(self, query: str, rows: int, params: list | None = None) -> Iterator[pa.Table]:
         """Collected to this machine as Arrow first (Spark writes no CSV parts of our layout)."""
-        result = _as_duckdb_types(self._frame(query).toArrow())
+        result = _as_duckdb_types(self._frame(query, params).toArrow())
         yield from rechunked(result.to_batches(), rows)
 
     def close(self) -> None:
