@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from helpers.data import queries, scores
+from helpers.data import queries, rfm, scores
 from helpers.data.engines import DuckDBEngine
 from helpers.models import valuation
 from helpers.models.prediction import Horizon
@@ -122,3 +122,34 @@ def spend_outcomes_of(calibration: pd.DataFrame, actual: pd.DataFrame) -> pd.Dat
         )
         .reset_index()
     )
+
+
+def segmented(customers: pd.DataFrame, bins: int = 5, scheme=None) -> pd.DataFrame:
+    """Hand-made RFM inputs scored and segmented in an engine, as the report does."""
+    from helpers.sections import segments
+
+    engine = DuckDBEngine({"inputs": customers.assign(window_revenue=0.0)})
+    segments.segment_customers(engine, "segmented", "inputs", bins, scheme or segments.RF_MAP)
+    return rfm.per_customer(engine, "segmented")
+
+
+def migrated(previous: pd.DataFrame, current: pd.DataFrame, scheme=None):
+    """segments.migration of hand-made segments before and now, their transitions counted in
+    an engine."""
+    from helpers.sections import segments
+
+    engine = DuckDBEngine(
+        {
+            "now": current.assign(segment=current["segment"].astype(str)),
+            "before": previous.assign(segment=previous["segment"].astype(str)),
+        }
+    )
+    return segments.migration(rfm.transitions(engine, "now", "before"), scheme or segments.RF_MAP)
+
+
+def segment_table_of(scored: pd.DataFrame, scheme=None) -> pd.DataFrame:
+    """segments.segment_table of hand-made segmented customers, summed in an engine."""
+    from helpers.sections import segments
+
+    engine = DuckDBEngine({"segmented": scored.assign(segment=scored["segment"].astype(str))})
+    return segments.segment_table(rfm.segment_sums(engine, "segmented"), scheme or segments.RF_MAP)

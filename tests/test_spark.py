@@ -13,10 +13,11 @@ import yaml
 from helpers.core.config import SparkParams, load_config
 from helpers.core.errors import ReportError
 from helpers.core.periods import comparison_periods
-from helpers.data import queries, scores
+from helpers.data import queries, rfm, scores
 from helpers.data.engines import UNQUERIED, DuckDBEngine
 from helpers.data.inputs import prepare_inputs, write_clean_inputs
 from helpers.data.spark import SparkEngine, connect_server, to_spark_sql
+from helpers.sections import segments
 from tests.conftest import PROJECT
 
 pytestmark = pytest.mark.slow  # a Spark session starts in a few seconds, not milliseconds
@@ -57,7 +58,10 @@ QUERIES = {
     "cohort_activity_by_quarter": lambda e, p: queries.cohort_activity(e, "quarter", END),
     "cohort_activity_by_month": lambda e, p: queries.cohort_activity(e, "month", END),
     "second_orders": lambda e, p: queries.second_orders(e, END),
-    "rfm_inputs": lambda e, p: queries.rfm_inputs(e, END, START),
+    "rfm_inputs_sql": lambda e, p: e.sql(
+        f"{queries.rfm_inputs_sql(e, END, START)[0]} ORDER BY 1",
+        queries.rfm_inputs_sql(e, END, START)[1],
+    ),
     "member_repurchase": lambda e, p: queries.member_repurchase(e, p),
     "marketing_by_period": lambda e, p: queries.marketing_by_period(e, p, ["channel"]),
     "marketing_weekly": lambda e, p: queries.marketing_weekly(e, END),
@@ -130,6 +134,46 @@ SCORES = {
     "purchases_by_frequency": lambda e: scores.purchases_by_frequency(e, "scored"),
     "batches": lambda e: whole(scores.batches(e, "scored", 1000, [0.1, 0.2, 0.5])),
 }
+
+
+@pytest.fixture(scope="module")
+def segmented_both(both):
+    """The same customers segmented in each engine, by both schemes."""
+    for engine in both[:2]:
+        rfm.keep_inputs(engine, "rfm_now", END, START)
+        rfm.keep_inputs(engine, "rfm_before", START, START - BEFORE)
+        for name, grid in (("rf", segments.GRID), ("matrix", None)):
+            rfm.keep_segments(engine, f"{name}_now", "rfm_now", 5, grid)
+            rfm.keep_segments(engine, f"{name}_before", "rfm_before", 5, grid)
+    return both[:2]
+
+
+RFM = {
+    "keep_inputs": lambda e: rfm.per_customer(e, "rfm_now"),
+    "keep_segments": lambda e: rfm.per_customer(e, "rf_now"),
+    "keep_segments (value matrix)": lambda e: rfm.per_customer(e, "matrix_now"),
+    "segment_sums": lambda e: rfm.segment_sums(e, "rf_now"),
+    "transitions": lambda e: rfm.transitions(e, "matrix_now", "matrix_before"),
+    "batches": lambda e: whole(rfm.batches(e, "rf_now", 1000)),
+    "per_customer": lambda e: rfm.per_customer(e, "rf_before"),
+}
+
+
+def test_every_rfm_function_is_in_the_parity_check():
+    public = {
+        name
+        for name, value in vars(rfm).items()
+        if callable(value) and not name.startswith("_") and value.__module__ == rfm.__name__
+    }
+    assert public == {name.split(" ")[0] for name in RFM}
+
+
+@pytest.mark.parametrize("name", RFM)
+def test_spark_segments_what_duckdb_segments(segmented_both, name):
+    duck, spark = segmented_both
+    expected, got = RFM[name](duck), RFM[name](spark)
+    assert len(expected) > 0, "a parity check over nothing proves nothing"
+    pd.testing.assert_frame_equal(got, expected, rtol=1e-12, check_dtype=False)
 
 
 def test_every_scores_function_is_in_the_parity_check():

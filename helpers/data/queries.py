@@ -273,22 +273,23 @@ def second_orders(engine: DataEngine, end: pd.Timestamp) -> pd.DataFrame:
     )
 
 
-def rfm_inputs(engine: DataEngine, end: pd.Timestamp, window_start: pd.Timestamp) -> pd.DataFrame:
-    """Per customer with an order before `end`: days since the last order (at `end`), orders,
-    net revenue to date, net revenue since `window_start`, and member flag (if known)."""
+def rfm_inputs_sql(
+    engine: DataEngine, end: pd.Timestamp, window_start: pd.Timestamp
+) -> tuple[str, list]:
+    """SQL (and its parameters) for every customer with an order before `end`: days since the
+    last order (at `end`), orders, net revenue to date, net revenue since `window_start`, and
+    member flag (NULL when orders carry none); unordered."""
     found = "is_member" in engine.columns("orders")
     member = "bool_or(is_member)" if found else "NULL"  # pragma: no mutate (SQL case)
-    return engine.sql(
-        f"""
+    query = f"""
         SELECT customer_id,
                date_diff('day', max(order_ts)::DATE, CAST(? AS DATE))::DOUBLE AS recency_days,
                count(*)::DOUBLE AS orders,
                sum(net_revenue)::DOUBLE AS revenue,
                coalesce(sum(net_revenue) FILTER (WHERE order_ts >= ?), 0)::DOUBLE AS window_revenue,
                {member} AS is_member
-        FROM orders WHERE order_ts < ? GROUP BY 1 ORDER BY 1""",
-        [end, window_start, end],
-    )
+        FROM orders WHERE order_ts < ? GROUP BY 1"""
+    return query, [end, window_start, end]
 
 
 def member_repurchase(engine: DataEngine, periods: pd.DataFrame) -> pd.DataFrame:

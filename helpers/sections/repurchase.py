@@ -11,19 +11,26 @@ RFM scores and segments: helpers.sections.segments.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from helpers.core.config import Config
 from helpers.core.errors import Reason
 from helpers.core.periods import Quarter
-from helpers.data import queries
+from helpers.data import queries, rfm
 from helpers.models.significance import two_proportion_ztest
 from helpers.sections.findings import Finding
 from helpers.sections.kpis import BASE_PERIOD, comparison_bases, kpi_record, mark_material
-from helpers.sections.segments import SEGMENTATIONS, migration, rfm_segments, segment_table
+from helpers.sections.segments import (
+    SEGMENTATIONS,
+    migration,
+    segment_customers,
+    segment_table,
+)
 
 
 def add_rates(counts: pd.DataFrame) -> pd.DataFrame:
@@ -159,7 +166,7 @@ class RepurchaseSection:
     second_days: pd.Series
     second_shares: pd.DataFrame
     second_by_channel: pd.DataFrame | None
-    scored: pd.DataFrame
+    engine: queries.DataEngine  # holding every customer's segment (SEGMENTED)
     segmentation: str
     segments: pd.DataFrame
     transitions: pd.DataFrame
@@ -167,6 +174,16 @@ class RepurchaseSection:
     members: pd.DataFrame | None
     findings: list[Finding]
     kpis: dict[str, dict]
+
+
+SEGMENTED = "customer_segments"  # the engine's table of every customer's RFM segment now
+SEGMENTED_BEFORE = "customer_segments_before"  # and at the previous quarter's end
+EXPORT_ROWS = 100_000  # customers fetched from the engine at a time for the CRM table
+
+
+def customer_export(section: RepurchaseSection) -> Iterable[pa.Table]:
+    """The CRM table, a part at a time: every customer's RFM inputs, scores and segment."""
+    return rfm.batches(section.engine, SEGMENTED, EXPORT_ROWS)
 
 
 def segmentation(config: Config) -> str:
@@ -197,11 +214,15 @@ def build_section(
     second = queries.second_orders(engine, end)
     shares, by_channel = second_order_summary(second, end, params.second_order_windows)
     scheme = SEGMENTATIONS[segmentation(config)]
-    current = rfm_segments(queries.rfm_inputs(engine, end, quarter.start), params.rfm_bins, scheme)
-    previous = rfm_segments(
-        queries.rfm_inputs(engine, quarter.start, quarter.previous.start), params.rfm_bins, scheme
-    )
-    transitions, flows = migration(previous, current, scheme)
+    for name, (at, since) in {
+        SEGMENTED: (end, quarter.start),
+        SEGMENTED_BEFORE: (quarter.start, quarter.previous.start),
+    }.items():
+        rfm.keep_inputs(engine, f"{name}_inputs", at, since)
+        segment_customers(engine, name, f"{name}_inputs", params.rfm_bins, scheme)
+        engine.forget(f"{name}_inputs")
+    transitions, flows = migration(rfm.transitions(engine, SEGMENTED, SEGMENTED_BEFORE), scheme)
+    engine.forget(SEGMENTED_BEFORE)
     members = (
         member_comparison(queries.member_repurchase(engine, periods), config.significance_level)
         if "is_member" in engine.columns("orders")
@@ -220,9 +241,9 @@ def build_section(
         second_days=second["days_to_second"].dropna(),
         second_shares=shares,
         second_by_channel=by_channel,
-        scored=current,
+        engine=engine,
         segmentation=scheme.name,
-        segments=segment_table(current),
+        segments=segment_table(rfm.segment_sums(engine, SEGMENTED), scheme),
         transitions=transitions,
         flows=flows,
         members=members,

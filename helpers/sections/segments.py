@@ -10,8 +10,9 @@ development (R high), retention (F high) or win-back (neither).
 
 RFM scores (1 = worst, `bins` = best) are percentile ranks with ties sharing the lowest rank, so
 equal values get equal scores: recency by days since the last order (fewer is better),
-frequency by orders, monetary by net revenue to date. Segments follow the widely used R x F
-segment map (scores rescaled to 1-5), with "Lost" split from Hibernating at R = 1:
+frequency by orders, monetary by net revenue to date (computed in the engine: data.rfm).
+Segments follow the widely used R x F segment map (scores rescaled to 1-5), with "Lost" split
+from Hibernating at R = 1:
 
     R\\F   1             2             3              4              5
     5    New           Potential     Potential      Champions      Champions
@@ -27,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from helpers.data import queries, rfm
 
 SEGMENTS = [
     "Champions",
@@ -91,74 +94,40 @@ _GRID = {  # (R, F) on 1-5 -> segment
 }
 
 
-_GRID_ARRAY = np.full((6, 6), None, dtype=object)
-for (_r, _f), _name in _GRID.items():
-    _GRID_ARRAY[_r, _f] = _name
+GRID = pd.DataFrame([(r, f, name) for (r, f), name in _GRID.items()], columns=["r", "f", "segment"])
 
 
-def score(values: pd.Series, bins: int, higher_is_better: bool = True) -> pd.Series:
-    """Score 1..bins from the percentile rank; ties share the lowest rank, so equal values get
-    equal scores."""
-    ranked = (values if higher_is_better else -values).rank(method="min") / len(values)
-    return np.ceil(ranked * bins).astype(int)  # ranked is in (0, 1]: scores 1..bins
+def segment_customers(
+    engine: queries.DataEngine, name: str, inputs: str, bins: int, scheme: Segmentation
+) -> None:
+    """Score and segment every customer of the engine's RFM `inputs` (rfm.keep_inputs), kept
+    as table `name` with r_score, f_score, m_score and segment (see the module's docstring)."""
+    rfm.keep_segments(engine, name, inputs, bins, GRID if scheme is RF_MAP else None)
 
 
-def value_matrix(customers: pd.DataFrame) -> np.ndarray:
-    """The rfm8 segment of each customer: R, F and M high or low against their means."""
-    recent = customers["recency_days"] < customers["recency_days"].mean()
-    frequent = customers["orders"] > customers["orders"].mean()
-    importance = np.where(
-        customers["revenue"] > customers["revenue"].mean(), "important", "general"
-    )
-    kind = np.select(
-        [recent & frequent, recent, frequent], ["value", "development", "retention"], "winback"
-    )
-    return np.char.add(np.char.add(importance.astype(str), "_"), kind.astype(str))
-
-
-def rfm_segments(
-    customers: pd.DataFrame, bins: int = 5, scheme: Segmentation = RF_MAP
-) -> pd.DataFrame:
-    """Add r_score, f_score, m_score and the named segment to per-customer RFM inputs
-    (recency_days, orders, revenue)."""
-    r = score(customers["recency_days"], bins, higher_is_better=False)
-    f = score(customers["orders"], bins)
-    if scheme is VALUE_MATRIX:
-        segment = value_matrix(customers)
-    else:
-        r5, f5 = (np.ceil(s * 5 / bins).astype(int) for s in (r, f))
-        segment = _GRID_ARRAY[r5, f5]
-    return customers.assign(
-        r_score=r,
-        f_score=f,
-        m_score=score(customers["revenue"], bins),
-        segment=pd.Categorical(segment, categories=scheme.segments, ordered=True),
-    )
-
-
-def segment_table(scored: pd.DataFrame) -> pd.DataFrame:
-    """Per segment: customers and their share, share of the window's (quarter's) revenue,
-    lifetime average order value, mean days since the last order."""
-    table = scored.groupby("segment", observed=False).agg(
-        customers=("customer_id", "size"),
-        orders=("orders", "sum"),
-        revenue=("revenue", "sum"),
-        window_revenue=("window_revenue", "sum"),
-        recency_days=("recency_days", "mean"),
-    )
+def segment_table(sums: pd.DataFrame, scheme: Segmentation = RF_MAP) -> pd.DataFrame:
+    """Per segment of the scheme, empty ones included (from rfm.segment_sums): customers and
+    their share, share of the window's (quarter's) revenue, lifetime average order value,
+    mean days since the last order."""
+    table = sums.set_index("segment").reindex(list(scheme.segments))
+    counted = ["customers", "orders", "revenue", "window_revenue"]
+    table[counted] = table[counted].fillna(0)
+    table["customers"] = table["customers"].astype(int)
     table["customer_share"] = table["customers"] / table["customers"].sum()
     table["revenue_share"] = table["window_revenue"] / table["window_revenue"].sum()
     table["aov"] = table["revenue"] / table["orders"].replace(0, np.nan)
-    return table.reset_index()
+    return table.rename_axis("segment").reset_index()
 
 
 FLOWS = ["New", "Moved up", "Stayed", "Moved down", "Lapsed"]
 
 
 def migration(
-    previous: pd.DataFrame, current: pd.DataFrame, scheme: Segmentation = RF_MAP
+    transitions: pd.DataFrame, scheme: Segmentation = RF_MAP
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """How customers moved between segments from the previous quarter's end to this one's.
+    """How customers moved between segments from the previous quarter's end to this one's,
+    from their counts and window revenue by segment before (None when new) and now
+    (rfm.transitions).
 
     Returns the transition counts (rows: previous segment, plus "New this quarter"; columns:
     current segment) and the flows (new, moved up, stayed, moved down, lapsed = into one of
@@ -166,24 +135,21 @@ def migration(
     this quarter's revenue.
     """
     segments, lapsed = list(scheme.segments), scheme.lapsed
-    merged = current[["customer_id", "segment", "window_revenue"]].merge(
-        previous[["customer_id", "segment"]], on="customer_id", how="left", suffixes=("", "_before")
-    )
-    before = (
-        merged["segment_before"]
-        .astype(object)
-        .where(merged["segment_before"].notna(), NEW_THIS_QUARTER)
-    )
-    matrix = pd.crosstab(
-        pd.Categorical(before, [NEW_THIS_QUARTER, *segments]), merged["segment"], dropna=False
+    before = transitions["before"].where(transitions["before"].notna(), NEW_THIS_QUARTER)
+    matrix = (
+        transitions.assign(before=before)
+        .pivot_table(index="before", columns="now", values="customers", aggfunc="sum")
+        .reindex(index=[NEW_THIS_QUARTER, *segments], columns=segments)
+        .fillna(0)
+        .astype(int)
     )
     matrix.index.name, matrix.columns.name = "previous segment", "segment now"
-    rank_now = merged["segment"].cat.codes
-    rank_before = pd.Categorical(merged["segment_before"], segments, ordered=True).codes
+    rank_now = pd.Categorical(transitions["now"], segments, ordered=True).codes
+    rank_before = pd.Categorical(transitions["before"], segments, ordered=True).codes
     flow = np.select(
         [
-            merged["segment_before"].isna(),
-            merged["segment"].isin(lapsed) & ~merged["segment_before"].isin(lapsed),
+            transitions["before"].isna(),
+            transitions["now"].isin(lapsed) & ~transitions["before"].isin(lapsed),
             rank_now < rank_before,
             rank_now == rank_before,
         ],
@@ -191,10 +157,11 @@ def migration(
         "Moved down",
     )
     flows = (
-        merged.assign(flow=flow)
-        .groupby("flow")
-        .agg(customers=("customer_id", "size"), revenue=("window_revenue", "sum"))
+        transitions.assign(flow=flow)
+        .groupby("flow")[["customers", "revenue"]]
+        .sum()
         .reindex(FLOWS, fill_value=0)
+        .rename_axis("flow")
         .reset_index()
     )
     return matrix, flows
