@@ -159,39 +159,38 @@ RFM = {
 }
 
 
-def test_every_rfm_function_is_in_the_parity_check():
-    public = {
+def public_functions(module) -> set[str]:
+    return {
         name
-        for name, value in vars(rfm).items()
-        if callable(value) and not name.startswith("_") and value.__module__ == rfm.__name__
+        for name, value in vars(module).items()
+        if callable(value) and not name.startswith("_") and value.__module__ == module.__name__
     }
-    assert public == {name.split(" ")[0] for name in RFM}
+
+
+def assert_same_tables(engines, read) -> None:
+    duck, spark = engines
+    expected, got = read(duck), read(spark)
+    assert len(expected) > 0, "a parity check over nothing proves nothing"
+    pd.testing.assert_frame_equal(got, expected, rtol=1e-12, check_dtype=False)
+
+
+def test_every_rfm_function_is_in_the_parity_check():
+    assert public_functions(rfm) == {name.split(" ")[0] for name in RFM}
 
 
 @pytest.mark.parametrize("name", RFM)
 def test_spark_segments_what_duckdb_segments(segmented_both, name):
-    duck, spark = segmented_both
-    expected, got = RFM[name](duck), RFM[name](spark)
-    assert len(expected) > 0, "a parity check over nothing proves nothing"
-    pd.testing.assert_frame_equal(got, expected, rtol=1e-12, check_dtype=False)
+    assert_same_tables(segmented_both, RFM[name])
 
 
 def test_every_scores_function_is_in_the_parity_check():
-    public = {
-        name
-        for name, value in vars(scores).items()
-        if callable(value) and not name.startswith("_") and value.__module__ == scores.__name__
-    }
     # keep_scores and release: what the others read; last_positions: arithmetic, no SQL
-    assert public - {"keep_scores", "release", "last_positions"} == set(SCORES)
+    assert public_functions(scores) - {"keep_scores", "release", "last_positions"} == set(SCORES)
 
 
 @pytest.mark.parametrize("name", SCORES)
 def test_spark_scores_what_duckdb_scores(scored_both, name):
-    duck, spark = scored_both
-    expected, got = SCORES[name](duck), SCORES[name](spark)
-    assert len(expected) > 0, "a parity check over nothing proves nothing"
-    pd.testing.assert_frame_equal(got, expected, rtol=1e-12, check_dtype=False)
+    assert_same_tables(scored_both, SCORES[name])
 
 
 def test_released_scores_leave_nothing_behind(both):
@@ -207,11 +206,7 @@ def test_released_scores_leave_nothing_behind(both):
 
 
 def test_every_query_function_is_in_the_parity_check():
-    public = {
-        name
-        for name, value in vars(queries).items()
-        if callable(value) and not name.startswith("_") and value.__module__ == queries.__name__
-    }
+    public = public_functions(queries)
     covered = {name.removesuffix("_by_quarter").removesuffix("_by_month") for name in QUERIES}
     assert public - {"sums_by_period"} == covered  # sums_by_period: via traffic_, marketing_
 

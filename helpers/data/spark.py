@@ -202,9 +202,10 @@ class SparkEngine(DataEngine):
         self._from_pandas(frame).createOrReplaceTempView(name)
 
     def keep(self, name: str, query: str, params: list | None = None, stored: bool = True) -> None:
+        """Views are cached too: Spark's cache spills to disk, and without it every read
+        plans and runs the view's query again (several seconds a query)."""
         self.forget(name)
-        frame = self._frame(query, params)
-        (frame.cache() if stored else frame).createOrReplaceTempView(name)
+        self._frame(query, params).cache().createOrReplaceTempView(name)
         self.tables.append(name)
 
     def forget(self, name: str) -> None:
