@@ -2,11 +2,12 @@
 that SQL would otherwise misread."""
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from helpers.core.periods import Quarter, comparison_periods
 from helpers.data import queries
-from helpers.data.engines import UNQUERIED, DuckDBEngine
+from helpers.data.engines import UNQUERIED, DuckDBEngine, rechunked
 
 ORDERS = pd.DataFrame(
     {
@@ -249,3 +250,31 @@ def test_order_lines_and_days_without_categories_or_costs():
         queries.basket_pairs(
             DuckDBEngine({"orders": orders}), periods["start"][0], periods["end"][0], "brand", 1
         )
+
+
+def test_batches_come_in_parts_of_the_size_asked_for_and_an_empty_result_keeps_its_columns():
+    engine = DuckDBEngine({"t": pd.DataFrame({"a": range(7)})})
+    parts = list(engine.batches("SELECT * FROM t WHERE a >= ? ORDER BY a", 3, [0]))
+    assert [p.num_rows for p in parts] == [3, 3, 1]
+    assert pa.concat_tables(parts).column("a").to_pylist() == list(range(7))
+    empty = list(engine.batches("SELECT * FROM t WHERE a > 9", 3))
+    assert [p.num_rows for p in empty] == [0] and empty[0].column_names == ["a"]
+    batch = pa.record_batch({"a": list(range(7))})
+    assert [t.num_rows for t in rechunked([batch, batch.slice(0, 3)], 4)] == [4, 4, 2]
+    assert [t.num_rows for t in rechunked([batch], 7)] == [7]
+    assert [t.num_rows for t in rechunked([batch.slice(0, 0)], 4)] == [0]
+    assert list(rechunked([], 4)) == []
+
+
+def test_kept_tables_and_views_join_the_engine_and_leave_it():
+    engine = DuckDBEngine({"t": pd.DataFrame({"a": [1.0, 2.0]})})
+    engine.keep("stored", "SELECT sum(a) AS total FROM t WHERE a > ?", [1.0])
+    engine.keep("viewed", "SELECT a * 2 AS twice FROM t", stored=False)
+    assert engine.first_row("SELECT total FROM stored") == (2.0,)
+    assert engine.columns("viewed") == ["twice"]
+    engine.keep("stored", "SELECT 5.0 AS total")  # replaced
+    assert engine.first_row("SELECT total FROM stored") == (5.0,)
+    for name in ("stored", "viewed"):
+        engine.forget(name)
+        assert not engine.has(name)
+    engine.forget("never_kept")  # nothing to drop: no error

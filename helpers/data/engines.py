@@ -158,28 +158,32 @@ class DuckDBEngine(DataEngine):
 
     def batches(self, query: str, rows: int, params: list | None = None) -> Iterator[pa.Table]:
         reader = self.con.sql(query, params=params or None).to_arrow_reader(rows)
-        yield from rechunked(reader, rows)
+        yield from rechunked(reader, rows, reader.schema)
 
     def close(self) -> None:
         self.con.close()
 
 
-def rechunked(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
+def rechunked(
+    batches: Iterable[pa.RecordBatch], rows: int, schema: pa.Schema | None = None
+) -> Iterator[pa.Table]:
     """Arrow tables of exactly `rows` rows, the last one shorter, from batches of any size;
-    one empty table when every batch is empty."""
+    one empty table when there are no rows (its columns those of the batches, or `schema`
+    when there is no batch at all; nothing without either)."""
     pending: list[pa.RecordBatch] = []
-    held, given = 0, 0
+    held, given = 0, False
     for batch in batches:
+        schema = batch.schema
         pending.append(batch)
         held += batch.num_rows
         while held >= rows:
-            table = pa.Table.from_batches(pending)
+            table = pa.Table.from_batches(pending, schema=schema)
             yield table.slice(0, rows)
-            given += 1
+            given = True
             rest = table.slice(rows)
-            pending, held = rest.to_batches() or [batch.slice(0, 0)], rest.num_rows
-    if held or (pending and not given):
-        yield pa.Table.from_batches(pending)
+            pending, held = rest.to_batches(), rest.num_rows
+    if schema is not None and (held or not given):
+        yield pa.Table.from_batches(pending, schema=schema)
 
 
 def open_engine(

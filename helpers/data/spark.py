@@ -220,7 +220,7 @@ class SparkEngine(DataEngine):
     def batches(self, query: str, rows: int, params: list | None = None) -> Iterator[pa.Table]:
         """Collected to this machine as Arrow first (Spark writes no CSV parts of our layout)."""
         result = _as_duckdb_types(self._frame(query, params).toArrow())
-        yield from rechunked(result.to_batches(), rows)
+        yield from rechunked(result.to_batches(), rows, result.schema)
 
     def close(self) -> None:
         """Drop this engine's views and uncache its tables; end its session on a Connect
