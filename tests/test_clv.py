@@ -386,7 +386,7 @@ def test_choice_needs_tolerance_and_a_p_alive_that_separates():
 def scored_base(table: pd.DataFrame) -> SimpleNamespace:
     """A snapshot-like scored base: `table`'s customers as the engine's scores."""
     engine = DuckDBEngine({"scores": table})
-    return SimpleNamespace(engine=engine, scores="scores")
+    return SimpleNamespace(engine=engine, table="scores")
 
 
 def test_value_tiers_and_shares():

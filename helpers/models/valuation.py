@@ -41,7 +41,7 @@ BASE_FIGURES = [
 @dataclass
 class Snapshot:
     """The customer base valued at one quarter's end. Every customer's scores stay in the
-    engine, as table `scores` (helpers.data.scores); `histories` holds the predictions of
+    engine, as `table` (helpers.data.scores); `histories` holds the predictions of
     their distinct histories with their customers (`weight`). Without a sound spend model,
     `spend` is None, the scores carry no CLV and `spend_withheld` says why."""
 
@@ -50,7 +50,7 @@ class Snapshot:
     spend: SpendModel | None
     spend_withheld: Reason | None
     engine: queries.DataEngine
-    scores: str
+    table: str
     histories: pd.DataFrame
     margin_rate: float | None
     standard_errors: dict[str, float] | None  # of the CLV figures, None when unavailable
@@ -63,11 +63,11 @@ class Snapshot:
     @property
     def predictions(self) -> pd.DataFrame:
         """Every customer's scores as one pandas table (small bases: tests, exploring)."""
-        return scores.per_customer(self.engine, self.scores)
+        return scores.per_customer(self.engine, self.table)
 
     def release(self) -> None:
         """Drop the scores and customer summary from the engine (a base no longer shown)."""
-        scores.release(self.engine, self.scores, summary_table(self.quarter))
+        scores.release(self.engine, self.table, summary_table(self.quarter))
 
 
 def margin_rates(
@@ -154,19 +154,24 @@ def score_base(
     predicted = history_predictions(model, histories, horizon)
     terms = None if spend is None else spend_terms(spend, histories["frequency"], margin)
     scores.keep_scores(engine, name, summary, predicted, terms)
-    errors = None if spend is None else _clv_errors(engine, name, model, spend, horizon, margin)
-    return predicted.assign(weight=histories["weight"].to_numpy()), errors
+    predicted = predicted.assign(weight=histories["weight"].to_numpy())
+    errors = (
+        None if spend is None else _clv_errors(engine, name, predicted, models, horizon, margin)
+    )
+    return predicted, errors
 
 
 def _clv_errors(
     engine: queries.DataEngine,
     name: str,
-    model: FittedModel,
-    spend: SpendModel,
+    histories: pd.DataFrame,
+    models: tuple[FittedModel, SpendModel],
     horizon: Horizon,
     margin: float | None,
 ) -> dict[str, float] | None:
-    """The standard errors of the CLV figures of scored base `name`, or None."""
+    """The standard errors of the CLV figures of scored base `name` (its `histories` with
+    their customers), or None."""
+    model, spend = models
     found = headline_standard_errors(
         model,
         spend,
@@ -178,10 +183,9 @@ def _clv_errors(
         return None
     clv_se, revenue_se = found
     clv_se *= margin if margin is not None else 1.0
-    (customers,) = engine.first_row(f"SELECT count(*) FROM {name}")  # pragma: no mutate (SQL case)
     return {
         "clv_total": clv_se,
-        "clv_mean": clv_se / customers,
+        "clv_mean": clv_se / histories["weight"].sum(),
         "expected_revenue_next_quarter": revenue_se,
     }
 
@@ -191,7 +195,7 @@ def base_summary(
 ) -> dict[str, float | None]:
     """Headline figures of a valued customer base, with the standard errors of its CLV
     figures (keys ending in _se)."""
-    found = scores.totals(engine, snapshot.scores, snapshot.has_clv)
+    found = scores.totals(engine, snapshot.table, snapshot.has_clv)
     year_before = quarter.end - pd.DateOffset(months=12)
     figures = {
         "customers": found["customers"],

@@ -49,7 +49,7 @@ def value_tiers(snapshot: Snapshot) -> pd.DataFrame:
     """Per CLV tier (top 10%, next 10%, middle 30%, bottom 50% by CLV rank): customers, total
     and mean CLV, mean P(alive) and frequency and share of all value (NaN when the total is not
     positive: shares of a non-positive total mean nothing). Every tier has a row."""
-    found = scores.tiers(snapshot.engine, snapshot.scores, TIER_BOUNDS).set_index("tier")
+    found = scores.tiers(snapshot.engine, snapshot.table, TIER_BOUNDS).set_index("tier")
     table = found.reindex(range(len(TIERS)))
     table["customers"] = table["customers"].fillna(0).astype(int)
     table["clv_total"] = table["clv_total"].fillna(0.0)
@@ -60,7 +60,7 @@ def value_tiers(snapshot: Snapshot) -> pd.DataFrame:
 
 def clv_by(snapshot: Snapshot, column: str) -> pd.DataFrame:
     """Customers, mean and total CLV, mean P(alive) per known value of `column`."""
-    return scores.clv_by(snapshot.engine, snapshot.scores, column)
+    return scores.clv_by(snapshot.engine, snapshot.table, column)
 
 
 def weighted_quantile(values: pd.Series, weights: pd.Series, q: float) -> float:
@@ -283,7 +283,7 @@ def build_section(engine: queries.DataEngine, config: Config, periods: pd.DataFr
     }
     histories = current.histories
     tiers = value_tiers(current) if current.has_clv else None
-    has_channel = scores.has_values(engine, current.scores, "acquisition_channel")
+    has_channel = scores.has_values(engine, current.table, "acquisition_channel")
     by_channel = channel_values(current, quarter) if has_channel and current.has_clv else None
     typical_age = weighted_quantile(histories["T"], histories["weight"], 0.5)
     max_f = int(min(weighted_quantile(histories["frequency"], histories["weight"], 0.99), 30))
@@ -301,7 +301,7 @@ def build_section(engine: queries.DataEngine, config: Config, periods: pd.DataFr
         tiers=tiers,
         by_channel=by_channel,
         by_cohort=clv_by(current, "first_quarter") if current.has_clv else None,
-        clv_sample=scores.clv_values(engine, current.scores, CHART_CUSTOMERS)
+        clv_sample=scores.clv_values(engine, current.table, CHART_CUSTOMERS)
         if current.has_clv
         else None,
         alive=alive_matrix(current.model, typical_age, max_f),
@@ -331,7 +331,7 @@ def channel_values(snapshot: Snapshot, quarter: Period) -> pd.DataFrame:
     many, their mean CLV and the mean value of their first purchase day, both in the CLV's
     basis (margin when known): what marketing ROI sets against CAC."""
     labels = [q.label for q in quarter.quarters]
-    cohort = scores.new_by_channel(snapshot.engine, snapshot.scores, labels)
+    cohort = scores.new_by_channel(snapshot.engine, snapshot.table, labels)
     margin = snapshot.margin_rate
     cohort["new_first_value_mean"] *= margin if margin is not None else 1.0
     table = clv_by(snapshot, "acquisition_channel")
@@ -343,7 +343,7 @@ def customer_export(section: ClvSection) -> Iterator[pa.Table]:
     and value tier (clv_tier), in customer order."""
     current = section.current
     bounds = TIER_BOUNDS if current.has_clv else None
-    for part in scores.batches(current.engine, current.scores, EXPORT_ROWS, bounds):
+    for part in scores.batches(current.engine, current.table, EXPORT_ROWS, bounds):
         if bounds is None:
             yield part
             continue
