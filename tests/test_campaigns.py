@@ -52,7 +52,6 @@ def test_daily_averages_uplift_a_year_before_and_pulled_forward():
     daily = campaigns.queries.daily_sales(
         engine, pd.Timestamp("2024-10-01"), pd.Timestamp("2025-12-01")
     )
-    daily["date"] = pd.to_datetime(daily["date"])
     now = campaigns.daily_averages(daily, SALE, 2025, [SALE, OTHER]).set_index("phase")
     assert now.loc["baseline", "days"] == 24  # Oct 10-13 are Other's window
     assert now.loc["baseline", "net_revenue"] == pytest.approx(10.0)
@@ -110,7 +109,6 @@ def test_every_column_of_a_phase_and_what_the_section_assembles():
     daily = campaigns.queries.daily_sales(
         engine, pd.Timestamp("2024-10-01"), pd.Timestamp("2025-12-01")
     )
-    daily["date"] = pd.to_datetime(daily["date"])
     now = campaigns.daily_averages(daily, SALE, 2025, [SALE, OTHER]).set_index("phase")
     assert now.loc["peak", "roas"] == 3.0 and now.loc["peak", "spend"] == 50.0
     assert now.loc["after", "orders"] == pytest.approx(0.5)  # one order over two days
@@ -144,3 +142,114 @@ def test_nothing_is_pulled_forward_when_the_days_after_sell_as_usual():
     assert campaigns.campaign_finding("x", table).figures["pulled_forward"] is None
     short = campaigns.campaign_finding("x", table.assign(net_revenue=[10.0, 20.0, 100.0, 9.5]))
     assert short.figures["pulled_forward"] == pytest.approx(1.5)  # 0.5 a day over three days
+
+
+def test_windows_at_the_quarters_edges_and_the_days_read():
+    """A peak starting on the quarter's first day is in it, one starting on the next
+    quarter's first day is not, and one running past the quarter's end counts by its first
+    day. The section reads daily sales from last year's baseline to this year's last day."""
+    edge = CampaignWindow(
+        name="Edge", warm_up=("09-20", "09-29"), peak=("09-30", "10-01"), after=("10-02", "10-03")
+    )
+    start = CampaignWindow(
+        name="Start", warm_up=("06-25", "06-30"), peak=("07-01", "07-01"), after=("07-02", "07-02")
+    )
+    late = CampaignWindow(
+        name="Late", warm_up=("09-28", "09-30"), peak=("10-01", "10-01"), after=("10-02", "10-02")
+    )
+    config = load_config(PROJECT / "params", "2025Q3", []).model_copy(
+        update={"campaigns": [edge, start, late]}
+    )
+    engine = DuckDBEngine({"orders": ORDERS})
+    periods = comparison_periods(Quarter.parse("2025Q3"))
+    read = []
+    real = campaigns.queries.daily_sales
+
+    def recorded(engine, first, end):
+        read.append((first, end))
+        return real(engine, first, end)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(campaigns.queries, "daily_sales", recorded)
+        section = campaigns.build_section(engine, config, periods)
+    assert list(section.windows) == ["Edge", "Start"]
+    # Start's 2024 baseline (from 2024-05-28) to Edge's last day plus one
+    assert read == [(pd.Timestamp("2024-05-28"), pd.Timestamp("2025-10-04"))]
+    nothing = campaigns.build_section(
+        engine, config.model_copy(update={"campaigns": [late]}), periods
+    )
+    assert nothing.windows == {} and [f.kind for f in nothing.findings] == ["campaigns.none"]
+
+
+def test_last_years_baseline_is_read_whole():
+    """2024's baseline days sold 5 a day: the year-before column of the baseline says so."""
+    baseline_2024 = {d.strftime("%m-%d"): 5.0 for d in pd.date_range("2024-10-04", "2024-10-31")}
+    orders = pd.concat(
+        [ORDERS, _orders(2024, baseline_2024).assign(order_id=lambda d: "b" + d["order_id"])]
+    )
+    config = load_config(PROJECT / "params", "2025Q4", []).model_copy(
+        update={"campaigns": [SALE, OTHER]}
+    )
+    engine = DuckDBEngine({"orders": orders})
+    section = campaigns.build_section(engine, config, comparison_periods(Quarter.parse("2025Q4")))
+    table = section.windows["Sale"].set_index("phase")
+    assert table.loc["baseline", "year_before"] == pytest.approx(5.0)
+
+
+def test_baseline_days_are_left_out_for_every_other_window_in_any_order():
+    engine = DuckDBEngine({"orders": ORDERS})
+    daily = campaigns.queries.daily_sales(
+        engine, pd.Timestamp("2024-10-01"), pd.Timestamp("2025-12-01")
+    )
+    for windows in ([SALE, OTHER], [OTHER, SALE]):
+        now = campaigns.daily_averages(daily, SALE, 2025, windows)
+        assert list(now["phase"]) == list(campaigns.PHASES)  # in phase order
+        assert now.set_index("phase").loc["baseline", "days"] == 24
+    days = pd.Series(pd.date_range("2025-10-09", "2025-10-14"))
+    assert campaigns.in_windows(days, [OTHER, SALE]).tolist() == [False] + [True] * 4 + [False]
+    none = campaigns.in_windows(days, [])
+    assert none.dtype == bool and not none.any()
+
+
+def test_comparisons_on_a_zero_baseline_a_small_year_before_and_phases_in_any_order():
+    now = pd.DataFrame(
+        {"phase": list(campaigns.PHASES), "days": [28, 2, 1, 2], "net_revenue": [0, 2, 3, 1.0]}
+    )
+    before = pd.DataFrame(
+        {"phase": ["peak", "after", "warm_up", "baseline"], "net_revenue": [0.5, 0.0, 4.0, 2.0]}
+    )
+    table = campaigns.compare(now, before).set_index("phase")
+    assert table["uplift"].isna().all()  # no baseline sales: no uplift
+    assert table["year_before"].tolist() == [2.0, 4.0, 0.5, 0.0]  # matched by phase
+    assert table.loc["peak", "yoy"] == pytest.approx(3 / 0.5 - 1)  # a small base still counts
+    assert pd.isna(table.loc["after", "yoy"]) and table["yoy"].dtype == float
+
+
+def test_roas_needs_spend_and_small_pull_forwards_and_long_peaks_count():
+    marketing = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2025-11-01", "2025-11-03"]),
+            "channel": ["Ads", "Ads"],
+            "spend": [0.0, 0.5],
+            "attributed_revenue": [10.0, 2.0],
+        }
+    )
+    engine = DuckDBEngine({"orders": ORDERS, "marketing": marketing})
+    daily = campaigns.queries.daily_sales(
+        engine, pd.Timestamp("2025-10-01"), pd.Timestamp("2025-12-01")
+    )
+    now = campaigns.daily_averages(daily, SALE, 2025, [SALE]).set_index("phase")
+    assert now.loc["peak", "roas"] == pytest.approx(4.0)  # 2 on 0.5 of spend
+    assert pd.isna(now.loc["warm_up", "roas"])  # revenue without spend has no return on it
+    table = pd.DataFrame(
+        {
+            "phase": list(campaigns.PHASES),
+            "days": [10, 2, 2, 3],
+            "net_revenue": [10.0, 20.0, 100.0, 9.9],
+            "uplift": [0.0, 1.0, 9.0, 0.0],
+            "yoy": [None, None, None, None],
+        }
+    )
+    finding = campaigns.campaign_finding("x", table)
+    assert finding.figures["pulled_forward"] == pytest.approx(0.3)  # 0.1 a day for 3 days
+    assert finding.stake == pytest.approx(200.0)  # two peak days of 100

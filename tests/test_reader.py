@@ -35,6 +35,10 @@ def test_which_way_is_good_news():
     assert attainment_judgement(1.0, 1) == "good" and attainment_judgement(0.89, 1) == "bad"
     assert attainment_judgement(0.95, 1) is None  # close to the target
     assert attainment_judgement(0.8, -1) == "good"  # a cost under its target
+    assert attainment_judgement(0.9, 1) is None  # exactly NEAR_TARGET of it: close, not bad
+    assert attainment_judgement(1.05, -1) is None  # a cost 5% over its target: 95% of it
+    assert attainment_judgement(1.6, -1) == "bad"  # 60% over: 1 / 1.6 = 62.5% of the target
+    assert attainment_judgement(0.0, -1) == "good"  # no cost at all: beyond any target
 
 
 def test_a_kpi_row_colours_by_meaning_and_materiality():

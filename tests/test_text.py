@@ -97,6 +97,9 @@ def test_findings_are_json_ready_records():
         "material": None,
         "stake": None,
     }
+    staked = Finding("clv.activity", {}, material=True, stake=np.float64(1250.5))
+    assert staked.as_record()["stake"] == 1250.5 and staked.as_record()["material"] is True
+    assert type(staked.as_record()["stake"]) is float  # JSON-ready, not a numpy scalar
 
 
 def test_every_section_has_a_title_and_summary_and_the_heading_names_its_comparisons():

@@ -127,7 +127,6 @@ def build_section(
     first = min(phase_dates(w, quarter.year - 1)["baseline"][0] for w in in_quarter)
     last = max(phase_dates(w, quarter.year)["after"][1] for w in in_quarter)
     daily = queries.daily_sales(engine, first, last + pd.Timedelta(days=1))
-    daily["date"] = pd.to_datetime(daily["date"])
     tables = {
         w.name: compare(
             daily_averages(daily, w, quarter.year, windows),

@@ -29,7 +29,7 @@ def judgement(delta: float | None, better: int, material: bool | None = True) ->
     """ "good", "bad", or None (no change, no better direction, or within the uncertainty)."""
     if delta is None or delta == 0 or better == 0 or material is False:
         return None
-    return "good" if delta * better > 0 else "bad"
+    return "good" if delta * better > 0 else "bad"  # pragma: no mutate (delta, better non-zero)
 
 
 def attainment_judgement(attainment: float | None, better: int) -> str | None:
@@ -37,7 +37,8 @@ def attainment_judgement(attainment: float | None, better: int) -> str | None:
     without a target); for a KPI where lower is better, being under the target is beyond it."""
     if attainment is None or better == 0:
         return None
-    progress = attainment if better > 0 else (1 / attainment if attainment else math.inf)
+    lower_is_better = better == -1  # better_direction gives -1, 0 or 1; 0 returned above
+    progress = (1 / attainment if attainment else math.inf) if lower_is_better else attainment
     if progress >= 1:
         return "good"
     return "bad" if progress < NEAR_TARGET else None
