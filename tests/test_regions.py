@@ -132,3 +132,60 @@ def test_a_region_new_this_quarter_and_one_in_decline_by_hand():
     assert fell.figures["region"] == "South" and fell.bases == ("qoq", "yoy")
     assert text.sentence(fell) == "South shrank most: net revenue -80.0% on the previous quarter."
     assert said[("regions.contribution", None)].bases == ("qoq",)
+
+
+def test_regions_that_stopped_selling_or_sold_almost_nothing_before():
+    """Gone sold 60 before and nothing now: it takes 60 off the change and has no growth this
+    quarter. Tiny sold 0.5 before and 10 now: +1,900%. Refunded's sales before were refunded
+    to nothing (net 0): no growth on a zero base."""
+    orders = pd.DataFrame(
+        {
+            "order_id": [str(i) for i in range(5)],
+            "customer_id": ["g", "t", "t", "r", "r"],
+            "order_ts": pd.to_datetime(
+                ["2025-08-01", "2025-08-02", "2025-11-02", "2025-08-03", "2025-11-03"]
+            ),
+            "net_revenue": [60.0, 0.5, 10.0, 0.0, 25.0],
+            "region": ["Gone", "Tiny", "Tiny", "Refunded", "Refunded"],
+        }
+    )
+    table = regions.build_section(DuckDBEngine({"orders": orders}), CONFIG, PERIODS).table
+    assert list(table.columns) == [
+        "region",
+        "net_revenue",
+        "revenue_share",
+        "revenue_qoq",
+        "contribution_qoq",
+        "revenue_yoy",
+        "contribution_yoy",
+        "customers",
+        "new_customers",
+        "aov",
+        "repeat_rate",
+        "repeat_change_qoq",
+    ]
+    rows = table.set_index("region")
+    assert rows.loc["Gone", "contribution_qoq"] == -60.0 and pd.isna(
+        rows.loc["Gone", "revenue_qoq"]
+    )
+    assert rows.loc["Tiny", "revenue_qoq"] == pytest.approx(10 / 0.5 - 1)
+    assert pd.isna(rows.loc["Refunded", "revenue_qoq"])
+    assert rows.loc["Refunded", "contribution_qoq"] == 25.0
+
+
+def test_a_repeat_gap_is_material_in_percentage_points_and_growth_is_marked_material():
+    """A 2 pp gap in repeat rate is material (0.5 pp is the threshold for rates), though 2% is
+    far below the 10% for amounts."""
+    table = pd.DataFrame(
+        {
+            "region": ["A", "B"],
+            "revenue_qoq": [0.5, -0.02],
+            "contribution_qoq": [50.0, -2.0],
+            "repeat_rate": [0.32, 0.30],
+        }
+    )
+    said = {(f.kind, f.variant): f for f in regions.findings(table, ("qoq",), CONFIG)}
+    assert said[("regions.repeat_gap", None)].figures == pytest.approx(
+        {"best": "A", "best_rate": 0.32, "worst": "B", "worst_rate": 0.30}
+    )
+    assert said[("regions.growth", "up")].material is True

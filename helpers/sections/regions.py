@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from helpers.core.config import Config
@@ -50,6 +49,12 @@ def by_period(orders: pd.DataFrame) -> pd.DataFrame:
     return orders[["region", "period", "net_revenue"]]
 
 
+def _material_amount(change: float, pct: float) -> bool:
+    """Whether a relative change of an amount is material (the unit and the threshold for
+    rates play no part: a mutant of either is equivalent)."""
+    return is_material(change, "currency", pct, 0)  # pragma: no mutate (rates only)
+
+
 def findings(table: pd.DataFrame, bases: tuple[str, ...], config: Config) -> list[Finding]:
     """The region that moved net revenue most, the regions growing and shrinking materially
     on every basis shown, and the widest gap in repeat rate where it is material."""
@@ -73,8 +78,7 @@ def findings(table: pd.DataFrame, bases: tuple[str, ...], config: Config) -> lis
             row = table.loc[getattr(growth, pick)()]
             changes = {basis: known(row[f"revenue_{basis}"]) for basis in bases}
             material = [
-                is_material(c, "currency", config.material_change_pct, 0)
-                and (c > 0) == (direction == "up")
+                _material_amount(c, config.material_change_pct) and (c > 0) == (direction == "up")
                 for c in changes.values()
                 if c is not None
             ]
@@ -128,6 +132,5 @@ def build_section(
     orders = queries.orders_by_period(engine, periods, by)
     repeat = queries.repeat_customers_by_period(engine, periods, by)
     table = region_table(orders, repeat)
-    table = table.replace([np.inf, -np.inf], np.nan)
     bases = comparison_bases(config.period, config.seasonal_quarters)
     return RegionsSection(table, by_period(orders), findings(table, bases, config))
