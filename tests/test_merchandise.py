@@ -388,3 +388,81 @@ def test_the_section_uses_its_parameters(lines):
         "B-3": "B",
     }
     assert section.findings[2].figures == section.concentration
+
+
+def test_movers_and_risers_at_their_edges():
+    """Stopped needs some sales before (0.5 is some; nothing ever is not); falling starts at
+    exactly the minimum, and a SKU down to 0.5 is falling, not stopped; rising needs more
+    than the rise (125 on 100 at 25% is not more), and risers come largest gain first."""
+    skus = _skus(
+        sku=["tiny", "never", "at min", "trickle", "flat", "big", "small"],
+        net_sales_previous=[0.5, np.nan, 10.0, 100.0, 100.0, 100.0, 10.0],
+        net_sales_current=[0.0, 0.0, 6.0, 0.5, 125.0, 200.0, 20.0],
+    )
+    moved = merchandise.movers(skus, 30, 10).set_index("sku")
+    assert moved["status"].to_dict() == {
+        "trickle": "falling",
+        "at min": "falling",
+        "tiny": "stopped",
+    }
+    assert moved.loc["tiny", "at_stake"] == 0.5
+    assert list(moved.index) == ["trickle", "at min", "tiny"]  # most at stake first
+    rising = merchandise.risers(skus, 25, 10)
+    assert list(rising["sku"]) == ["big", "small"] and list(rising["gain"]) == [100.0, 10.0]
+    # below a minimum of 0.5: a SKU new this quarter or gone from it neither rises nor falls
+    sparse = _skus(
+        sku=["new", "vanished"], net_sales_previous=[np.nan, 0.6], net_sales_current=[5.0, np.nan]
+    )
+    assert merchandise.risers(sparse, 30, 0.5).empty
+
+
+def test_abc_with_a_negative_seller_a_small_first_seller_and_its_own_index():
+    skus = _skus(sku=list("abcd"), net_sales_current=[80.0, 15.0, 5.0, -20.0])
+    assert list(merchandise.abc_classes(skus)) == ["A", "B", "C", "C"]  # returns add nothing
+    unsorted = _skus(sku=list("xyzw"), net_sales_current=[0.5, 80.0, 19.5, np.nan])
+    unsorted.index = ["x", "y", "z", "w"]
+    classes = merchandise.abc_classes(unsorted)
+    assert classes.to_dict() == {"x": "A", "y": "A", "z": "B", "w": "C"}
+    zero_first = _skus(sku=list("pqr"), net_sales_current=[0.0, 80.0, 20.0])
+    assert list(merchandise.abc_classes(zero_first)) == ["C", "A", "B"]
+    selling = _skus(
+        sku=list("abcd"), net_sales_current=[50.0, 30.0, 0.5, 0.0], margin_current=[5.0] * 4
+    )
+    assert merchandise.concentration(selling)["skus"] == 3  # 0.5 sells; 0 does not
+
+
+def test_sales_by_period_discounts_on_small_or_returned_sales_and_pair_columns():
+    lines = pd.DataFrame(
+        {
+            "category": ["A", "A", "B"],
+            "period": ["current", "current", "previous"],
+            "net_sales": [10.0, 5.0, 8.0],
+            "cost": [4.0, 1.0, 3.0],
+        }
+    )
+    table = merchandise.by_period(lines, "category")
+    assert table.to_dict("list") == {
+        "category": ["A", "B"],
+        "period": ["current", "previous"],
+        "net_sales": [15.0, 8.0],
+        "cost": [5.0, 3.0],
+        "margin": [10.0, 5.0],
+    }
+    categories = pd.DataFrame(
+        {
+            "category": ["small", "returned"],
+            "net_sales_current": [0.25, -5.0],
+            "discount_current": [0.25, 5.0],
+            "cost_current": [0.1, 0.0],
+            "margin_rate": [0.6, np.nan],
+        }
+    )
+    discounts = merchandise.discount_table(categories).set_index("category")
+    assert discounts.loc["small", "discount_rate"] == 0.5  # 0.25 off 0.5
+    assert discounts.loc["small", "margin_rate_before_discount"] == pytest.approx(0.4 / 0.5)
+    assert discounts.loc["returned"].drop("margin_rate").isna().all()  # nothing sold before it
+    pairs = pd.DataFrame(
+        {"a": ["x"], "b": ["y"], "orders": [2.0], "orders_a": [4.0]}
+        | {"orders_b": [4.0], "baskets": [8.0]}
+    )
+    assert "index" not in merchandise.pair_table(pairs)
