@@ -278,3 +278,19 @@ def test_a_share_shift_without_a_year_ago_names_only_the_basis_it_has():
     assert text.sentence(finding) == (
         "New app now brings 30.0% of sessions; its share moved +5.0 pp on the previous quarter."
     )
+
+
+def test_a_conversion_changes_stake_is_the_orders_it_moved_at_their_value():
+    """0.5 pp more conversion of 1,000 sessions is 5 orders; at ¥3 a session and 2%
+    conversion an order is worth ¥150: ¥750 at stake. A channel that converts nobody has no
+    order value to put on it."""
+    mix = pd.DataFrame(
+        {
+            "channel": ["Ads", "Dead"],
+            "sessions": [1000, 500],
+            "conversion_rate": [0.02, 0.0],
+            "revenue_per_session": [3.0, 0.0],
+        }
+    )
+    assert traffic._conversion_stake(mix, "Ads", -0.005) == pytest.approx(750.0)
+    assert traffic._conversion_stake(mix, "Dead", 0.01) is None
