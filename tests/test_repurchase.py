@@ -5,11 +5,14 @@ import pandas as pd
 import pytest
 from scipy.stats import chi2_contingency
 
+from helpers.core.config import load_config
+from helpers.core.errors import Reason
 from helpers.core.periods import Quarter, comparison_periods
 from helpers.data import queries
 from helpers.data.engines import DuckDBEngine
 from helpers.render import text
 from helpers.sections import repurchase, segments
+from tests.conftest import PROJECT
 from tests.scoring import migrated, segment_table_of, segmented
 
 # A: Jan 5, Jan 20, Apr 10 2025; B: Dec 1 2024, Feb 1 2025; C: Mar 3 2025
@@ -204,6 +207,11 @@ def test_members_against_non_members_with_a_two_proportion_test(engine):
     assert now.loc[True, "orders_per_customer"] == 2 and now.loc[False, "aov"] == 55.0
     _, p, _, _ = chi2_contingency([[1, 0], [0, 2]], correction=False)
     assert now.loc[True, "p_value"] == pytest.approx(p)
+    assert now.loc[False, "orders_per_customer"] == 1.0  # 2 orders of 2 customers
+    at_alpha = repurchase.member_comparison(
+        queries.member_repurchase(engine, periods), now.loc[True, "p_value"]
+    )
+    assert not at_alpha["significant"].any()  # a p-value equal to alpha is not below it
 
 
 def test_second_order_rate_of_the_latest_full_cohort(engine):
@@ -277,3 +285,28 @@ def test_monthly_returning_rates_leave_out_the_first_year_and_months_with_nobody
     assert np.isnan(shown["returning_rate"].iloc[13])  # everyone returning: nobody new
     assert shown["returning_rate"].iloc[14] == pytest.approx(0.6)
     pd.testing.assert_series_equal(shown["repeat_rate"], monthly["repeat_rate"])
+
+
+def test_a_second_order_rate_with_no_cohort_is_withheld_with_its_reason(engine):
+    """At the end of 2024Q2 the latest cohort with 90 days behind it is 2024Q1, when nobody
+    joined: the rate is withheld, and the finding says why. Every rate is in rate units."""
+    periods = comparison_periods(Quarter.parse("2024Q2"))
+    quarterly = repurchase.add_rates(queries.repurchase_by_period(engine, END)["quarter"])
+    kpis = repurchase.headline_kpis(quarterly, queries.second_orders(engine, END), periods, 90)
+    record = kpis["second_order_90d"]
+    assert record["withheld"] == Reason("no_customers_acquired", {"cohort": "2024Q1"})
+    assert (record["key"], record["unit"], record["window"]) == (
+        "repurchase.second_order",
+        "rate",
+        90,
+    )
+    assert kpis["repeat_rate"]["unit"] == kpis["returning_rate"]["unit"] == "rate"
+    finding = repurchase._second_order_finding(record, None, ("qoq",), 90)
+    assert finding.kind == "repurchase.second_order_withheld"
+    assert finding.figures == {"window": 90, "reason": record["withheld"]}
+
+
+@pytest.mark.parametrize(("locale", "scheme"), [("zh-CN", "rfm8"), ("en", "rf_map")])
+def test_auto_segmentation_follows_the_reports_language(locale, scheme):
+    config = load_config(PROJECT / "params", "2025Q4", []).model_copy(update={"locale": locale})
+    assert repurchase.segmentation(config) == scheme
