@@ -57,9 +57,17 @@ def test_cohort_retention_and_cumulative_revenue(engine):
     assert retention.loc[q4].tolist() == [1.0, 1.0, 0.0]  # B bought in Dec and Feb, not in Q2
     assert retention.loc[q1, [0, 1]].tolist() == [1.0, 0.5] and np.isnan(retention.loc[q1, 2])
     assert cumulative.loc[q1, [0, 1]].tolist() == [(10 + 20 + 60) / 2, (10 + 20 + 60 + 30) / 2]
+    # Q4's cohort bought nothing in its third quarter: its cumulative revenue stays
+    assert cumulative.loc[q4, 2] == cumulative.loc[q4, 1] > cumulative.loc[q4, 0]
+    last_in_range = repurchase.cohort_matrices(activity, "quarter", pd.Timestamp("2025-04-01"), 1)
+    assert last_in_range[0].loc[q4].tolist() == [1.0, 1.0]  # k = max_periods is shown
     monthly = queries.cohort_activity(engine, "month", END)
     december = monthly[monthly["cohort"] == pd.Timestamp("2024-12-01")]
     assert december.set_index("k")["active"].to_dict() == {0: 1.0, 2: 1.0}
+    # on 2025-01-01 December's cohort has reached one month after its own, across the year
+    by_month, _ = repurchase.cohort_matrices(monthly, "month", pd.Timestamp("2025-01-01"), 2)
+    row = by_month.loc[pd.Timestamp("2024-12-01")]
+    assert row[[0, 1]].tolist() == [1.0, 0.0] and np.isnan(row[2])
 
 
 def test_cohorts_against_a_year_earlier():
