@@ -1,5 +1,7 @@
-"""Scoring a pandas customer summary the way the report does, in a DuckDB engine of its own:
-for tests that compare every customer's scores with lifetimes or with hand-made figures."""
+"""The report's engine-side work on hand-made pandas tables, each in a DuckDB engine of its
+own: customers scored (CLV) or segmented (RFM), holdout outcomes grouped customer by customer,
+and the standard errors worked customer by customer with lifetimes, for tests that compare
+the report's figures with independent ones."""
 
 from __future__ import annotations
 
