@@ -128,16 +128,21 @@ def test_every_column_of_a_phase_and_what_the_section_assembles():
     assert finding.stake == pytest.approx(100.0)  # one peak day of 100
 
 
-def test_nothing_is_pulled_forward_when_the_days_after_sell_as_usual():
-    table = pd.DataFrame(
+def _phases(days: list[int], net_revenue: list[float]) -> pd.DataFrame:
+    """A campaign's table by phase (baseline, warm-up, peak, after), uplift on the baseline."""
+    return pd.DataFrame(
         {
             "phase": list(campaigns.PHASES),
-            "days": [10, 2, 1, 3],
-            "net_revenue": [10.0, 20.0, 100.0, 10.0],
-            "uplift": [0.0, 1.0, 9.0, 0.0],
-            "yoy": [None, None, None, None],
+            "days": days,
+            "net_revenue": net_revenue,
+            "uplift": [v / net_revenue[0] - 1 for v in net_revenue],
+            "yoy": [None] * 4,
         }
     )
+
+
+def test_nothing_is_pulled_forward_when_the_days_after_sell_as_usual():
+    table = _phases(days=[10, 2, 1, 3], net_revenue=[10.0, 20.0, 100.0, 10.0])
     assert campaigns.pulled_forward(table) == 0.0
     assert campaigns.campaign_finding("x", table).figures["pulled_forward"] is None
     short = campaigns.campaign_finding("x", table.assign(net_revenue=[10.0, 20.0, 100.0, 9.5]))
@@ -241,15 +246,7 @@ def test_roas_needs_spend_and_small_pull_forwards_and_long_peaks_count():
     now = campaigns.daily_averages(daily, SALE, 2025, [SALE]).set_index("phase")
     assert now.loc["peak", "roas"] == pytest.approx(4.0)  # 2 on 0.5 of spend
     assert pd.isna(now.loc["warm_up", "roas"])  # revenue without spend has no return on it
-    table = pd.DataFrame(
-        {
-            "phase": list(campaigns.PHASES),
-            "days": [10, 2, 2, 3],
-            "net_revenue": [10.0, 20.0, 100.0, 9.9],
-            "uplift": [0.0, 1.0, 9.0, 0.0],
-            "yoy": [None, None, None, None],
-        }
-    )
+    table = _phases(days=[10, 2, 2, 3], net_revenue=[10.0, 20.0, 100.0, 9.9])
     finding = campaigns.campaign_finding("x", table)
     assert finding.figures["pulled_forward"] == pytest.approx(0.3)  # 0.1 a day for 3 days
     assert finding.stake == pytest.approx(200.0)  # two peak days of 100
