@@ -245,7 +245,13 @@ def test_a_valid_typed_file_is_cleaned_as_pandas_cleans_it(tmp_path, monkeypatch
             "is_member": pd.array([True, None, False], dtype="boolean"),
         }
     )
-    orders.to_parquet(tmp_path / "orders.parquet")
+    written_by_arrow = pa.Table.from_pandas(orders, preserve_index=False)
+    cost = written_by_arrow.schema.get_field_index("cost")  # a real NaN, as Spark writes one
+    written_by_arrow = written_by_arrow.set_column(
+        cost, "cost", pa.array(orders["cost"].to_numpy())
+    )
+    assert written_by_arrow.column("cost").null_count == 0
+    pq.write_table(written_by_arrow, tmp_path / "orders.parquet")
     traffic = pd.DataFrame(
         {
             "date": pd.to_datetime(["2025-01-05 13:30", "2025-01-06 00:00"]),
@@ -268,6 +274,8 @@ def test_a_valid_typed_file_is_cleaned_as_pandas_cleans_it(tmp_path, monkeypatch
         pd.to_datetime(["2025-01-05", "2025-01-06"])
     )
     written = write_clean_inputs(by_sql, tmp_path / "clean")
+    # a NaN cost is written as missing, not as NaN (which Spark and DuckDB would add up to NaN)
+    assert pq.read_table(written["orders"]).column("cost").null_count == 1
     assert pq.read_schema(written["orders"]).field("order_ts").type == pa.timestamp("us")
     assert pq.read_schema(written["traffic"]).field("date").type == pa.timestamp("us")
 
@@ -302,3 +310,27 @@ def test_inputs_that_break_the_contract_leave_no_spill_folder_behind(tmp_path, m
     with pytest.raises(DataContractError):
         prepare(tmp_path)
     assert len(made) == 1 and not made[0].exists()
+
+
+def test_a_real_nan_in_a_typed_file_is_a_missing_value_on_both_paths(tmp_path, monkeypatch):
+    """Parquet written by Arrow or Spark can hold NaN, which its statistics leave out: the SQL
+    checks must still see it (DuckDB's statistics propagation once folded isnan() to false)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    orders = pd.DataFrame(
+        {
+            "order_id": ["O1", "O2", "O3"],
+            "customer_id": ["C1", "C2", "C3"],
+            "order_ts": pd.to_datetime(["2025-01-05", "2025-01-06", "2025-01-07"]),
+            "revenue": [100.0, np.nan, 20.0],
+        }
+    )
+    table = pa.Table.from_pandas(orders, preserve_index=False)
+    revenue = table.schema.get_field_index("revenue")
+    table = table.set_column(revenue, "revenue", pa.array(orders["revenue"].to_numpy()))
+    pq.write_table(table, tmp_path / "orders.parquet")
+    by_sql, by_pandas = both_ways(tmp_path, monkeypatch)
+    assert by_sql == by_pandas
+    missing = "orders.parquet [revenue]: missing value (1 rows) e.g. row 2: revenue=nan"
+    assert by_sql == [missing]
