@@ -59,6 +59,23 @@ def _examples(frame: pd.DataFrame, mask: pd.Series, column: str) -> list[str]:
     return [f"row {i + 1}: {column}={shown(frame[column].iloc[i])}" for i in rows]
 
 
+def _flagged(
+    frame: pd.DataFrame,
+    rows: pd.Series | np.ndarray,
+    file: str,
+    column: str,
+    rule: str,
+    label: str | None = None,
+) -> list[Violation]:
+    """A violation of `rule` by the `rows` (a mask; a missing cell is not flagged) of
+    `frame`, with examples of `column` (shown under `label` when given); none when no row is
+    flagged."""
+    rows = pd.array(rows, dtype="boolean").fillna(False).to_numpy(dtype=bool)
+    if not rows.any():
+        return []
+    return [Violation(file, label or column, rule, int(rows.sum()), _examples(frame, rows, column))]
+
+
 def _text(raw: pd.Series) -> pd.Series:
     """Stripped text (a no-op conversion for columns already of string dtype)."""
     return raw.astype("str").str.strip().where(raw.notna())
@@ -185,24 +202,11 @@ def coerce_and_check(
         violations += _value_violations(frame, clean, column, kind, file, *checks)
         # text is already stripped and blanks dropped: given exactly where the clean value is
         was_given = clean[column].notna() if kind in ("id", "text") else _given(frame[column])
-        bad = was_given & clean[column].isna()
-        if bad.any() and kind in _KIND_WORDS:
-            violations.append(
-                Violation(
-                    file, column, _KIND_WORDS[kind], int(bad.sum()), _examples(frame, bad, column)
-                )
-            )
-        empty = ~was_given
-        if column in spec.required and empty.any():
-            violations.append(
-                Violation(
-                    file,
-                    column,
-                    missing_value(column),
-                    int(empty.sum()),
-                    _examples(frame, empty, column),
-                )
-            )
+        if kind in _KIND_WORDS:
+            bad = was_given & clean[column].isna()
+            violations += _flagged(frame, bad, file, column, _KIND_WORDS[kind])
+        if column in spec.required:
+            violations += _flagged(frame, ~was_given, file, column, missing_value(column))
     return clean, violations + _rule_violations(clean, spec, file)
 
 
@@ -224,27 +228,12 @@ def _value_violations(
         found.append(Violation(file, column, format_problem, int(given.sum())))
     if kind in DATE_KINDS and today is not None:
         future = values >= today.normalize() + pd.Timedelta(days=1)
-        if future.any():
-            found.append(
-                Violation(
-                    file,
-                    column,
-                    after_run_date(today),
-                    int(future.sum()),
-                    _examples(frame, future, column),
-                )
-            )
+        found += _flagged(frame, future, file, column, after_run_date(today))
     if kind == "number":
         infinite = np.isinf(values)
         huge = ~infinite & (values.abs() > plausible_max)
-        for mask, rule in (
-            (infinite, NOT_FINITE),
-            (huge, implausible(plausible_max)),
-        ):
-            if mask.any():
-                found.append(
-                    Violation(file, column, rule, int(mask.sum()), _examples(frame, mask, column))
-                )
+        found += _flagged(frame, infinite, file, column, NOT_FINITE)
+        found += _flagged(frame, huge, file, column, implausible(plausible_max))
     return found
 
 
@@ -252,44 +241,16 @@ def _rule_violations(clean: pd.DataFrame, spec: TableSpec, file: str) -> list[Vi
     violations = []
     for column in spec.non_negative:
         if column in clean.columns:
-            negative = clean[column] < 0
-            if negative.any():
-                violations.append(
-                    Violation(
-                        file,
-                        column,
-                        NEGATIVE,
-                        int(negative.sum()),
-                        _examples(clean, negative, column),
-                    )
-                )
+            violations += _flagged(clean, clean[column] < 0, file, column, NEGATIVE)
     key = [c for c in spec.unique_key if c in clean.columns]
     if key:
         duplicated = clean.duplicated(subset=key, keep=False)
-        if duplicated.any():
-            violations.append(
-                Violation(
-                    file,
-                    "+".join(key),
-                    duplicate(key),
-                    int(duplicated.sum()),
-                    _examples(clean, duplicated, key[0]),
-                )
-            )
+        violations += _flagged(clean, duplicated, file, key[0], duplicate(key), "+".join(key))
     if spec.name == "targets":
         violations += target_violations(clean, file)
     if {"engaged_sessions", "sessions"} <= set(clean.columns):
         over = clean["engaged_sessions"] > clean["sessions"]
-        if over.any():
-            violations.append(
-                Violation(
-                    file,
-                    "engaged_sessions",
-                    MORE_THAN_SESSIONS,
-                    int(over.sum()),
-                    _examples(clean, over, "engaged_sessions"),
-                )
-            )
+        violations += _flagged(clean, over, file, "engaged_sessions", MORE_THAN_SESSIONS)
     return violations
 
 
@@ -314,9 +275,7 @@ def target_violations(targets: pd.DataFrame, file: str) -> list[Violation]:
         ("metric", levels.sum(axis=1) > 1, "names more than one of channel, category, region"),
     )
     return [
-        Violation(file, column, problem, int(rows.sum()), _examples(targets, rows, column))
-        for column, rows, problem in rules
-        if rows.any()
+        v for column, rows, problem in rules for v in _flagged(targets, rows, file, column, problem)
     ]
 
 
