@@ -2,7 +2,9 @@
 the table it summarises."""
 
 import re
+from dataclasses import replace
 
+import pandas as pd
 import pytest
 
 from helpers.core.config import load_config
@@ -91,3 +93,24 @@ def test_findings_as_data_carry_their_tables_figures(section):
     moved = section.plan[section.plan["change"].abs() > 0.01 * section.plan["current_spend"]]
     listed = {m["channel"]: m["change"] for m in plan["cuts"] + plan["adds"]}
     assert listed == dict(zip(moved["channel"], moved["change"], strict=True))
+
+
+def test_budget_records_are_the_pacing_tables(section):
+    """metrics.json's budget lines are the pacing tables, row for row; a section without
+    campaign budgets, or without budgets at all, says None for what it lacks."""
+    paced = section.pacing
+    assert paced is not None and paced.campaigns is not None
+    records = section.budget_records()
+    for name, table in (
+        ("budget_lines", paced.channels),
+        ("campaign_budget_lines", paced.campaigns),
+    ):
+        assert len(records[name]) == len(table) > 0
+        pd.testing.assert_frame_equal(pd.DataFrame(records[name]), table.reset_index(drop=True))
+    without_campaigns = replace(section, pacing=replace(paced, campaigns=None)).budget_records()
+    assert without_campaigns["campaign_budget_lines"] is None
+    assert len(without_campaigns["budget_lines"]) == len(paced.channels)
+    assert replace(section, pacing=None).budget_records() == {
+        "budget_lines": None,
+        "campaign_budget_lines": None,
+    }
