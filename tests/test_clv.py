@@ -799,10 +799,12 @@ def test_validate_models_compares_on_a_sample_only_among_several(engine, monkeyp
     def validated(model, selection):
         clv_params = {"model": model, "selection_customers": selection}
         config = load_config(PROJECT / "params", "2025Q3", overrides={"clv": clv_params})
-        return holdout.validate_models(engine, config, config.period)
+        return holdout.validate_models(engine, config, config.period, "before_2025q3")
 
     _, results, _, (model, _, _) = validated("bgnbd", 1000)
     calibration = queries.customer_summary(engine, pd.Timestamp("2025-07-01"), 7.0)
+    kept = engine.sql("SELECT * FROM before_2025q3 ORDER BY customer_id")  # left for the caller
+    pd.testing.assert_frame_equal(kept, calibration, check_dtype=False)
     everyone = len(calibration)
     assert list(results) == ["bgnbd"] and results["bgnbd"]["customers"] == everyone
     actual = purchase_days_between(engine, pd.Timestamp("2025-07-01"), pd.Timestamp("2025-10-01"))
@@ -813,6 +815,11 @@ def test_validate_models_compares_on_a_sample_only_among_several(engine, monkeyp
     monkeypatch.setattr(holdout, "MODEL_KEYS", ("bgnbd", "mbgnbd"))
     _, results, _, _ = validated("auto", 1000)
     assert sorted(r["customers"] for r in results.values()) == [1000, everyone]
+    assert "before_2025q3_sample" not in engine.kept_columns
+    monkeypatch.setattr(holdout, "choose_model", lambda *args: "no such model")
+    with pytest.raises(KeyError):
+        validated("auto", 1000)
+    assert "before_2025q3" not in engine.kept_columns  # nothing left for a caller that failed
 
 
 def test_holdout_outcomes_in_the_engine_are_the_customers_grouped_by_hand(engine):

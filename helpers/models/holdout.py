@@ -175,29 +175,32 @@ def spend_validation(spend: SpendModel, bought: pd.DataFrame) -> dict[str, float
 
 
 def validate_models(
-    engine: queries.DataEngine, config: Config, quarter: Period
+    engine: queries.DataEngine, config: Config, quarter: Period, summary: str
 ) -> tuple[pd.DataFrame, dict[str, dict], dict, tuple]:
     """Fit each candidate on history before the quarter, predict the quarter, compare.
 
     With several candidates and more calibration customers than `selection_customers`, the
     candidates are compared on a sample of that many (evenly spaced in customer order), and
     the chosen one is then fitted and checked on everyone (its row says how many customers it
-    was checked on). The customers stay in the engine.
+    was checked on). The customers stay in the engine: their summary before the quarter (the
+    base at the previous quarter's end, which value_snapshot then values with these models) as
+    table `summary`, kept for the caller unless this raises.
 
     Returns the calibration-vs-holdout table of the chosen model, every candidate's metrics
     (or its failure), the spend model's holdout check, and the chosen model with the spend
     model (or the reason it is withheld): the models of the base at the previous quarter's
     end. ModelFitError when no candidate could be fitted."""
     params = config.clv
-    calibration = f"calibration_{quarter.label}"
     queries.keep_customer_summary(
-        engine, calibration, quarter.start, UNIT_DAYS[params.time_unit], origins=False
+        engine, summary, quarter.start, UNIT_DAYS[params.time_unit], origins=False
     )
     try:
-        return _validate(engine, calibration, params, quarter)
+        return _validate(engine, summary, params, quarter)
+    except BaseException:
+        engine.forget(summary)
+        raise
     finally:
-        for table in (calibration, f"{calibration}_sample"):
-            engine.forget(table)
+        engine.forget(f"{summary}_sample")
 
 
 def _validate(

@@ -112,13 +112,15 @@ def value_snapshot(
     """Fit purchase model `key` and Gamma-Gamma on all history before `quarter` ends and value
     every customer at that quarter's own gross margin rate, in the engine (table
     customer_scores_<quarter>); `fitted` passes the models of that history when already at
-    hand; `origins` adds each customer's first order, its quarter, channel and value
-    (customer_summary)."""
+    hand, fitted on its customer summary already kept as summary_table(quarter) (what
+    validate_models leaves); `origins` adds each customer's first order, its quarter, channel
+    and value (customer_summary)."""
     params = config.clv
     summary = summary_table(quarter.label)
-    queries.keep_customer_summary(
-        engine, summary, quarter.end, UNIT_DAYS[params.time_unit], origins
-    )
+    if fitted is None:
+        queries.keep_customer_summary(
+            engine, summary, quarter.end, UNIT_DAYS[params.time_unit], origins
+        )
     histories = scores.histories(engine, summary)
     if fitted is None:
         model = fit_purchase_model(histories, key, params.purchase_penalty)

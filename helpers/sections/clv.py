@@ -34,6 +34,7 @@ from helpers.models.valuation import (
     Snapshot,
     base_summary,
     horizon_for,
+    summary_table,
     value_snapshot,
 )
 from helpers.sections.findings import Finding
@@ -257,8 +258,11 @@ def value_bases(
 def build_section(engine: queries.DataEngine, config: Config, periods: pd.DataFrame) -> ClvSection:
     """Validate on the quarter, refit to its end, value the base now, last quarter, a year ago."""
     quarter = config.period
+    previous = periods.set_index("period").loc["previous", "quarter"]
     try:
-        validation_table, results, spend_check, models = validate_models(engine, config, quarter)
+        validation_table, results, spend_check, models = validate_models(
+            engine, config, quarter, summary_table(previous)
+        )
     except ModelFitError as exc:
         reason = Reason("no_purchase_model", {"reason": exc.reason})
         return ClvSection(
