@@ -74,6 +74,7 @@ def test_valid_inputs_are_coerced_and_exclusions_counted(tmp_path):
     for name, path in written.items():
         assert path == tmp_path / "clean" / f"{name}.parquet"
         pd.testing.assert_frame_equal(pd.read_parquet(path), bundle.tables[name])
+    assert data_quality(bundle, Quarter(2025, 1)) == quality  # now read from the files
 
 
 def test_missing_required_column(tmp_path):

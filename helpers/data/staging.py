@@ -127,6 +127,7 @@ class Staging:
         # the row groups a NaN is in: a NaN in a typed file would pass every check unseen
         self.con.execute(f"SET disabled_optimizers = {_literal(TRUSTS_STATISTICS)}")
         self.kinds: dict[str, dict[str, str]] = {}
+        self.written: dict[str, Path] = {}
 
     def stage_frame(self, name: str, frame: pd.DataFrame) -> None:
         """Stage a table pandas coerced (its rows in file order)."""
@@ -169,14 +170,25 @@ class Staging:
         self.spill.cleanup()
 
     def write(self, name: str, path: Path) -> None:
-        """Write a clean table (final_<name>, see apply_exclusions) as Parquet, in file order."""
+        """Write a clean table (final_<name>, see apply_exclusions) as Parquet, in file order;
+        the file then answers for the table (rows, last_days), cheaper than the views that
+        clean it."""
         self.con.execute(
             f"COPY (SELECT * FROM final_{name}) TO {_literal(str(path))} (FORMAT parquet)"
         )
+        self.written[name] = path
+
+    def _clean_table(self, name: str) -> str:
+        """Where a clean table is read from: its file once written, else its view."""
+        path = self.written.get(name)
+        return f"final_{name}" if path is None else f"read_parquet({_literal(str(path))})"
 
     def rows(self) -> dict[str, int]:
         """Rows of each clean table."""
-        return {name: self.count(f"SELECT count(*) FROM final_{name}") for name in self.kinds}
+        return {
+            name: self.count(f"SELECT count(*) FROM {self._clean_table(name)}")
+            for name in self.kinds
+        }
 
     def last_days(self) -> dict[str, pd.Timestamp]:
         """The last day of each dated clean table that has rows."""
@@ -184,7 +196,8 @@ class Staging:
         for name in self.kinds:
             column = CONTRACT[name].date_column
             if column is not None and column in self.kinds[name]:
-                last = self.con.execute(f"SELECT max({column}) FROM final_{name}").fetchall()[0][0]
+                query = f"SELECT max({column}) FROM {self._clean_table(name)}"
+                last = self.con.execute(query).fetchall()[0][0]
                 if last is not None:
                     found[name] = pd.Timestamp(last).normalize()
         return found
