@@ -15,7 +15,7 @@ import yaml
 
 from helpers.core.errors import KernelStartError
 from helpers.core.outline import SECTIONS
-from helpers.data.engines import ENGINE_THREADS_VARIABLE, DuckDBEngine
+from helpers.data.engines import ENGINE_MEMORY_VARIABLE, ENGINE_THREADS_VARIABLE, DuckDBEngine
 from helpers.run.kernels import KernelPool
 from helpers.run.runner import KERNEL, run_in_dependency_order
 
@@ -143,10 +143,36 @@ def test_engine_threads_follow_the_variable(monkeypatch):
     assert threads() == 1
 
 
+def test_engine_memory_follows_the_variable_and_spills_to_a_folder_it_removes(monkeypatch):
+    monkeypatch.delenv(ENGINE_MEMORY_VARIABLE, raising=False)
+    unlimited = DuckDBEngine({})
+    assert unlimited.spill is None
+    unlimited.close()
+    monkeypatch.setenv(ENGINE_MEMORY_VARIABLE, "1GiB")
+    engine = DuckDBEngine({})
+    settings = "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+    limit, folder = engine.con.execute(settings).fetchone()
+    assert limit == "1.0 GiB" and folder == engine.spill.name and os.path.isdir(folder)
+    engine.close()
+    assert not os.path.exists(folder)
+
+
+def test_each_section_kernel_gets_its_share_of_cores_and_the_section_memory(monkeypatch):
+    from helpers.run.runner import section_engine
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    monkeypatch.delenv(ENGINE_MEMORY_VARIABLE, raising=False)
+    assert section_engine(2) == {ENGINE_THREADS_VARIABLE: "2", ENGINE_MEMORY_VARIABLE: "2GB"}
+    monkeypatch.setenv(ENGINE_MEMORY_VARIABLE, "6GB")
+    assert section_engine(8) == {ENGINE_THREADS_VARIABLE: "1", ENGINE_MEMORY_VARIABLE: "6GB"}
+
+
 CHECK = (
-    "import os, sys; "
-    "print(os.environ['OPSREPORT_ENGINE_THREADS'], 'helpers.render.charts' in sys.modules, "
-    "os.getcwd())"
+    "import os, sys; from helpers.data.engines import DuckDBEngine; "
+    "engine = DuckDBEngine({}); "
+    "print(*engine.con.execute(\"SELECT current_setting('threads'), "
+    "replace(current_setting('memory_limit'), ' ', '')\").fetchone(), "
+    "'helpers.render.charts' in sys.modules, os.getcwd())"
 )
 
 
@@ -163,16 +189,18 @@ def _printed_by(kernel, code: str) -> str:
 
 
 @pytest.mark.slow
-def test_kernel_pool_hands_out_warm_kernels_with_the_engine_threads(tmp_path):
-    """Kernels come with the helpers imported and the DuckDB thread limit in their
-    environment, their connection files in the run's folder; a take beyond the planned total
+def test_kernel_pool_hands_out_warm_kernels_with_the_engine_settings(tmp_path):
+    """Kernels come with the helpers imported and their DuckDB held to the thread and memory
+    limits given, their connection files in the run's folder; a take beyond the planned total
     still gets a kernel; close() shuts down the ones never taken."""
-    pool = KernelPool(KERNEL, PROJECT / "notebooks", 1, ready=1, total=1, runtime=tmp_path)
+    engine = {ENGINE_THREADS_VARIABLE: "1", ENGINE_MEMORY_VARIABLE: "1GiB"}
+    pool = KernelPool(KERNEL, PROJECT / "notebooks", engine, ready=1, total=1, runtime=tmp_path)
     taken = []
     try:
         taken = [pool.take(), pool.take()]
         for kernel in taken:
-            assert _printed_by(kernel, CHECK).split() == ["1", "True", str(PROJECT / "notebooks")]
+            printed = _printed_by(kernel, CHECK).split()
+            assert printed == ["1", "1.0GiB", "True", str(PROJECT / "notebooks")]
             assert Path(kernel.connection_file).parent == tmp_path
             assert kernel.transport == "ipc"  # local sockets: no TCP port to race for
     finally:
@@ -183,7 +211,7 @@ def test_kernel_pool_hands_out_warm_kernels_with_the_engine_threads(tmp_path):
 
 
 def test_kernel_pool_says_how_to_fix_a_kernel_it_cannot_start():
-    pool = KernelPool("no-such-kernel", PROJECT / "notebooks", engine_threads=1, ready=1, total=1)
+    pool = KernelPool("no-such-kernel", PROJECT / "notebooks", engine={}, ready=1, total=1)
     try:
         with pytest.raises(KernelStartError, match="no-such-kernel.*make setup"):
             pool.take()

@@ -8,6 +8,7 @@ ran: sections receive a `DataEngine` from `open_engine` and call query functions
 from __future__ import annotations
 
 import os
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -20,6 +21,10 @@ import pyarrow as pa
 from helpers.core.config import Config
 
 ENGINE_THREADS_VARIABLE = "OPSREPORT_ENGINE_THREADS"
+# DuckDB's memory_limit for a section's queries (e.g. 2GB; the batch runner sets it): beyond
+# it they spill to a temporary folder. Unset, DuckDB may take 80% of the machine's memory in
+# every section's kernel at once
+ENGINE_MEMORY_VARIABLE = "OPSREPORT_ENGINE_MEMORY"
 # contract columns no query reads: loaded tables leave them out (at 1M customers, 220 MB of
 # the orders' 460 MB in each section's kernel); views still show every column
 UNQUERIED = {"orders": ("order_id", "status", "region", "discount", "refund")}
@@ -30,6 +35,23 @@ UNQUERIED = {"orders": ("order_id", "status", "region", "discount", "refund")}
 MATERIALIZE_MAX_BYTES = 256 * 2**20
 
 Tables = Mapping[str, pd.DataFrame | Path]
+
+
+def connect_duckdb(
+    memory_limit: str | None, purpose: str
+) -> tuple[duckdb.DuckDBPyConnection, tempfile.TemporaryDirectory | None]:
+    """An in-memory DuckDB connection using ENGINE_THREADS_VARIABLE's threads (every core by
+    default). With `memory_limit` it holds at most that much and spills the rest to a new
+    temporary folder named after `purpose`, returned for the caller to remove on close."""
+    con = duckdb.connect()
+    threads = int(os.environ.get(ENGINE_THREADS_VARIABLE) or os.cpu_count() or 1)
+    con.execute(f"SET threads TO {threads}")
+    if memory_limit is None:
+        return con, None
+    spill = tempfile.TemporaryDirectory(prefix=f"opsreport-{purpose}-")
+    con.execute("SET memory_limit = ?", [memory_limit])
+    con.execute("SET temp_directory = ?", [spill.name])
+    return con, spill
 
 
 def left_out(table: str, present: Collection[str], keep: Collection[str]) -> list[str]:
@@ -98,7 +120,8 @@ class DuckDBEngine(DataEngine):
 
     DuckDB uses every core, or ENGINE_THREADS_VARIABLE's value when set: the batch runner sets
     it to cores / sections run at once, since oversubscribed DuckDB threads spin (at 1M
-    customers, 2 sections at once took 77 s with 2 threads each, 60 s with 1).
+    customers, 2 sections at once took 77 s with 2 threads each, 60 s with 1). It holds at
+    most ENGINE_MEMORY_VARIABLE's value in memory when set, spilling the rest to disk.
     """
 
     def __init__(
@@ -107,9 +130,7 @@ class DuckDBEngine(DataEngine):
         materialize: Collection[str] | None = None,
         keep: Collection[str] = (),
     ):
-        self.con = duckdb.connect()
-        threads = int(os.environ.get(ENGINE_THREADS_VARIABLE) or os.cpu_count() or 1)
-        self.con.execute(f"SET threads TO {threads}")
+        self.con, self.spill = connect_duckdb(os.environ.get(ENGINE_MEMORY_VARIABLE), "engine")
         self.tables = []
         self.kept_columns = set(keep)
         for name, source in tables.items():
@@ -162,6 +183,8 @@ class DuckDBEngine(DataEngine):
 
     def close(self) -> None:
         self.con.close()
+        if self.spill is not None:
+            self.spill.cleanup()
 
 
 def rechunked(

@@ -15,7 +15,6 @@ are equivalent: DuckDB keywords, functions and names are case-insensitive.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from helpers.core.errors import InputFileError, Violation
 from helpers.core.periods import Quarter
 from helpers.data import checks
 from helpers.data.contract import CONTRACT, TableSpec
-from helpers.data.engines import ENGINE_THREADS_VARIABLE
+from helpers.data.engines import connect_duckdb
 from helpers.data.reading import map_columns
 
 ROW = "_row"
@@ -117,12 +116,7 @@ class Staging:
 
     def __init__(self, memory_limit: str | None = None) -> None:
         memory_limit = memory_limit or os.environ.get(MEMORY_VARIABLE) or "2GB"
-        self.spill = tempfile.TemporaryDirectory(prefix="opsreport-staging-")
-        self.con = duckdb.connect()
-        threads = int(os.environ.get(ENGINE_THREADS_VARIABLE) or os.cpu_count() or 1)
-        self.con.execute(f"SET threads TO {threads}")
-        self.con.execute(f"SET memory_limit = {_literal(memory_limit)}")
-        self.con.execute(f"SET temp_directory = {_literal(self.spill.name)}")
+        self.con, self.spill = connect_duckdb(memory_limit, "staging")
         # Parquet statistics leave NaN out, and DuckDB then folds isnan() to false or skips
         # the row groups a NaN is in: a NaN in a typed file would pass every check unseen
         self.con.execute(f"SET disabled_optimizers = {_literal(TRUSTS_STATISTICS)}")

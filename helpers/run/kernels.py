@@ -17,7 +17,6 @@ from pathlib import Path
 from jupyter_client import KernelManager
 
 from helpers.core.errors import KernelStartError
-from helpers.data.engines import ENGINE_THREADS_VARIABLE
 
 # what the section notebooks import in their first code cell, executed silently (no
 # execution count, no output) before a notebook is sent to the kernel
@@ -68,25 +67,20 @@ def _start_warm_kernel(
 class KernelPool:
     """Up to `ready` kernels warming in the background, `total` in all: take() hands out the
     next one (waiting if it is still warming) and starts its replacement; close() shuts down
-    the ones never taken. Kernels run in `cwd` with DuckDB limited to `engine_threads`; with a
-    `runtime` folder (short: it holds Unix sockets), they talk over local sockets there and
-    keep their connection files there."""
+    the ones never taken. Kernels run in `cwd` with the `engine` settings added to their
+    environment (e.g. ENGINE_THREADS_VARIABLE); with a `runtime` folder (short: it holds Unix
+    sockets), they talk over local sockets there and keep their connection files there."""
 
     def __init__(
         self,
         kernel_name: str,
         cwd: Path,
-        engine_threads: int,
+        engine: dict[str, str],
         ready: int,
         total: int,
         runtime: Path | None = None,
     ):
-        self._start = (
-            kernel_name,
-            cwd,
-            {**os.environ, ENGINE_THREADS_VARIABLE: str(engine_threads)},
-            runtime,
-        )
+        self._start = (kernel_name, cwd, {**os.environ, **engine}, runtime)
         self._starter = ThreadPoolExecutor(max_workers=max(1, ready))
         self._lock = threading.Lock()
         self._left = total

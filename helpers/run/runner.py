@@ -31,7 +31,12 @@ from helpers.core.config import TABLES, Config, load_config
 from helpers.core.errors import InputFileError, ReportError, SectionFailedError
 from helpers.core.outline import SECTIONS, Section, missing_tables
 from helpers.core.periods import Year, comparison_periods
-from helpers.data.engines import engine_service, open_engine
+from helpers.data.engines import (
+    ENGINE_MEMORY_VARIABLE,
+    ENGINE_THREADS_VARIABLE,
+    engine_service,
+    open_engine,
+)
 from helpers.data.inputs import data_quality, prepare_inputs, write_clean_inputs
 from helpers.data.reading import find_input_file
 from helpers.render.html import export_html
@@ -55,6 +60,20 @@ from helpers.sections.pacing import report_alerts, target_alerts
 from helpers.sections.targets import records, scorecard, weighted_score
 
 KERNEL = "ecom-report"
+# DuckDB's memory per section kernel (ENGINE_MEMORY_VARIABLE overrides it): at 10M customers the
+# merchandise section otherwise peaked at 5.6 GB; capped, it spills and peaks at 2.3 GB
+SECTION_MEMORY = "2GB"
+
+
+def section_engine(jobs: int) -> dict[str, str]:
+    """The engine settings of each section's kernel, `jobs` sections at a time: DuckDB gets
+    cores / jobs threads (oversubscribed DuckDB threads spin: at 1M customers, 2 sections at
+    once took 77 s with 2 threads each, 60 s with 1) and SECTION_MEMORY, unless
+    ENGINE_MEMORY_VARIABLE says otherwise."""
+    return {
+        ENGINE_THREADS_VARIABLE: str(max(1, (os.cpu_count() or 1) // max(1, jobs))),
+        ENGINE_MEMORY_VARIABLE: os.environ.get(ENGINE_MEMORY_VARIABLE) or SECTION_MEMORY,
+    }
 
 
 def report_dir(reports_dir: Path, config: Config) -> Path:
@@ -242,17 +261,16 @@ def _build_sections(
     """The sections, the overview and metrics.json content of one report, built in `build`.
 
     Kernels for the first sections warm up while the inputs are validated; the index's KPIs
-    are computed while the sections run. Each kernel's
-    DuckDB gets cores / sections at once: oversubscribed DuckDB threads spin (at 1M customers,
-    2 sections at once took 77 s with 2 threads each, 60 s with 1)."""
+    are computed while the sections run, `jobs` at a time (section_engine)."""
     label = config.period.label
     runnable, skipped = plan_sections(config)
     locale = report_locale(config)
     progress.plan(label, runnable, skipped)
-    threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
-    progress.detail(label, f"{jobs} section(s) at a time, {threads} core(s) each")
+    engine = section_engine(jobs)
+    threads, memory = engine[ENGINE_THREADS_VARIABLE], engine[ENGINE_MEMORY_VARIABLE]
+    progress.detail(label, f"{jobs} section(s) at a time, {threads} core(s) and {memory} each")
     sockets = Path(tempfile.mkdtemp(prefix=f"{KERNEL_FILES}{os.getpid()}-"))
-    kernels = KernelPool(KERNEL, project / "notebooks", threads, jobs, len(runnable), sockets)
+    kernels = KernelPool(KERNEL, project / "notebooks", engine, jobs, len(runnable), sockets)
     try:
         clean, quality = clean_inputs(config, build / "clean", progress)
         return_freed_memory()
