@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -77,9 +78,12 @@ def batch(small_data, tmp_path_factory):
         argv += ["--quarter", quarter]
     argv += ["--year", YEAR]
     printed, warned = io.StringIO(), io.StringIO()
+    spilled = Path(tempfile.gettempdir()).glob  # kernels' DuckDB spill folders
+    before = set(spilled("opsreport-engine-*"))
     with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(warned):
         assert cli.main(argv) == 0
     assert warned.getvalue() == ""  # no stray warnings
+    assert set(spilled("opsreport-engine-*")) == before  # none left behind
     return reports, extra, printed.getvalue()
 
 

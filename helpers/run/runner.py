@@ -270,6 +270,9 @@ def _build_sections(
     threads, memory = engine[ENGINE_THREADS_VARIABLE], engine[ENGINE_MEMORY_VARIABLE]
     progress.detail(label, f"{jobs} section(s) at a time, {threads} core(s) and {memory} each")
     sockets = Path(tempfile.mkdtemp(prefix=f"{KERNEL_FILES}{os.getpid()}-"))
+    # the kernels' temporary files (DuckDB's spill folders) go in the run's kernel folder too,
+    # removed at the end even where a kernel was killed before it could remove its own
+    engine["TMPDIR"] = str(sockets)
     kernels = KernelPool(KERNEL, project / "notebooks", engine, jobs, len(runnable), sockets)
     try:
         clean, quality = clean_inputs(config, build / "clean", progress)
