@@ -73,6 +73,24 @@ def test_roas_decomposition_adds_up_exactly():
     assert total == pytest.approx(parts["roas_after"] - parts["roas_before"], abs=1e-12)
 
 
+def test_an_unchanged_roas_splits_into_effects_that_cancel_out():
+    """Twice the spend, clicks and revenue: ROAS 5 both times, so no log-mean weight (0/0);
+    the effects are weighted by ROAS itself and add up to no change."""
+    doubled = {k: 2 * v for k, v in BEFORE.items()}
+    frame = pd.DataFrame([BEFORE, doubled], index=["previous", "current"])
+    rows = marketing.add_measures(frame, margin_rate=None)
+    parts = marketing.roas_decomposition(rows.loc["previous"], rows.loc["current"])
+    effects = [parts[k] for k in ("cpc_effect", "conversion_effect", "aov_effect")]
+    assert parts["roas_before"] == parts["roas_after"] == 5.0
+    assert all(np.isfinite(effects)) and sum(effects) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_an_amount_moved_only_when_both_are_known():
+    assert marketing._moved(2.0, 5.0) == 3.0
+    for now, before in ((5.0, None), (None, 3.0), (np.nan, 2.0), (2.0, np.nan)):
+        assert marketing._moved(now, before) is None
+
+
 def test_ltv_to_cac_of_this_quarters_new_customers():
     """Paid CAC 120 / 6 = 20; blended 120 / 5 new customers in the orders = 24; value of a new
     customer 8 (first purchase) + 100 (CLV) = 108; payback (20 - 8) / (100 / 12) months."""

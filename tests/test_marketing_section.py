@@ -19,12 +19,122 @@ from .conftest import PROJECT
 
 
 @pytest.fixture(scope="module")
-def section(small_data):
-    config = load_config(PROJECT / "params", "2025Q4", overrides={"data_dir": str(small_data)})
-    engine = DuckDBEngine(prepare_inputs(config).tables)
+def config(small_data):
+    return load_config(PROJECT / "params", "2025Q4", overrides={"data_dir": str(small_data)})
+
+
+@pytest.fixture(scope="module")
+def tables(config):
+    return prepare_inputs(config).tables
+
+
+@pytest.fixture(scope="module")
+def section(config, tables):
+    engine = DuckDBEngine(tables)
     periods = comparison_periods(config.period)
     by_channel = clv.build_section(engine, config, periods).by_channel
     return marketing.build_section(engine, config, periods, by_channel)
+
+
+QUARTERS = {"current": ("2025-10-01", "2026-01-01"), "previous": ("2025-07-01", "2025-10-01")}
+
+
+def test_kpis_equal_a_pandas_computation_on_the_inputs(section, tables):
+    """Every KPI of the section, for this quarter and the last, from the raw tables: the
+    gross margin rate from the orders to the quarter's end, new customers as those whose
+    first order falls in the quarter, MER as net revenue over spend."""
+    orders, spend_rows = tables["orders"], tables["marketing"]
+    costed = orders[(orders["order_ts"] < "2026-01-01") & orders["cost"].notna()]
+    margin = 1 - costed["cost"].sum() / costed["revenue"].sum()
+    assert section.margin_rate == pytest.approx(margin, rel=1e-12)
+    first_orders = orders.groupby("customer_id")["order_ts"].min()
+    kpis = section.kpis
+    for period, (start, end) in QUARTERS.items():
+        rows = spend_rows[(spend_rows["date"] >= start) & (spend_rows["date"] < end)]
+        spend, revenue = rows["spend"].sum(), rows["attributed_revenue"].sum()
+        sold = orders[(orders["order_ts"] >= start) & (orders["order_ts"] < end)]
+        new = ((first_orders >= start) & (first_orders < end)).sum()
+        expected = {
+            "spend": spend,
+            "roas": revenue / spend,
+            "contribution_margin": revenue * margin - spend,
+            "profit_roi": (revenue * margin - spend) / spend,
+            "cac": spend / rows["new_customers"].sum(),
+            "blended_cac": spend / new,
+            "mer": sold["net_revenue"].sum() / spend,
+        }
+        for name, value in expected.items():
+            assert kpis[name][period] == pytest.approx(value, rel=1e-9), (name, period)
+    units = {name: record["unit"] for name, record in kpis.items()}
+    assert units == {
+        "spend": "currency",
+        "roas": "ratio",
+        "profit_roi": "ratio",
+        "contribution_margin": "currency",
+        "cac": "currency",
+        "blended_cac": "currency",
+        "mer": "ratio",
+    }
+    assert all(record["key"] == f"marketing.{name}" for name, record in kpis.items())
+
+
+def test_findings_name_their_comparison_and_what_is_at_stake(section):
+    said = {f.kind: f for f in section.findings}
+    by = section.total.set_index("period")
+    spend = said["marketing.spend"]
+    assert spend.bases == ("qoq",)
+    assert spend.figures["growth"] == pytest.approx(
+        by.loc["current", "spend"] / by.loc["previous", "spend"] - 1
+    )
+    moved = by.loc["current", "attributed_revenue"] - by.loc["previous", "attributed_revenue"]
+    assert spend.stake == pytest.approx(abs(moved))
+    most = said["marketing.moved_most"]
+    row = section.decomposition.set_index("channel").loc[most.figures["channel"]]
+    effects = {k: row[column] for k, column in marketing.ROAS_DRIVERS.items()}
+    driver = max(effects, key=lambda k: abs(effects[k]))
+    assert (most.figures["driver"], most.figures["effect"]) == (driver, effects[driver])
+    assert most.bases == ("qoq",) and most.stake == most.figures["revenue_at_stake"]
+
+
+def test_a_channel_exactly_at_the_ltv_cac_reference_is_not_below_it(section, config):
+    ltv = section.ltv.copy()
+    best = ltv["ltv_cac"].idxmax()
+    reference = config.marketing.ltv_cac_reference
+    ltv["ltv_cac"] = reference
+    ltv.loc[best, "ltv_cac"] = reference + 1
+    said = marketing.findings(
+        section.total,
+        section.channels,
+        section.decomposition,
+        ltv,
+        section.plan,
+        {"current": 1.0},
+        section.margin_rate,
+        reference,
+    )
+    (found,) = [f for f in said if f.kind == "marketing.ltv_cac"]
+    assert found.variant == "all_clear" and found.figures["below"] == [] and found.stake is None
+
+
+def test_costs_above_revenue_and_no_orders_leave_their_figures_out(config, tables):
+    """Costs at revenue: no margin rate, so no contribution or profit ROI, and the rejected
+    rate said second. Without orders: no MER and no blended CAC; paid CAC still stands."""
+    periods = comparison_periods(config.period)
+    orders = tables["orders"]
+    at_cost = {**tables, "orders": orders.assign(cost=orders["revenue"])}
+    rejected = marketing.build_section(DuckDBEngine(at_cost), config, periods, None)
+    assert rejected.margin_rate is None
+    assert rejected.findings[1].kind == "common.margin_rejected"
+    assert rejected.findings[1].figures == {"rate": 0.0}
+    for name in ("contribution_margin", "profit_roi"):
+        assert rejected.kpis[name]["current"] is None
+    no_orders = {name: table for name, table in tables.items() if name == "marketing"}
+    alone = marketing.build_section(DuckDBEngine(no_orders), config, periods, None)
+    assert alone.margin_rate is None and alone.kpis["profit_roi"]["current"] is None
+    for name in ("mer", "blended_cac"):
+        assert alone.kpis[name]["current"] is None and alone.kpis[name]["previous"] is None
+    assert alone.kpis["cac"]["current"] > 0
+    assert [f.kind for f in alone.findings].count("common.margin_rejected") == 0
 
 
 def _finding(section, start: str) -> str:
