@@ -90,6 +90,9 @@ def test_a_degenerate_spend_model_withholds_clv_and_says_why(config, tables, deg
     assert section.kpis["expected_alive"]["current"] > 0  # the purchase model still stands
     assert any(f.startswith("CLV figures are withheld") for f in text.sentences(section.findings))
     assert "clv" not in export_of(section)
+    fit = clv.model_fit(section).figures
+    assert fit["spend"] is None and fit["check"] is None
+    assert fit["spend_withheld"] == section.clv_withheld
 
 
 def test_no_purchase_model_withholds_the_section(config, tables, monkeypatch):

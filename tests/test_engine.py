@@ -126,6 +126,17 @@ def test_rfm_inputs_carry_the_member_flag_when_there_is_one():
     assert rfm_inputs(plain, end, start)["is_member"].isna().all()
 
 
+def test_kept_rfm_inputs_are_the_query_kept_with_its_window():
+    from helpers.data import rfm
+
+    engine = DuckDBEngine({"orders": ORDERS_WITH_DETAIL})
+    end, start = pd.Timestamp("2025-04-01"), pd.Timestamp("2025-01-01")
+    rfm.keep_inputs(engine, "kept_rfm", end, start)
+    kept = engine.sql("SELECT * FROM kept_rfm ORDER BY 1")
+    pd.testing.assert_frame_equal(kept, rfm_inputs(engine, end, start))
+    assert kept.set_index("customer_id").loc["a", "window_revenue"] == 30.0
+
+
 def test_weekly_traffic_keeps_orders_and_revenue_of_whole_weeks():
     days = pd.date_range("2025-01-06", "2025-01-19")  # two whole Monday weeks
     traffic = pd.DataFrame(

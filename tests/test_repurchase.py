@@ -152,6 +152,7 @@ def test_migration_flows_and_revenue():
     assert list(matrix.columns) == segments.SEGMENTS  # every segment, even with nobody in it
     assert (matrix.index.name, matrix.columns.name) == ("previous segment", "segment now")
     assert matrix.loc["New this quarter", "New"] == 1 and matrix.loc["At risk", "Hibernating"] == 1
+    assert all(map(pd.api.types.is_integer_dtype, matrix.dtypes))  # counts shown as counts
 
 
 def test_moving_down_and_between_lapsed_segments():
@@ -205,6 +206,7 @@ def test_segment_table_by_hand():
     assert champions["aov"] == pytest.approx(300 / 10) and lost["aov"] == 20.0
     assert champions["recency_days"] == 10.0 and lost["customer_share"] == pytest.approx(1 / 3)
     assert table.loc["Loyal", "customers"] == 0 and np.isnan(table.loc["Loyal", "aov"])
+    assert pd.api.types.is_integer_dtype(table["customers"])
 
 
 def test_members_against_non_members_with_a_two_proportion_test(engine):

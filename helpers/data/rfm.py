@@ -12,6 +12,10 @@ import pyarrow as pa
 from helpers.data.engines import DataEngine
 from helpers.data.queries import rfm_inputs_sql
 
+# the column each score ranks (here, not in a function: SQL names, whose case mutants would
+# change nothing)
+SCORED = {"r_score": "recency_days", "f_score": "orders", "m_score": "revenue"}
+
 
 def keep_inputs(
     engine: DataEngine, name: str, end: pd.Timestamp, window_start: pd.Timestamp
@@ -20,10 +24,10 @@ def keep_inputs(
     engine.keep(name, *rfm_inputs_sql(engine, end, window_start))
 
 
-def _score(column: str, bins: int, best: str) -> str:
+def _score(column: str, bins: int, higher_is_better: bool) -> str:
     """Score 1..bins from the percentile rank, ties sharing the lowest rank (SQL's rank()),
-    `best` being ASC when higher values are better."""
-    worst_first = "ASC" if best == "high" else "DESC"
+    the worst values first."""
+    worst_first = "ASC" if higher_is_better else "DESC"  # pragma: no mutate (SQL case)
     return (
         f"ceil(rank() OVER (ORDER BY {column} {worst_first})::DOUBLE / count(*) OVER () "
         f"* {int(bins)})::BIGINT"
@@ -37,10 +41,12 @@ def keep_segments(
     segment, kept as `name`: from `grid` (columns r, f on 1-5 and segment: the R x F map,
     scores rescaled to 1-5 by ceil(score x 5 / bins)) or, without it, the value matrix
     (importance and kind against the base's means, `<important|general>_<kind>`)."""
-    scored = f"""SELECT *, {_score("recency_days", bins, "low")} AS r_score,
-                       {_score("orders", bins, "high")} AS f_score,
-                       {_score("revenue", bins, "high")} AS m_score
-                FROM {inputs}"""
+    higher_is_better = {"r_score": False, "f_score": True, "m_score": True}
+    scores = ", ".join(
+        f"{_score(SCORED[score], bins, better)} AS {score}"
+        for score, better in higher_is_better.items()
+    )
+    scored = f"SELECT *, {scores} FROM {inputs}"
     if grid is not None:
         engine.register(f"{name}_grid", grid[["r", "f", "segment"]])
         query = f"""SELECT s.*, g.segment FROM ({scored}) s JOIN {name}_grid g

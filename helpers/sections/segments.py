@@ -115,7 +115,8 @@ def segment_table(sums: pd.DataFrame, scheme: Segmentation = RF_MAP) -> pd.DataF
     table["customers"] = table["customers"].astype(int)
     table["customer_share"] = table["customers"] / table["customers"].sum()
     table["revenue_share"] = table["window_revenue"] / table["window_revenue"].sum()
-    table["aov"] = table["revenue"] / table["orders"].replace(0, np.nan)
+    # an empty segment's revenue is 0 too, and 0 / 0 is NaN as well
+    table["aov"] = table["revenue"] / table["orders"].replace(0, np.nan)  # pragma: no mutate
     return table.rename_axis("segment").reset_index()
 
 
@@ -138,14 +139,14 @@ def migration(
     before = transitions["before"].where(transitions["before"].notna(), NEW_THIS_QUARTER)
     matrix = (
         transitions.assign(before=before)
-        .pivot_table(index="before", columns="now", values="customers", aggfunc="sum")
+        .pivot(index="before", columns="now", values="customers")  # a row per pair
         .reindex(index=[NEW_THIS_QUARTER, *segments], columns=segments)
         .fillna(0)
         .astype(int)
     )
     matrix.index.name, matrix.columns.name = "previous segment", "segment now"
-    rank_now = pd.Categorical(transitions["now"], segments, ordered=True).codes
-    rank_before = pd.Categorical(transitions["before"], segments, ordered=True).codes
+    rank_now = pd.Categorical(transitions["now"], segments).codes  # the scheme's order
+    rank_before = pd.Categorical(transitions["before"], segments).codes
     flow = np.select(
         [
             transitions["before"].isna(),
