@@ -103,6 +103,62 @@ def test_conversion_tests_flag_significance_and_skip_small_channels(engine, peri
     assert tests.loc["A", "significant"] == (tests.loc["A", "p_value"] < 0.2)
     small = traffic.conversion_tests(by_channel, "previous", 0.05, min_sessions=600)
     assert small.set_index("channel").loc["B", "significant"] is None  # 500 sessions: untested
+    assert small["z"].dtype == small["p_value"].dtype == float  # untested: NaN, not None
+    edge = traffic.conversion_tests(by_channel, "previous", 0.05, min_sessions=500)
+    assert edge.set_index("channel").loc["B", "significant"] is not None  # 500 and 800: tested
+    a_year_ago = traffic.conversion_tests(by_channel, "year_ago", 0.05, min_sessions=501)
+    assert a_year_ago.set_index("channel")["significant"].isna().all()  # 500 each a year ago
+
+
+def test_a_mix_without_a_year_ago_has_no_shift_on_it(engine, periods):
+    by_channel = traffic.add_rates(queries.traffic_by_period(engine, periods, ["channel"]))
+    mix = traffic.channel_mix(by_channel[by_channel["period"] != "year_ago"])
+    assert mix["share_shift_yoy"].isna().all() and mix["share_shift_qoq"].notna().all()
+
+
+def test_a_share_shift_is_said_from_exactly_its_threshold(engine, periods):
+    """B's share moved 16.7 pp: said at a threshold of exactly that, not a hair above."""
+    comparison, mix, tests, _ = finding_inputs(engine, periods)
+    moved = mix[["share_shift_qoq"]].abs().max().max() * 100
+
+    def shifts(threshold):
+        said = traffic._share_shift(mix, threshold, ("qoq",))
+        return [f.figures["channel"] for f in said]
+
+    assert shifts(moved) == ["B"] and shifts(moved + 0.01) == []
+
+
+def test_quadrants_at_exactly_an_equal_share_and_the_overall_rate():
+    """Two channels of equal share converting at exactly the overall rate count as big and
+    converting."""
+    mix = pd.DataFrame(
+        {
+            "channel": ["A", "B"],
+            "sessions": [100, 100],
+            "orders": [2, 2],
+            "share": [0.5, 0.5],
+            "conversion_rate": [0.02, 0.02],
+            "revenue_per_session": [1.0, 1.0],
+        }
+    )
+    assert traffic.efficiency_quadrants(mix)["quadrant"].tolist() == ["Scale & convert"] * 2
+
+
+def test_the_money_moved_on_the_basis_it_moved_most_and_none_without_a_basis():
+    by = pd.DataFrame(
+        {
+            "measure": ["sessions", "conversion_rate", "revenue_per_session"],
+            "unit": ["count", "rate", "currency"],
+            "current": [1000.0, 0.0, 2.0],
+            "qoq": [np.nan, 0.01, 0.25],
+            "yoy": [1.0, np.nan, np.nan],
+        }
+    ).set_index("measure")
+    both = ("qoq", "yoy")
+    assert traffic.revenue_moved(by, "sessions", both) == pytest.approx(500 * 2.0)  # 500 -> 1,000
+    assert traffic.revenue_moved(by, "revenue_per_session", both) == pytest.approx(0.4 * 1000)
+    assert traffic.revenue_moved(by, "conversion_rate", both) is None  # nobody converts now
+    assert traffic.revenue_moved(by, "sessions", ("qoq",)) is None  # no change known
 
 
 def test_device_split(engine, periods):
@@ -142,23 +198,26 @@ def test_orders_come_from_the_orders_table_when_traffic_has_none(periods):
     assert np.isnan(now.loc["B", "orders"])
 
 
-def test_findings_follow_one_comparison_rule(engine, periods):
-    """QoQ always, YoY too in a seasonal quarter, each named; a change is reported when it is
-    material on a basis shown. Figures: sessions 1,500 / 1,600 / 1,000; conversion 35/1,500 vs
-    24/1,600 (+0.83 pp); B's share 500/1,500 vs 800/1,600 and 500/1,000 (-16.7 pp both)."""
+THRESHOLDS = {"material_change_pct": 10, "material_rate_change_pp": 0.5}
+
+
+def finding_inputs(engine, periods, share_shift_pp=2):
+    """What traffic.findings reads, from the hand-built table; conversion tested at alpha 0.5."""
     totals = traffic.add_rates(queries.traffic_by_period(engine, periods))
     by_channel = traffic.add_rates(queries.traffic_by_period(engine, periods, ["channel"]))
-    comparison = traffic.period_comparison(totals)
-    mix = traffic.channel_mix(by_channel)
     tests = {
         basis: traffic.conversion_tests(by_channel, base, alpha=0.5)
         for basis, base in (("qoq", "previous"), ("yoy", "year_ago"))
     }
-    thresholds = {
-        "material_change_pct": 10,
-        "material_rate_change_pp": 0.5,
-        "material_share_shift_pp": 2,
-    }
+    thresholds = THRESHOLDS | {"material_share_shift_pp": share_shift_pp}
+    return traffic.period_comparison(totals), traffic.channel_mix(by_channel), tests, thresholds
+
+
+def test_findings_follow_one_comparison_rule(engine, periods):
+    """QoQ always, YoY too in a seasonal quarter, each named; a change is reported when it is
+    material on a basis shown. Figures: sessions 1,500 / 1,600 / 1,000; conversion 35/1,500 vs
+    24/1,600 (+0.83 pp); B's share 500/1,500 vs 800/1,600 and 500/1,000 (-16.7 pp both)."""
+    comparison, mix, tests, thresholds = finding_inputs(engine, periods)
     quarterly = text.sentences(traffic.findings(comparison, mix, tests, thresholds, ("qoq",)))
     assert not any(n.startswith("Sessions") for n in quarterly)  # -6.25% is not material
     assert quarterly[0] == (
@@ -197,6 +256,52 @@ def test_findings_follow_one_comparison_rule(engine, periods):
         "shifts": {"qoq": b["share_shift_qoq"], "yoy": b["share_shift_yoy"]},
     }
     assert shift.bases == ("qoq", "yoy")
+
+
+def test_each_finding_puts_the_revenue_its_change_moved_at_stake(engine, periods):
+    """This quarter: 1,500 sessions, 35 orders, ¥3,400 (¥2.27 a session, ¥97.14 an order).
+    Sessions moved most a year ago (1,000: 500 sessions); conversion most on the previous
+    quarter (24 / 1,600: 0.83 pp of 1,500 sessions); B's share most on a year ago (16.7 pp of
+    1,500 sessions at B's ¥0.80); a significant channel's change at its own sessions and order
+    value. The best and worst channels by revenue per session close the findings."""
+    comparison, mix, tests, thresholds = finding_inputs(engine, periods)
+    found = traffic.findings(comparison, mix, tests, thresholds, ("qoq", "yoy"))
+    said = {f.figures.get("kpi", f.kind): f for f in found}
+    sessions, conversion = said["traffic.sessions"], said["traffic.conversion_rate"]
+    assert sessions.stake == pytest.approx(500 * 3400 / 1500)
+    assert conversion.stake == pytest.approx((35 / 1500 - 24 / 1600) * 1500 * 3400 / 35)
+    assert sessions.bases == conversion.bases == ("qoq", "yoy")
+    b = mix.set_index("channel").loc["B"]
+    shift = said["traffic.share_shift"]
+    assert shift.material and shift.stake == pytest.approx(abs(500 / 1500 - 0.5) * 1500 * 0.8)
+    assert b["revenue_per_session"] == pytest.approx(0.8)
+    significant = [f for f in found if f.kind == "traffic.conversion_significant"]
+    assert significant and all(f.material for f in significant)
+    for finding in significant:
+        (basis,) = finding.bases
+        channel = mix.set_index("channel").loc[finding.figures["channel"]]
+        change = finding.figures["rate"] - finding.figures["base_rate"]
+        assert finding.variant == ("improved" if change > 0 else "fell")
+        per_order = channel["revenue_per_session"] / channel["conversion_rate"]
+        assert finding.stake == pytest.approx(abs(change) * channel["sessions"] * per_order)
+    assert {f.figures["basis"] for f in significant} == {"qoq", "yoy"}
+    value = found[-1]
+    assert value.kind == "traffic.session_value"
+    assert (value.figures["best_channel"], value.figures["worst_channel"]) == ("A", "B")
+
+
+def test_nothing_material_is_said_as_such(engine, periods):
+    comparison, mix, tests, _ = finding_inputs(engine, periods)
+    calm = {"material_change_pct": 100, "material_rate_change_pp": 50}
+    quiet = {basis: table.assign(significant=False) for basis, table in tests.items()}
+    found = traffic.findings(
+        comparison, mix.iloc[:0], quiet, calm | {"material_share_shift_pp": 50}, ("qoq",)
+    )
+    assert [f.kind for f in found] == ["traffic.nothing_material"]
+    only_value = traffic.findings(
+        comparison, mix, quiet, calm | {"material_share_shift_pp": 50}, ("qoq",)
+    )
+    assert [f.kind for f in only_value] == ["traffic.session_value"]
 
 
 def test_headline_conversion_counts_net_orders_when_there_is_an_orders_table(periods):
@@ -294,3 +399,22 @@ def test_a_conversion_changes_stake_is_the_orders_it_moved_at_their_value():
     )
     assert traffic._conversion_stake(mix, "Ads", -0.005) == pytest.approx(750.0)
     assert traffic._conversion_stake(mix, "Dead", 0.01) is None
+
+
+def test_channel_margins_largest_first_and_no_rate_without_revenue(periods):
+    orders = pd.DataFrame(
+        {
+            "order_id": ["1", "2", "3", "4", "5"],
+            "customer_id": ["a", "b", "c", "d", "e"],
+            "order_ts": pd.to_datetime(["2025-01-05"] * 4 + ["2024-12-01"]),
+            "net_revenue": [0.5, 80.0, 0.0, 150.0, 999.0],
+            "cost": [0.2, 20.0, 1.0, 70.0, 1.0],
+            "channel": ["gift", "app", "free", "web", "web"],
+        }
+    )
+    margins = traffic.channel_margins(DuckDBEngine({"orders": orders}), periods)
+    assert margins["channel"].tolist() == ["web", "app", "gift", "free"]
+    assert list(margins.index) == [0, 1, 2, 3]
+    assert margins["gross_margin"].tolist() == pytest.approx([80.0, 60.0, 0.3, -1.0])
+    assert margins["margin_rate"].tolist()[:3] == pytest.approx([80 / 150, 0.75, 0.6])
+    assert np.isnan(margins["margin_rate"].iloc[3])  # nothing sold: no rate

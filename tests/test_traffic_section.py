@@ -120,6 +120,34 @@ def test_conversion_tests_are_on_both_periods_sessions(section):
         assert (row["z"], row["p_value"]) == pytest.approx((float(z), float(p)))
 
 
+def test_the_section_holds_what_its_parts_compute(inputs, section):
+    """Both conversion tests at the parameters' alpha and minimum sessions, the channel
+    margins, and the findings on the quarter's comparison bases (2025Q3: the previous quarter
+    only), each equal to its part run on its own."""
+    import json
+
+    from helpers.sections.kpis import comparison_bases
+
+    tables, config, periods = inputs
+    engine = DuckDBEngine(tables)
+    alpha, least = config.significance_level, config.traffic.min_sessions_for_test
+    for table, base in ((section.tests_qoq, "previous"), (section.tests_yoy, "year_ago")):
+        expected = traffic.conversion_tests(section.by_channel, base, alpha, least)
+        pd.testing.assert_frame_equal(table, expected)
+    assert section.tests_yoy["base_conversion_rate"].notna().all()
+    pd.testing.assert_frame_equal(section.margins, traffic.channel_margins(engine, periods))
+    thresholds = {
+        "material_change_pct": config.material_change_pct,
+        "material_rate_change_pp": config.material_rate_change_pp,
+        "material_share_shift_pp": config.material_share_shift_pp,
+    }
+    bases = comparison_bases(config.period, config.seasonal_quarters)
+    tests = {"qoq": section.tests_qoq, "yoy": section.tests_yoy}
+    expected = traffic.findings(section.comparison, section.mix, tests, thresholds, bases)
+    as_json = lambda found: json.dumps([f.as_record() for f in found], default=str)  # noqa: E731
+    assert as_json(section.findings) == as_json(expected) and len(expected) > 1
+
+
 def test_headline_kpis_of_the_index(inputs):
     tables, config, periods = inputs
     kpis = overview.headline_kpis(DuckDBEngine(tables), periods)
@@ -168,6 +196,9 @@ def test_a_traffic_table_with_only_the_required_columns(inputs):
     shown = set(section.comparison["measure"])
     assert shown == {"sessions", "users", "orders", "conversion_rate", "revenue_per_session"}
     assert section.devices is None
+    no_device_orders = tables["traffic"].drop(columns=["orders", "revenue"])
+    engine = DuckDBEngine({"traffic": no_device_orders, "orders": tables["orders"]})
+    assert traffic.build_section(engine, config, periods).devices is None  # no orders by device
     mix = section.mix.set_index("channel")
     assert mix["engagement_rate"].isna().all() and mix["pages_per_session"].isna().all()
     now = _in(tables["orders"], "order_ts", config.period)

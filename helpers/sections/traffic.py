@@ -89,9 +89,11 @@ def measure_records(comparison: pd.DataFrame) -> dict[str, dict]:
 
 def channel_mix(by_channel: pd.DataFrame) -> pd.DataFrame:
     """Per channel: this quarter's volumes and rates, share of sessions and its shift in pp."""
-    sessions = by_channel.pivot_table(
-        index="channel", columns="period", values="sessions", aggfunc="sum"
-    ).reindex(columns=list(COMPARISONS))
+    sessions = (
+        by_channel.set_index(["channel", "period"])["sessions"]  # a row per pair
+        .unstack("period")
+        .reindex(columns=list(COMPARISONS))
+    )
     share = sessions / sessions.sum()
     current = by_channel[by_channel["period"] == "current"].set_index("channel")
     mix = current.drop(columns=["period", "quarter"]).assign(
@@ -111,9 +113,7 @@ def conversion_tests(
 
     Channels with fewer than `min_sessions` sessions in either period are not tested.
     """
-    wide = by_channel.pivot_table(
-        index="channel", columns="period", values=["orders", "sessions"], aggfunc="sum"
-    )
+    wide = by_channel.set_index(["channel", "period"])[["orders", "sessions"]].unstack("period")
     orders_now, sessions_now = wide[("orders", "current")], wide[("sessions", "current")]
     orders_base, sessions_base = wide[("orders", base)], wide[("sessions", base)]
     z, p = two_proportion_ztest(orders_now, sessions_now, orders_base, sessions_base)
@@ -124,8 +124,7 @@ def conversion_tests(
             "base_conversion_rate": orders_base / sessions_base,
             "z": np.where(tested, z, np.nan),
             "p_value": np.where(tested, p, np.nan),
-        },
-        index=wide.index,
+        }
     )
     out["change_pp"] = (out["conversion_rate"] - out["base_conversion_rate"]) * 100
     out["significant"] = np.where(out["p_value"].isna(), None, out["p_value"] < alpha)
@@ -354,7 +353,7 @@ class TrafficSection:
 def channel_margins(engine: queries.DataEngine, periods: pd.DataFrame) -> pd.DataFrame | None:
     """This quarter's net revenue, gross margin (net revenue - cost) and margin rate per order
     channel, largest revenue first; None unless the orders carry a channel and a cost."""
-    if not engine.has("orders") or not {"channel", "cost"} <= set(engine.columns("orders")):
+    if not engine.has("orders") or not {"channel", "cost"}.issubset(engine.columns("orders")):
         return None
     orders = queries.orders_by_period(engine, periods, ["channel"])
     now = orders[orders["period"] == "current"]
