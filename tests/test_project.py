@@ -157,12 +157,12 @@ def test_engine_memory_follows_the_variable_and_spills_to_a_folder_it_removes(mo
     assert not os.path.exists(folder)
 
 
-def test_each_section_kernel_gets_its_share_of_cores_and_the_section_memory(monkeypatch):
+def test_each_section_kernel_gets_its_share_of_cores_and_any_memory_limit_set(monkeypatch):
     from helpers.run.runner import section_engine
 
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
     monkeypatch.delenv(ENGINE_MEMORY_VARIABLE, raising=False)
-    assert section_engine(2) == {ENGINE_THREADS_VARIABLE: "2", ENGINE_MEMORY_VARIABLE: "2GB"}
+    assert section_engine(2) == {ENGINE_THREADS_VARIABLE: "2"}
     monkeypatch.setenv(ENGINE_MEMORY_VARIABLE, "6GB")
     assert section_engine(8) == {ENGINE_THREADS_VARIABLE: "1", ENGINE_MEMORY_VARIABLE: "6GB"}
 

@@ -212,13 +212,19 @@ def repurchase_by_period(engine: DataEngine, end: pd.Timestamp) -> dict[str, pd.
     """Per month, quarter and year before `end` (keys "month", "quarter", "year"): customers,
     customers with 2+ orders in the period, and returning customers (first order before the
     period). One scan of the orders: quarters and years are rolled up from each customer's
-    months."""
+    months (each customer's first order is joined to them: a window over every customer's
+    months would not spill to disk at 10M customers)."""
     both = engine.sql(
         """
-        WITH months AS (
+        WITH by_month AS (
             SELECT customer_id, date_trunc('month', order_ts) AS period, count(*) AS orders,
-                   min(min(order_ts)) OVER (PARTITION BY customer_id) AS first_ts
+                   min(order_ts) AS first_in_month
             FROM orders WHERE order_ts < ? GROUP BY 1, 2),
+        firsts AS (
+            SELECT customer_id, min(first_in_month) AS first_ts FROM by_month GROUP BY 1),
+        months AS (
+            SELECT customer_id, period, orders, first_ts
+            FROM by_month JOIN firsts USING (customer_id)),
         periods AS (
             SELECT 'month' AS grain, period, orders, first_ts FROM months
             UNION ALL

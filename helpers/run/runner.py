@@ -60,20 +60,19 @@ from helpers.sections.pacing import report_alerts, target_alerts
 from helpers.sections.targets import records, scorecard, weighted_score
 
 KERNEL = "ecom-report"
-# DuckDB's memory per section kernel (ENGINE_MEMORY_VARIABLE overrides it): at 10M customers the
-# merchandise section otherwise peaked at 5.6 GB; capped, it spills and peaks at 2.3 GB
-SECTION_MEMORY = "2GB"
 
 
 def section_engine(jobs: int) -> dict[str, str]:
     """The engine settings of each section's kernel, `jobs` sections at a time: DuckDB gets
     cores / jobs threads (oversubscribed DuckDB threads spin: at 1M customers, 2 sections at
-    once took 77 s with 2 threads each, 60 s with 1) and SECTION_MEMORY, unless
-    ENGINE_MEMORY_VARIABLE says otherwise."""
-    return {
-        ENGINE_THREADS_VARIABLE: str(max(1, (os.cpu_count() or 1) // max(1, jobs))),
-        ENGINE_MEMORY_VARIABLE: os.environ.get(ENGINE_MEMORY_VARIABLE) or SECTION_MEMORY,
-    }
+    once took 77 s with 2 threads each, 60 s with 1), and ENGINE_MEMORY_VARIABLE's memory
+    where it is set. No limit by default: at 10M customers 2 GB would cut the merchandise
+    kernel from 5.6 to 2.3 GB, but CLV's customer summary and repurchase's first orders then
+    run out of it (DuckDB cannot spill every operator)."""
+    memory = os.environ.get(ENGINE_MEMORY_VARIABLE)
+    return {ENGINE_THREADS_VARIABLE: str(max(1, (os.cpu_count() or 1) // max(1, jobs)))} | (
+        {ENGINE_MEMORY_VARIABLE: memory} if memory else {}
+    )
 
 
 def report_dir(reports_dir: Path, config: Config) -> Path:
@@ -267,8 +266,10 @@ def _build_sections(
     locale = report_locale(config)
     progress.plan(label, runnable, skipped)
     engine = section_engine(jobs)
-    threads, memory = engine[ENGINE_THREADS_VARIABLE], engine[ENGINE_MEMORY_VARIABLE]
-    progress.detail(label, f"{jobs} section(s) at a time, {threads} core(s) and {memory} each")
+    limits = f"{engine[ENGINE_THREADS_VARIABLE]} core(s)" + (
+        f" and {engine[ENGINE_MEMORY_VARIABLE]}" if ENGINE_MEMORY_VARIABLE in engine else ""
+    )
+    progress.detail(label, f"{jobs} section(s) at a time, {limits} each")
     sockets = Path(tempfile.mkdtemp(prefix=f"{KERNEL_FILES}{os.getpid()}-"))
     # the kernels' temporary files (DuckDB's spill folders) go in the run's kernel folder too,
     # removed at the end even where a kernel was killed before it could remove its own
