@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from helpers.core.periods import Quarter, Year, comparison_periods
-from helpers.data import queries
+from helpers.data import queries, second_orders
 from helpers.data.engines import DuckDBEngine
 from helpers.models import holdout
 from helpers.sections import repurchase
@@ -50,12 +50,14 @@ def test_a_second_order_exactly_window_days_later_counts_and_a_second_more_does_
         ]
     )
     end = pd.Timestamp("2025-12-31")
-    second = queries.second_orders(engine, end)
-    shares, _ = repurchase.second_order_summary(second, end, [window])
+    second_orders.keep(engine, "second", end)
+    shares = second_orders.shares(engine, "second", end, [window])
     assert shares.loc[0, "share"] == 0.5 and shares.loc[0, "customers"] == 2
-    # a customer acquired exactly `window` days before the end had the full window
-    exactly = repurchase.second_order_summary(second, first + pd.Timedelta(days=window), [window])
-    assert exactly[0].loc[0, "customers"] == 2
+    # a customer acquired exactly `window` days before a date had the full window by then
+    at = first + pd.Timedelta(days=window)
+    assert second_orders.shares(engine, "second", at, [window]).loc[0, "customers"] == 2
+    a_second_early = at - pd.Timedelta(seconds=1)
+    assert second_orders.shares(engine, "second", a_second_early, [window]).loc[0, "customers"] == 0
 
 
 def test_the_latest_full_cohort_is_the_last_quarter_whose_end_is_window_days_before():

@@ -8,7 +8,7 @@ from scipy.stats import chi2_contingency
 from helpers.core.config import load_config
 from helpers.core.errors import Reason
 from helpers.core.periods import Quarter, comparison_periods
-from helpers.data import queries
+from helpers.data import queries, second_orders
 from helpers.data.engines import DuckDBEngine
 from helpers.render import text
 from helpers.sections import repurchase, segments
@@ -83,18 +83,26 @@ def test_time_to_second_order(engine):
     second = queries.second_orders(engine, END).set_index("customer_id")
     assert second.loc["A", "days_to_second"] == 15 and second.loc["B", "days_to_second"] == 62
     assert np.isnan(second.loc["C", "days_to_second"])
-    shares, by_channel = repurchase.second_order_summary(second.reset_index(), END, [30, 90])
+    second_orders.keep(engine, "second", END)
+    shares = second_orders.shares(engine, "second", END, [30, 90])
     assert shares["share"].tolist() == pytest.approx([1 / 3, 2 / 3])
+    assert shares["customers"].tolist() == [3, 3]
+    by_channel = second_orders.days_by_channel(engine, "second")
     assert by_channel.set_index("acquisition_channel")["median_days"].to_dict() == {
         "Email": 15,
         "Paid": 62,
     }
+    assert by_channel["repeat_customers"].tolist() == [1, 1]
     april = pd.Timestamp("2025-04-01")
-    young = repurchase.second_order_summary(queries.second_orders(engine, april), april, [30])[
-        0
-    ].iloc[0]
+    second_orders.keep(engine, "second_in_april", april)
+    young = second_orders.shares(engine, "second_in_april", april, [30]).iloc[0]
     # C joined 29 days before April: only A (15 days) and B (62 days) had a full window
     assert (young["customers"], young["share"]) == (2, 0.5)
+    nobody = second_orders.shares(engine, "second_in_april", april, [400]).iloc[0]
+    assert nobody["customers"] == 0 and np.isnan(nobody["share"])
+    days = queries.evenly_spaced(engine, "second", "days_to_second", 10)
+    assert days.tolist() == [15, 62]  # A and B, in customer order; C never ordered again
+    assert queries.evenly_spaced(engine, "second", "days_to_second", 1).tolist() == [15]
 
 
 def test_rfm_scores_and_segment_map():
@@ -228,15 +236,18 @@ def test_second_order_rate_of_the_latest_full_cohort(engine):
     """A (Jan 5, again after 15 days) and C (Mar 3, never again) joined in 2025Q1; B (Dec 1,
     again after 62 days) in 2024Q4. On 2025-07-01 the latest quarter with 90 days behind it is
     2025Q1 (2025Q2 ends less than 90 days before)."""
-    second = queries.second_orders(engine, END)
+    second_orders.keep(engine, "second", END)
     assert repurchase.latest_full_cohort(END, 90) == Quarter.parse("2025Q1")
     # 2025Q1 ends 2025-04-01: its 90 days are complete on 2025-06-30, not a day earlier
     assert repurchase.latest_full_cohort(pd.Timestamp("2025-06-30"), 90) == Quarter.parse("2025Q1")
     assert repurchase.latest_full_cohort(pd.Timestamp("2025-06-29"), 90) == Quarter.parse("2024Q4")
-    assert repurchase.cohort_second_order_rate(second, Quarter.parse("2025Q1"), 90) == (2, 0.5)
-    assert repurchase.cohort_second_order_rate(second, Quarter.parse("2024Q4"), 90) == (1, 1.0)
-    assert repurchase.cohort_second_order_rate(second, Quarter.parse("2024Q4"), 30) == (1, 0.0)
-    assert repurchase.cohort_second_order_rate(second, Quarter.parse("2023Q1"), 90) == (0, None)
+    rate = lambda label, window: second_orders.cohort_rate(  # noqa: E731
+        engine, "second", Quarter.parse(label), window
+    )
+    assert rate("2025Q1", 90) == (2, 0.5)
+    assert rate("2024Q4", 90) == (1, 1.0)
+    assert rate("2024Q4", 30) == (1, 0.0)
+    assert rate("2023Q1", 90) == (0, None)
 
 
 def test_rates_with_no_meaning_are_left_out_with_a_reason(engine):
@@ -245,8 +256,8 @@ def test_rates_with_no_meaning_are_left_out_with_a_reason(engine):
     2024Q2 are 2025Q1 (A, C), 2024Q4 (B) and 2024Q1 (nobody)."""
     periods = comparison_periods(Quarter.parse("2025Q2"))
     quarterly = repurchase.add_rates(queries.repurchase_by_period(engine, END)["quarter"])
-    second = queries.second_orders(engine, END)
-    kpis = repurchase.headline_kpis(quarterly, second, periods, 90)
+    second_orders.keep(engine, "second", END)
+    kpis = repurchase.headline_kpis(quarterly, (engine, "second"), periods, 90)
     assert kpis["returning_rate"]["current"] is None
     assert kpis["returning_rate"]["withheld"] == repurchase.NO_NEW_CUSTOMERS
     assert kpis["returning_rate"]["previous"] == pytest.approx(1 / 3)  # B of A, B, C
@@ -302,7 +313,8 @@ def test_a_second_order_rate_with_no_cohort_is_withheld_with_its_reason(engine):
     joined: the rate is withheld, and the finding says why. Every rate is in rate units."""
     periods = comparison_periods(Quarter.parse("2024Q2"))
     quarterly = repurchase.add_rates(queries.repurchase_by_period(engine, END)["quarter"])
-    kpis = repurchase.headline_kpis(quarterly, queries.second_orders(engine, END), periods, 90)
+    second_orders.keep(engine, "second", END)
+    kpis = repurchase.headline_kpis(quarterly, (engine, "second"), periods, 90)
     record = kpis["second_order_90d"]
     assert record["withheld"] == Reason("no_customers_acquired", {"cohort": "2024Q1"})
     assert (record["key"], record["unit"], record["window"]) == (

@@ -12,8 +12,8 @@ import yaml
 
 from helpers.core.config import SparkParams, load_config
 from helpers.core.errors import ReportError
-from helpers.core.periods import comparison_periods
-from helpers.data import queries, rfm, scores
+from helpers.core.periods import Quarter, comparison_periods
+from helpers.data import queries, rfm, scores, second_orders
 from helpers.data.engines import UNQUERIED, DuckDBEngine
 from helpers.data.inputs import prepare_inputs, write_clean_inputs
 from helpers.data.spark import SparkEngine, connect_server, to_spark_sql
@@ -58,6 +58,10 @@ QUERIES = {
     "cohort_activity_by_quarter": lambda e, p: queries.cohort_activity(e, "quarter", END),
     "cohort_activity_by_month": lambda e, p: queries.cohort_activity(e, "month", END),
     "second_orders": lambda e, p: queries.second_orders(e, END),
+    "second_orders_sql": lambda e, p: e.sql(
+        f"{queries.second_orders_sql(e, END)[0]} ORDER BY 1", [END]
+    ),
+    "evenly_spaced": lambda e, p: spaced(e),
     "rfm_inputs_sql": lambda e, p: e.sql(
         f"{queries.rfm_inputs_sql(e, END, START)[0]} ORDER BY 1",
         queries.rfm_inputs_sql(e, END, START)[1],
@@ -79,6 +83,12 @@ QUERIES = {
 def kept_summary(engine) -> pd.DataFrame:
     queries.keep_customer_summary(engine, "kept", END, 7.0, origins=True)
     return engine.sql("SELECT * FROM kept ORDER BY customer_id")
+
+
+def spaced(engine) -> pd.DataFrame:
+    """Every k-th customer's mean repeat spend, in customer order."""
+    queries.keep_customer_summary(engine, "spaced", END, 7.0, origins=False)
+    return queries.evenly_spaced(engine, "spaced", "monetary_value", 100).to_frame()
 
 
 def fake_predictions(histories: pd.DataFrame) -> pd.DataFrame:
@@ -129,7 +139,6 @@ SCORES = {
     "clv_by": lambda e: scores.clv_by(e, "scored", "acquisition_channel"),
     "new_by_channel": lambda e: scores.new_by_channel(e, "scored", ["2025Q3", "2025Q4"]),
     "has_values": lambda e: pd.DataFrame({"found": [scores.has_values(e, "scored", "clv")]}),
-    "clv_values": lambda e: scores.clv_values(e, "scored", 1000).to_frame(),
     "order_value_by_history": lambda e: scores.order_value_by_history(e, "scored"),
     "purchases_by_frequency": lambda e: scores.purchases_by_frequency(e, "scored"),
     "batches": lambda e: whole(scores.batches(e, "scored", 1000, [0.1, 0.2, 0.5])),
@@ -172,6 +181,32 @@ def assert_same_tables(engines, read) -> None:
     expected, got = read(duck), read(spark)
     assert len(expected) > 0, "a parity check over nothing proves nothing"
     pd.testing.assert_frame_equal(got, expected, rtol=1e-12, check_dtype=False)
+
+
+@pytest.fixture(scope="module")
+def second_both(both):
+    """The same customers' second orders kept in each engine."""
+    for engine in both[:2]:
+        second_orders.keep(engine, "second", END)
+    return both[:2]
+
+
+SECOND_ORDERS = {
+    "shares": lambda e: second_orders.shares(e, "second", END, [30, 60, 90]),
+    "days_by_channel": lambda e: second_orders.days_by_channel(e, "second"),
+    "cohort_rate": lambda e: pd.DataFrame(
+        [second_orders.cohort_rate(e, "second", Quarter.parse("2025Q2"), 90)]
+    ),
+}
+
+
+def test_every_second_orders_function_is_in_the_parity_check():
+    assert public_functions(second_orders) - {"keep"} == set(SECOND_ORDERS)
+
+
+@pytest.mark.parametrize("name", SECOND_ORDERS)
+def test_spark_counts_second_orders_as_duckdb_does(second_both, name):
+    assert_same_tables(second_both, SECOND_ORDERS[name])
 
 
 def test_every_rfm_function_is_in_the_parity_check():

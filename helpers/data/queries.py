@@ -268,21 +268,39 @@ def cohort_activity(engine: DataEngine, grain: str, end: pd.Timestamp) -> pd.Dat
     )
 
 
-def second_orders(engine: DataEngine, end: pd.Timestamp) -> pd.DataFrame:
-    """Per customer acquired before `end`: first order time, acquisition channel (if known),
-    and days to the second order (NULL when there is none before `end`; 0 when two orders
-    share the first time)."""
+def second_orders_sql(engine: DataEngine, end: pd.Timestamp) -> tuple[str, list]:
+    """SQL (and its parameters) for every customer acquired before `end`: first order time,
+    acquisition channel (if known), and days to the second order (NULL when there is none
+    before `end`; 0 when two orders share the first time); unordered."""
     channel = _first_order_channel(engine)
-    return engine.sql(
-        f"""
+    query = f"""
         SELECT customer_id, first_two[1] AS first_ts, acquisition_channel,
                date_diff('second', first_two[1], first_two[2]) / 86400::DOUBLE AS days_to_second
         FROM (SELECT customer_id, min(order_ts, 2) AS first_two,
                      {channel} AS acquisition_channel
-              FROM orders WHERE order_ts < ? GROUP BY 1)
-        ORDER BY 1""",
-        [end],
-    )
+              FROM orders WHERE order_ts < ? GROUP BY 1)"""
+    return query, [end]
+
+
+def second_orders(engine: DataEngine, end: pd.Timestamp) -> pd.DataFrame:
+    """second_orders_sql's customers as one pandas table, in customer order (small data:
+    tests, notebooks; the section keeps them in the engine, see data.second_orders)."""
+    query, params = second_orders_sql(engine, end)
+    return engine.sql(f"{query} ORDER BY 1", params)
+
+
+def evenly_spaced(engine: DataEngine, name: str, column: str, at_most: int) -> pd.Series:
+    """`column` of every row of `name` that has a value, or with more than `at_most` of them,
+    every k-th in customer order (k the smallest step that keeps at most `at_most`): enough
+    for a histogram."""
+    (rows,) = engine.first_row(f"SELECT count({column}) FROM {name}")
+    step = max(1, -(-int(rows) // at_most))
+    return engine.sql(
+        f"""SELECT {column} FROM (
+               SELECT {column}, row_number() OVER (ORDER BY customer_id) - 1 AS position
+               FROM {name} WHERE {column} IS NOT NULL)
+        WHERE position % {step} = 0 ORDER BY position"""
+    )[column]
 
 
 def rfm_inputs_sql(

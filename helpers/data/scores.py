@@ -226,18 +226,6 @@ def has_values(engine: DataEngine, name: str, column: str) -> bool:
     return count > 0
 
 
-def clv_values(engine: DataEngine, name: str, at_most: int) -> pd.Series:
-    """Every customer's CLV, or with more customers than `at_most`, every k-th in customer
-    order (k the smallest step that keeps at most `at_most`): enough for a histogram."""
-    (customers,) = engine.first_row(f"SELECT count(*) FROM {name}")
-    step = max(1, -(-int(customers) // at_most))
-    return engine.sql(
-        f"""SELECT clv FROM (
-               SELECT clv, row_number() OVER (ORDER BY customer_id) - 1 AS position FROM {name})
-        WHERE position % {step} = 0 ORDER BY position"""
-    )["clv"]
-
-
 def order_value_by_history(engine: DataEngine, name: str) -> pd.DataFrame:
     """Per distinct history, the sum of its customers' expected order values (`order_value`)."""
     return engine.sql(

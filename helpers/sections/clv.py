@@ -305,7 +305,7 @@ def build_section(engine: queries.DataEngine, config: Config, periods: pd.DataFr
         tiers=tiers,
         by_channel=by_channel,
         by_cohort=clv_by(current, "first_quarter") if current.has_clv else None,
-        clv_sample=scores.clv_values(engine, current.table, CHART_CUSTOMERS)
+        clv_sample=queries.evenly_spaced(engine, current.table, "clv", CHART_CUSTOMERS)
         if current.has_clv
         else None,
         alive=alive_matrix(current.model, typical_age, max_f),

@@ -21,7 +21,7 @@ import pyarrow as pa
 from helpers.core.config import Config
 from helpers.core.errors import Reason
 from helpers.core.periods import Quarter
-from helpers.data import queries, rfm
+from helpers.data import queries, rfm, second_orders
 from helpers.models.significance import two_proportion_ztest
 from helpers.sections.findings import Finding
 from helpers.sections.kpis import BASE_PERIOD, comparison_bases, kpi_record, mark_material
@@ -102,34 +102,6 @@ def cohorts_against_a_year_earlier(
     return table
 
 
-def second_order_summary(
-    second: pd.DataFrame, end: pd.Timestamp, windows: list[int]
-) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Share of new customers ordering again within each window (among customers acquired at
-    least that many days before `end`, so every one had the full window), and the median days
-    to a second order by acquisition channel (None without channels)."""
-    age = (end - second["first_ts"]).dt.total_seconds() / 86400
-    shares = pd.DataFrame(
-        [
-            {
-                "window_days": w,
-                "customers": int((age >= w).sum()),
-                "share": float((second.loc[age >= w, "days_to_second"] <= w).mean()),
-            }
-            for w in windows
-        ]
-    )
-    repeat = second.dropna(subset=["days_to_second"])
-    if not repeat["acquisition_channel"].notna().any():
-        return shares, None
-    by_channel = (
-        repeat.groupby("acquisition_channel")["days_to_second"]
-        .agg(repeat_customers="size", median_days="median")
-        .reset_index()
-    )
-    return shares, by_channel
-
-
 def member_comparison(counts: pd.DataFrame, alpha: float) -> pd.DataFrame:
     """Members against non-members per compared period: repeat and returning rates, orders per
     customer, average order value, and a two-proportion test of the repeat-rate gap."""
@@ -179,6 +151,8 @@ class RepurchaseSection:
 SEGMENTED = "customer_segments"  # the engine's table of every customer's RFM segment now
 SEGMENTED_BEFORE = "customer_segments_before"  # and at the previous quarter's end
 EXPORT_ROWS = 100_000  # customers fetched from the engine at a time for the CRM table
+SECOND_ORDERS = "second_orders"  # the engine's table of every customer's first two orders
+CHART_CUSTOMERS = 200_000  # at most this many customers' days make the distribution chart
 
 
 def customer_export(section: RepurchaseSection) -> Iterable[pa.Table]:
@@ -211,8 +185,15 @@ def build_section(
         last_period,
         params.max_cohort_periods,
     )
-    second = queries.second_orders(engine, end)
-    shares, by_channel = second_order_summary(second, end, params.second_order_windows)
+    second_orders.keep(engine, SECOND_ORDERS, end)
+    windows = params.second_order_windows
+    shares = second_orders.shares(engine, SECOND_ORDERS, end, windows)
+    by_channel = second_orders.days_by_channel(engine, SECOND_ORDERS)
+    kpis = headline_kpis(
+        add_rates(by_period[quarter.grain]), (engine, SECOND_ORDERS), periods, windows[-1]
+    )
+    second_days = queries.evenly_spaced(engine, SECOND_ORDERS, "days_to_second", CHART_CUSTOMERS)
+    engine.forget(SECOND_ORDERS)
     scheme = SEGMENTATIONS[segmentation(config)]
     for name, (at, since) in {
         SEGMENTED: (end, quarter.start),
@@ -229,16 +210,13 @@ def build_section(
         else None
     )
     cohort_change = cohorts_against_a_year_earlier(retention, recent=4 if grain == "quarter" else 6)
-    kpis = headline_kpis(
-        add_rates(by_period[quarter.grain]), second, periods, params.second_order_windows[-1]
-    )
     return RepurchaseSection(
         quarterly=quarterly,
         monthly=meaningful_returning_rates(add_rates(by_period["month"])),
         retention=retention,
         cumulative=cumulative,
         cohort_change=cohort_change,
-        second_days=second["days_to_second"].dropna(),
+        second_days=second_days,
         second_shares=shares,
         second_by_channel=by_channel,
         engine=engine,
@@ -269,35 +247,26 @@ def latest_full_cohort(end: pd.Timestamp, window: int) -> Quarter:
     return cohort
 
 
-def cohort_second_order_rate(
-    second: pd.DataFrame, cohort: Quarter, window: int
-) -> tuple[int, float | None]:
-    """New customers acquired in `cohort` and the share ordering again within `window` days
-    (None without new customers). `second` is second_orders() at any end at least `window`
-    days after the cohort's end, so every second order within the window is in it."""
-    first = second["first_ts"]
-    acquired = second[(first >= cohort.start) & (first < cohort.end)]
-    if acquired.empty:
-        return 0, None
-    return len(acquired), float((acquired["days_to_second"] <= window).mean())
-
-
 NO_NEW_CUSTOMERS = Reason("no_new_customers")
 
 
 def headline_kpis(
-    by_period: pd.DataFrame, second: pd.DataFrame, periods: pd.DataFrame, window: int
+    by_period: pd.DataFrame,
+    second: tuple[queries.DataEngine, str],
+    periods: pd.DataFrame,
+    window: int,
 ) -> dict[str, dict]:
     """Repeat and returning rates of the compared periods (`by_period`: rates per period of
     their grain), and the second-order rate of the latest cohort with a full window as of
-    each compared period's end; `second` is second_orders() at the latest period's end. A
-    returning rate with no new customers (all customers returning by definition) and a cohort
-    rate with no customers are left out."""
+    each compared period's end; `second` is the engine and its table of second orders
+    (data.second_orders.keep) at the latest period's end. A returning rate with no new
+    customers (all customers returning by definition) and a cohort rate with no customers are
+    left out."""
     rates = _period_rates(by_period, periods)
     returning = rates["returning_rate"].where(rates["returning_customers"] < rates["customers"])
     cohorts = {row.period: latest_full_cohort(row.end, window) for row in periods.itertuples()}
     cohort_rates = {
-        period: cohort_second_order_rate(second, cohort, window)
+        period: second_orders.cohort_rate(*second, cohort, window)
         for period, cohort in cohorts.items()
     }
     records = {
