@@ -364,3 +364,67 @@ def test_reallocation_never_adds_where_the_margin_does_not_pay_back():
     moved = loose[loose["change"].abs() > 0.01 * loose["current_spend"]]
     assert all(name in sentence for name in moved["channel"])  # every move is listed
     assert "poor fit" not in sentence
+
+
+def test_the_reallocation_finding_lists_real_moves_in_order_and_the_losing_adds():
+    """Moves over 1% of a channel's spend are listed (B's +10 on 1,000 is not): cuts largest
+    first, adds largest first; what the cuts free beyond the adds is held back; an added unit
+    returning under its cost in margin (D: 2.0 x 0.4 < 1) loses money, C's exactly 1 does
+    not. The stake is a quarter (13 weeks) of the weekly cuts."""
+    plan = pd.DataFrame(
+        {
+            "channel": ["A", "B", "C", "D", "E", "F"],
+            "current_spend": [1000.0, 1000.0, 500.0, 400.0, 2.0, 500.0],
+            "change": [-300.0, 10.0, 200.0, 50.0, 0.5, -100.0],
+            "marginal_roas_after": [3.0, 3.0, 2.5, 2.0, 10.0, 3.0],
+        }
+    )
+    found = marketing.reallocation_finding(plan, margin_rate=0.4)
+    figures = found.figures
+    assert figures["cuts"] == [
+        {"channel": "A", "change": -300.0},
+        {"channel": "F", "change": -100.0},
+    ]
+    assert [m["channel"] for m in figures["adds"]] == ["C", "D", "E"]
+    assert figures["held"] == pytest.approx(300 + 100 - 200 - 50 - 0.5)  # B does not count
+    assert figures["losing"] == ["D"] and found.stake == 13 * 400.0
+    assert marketing.reallocation_finding(plan, margin_rate=None).figures["losing"] == []
+    even = pd.DataFrame(
+        {
+            "channel": ["A", "C"],
+            "current_spend": [600.0, 400.0],
+            "change": [-110.0, 100.0],
+            "marginal_roas_after": [3.0, 3.0],
+        }
+    )
+    assert marketing.reallocation_finding(even, 0.4).figures["held"] is None  # 10: exactly 1%
+    small = even.assign(change=[-6.0, 4.0])  # 1% of each channel's spend: nothing moves
+    assert marketing.reallocation_finding(small, 0.4) is None
+
+
+def test_ratios_divide_by_zero_as_missing_and_absent_inputs_leave_measures_out():
+    ratio = marketing._div(pd.Series([1.0, 2.0, 3.0]), pd.Series([1.0, 0.0, 4.0]))
+    assert ratio.dtype == float and ratio.tolist()[::2] == [1.0, 0.75] and np.isnan(ratio[1])
+    bare = pd.DataFrame({"spend": [100.0, 50.0], "attributed_revenue": [300.0, 0.0]})
+    out = marketing.add_measures(bare, margin_rate=0.5)
+    assert out["roas"].tolist() == [3.0, 0.0]
+    assert out["profit_roi"].tolist() == [0.5, -1.0]  # (150 - 100) / 100, (0 - 50) / 50
+    for measure in ("ctr", "cpc", "conversion_rate", "cpa", "aov", "cac", "budget_variance"):
+        assert out[measure].dtype == float and out[measure].isna().all(), measure
+
+
+def test_a_paid_channel_without_new_customers_in_the_orders_keeps_its_row():
+    clv = pd.DataFrame(
+        {
+            "acquisition_channel": ["A"],
+            "clv_mean": [50.0],
+            "new_customers": [5.0],
+            "new_clv_mean": [100.0],
+            "new_first_value_mean": [8.0],
+        }
+    )
+    two = pd.concat([measures(), measures().assign(channel="Z")], ignore_index=True)
+    table = marketing.ltv_to_cac(two, clv, horizon_months=12).set_index("channel")
+    assert list(table.index) == ["A", "Z"]
+    assert table.loc["A", "ltv"] == 108.0 and np.isnan(table.loc["Z", "ltv"])
+    assert table.loc["Z", "cac"] == 20.0  # paid CAC needs no orders

