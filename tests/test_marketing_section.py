@@ -224,3 +224,66 @@ def test_budget_records_are_the_pacing_tables(section):
         "budget_lines": None,
         "campaign_budget_lines": None,
     }
+
+
+def test_the_section_holds_what_its_parts_compute(section, config, tables):
+    """Channels and campaigns measured at the margin rate, the response curves on this
+    quarter's mean weekly spend, the plan within the parameters' largest shift, the whole
+    ROAS decomposition, and the pacing findings: each equal to its part run on its own."""
+    from helpers.data import queries
+    from helpers.models.response import reallocate, response_curves
+    from helpers.sections import pacing
+
+    engine = DuckDBEngine(tables)
+    periods = comparison_periods(config.period)
+    margin = section.margin_rate
+    for table, by in (
+        (section.channels, ["channel"]),
+        (section.campaigns, ["channel", "campaign"]),
+    ):
+        expected = marketing.add_measures(queries.marketing_by_period(engine, periods, by), margin)
+        pd.testing.assert_frame_equal(table, expected)
+    assert section.campaigns["campaign"].notna().all()
+    weekly = queries.marketing_weekly(engine, config.period.end)
+    pd.testing.assert_frame_equal(section.weekly, weekly)
+    now = weekly[weekly["week"] >= config.period.start].groupby("channel")["spend"].mean()
+    curves = response_curves(weekly, now, config.marketing.min_fit_r2)
+    pd.testing.assert_frame_equal(section.curves, curves)
+    shift = config.marketing.max_budget_shift_pct / 100
+    pd.testing.assert_frame_equal(section.plan, reallocate(curves, shift, margin))
+    by = section.total.set_index("period")
+    assert section.total_decomposition == marketing.roas_decomposition(
+        by.loc["previous"], by.loc["current"]
+    )
+    paced = pacing.findings(section.pacing.channels, section.pacing.campaigns)
+    kinds = [f.kind for f in section.findings]
+    assert paced and all(f.kind in kinds for f in paced)
+    assert "marketing.campaign_budget_lines" in kinds
+
+
+def test_channels_without_a_usable_curve_are_said_to_fit_poorly(section):
+    plan = section.plan.assign(usable=False, problem=None)
+    said = marketing.findings(
+        section.total,
+        section.channels,
+        section.decomposition,
+        section.ltv,
+        plan,
+        {"current": 1.0},
+        section.margin_rate,
+        3.0,
+    )
+    (poor,) = [f for f in said if f.kind == "marketing.poor_fit"]
+    assert poor.figures == {"channels": plan["channel"].tolist()}
+    usable = marketing.findings(
+        section.total,
+        section.channels,
+        section.decomposition,
+        section.ltv,
+        section.plan,
+        {"current": 1.0},
+        section.margin_rate,
+        3.0,
+    )
+    (moves,) = [f for f in usable if f.kind == "marketing.reallocation"]
+    assert moves.figures["margin_rate"] == section.margin_rate is not None

@@ -92,6 +92,11 @@ def known(value: float | None) -> float | None:
     return None if value is None or pd.isna(value) else float(value)
 
 
+def table_records(table: pd.DataFrame) -> list[dict]:
+    """A table's rows as dicts, for metrics.json and findings."""
+    return table.to_dict("records")  # pragma: no mutate (pandas takes the orient in any case)
+
+
 def _clean(values: dict) -> dict[str, float | None]:
     return {k: known(v) for k, v in values.items()}
 

@@ -15,7 +15,7 @@ from helpers.models.response import reallocate, response_curves
 from helpers.models.valuation import margin_rates
 from helpers.sections import pacing
 from helpers.sections.findings import Finding
-from helpers.sections.kpis import change, known, kpi_record, mark_material
+from helpers.sections.kpis import change, known, kpi_record, mark_material, table_records
 from helpers.sections.pacing import Pacing
 
 
@@ -136,8 +136,9 @@ def reallocation_finding(plan: pd.DataFrame, margin_rate: float | None) -> Findi
     moves = plan[plan["change"].abs() > 0.01 * plan["current_spend"]]
     if moves.empty:
         return None
-    cuts = moves[moves["change"] < 0].sort_values("change")
-    adds = moves[moves["change"] > 0].sort_values("change", ascending=False)
+    # no move is 0 (it would not be over 1% of the spend): < 0 and <= 0 are the same here
+    cuts = moves[moves["change"] < 0].sort_values("change")  # pragma: no mutate
+    adds = moves[moves["change"] > 0].sort_values("change", ascending=False)  # pragma: no mutate
     held = -moves["change"].sum()
     losing = (
         adds[adds["marginal_roas_after"] * margin_rate < 1]["channel"].tolist()
@@ -147,8 +148,8 @@ def reallocation_finding(plan: pd.DataFrame, margin_rate: float | None) -> Findi
     return Finding(
         "marketing.reallocation",
         {
-            "cuts": cuts[["channel", "change"]].to_dict("records"),
-            "adds": adds[["channel", "change"]].to_dict("records"),
+            "cuts": table_records(cuts[["channel", "change"]]),
+            "adds": table_records(adds[["channel", "change"]]),
             "held": held if held > 0.01 * plan["current_spend"].sum() else None,
             "margin_rate": margin_rate,
             "losing": losing,
@@ -178,7 +179,8 @@ def findings(
             "marketing.spend",
             {
                 "spend": now["spend"],
-                "growth": change(now["spend"], before["spend"], "currency"),
+                # spend is an amount: any unit but a rate's gives the relative change
+                "growth": change(now["spend"], before["spend"], "currency"),  # pragma: no mutate
                 "roas": now["roas"],
                 "previous_roas": before["roas"],
                 "mer": mer["current"],
@@ -257,11 +259,9 @@ class MarketingSection:
         alerts); None without budgets (or campaigns)."""
         paced = self.pacing
         return {
-            "budget_lines": None if paced is None else paced.channels.to_dict("records"),
+            "budget_lines": None if paced is None else table_records(paced.channels),
             "campaign_budget_lines": (
-                None
-                if paced is None or paced.campaigns is None
-                else paced.campaigns.to_dict("records")
+                None if paced is None or paced.campaigns is None else table_records(paced.campaigns)
             ),
         }
 
@@ -287,14 +287,15 @@ def build_section(
     now = weekly[weekly["week"] >= quarter.start]
     curves = response_curves(weekly, now.groupby("channel")["spend"].mean(), params.min_fit_r2)
     plan = reallocate(curves, params.max_budget_shift_pct / 100, margin)
-    orders = (
-        queries.orders_by_period(engine, periods).set_index("period")
-        if engine.has("orders")
-        else pd.DataFrame(np.nan, index=periods["period"], columns=["net_revenue", "new_customers"])
-    )
+    if engine.has("orders"):
+        orders = queries.orders_by_period(engine, periods).set_index("period")
+    else:  # every figure from the orders unknown (NaN however the frame is made)
+        columns = ["net_revenue", "new_customers"]
+        orders = pd.DataFrame(np.nan, periods["period"], columns)  # pragma: no mutate
     spend = total.set_index("period")["spend"]
     mer = (orders["net_revenue"] / spend).to_dict()
-    blended_cac = _div(spend, orders["new_customers"].reindex(spend.index)).to_dict()
+    new_customers = orders["new_customers"].reindex(spend.index)  # pragma: no mutate (aligned)
+    blended_cac = _div(spend, new_customers).to_dict()
     by_total = total.set_index("period")
     decomposition = decompose_by(channels, "channel")
     ltv = ltv_to_cac(channels, clv_by_channel, config.clv.horizon_months)

@@ -14,7 +14,7 @@ import pandas as pd
 from helpers.core.periods import Month, Period, Year, parse_target_period, within
 from helpers.data import queries
 from helpers.data.contract import TARGET_LEVELS
-from helpers.sections.kpis import known
+from helpers.sections.kpis import known, table_records
 from helpers.sections.traffic import add_rates, channel_rates, with_net_orders
 
 ADDITIVE = ("net_revenue", "gross_margin", "orders", "new_customers", "sessions")  # over time
@@ -205,5 +205,5 @@ def weighted_score(card: pd.DataFrame) -> float | None:
 
 def records(card: pd.DataFrame) -> list[dict]:
     """The scorecard's rows, JSON-ready (NaN as None; the period bounds left out)."""
-    rows = card.drop(columns=["start", "end"], errors="ignore").to_dict("records")
+    rows = table_records(card.drop(columns=["start", "end"], errors="ignore"))
     return [{k: known(v) if isinstance(v, float) else v for k, v in row.items()} for row in rows]
