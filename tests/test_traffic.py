@@ -285,6 +285,8 @@ def test_each_finding_puts_the_revenue_its_change_moved_at_stake(engine, periods
         per_order = channel["revenue_per_session"] / channel["conversion_rate"]
         assert finding.stake == pytest.approx(abs(change) * channel["sessions"] * per_order)
     assert {f.figures["basis"] for f in significant} == {"qoq", "yoy"}
+    # revenue per session (¥2.27 against ¥1.50) and engagement (53.3% against 50.0%) moved too
+    assert {"traffic.revenue_per_session", "traffic.engagement_rate"} <= set(said)
     value = found[-1]
     assert value.kind == "traffic.session_value"
     assert (value.figures["best_channel"], value.figures["worst_channel"]) == ("A", "B")
@@ -418,3 +420,13 @@ def test_channel_margins_largest_first_and_no_rate_without_revenue(periods):
     assert margins["gross_margin"].tolist() == pytest.approx([80.0, 60.0, 0.3, -1.0])
     assert margins["margin_rate"].tolist()[:3] == pytest.approx([80 / 150, 0.75, 0.6])
     assert np.isnan(margins["margin_rate"].iloc[3])  # nothing sold: no rate
+
+
+def test_rates_over_no_sessions_and_a_comparison_without_a_year_ago(engine, periods):
+    totals = traffic.add_rates(queries.traffic_by_period(engine, periods))
+    none = traffic.add_rates(totals.assign(sessions=0, users=0).drop(columns="pageviews"))
+    for rate in ("conversion_rate", "engagement_rate", "new_user_share", "pages_per_session"):
+        assert none[rate].dtype == float and none[rate].isna().all(), rate
+    recent = traffic.period_comparison(totals[totals["period"] != "year_ago"])
+    sessions = recent.set_index("measure").loc["sessions"]
+    assert sessions["current"] == 1500 and sessions["year_ago"] is None and sessions["yoy"] is None
