@@ -384,6 +384,18 @@ def test_choice_needs_tolerance_and_a_p_alive_that_separates():
     assert holdout.choose_model(results, 1.0) == "bgnbd"  # none within tolerance: all
 
 
+def test_choice_at_exactly_the_tolerance_and_at_an_auc_of_one_half():
+    """An error of exactly the tolerance is within it; an AUC of exactly 0.5 ranks no better
+    than chance."""
+    results = {
+        "bgnbd": {"aggregate_error_pct": -5.0, "log_loss": 0.30, "alive_auc": 0.7},
+        "pareto": {"aggregate_error_pct": 12.0, "log_loss": 0.20, "alive_auc": 0.7},
+    }
+    assert holdout.choose_model(results, 12.0) == "pareto"
+    results["pareto"]["alive_auc"] = 0.5
+    assert holdout.choose_model(results, 12.0) == "bgnbd"
+
+
 def scored_base(table: pd.DataFrame) -> SimpleNamespace:
     """A snapshot-like scored base: `table`'s customers as the engine's scores."""
     engine = DuckDBEngine({"scores": table})

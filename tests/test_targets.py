@@ -302,3 +302,25 @@ def test_beating_a_target_by_far_is_on_track():
     row = {"period": "2025-10", "metric": "orders", "dimension": "", "attainment": 1.5}
     (alert,) = pacing.target_alerts([row], "2025Q4", AlertParams(watch_pct=7.5, act_pct=15))
     assert (alert["level"], alert["deviation"]) == ("on_track", 0.5)
+
+
+def test_one_order_line_is_an_actual_and_a_target_of_zero_has_no_attainment():
+    """Category Z is one line in 2025Q4 (order 4, net 40); a zero target has no attainment.
+    The shop's quarter comes before its months whatever the file's order, and the card
+    carries no index column of its own."""
+    items = ITEMS.assign(category=["X", "Y", "X", "Z", "Y"])
+    engine = DuckDBEngine({"orders": ORDERS, "order_items": items, "traffic": TRAFFIC})
+    few = pd.DataFrame(
+        [
+            ("2025-12", "net_revenue", 100.0, None, None, None, None),
+            ("2025Q4", "net_revenue", 20.0, None, "Z", None, None),
+            ("2025Q4", "net_revenue", 0.0, None, None, None, None),
+        ],
+        columns=T.columns,
+    )
+    card = targets.scorecard(engine, few, Quarter(2025, 4), 120.0)
+    assert card["period"].tolist()[-1] == "2025-12" and "index" not in card
+    rows = card.set_index(["period", "member"])
+    assert rows.loc[("2025Q4", "Z"), "actual"] == 40.0
+    assert rows.loc[("2025Q4", "Z"), "attainment"] == 2.0
+    assert np.isnan(rows.loc[("2025Q4", ""), "attainment"])

@@ -241,7 +241,7 @@ def build_section(
 
 def latest_full_cohort(end: pd.Timestamp, window: int) -> Quarter:
     """The latest acquisition quarter whose every customer had `window` days by `end`."""
-    cohort = Quarter.of(end - pd.Timedelta(days=1))
+    cohort = Quarter.of(end)
     while cohort.end + pd.Timedelta(days=window) > end:
         cohort = cohort.previous
     return cohort
