@@ -332,3 +332,35 @@ def test_a_second_order_rate_with_no_cohort_is_withheld_with_its_reason(engine):
 def test_auto_segmentation_follows_the_reports_language(locale, scheme):
     config = load_config(PROJECT / "params", "2025Q4", []).model_copy(update={"locale": locale})
     assert repurchase.segmentation(config) == scheme
+
+
+def test_cohort_and_member_findings_follow_their_tables(engine):
+    """A mean cohort change above 0 is better, at or below it worse; members against
+    non-members is said only with both in the quarter, significant as the members' row says."""
+    periods = comparison_periods(Quarter.parse("2025Q2"))
+    quarterly = repurchase.add_rates(queries.repurchase_by_period(engine, END)["quarter"])
+    second_orders.keep(engine, "second", END)
+    kpis = repurchase.headline_kpis(quarterly, (engine, "second"), periods, 90)
+
+    def said(change_pp, members=None):
+        cohorts = pd.DataFrame({"change_pp": change_pp})
+        found = repurchase.findings(kpis, cohorts, None, _flows(), members, ("qoq",), 90)
+        return {f.kind: f for f in found}
+
+    variants = [said([m])["repurchase.cohort_retention"].variant for m in (1.0, 0.0, -1.0)]
+    assert variants == ["better", "worse", "worse"]
+    both = pd.DataFrame(
+        {
+            "period": "current",
+            "is_member": [True, False],
+            "repeat_rate": [0.4, 0.2],
+            "significant": [True, False],
+        }
+    )
+    member = said([1.0], both)["repurchase.members"]
+    assert member.variant == "significant"
+    assert member.figures == {"member_rate": 0.4, "non_member_rate": 0.2}
+    calm = both.assign(significant=[False, True])
+    assert said([1.0], calm)["repurchase.members"].variant == "not_significant"
+    for alone in (both.iloc[:1], both.iloc[1:]):
+        assert "repurchase.members" not in said([1.0], alone)
