@@ -30,6 +30,17 @@ AFTER = {
 }
 
 
+CLV_OF_A = pd.DataFrame(  # channel A's CLV table: 5 new customers worth 8 now and 100 later
+    {
+        "acquisition_channel": ["A"],
+        "clv_mean": [50.0],
+        "new_customers": [5.0],
+        "new_clv_mean": [100.0],
+        "new_first_value_mean": [8.0],
+    }
+)
+
+
 def measures():
     frame = pd.DataFrame(
         [
@@ -94,20 +105,11 @@ def test_an_amount_moved_only_when_both_are_known():
 def test_ltv_to_cac_of_this_quarters_new_customers():
     """Paid CAC 120 / 6 = 20; blended 120 / 5 new customers in the orders = 24; value of a new
     customer 8 (first purchase) + 100 (CLV) = 108; payback (20 - 8) / (100 / 12) months."""
-    clv = pd.DataFrame(
-        {
-            "acquisition_channel": ["A"],
-            "clv_mean": [50.0],
-            "new_customers": [5.0],
-            "new_clv_mean": [100.0],
-            "new_first_value_mean": [8.0],
-        }
-    )
-    table = marketing.ltv_to_cac(measures(), clv, horizon_months=12).iloc[0]
+    table = marketing.ltv_to_cac(measures(), CLV_OF_A, horizon_months=12).iloc[0]
     assert table["cac"] == 20.0 and table["blended_cac"] == 24.0
     assert table["ltv"] == 108.0 and table["ltv_cac"] == pytest.approx(5.4)
     assert table["payback_months"] == pytest.approx(12 / (100 / 12))
-    cheap = marketing.ltv_to_cac(measures(), clv.assign(new_first_value_mean=30.0), 12)
+    cheap = marketing.ltv_to_cac(measures(), CLV_OF_A.assign(new_first_value_mean=30.0), 12)
     assert cheap["payback_months"].iloc[0] == 0  # the first purchase already pays CAC back
     assert marketing.ltv_to_cac(measures(), None, 12) is None
 
@@ -414,17 +416,8 @@ def test_ratios_divide_by_zero_as_missing_and_absent_inputs_leave_measures_out()
 
 
 def test_a_paid_channel_without_new_customers_in_the_orders_keeps_its_row():
-    clv = pd.DataFrame(
-        {
-            "acquisition_channel": ["A"],
-            "clv_mean": [50.0],
-            "new_customers": [5.0],
-            "new_clv_mean": [100.0],
-            "new_first_value_mean": [8.0],
-        }
-    )
     two = pd.concat([measures(), measures().assign(channel="Z")], ignore_index=True)
-    table = marketing.ltv_to_cac(two, clv, horizon_months=12).set_index("channel")
+    table = marketing.ltv_to_cac(two, CLV_OF_A, horizon_months=12).set_index("channel")
     assert list(table.index) == ["A", "Z"]
     assert table.loc["A", "ltv"] == 108.0 and np.isnan(table.loc["Z", "ltv"])
     assert table.loc["Z", "cac"] == 20.0  # paid CAC needs no orders
