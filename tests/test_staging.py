@@ -155,6 +155,22 @@ def test_only_files_of_the_contract_types_are_checked_by_sql(tmp_path):
     assert typed_sources(tmp_path / "orders.csv", spec, {}, "orders.csv") is None
 
 
+def test_targets_and_unreadable_files_are_not_read_by_sql(tmp_path):
+    """Targets always go through pandas (their periods are text to parse); a file Arrow cannot
+    read is an input error naming the file."""
+    from helpers.core.errors import InputFileError
+
+    pd.DataFrame({"period": ["2025Q1"], "metric": ["orders"], "target": [1.0]}).to_parquet(
+        tmp_path / "targets.parquet"
+    )
+    targets = CONTRACT["targets"]
+    assert typed_sources(tmp_path / "targets.parquet", targets, {}, "targets.parquet") is None
+    broken = tmp_path / "orders.parquet"
+    broken.write_bytes(b"not parquet at all")
+    with pytest.raises(InputFileError, match=r"orders\.parquet: cannot read: "):
+        typed_sources(broken, CONTRACT["orders"], {}, "orders.parquet")
+
+
 def test_decimal_amounts_are_read_as_numbers(tmp_path, monkeypatch):
     import decimal
 

@@ -275,3 +275,13 @@ def test_a_years_quarters_side_by_side(inputs):
     assert rows["overview.customers"]["values"]["2024"] == orders["customer_id"].nunique()
     sessions = tables["traffic"].loc[tables["traffic"]["date"].dt.year == 2024, "sessions"].sum()
     assert rows["overview.sessions"]["values"]["2024"] == sessions
+
+
+def test_a_seasonal_quarter_compares_with_a_year_ago_too(small_data):
+    """2025Q4 (Double 11) is seasonal: every change is said on the previous quarter and on a
+    year ago."""
+    config = load_config(PROJECT / "params", "2025Q4", overrides={"data_dir": str(small_data)})
+    tables = prepare_inputs(config).tables
+    section = traffic.build_section(DuckDBEngine(tables), config, comparison_periods(config.period))
+    changes = [f for f in section.findings if f.kind == "traffic.measure_change"]
+    assert changes and all(f.bases == ("qoq", "yoy") for f in changes)
