@@ -118,8 +118,8 @@ def test_a_mix_without_a_year_ago_has_no_shift_on_it(engine, periods):
 
 def test_a_share_shift_is_said_from_exactly_its_threshold(engine, periods):
     """B's share moved 16.7 pp: said at a threshold of exactly that, not a hair above."""
-    comparison, mix, tests, _ = finding_inputs(engine, periods)
-    moved = mix[["share_shift_qoq"]].abs().max().max() * 100
+    _, mix, _, _ = finding_inputs(engine, periods)
+    moved = mix["share_shift_qoq"].abs().max() * 100
 
     def shifts(threshold):
         said = traffic._share_shift(mix, threshold, ("qoq",))
@@ -201,7 +201,7 @@ def test_orders_come_from_the_orders_table_when_traffic_has_none(periods):
 THRESHOLDS = {"material_change_pct": 10, "material_rate_change_pp": 0.5}
 
 
-def finding_inputs(engine, periods, share_shift_pp=2):
+def finding_inputs(engine, periods):
     """What traffic.findings reads, from the hand-built table; conversion tested at alpha 0.5."""
     totals = traffic.add_rates(queries.traffic_by_period(engine, periods))
     by_channel = traffic.add_rates(queries.traffic_by_period(engine, periods, ["channel"]))
@@ -209,7 +209,7 @@ def finding_inputs(engine, periods, share_shift_pp=2):
         basis: traffic.conversion_tests(by_channel, base, alpha=0.5)
         for basis, base in (("qoq", "previous"), ("yoy", "year_ago"))
     }
-    thresholds = THRESHOLDS | {"material_share_shift_pp": share_shift_pp}
+    thresholds = THRESHOLDS | {"material_share_shift_pp": 2}
     return traffic.period_comparison(totals), traffic.channel_mix(by_channel), tests, thresholds
 
 
