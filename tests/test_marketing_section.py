@@ -9,11 +9,13 @@ import pytest
 
 from helpers.core.config import load_config
 from helpers.core.periods import comparison_periods
+from helpers.data import queries
 from helpers.data.engines import DuckDBEngine
 from helpers.data.inputs import prepare_inputs
+from helpers.models.response import reallocate, response_curves
 from helpers.render import text
 from helpers.render.formats import fmt_value
-from helpers.sections import clv, marketing
+from helpers.sections import clv, marketing, pacing
 
 from .conftest import PROJECT
 
@@ -230,10 +232,6 @@ def test_the_section_holds_what_its_parts_compute(section, config, tables):
     """Channels and campaigns measured at the margin rate, the response curves on this
     quarter's mean weekly spend, the plan within the parameters' largest shift, the whole
     ROAS decomposition, and the pacing findings: each equal to its part run on its own."""
-    from helpers.data import queries
-    from helpers.models.response import reallocate, response_curves
-    from helpers.sections import pacing
-
     engine = DuckDBEngine(tables)
     periods = comparison_periods(config.period)
     margin = section.margin_rate

@@ -1,6 +1,8 @@
 """The traffic section and the index's headline KPIs assembled on the small sample, each figure
 recomputed with plain pandas from the clean tables."""
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -10,6 +12,7 @@ from helpers.data.engines import DuckDBEngine
 from helpers.data.inputs import prepare_inputs
 from helpers.models.significance import two_proportion_ztest
 from helpers.sections import overview, traffic
+from helpers.sections.kpis import comparison_bases
 
 from .conftest import PROJECT
 
@@ -124,10 +127,6 @@ def test_the_section_holds_what_its_parts_compute(inputs, section):
     """Both conversion tests at the parameters' alpha and minimum sessions, the channel
     margins, and the findings on the quarter's comparison bases (2025Q3: the previous quarter
     only), each equal to its part run on its own."""
-    import json
-
-    from helpers.sections.kpis import comparison_bases
-
     tables, config, periods = inputs
     engine = DuckDBEngine(tables)
     alpha, least = config.significance_level, config.traffic.min_sessions_for_test
