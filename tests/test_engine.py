@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from helpers.core.periods import Quarter, comparison_periods
-from helpers.data import queries
+from helpers.data import queries, rfm
 from helpers.data.engines import UNQUERIED, DuckDBEngine, rechunked
 
 ORDERS = pd.DataFrame(
@@ -127,8 +127,6 @@ def test_rfm_inputs_carry_the_member_flag_when_there_is_one():
 
 
 def test_kept_rfm_inputs_are_the_query_kept_with_its_window():
-    from helpers.data import rfm
-
     engine = DuckDBEngine({"orders": ORDERS_WITH_DETAIL})
     end, start = pd.Timestamp("2025-04-01"), pd.Timestamp("2025-01-01")
     rfm.keep_inputs(engine, "kept_rfm", end, start)

@@ -17,7 +17,7 @@ from helpers.core.errors import KernelStartError
 from helpers.core.outline import SECTIONS
 from helpers.data.engines import ENGINE_MEMORY_VARIABLE, ENGINE_THREADS_VARIABLE, DuckDBEngine
 from helpers.run.kernels import KernelPool
-from helpers.run.runner import KERNEL, run_in_dependency_order
+from helpers.run.runner import KERNEL, run_in_dependency_order, section_engine
 
 from .conftest import PROJECT
 
@@ -158,8 +158,6 @@ def test_engine_memory_follows_the_variable_and_spills_to_a_folder_it_removes(mo
 
 
 def test_each_section_kernel_gets_its_share_of_cores_and_any_memory_limit_set(monkeypatch):
-    from helpers.run.runner import section_engine
-
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
     monkeypatch.delenv(ENGINE_MEMORY_VARIABLE, raising=False)
     assert section_engine(2) == {ENGINE_THREADS_VARIABLE: "2"}

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from helpers.core.config import load_config
-from helpers.core.errors import DataContractError
+from helpers.core.errors import DataContractError, InputFileError
 from helpers.data import inputs
 from helpers.data.contract import CONTRACT
 from helpers.data.inputs import data_quality, prepare_inputs
@@ -158,8 +158,6 @@ def test_only_files_of_the_contract_types_are_checked_by_sql(tmp_path):
 def test_targets_and_unreadable_files_are_not_read_by_sql(tmp_path):
     """Targets always go through pandas (their periods are text to parse); a file Arrow cannot
     read is an input error naming the file."""
-    from helpers.core.errors import InputFileError
-
     pd.DataFrame({"period": ["2025Q1"], "metric": ["orders"], "target": [1.0]}).to_parquet(
         tmp_path / "targets.parquet"
     )
