@@ -326,6 +326,26 @@ def test_the_section_assembles_its_tables(lines):
     ]
 
 
+def test_a_category_pair_bought_together_once_is_shown():
+    """O2 gains a line of category C: A and C are bought together in one order, which is
+    enough for a category pair (SKU pairs need the parameters' minimum)."""
+    extra = pd.DataFrame(
+        {
+            "order_id": ["O2"],
+            "sku": ["C-1"],
+            "category": ["C"],
+            "quantity": [1],
+            "unit_price": [10.0],
+            "unit_cost": [5.0],
+        }
+    )
+    engine = DuckDBEngine({"orders": ORDERS, "order_items": pd.concat([LINES, extra])})
+    config = load_config(PROJECT / "params", "2025Q4", [])
+    section = merchandise.build_section(engine, config, PERIODS)
+    pairs = section.category_pairs.set_index(["a", "b"])["orders"]
+    assert pairs.to_dict() == {("A", "B"): 2, ("A", "C"): 1}
+
+
 def test_keys_units_shares_and_contributions_of_items_that_come_and_go(lines):
     found, _ = lines
     categories = merchandise.by_item(found, "category")
