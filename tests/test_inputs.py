@@ -3,6 +3,8 @@
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from helpers.core.config import load_config
@@ -74,6 +76,11 @@ def test_valid_inputs_are_coerced_and_exclusions_counted(tmp_path):
     for name, path in written.items():
         assert path == tmp_path / "clean" / f"{name}.parquet"
         pd.testing.assert_frame_equal(pd.read_parquet(path), bundle.tables[name])
+    # CSV dates are read by pandas in nanoseconds and written in microseconds (what Spark reads)
+    for name, column in (("orders", "order_ts"), ("traffic", "date")):
+        assert pq.read_schema(written[name]).field(column).type == pa.timestamp("us")
+    with pytest.raises(KeyError, match="marketing"):
+        bundle.tables["marketing"]
     assert data_quality(bundle, Quarter(2025, 1)) == quality  # now read from the files
 
 
@@ -285,7 +292,6 @@ def test_refunds_missing_or_absent_and_orders_worth_nothing(tmp_path):
 
 
 def test_clean_inputs_are_written_without_the_index_into_a_new_folder(tmp_path):
-    import pyarrow.parquet as pq
 
     bundle = prepare(write_inputs(tmp_path / "in", orders=ORDERS))
     folder = tmp_path / "out" / "deeper" / "clean"

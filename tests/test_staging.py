@@ -163,6 +163,10 @@ def test_targets_and_unreadable_files_are_not_read_by_sql(tmp_path):
     )
     targets = CONTRACT["targets"]
     assert typed_sources(tmp_path / "targets.parquet", targets, {}, "targets.parquet") is None
+    with pytest.raises(InputFileError, match=r"^o\.parquet: .*'nope'"):  # names the file
+        typed_sources(
+            tmp_path / "targets.parquet", CONTRACT["orders"], {"nope": "order_id"}, "o.parquet"
+        )
     broken = tmp_path / "orders.parquet"
     broken.write_bytes(b"not parquet at all")
     with pytest.raises(InputFileError, match=r"orders\.parquet: cannot read: "):
