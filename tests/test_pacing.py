@@ -76,6 +76,11 @@ def test_the_index_lists_act_before_watch_in_words():
         ("budget", "watch"),
         ("kpi", "watch"),
     ]
+    on_track = {"kpi": "x", "deviation": 0.5, "level": "on_track"}  # a target beaten
+    met = pacing.report_alerts({"net_revenue": revenue}, [], PARAMS, targets=[on_track])
+    assert [a["kind"] for a in met] == ["kpi"]  # a met target is no alert
+    beaten = kpi_record("overview.net_revenue", "currency", {"current": 120.0}, target=100.0)
+    assert pacing.report_alerts({"net_revenue": beaten}, [], PARAMS) == []
     rows = alert_rows(found, Locale())
     assert rows[0] == {
         "level": "Act",

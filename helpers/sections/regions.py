@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from helpers.core.config import Config
@@ -19,13 +20,10 @@ def region_table(orders: pd.DataFrame, repeat: pd.DataFrame) -> pd.DataFrame:
     """Per region: net revenue per period, its share, growth and contribution to the total
     change on each basis (the contributions add up to the change), this quarter's customers,
     new customers and order value, and the repeat rate now and its change in pp."""
-    merged = orders.merge(repeat, on=["period", "region", "customers"], how="left")
-    wide = merged.pivot_table(
-        index="region",
-        columns="period",
-        values=["net_revenue", "orders", "customers", "new_customers", "repeat_customers"],
-        aggfunc="sum",
-    )
+    keys = ["period", "region"]
+    merged = orders.join(repeat.set_index(keys)[["repeat_customers"]], on=keys)
+    counted = ["net_revenue", "orders", "customers", "new_customers", "repeat_customers"]
+    wide = merged.set_index(["region", "period"])[counted].unstack("period")  # a row per pair
     revenue = wide["net_revenue"].reindex(columns=COMPARISONS)
     now = revenue["current"]
     table = pd.DataFrame({"region": wide.index, "net_revenue": now.to_numpy()})
@@ -55,6 +53,14 @@ def _material_amount(change: float, pct: float) -> bool:
     return is_material(change, "currency", pct, 0)  # pragma: no mutate (rates only)
 
 
+def _material_rate(change: float, pp: float) -> bool:
+    """Whether a change of a rate is material (the threshold for amounts plays no part)."""
+    return is_material(change, "rate", 0, pp)  # pragma: no mutate (amounts only)
+
+
+SIGN = {"up": 1, "down": -1}  # the sign of a growth each direction names
+
+
 def findings(table: pd.DataFrame, bases: tuple[str, ...], config: Config) -> list[Finding]:
     """The region that moved net revenue most, the regions growing and shrinking materially
     on every basis shown, and the widest gap in repeat rate where it is material."""
@@ -78,7 +84,7 @@ def findings(table: pd.DataFrame, bases: tuple[str, ...], config: Config) -> lis
             row = table.loc[getattr(growth, pick)()]
             changes = {basis: known(row[f"revenue_{basis}"]) for basis in bases}
             material = [
-                _material_amount(c, config.material_change_pct) and (c > 0) == (direction == "up")
+                _material_amount(c, config.material_change_pct) and np.sign(c) == SIGN[direction]
                 for c in changes.values()
                 if c is not None
             ]
@@ -98,7 +104,7 @@ def findings(table: pd.DataFrame, bases: tuple[str, ...], config: Config) -> lis
     best = rates.loc[rates["repeat_rate"].idxmax()]
     worst = rates.loc[rates["repeat_rate"].idxmin()]
     gap = best["repeat_rate"] - worst["repeat_rate"]
-    if is_material(gap, "rate", config.material_change_pct, config.material_rate_change_pp):
+    if _material_rate(gap, config.material_rate_change_pp):
         said.append(
             Finding(
                 "regions.repeat_gap",
