@@ -96,6 +96,26 @@ def test_an_unchanged_roas_splits_into_effects_that_cancel_out():
     assert all(np.isfinite(effects)) and sum(effects) == pytest.approx(0.0, abs=1e-12)
 
 
+def test_a_roas_from_or_to_nothing_has_no_split():
+    """A channel with no attributed orders before (ROAS 0), or none after: no log split, and
+    no division by zero on the way."""
+    nothing = {**BEFORE, "attributed_orders": 0.0, "attributed_revenue": 0.0}
+    frame = pd.DataFrame([nothing, AFTER], index=["previous", "current"])
+    rows = marketing.add_measures(frame, margin_rate=None)
+    with np.errstate(all="raise"):
+        for before, after in (("previous", "current"), ("current", "previous")):
+            parts = marketing.roas_decomposition(rows.loc[before], rows.loc[after])
+            effects = [parts[k] for k in ("cpc_effect", "conversion_effect", "aov_effect")]
+            assert np.isnan(effects).all()
+    assert parts["roas_before"] == 6.0 and parts["roas_after"] == 0.0
+    orderless = {**AFTER, "attributed_orders": 0.0}  # revenue attributed without an order
+    frame = pd.DataFrame([BEFORE, orderless], index=["previous", "current"])
+    rows = marketing.add_measures(frame, margin_rate=None)
+    with np.errstate(all="raise"):
+        parts = marketing.roas_decomposition(rows.loc["previous"], rows.loc["current"])
+    assert parts["roas_after"] == 6.0 and np.isnan(parts["conversion_effect"])
+
+
 def test_an_amount_moved_only_when_both_are_known():
     assert marketing._moved(2.0, 5.0) == 3.0
     for now, before in ((5.0, None), (None, 3.0), (np.nan, 2.0), (2.0, np.nan)):
@@ -131,6 +151,10 @@ def test_moved_most_weighs_the_roas_change_by_spend():
     row = marketing.moved_most(decomposition, channels)
     assert row.name == "large"  # 0.57 x 85,800 = 48,906 of revenue against 2.05 x 1,500
     assert row["revenue_at_stake"] == pytest.approx(0.57 * 85_800)
+    # a change with no split into drivers (from no return) is not the one explained
+    unsplit = decomposition.assign(conversion_effect=[2.05, np.nan])
+    assert marketing.moved_most(unsplit, channels).name == "small"
+    assert marketing.moved_most(unsplit.iloc[1:], channels) is None
 
 
 def test_response_fit_recovers_known_parameters():

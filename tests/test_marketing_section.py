@@ -285,3 +285,16 @@ def test_channels_without_a_usable_curve_are_said_to_fit_poorly(section):
     )
     (moves,) = [f for f in usable if f.kind == "marketing.reallocation"]
     assert moves.figures["margin_rate"] == section.margin_rate is not None
+
+
+def test_this_quarters_spend_includes_a_week_starting_on_its_first_day(small_data):
+    """2024Q3 starts on Monday 1 July: that week is this quarter's, so the curves are read at
+    the mean weekly spend from it on."""
+    config = load_config(PROJECT / "params", "2024Q3", overrides={"data_dir": str(small_data)})
+    engine = DuckDBEngine(prepare_inputs(config).tables)
+    section = marketing.build_section(engine, config, comparison_periods(config.period), None)
+    weekly = section.weekly
+    assert (weekly["week"] == config.period.start).any()
+    now = weekly[weekly["week"] >= config.period.start].groupby("channel")["spend"].mean()
+    expected = response_curves(weekly, now, config.marketing.min_fit_r2)
+    pd.testing.assert_frame_equal(section.curves, expected)

@@ -48,14 +48,23 @@ def add_measures(frame: pd.DataFrame, margin_rate: float | None) -> pd.DataFrame
     return out
 
 
+ROAS_DRIVERS = {"cpc": "cpc_effect", "conversion": "conversion_effect", "aov": "aov_effect"}
+
+
 def roas_decomposition(before: pd.Series, after: pd.Series) -> dict[str, float]:
     """Split the ROAS change into CPC, conversion-rate and order-value effects.
 
     ROAS = AOV x CVR / CPC, so ln(ROAS1/ROAS0) = ln(AOV1/AOV0) + ln(CVR1/CVR0) - ln(CPC1/CPC0).
     Each log term is scaled by the logarithmic mean L(ROAS1, ROAS0) = (ROAS1 - ROAS0) /
-    ln(ROAS1/ROAS0) (LMDI), so the three effects add up exactly to ROAS1 - ROAS0.
+    ln(ROAS1/ROAS0) (LMDI), so the three effects add up exactly to ROAS1 - ROAS0. Where a
+    ratio is 0 or unknown in either period (no return; revenue attributed without orders) there
+    is no such split: the effects are NaN.
     """
     r0, r1 = before["roas"], after["roas"]
+    parts = ("roas", "cpc", "conversion_rate", "aov")
+    if not all(row[part] > 0 for row in (before, after) for part in parts):
+        effects = ("cpc_effect", "conversion_effect", "aov_effect")
+        return {"roas_before": r0, "roas_after": r1, **dict.fromkeys(effects, np.nan)}
     weight = r0 if np.isclose(r0, r1) else (r1 - r0) / np.log(r1 / r0)
     return {
         "roas_before": r0,
@@ -107,11 +116,15 @@ def ltv_to_cac(
 
 def moved_most(decomposition: pd.DataFrame, channels: pd.DataFrame) -> pd.Series | None:
     """The channel whose ROAS change moved the most attributed revenue: |ROAS change| x this
-    quarter's spend (a large swing on a small budget matters less), with its decomposition."""
+    quarter's spend (a large swing on a small budget matters less), with its decomposition;
+    among the channels whose change splits into its drivers (roas_decomposition)."""
     if decomposition.empty:
         return None
+    split = decomposition.dropna(subset=list(ROAS_DRIVERS.values()))
+    if split.empty:
+        return None
     spend = channels[channels["period"] == "current"].set_index("channel")["spend"]
-    table = decomposition.set_index("channel")
+    table = split.set_index("channel")
     change = table["roas_after"] - table["roas_before"]
     at_stake = change * spend.reindex(table.index)  # pragma: no mutate (aligned either way)
     if at_stake.abs().isna().all():
@@ -156,9 +169,6 @@ def reallocation_finding(plan: pd.DataFrame, margin_rate: float | None) -> Findi
         },
         stake=WEEKS_PER_QUARTER * float(-cuts["change"].sum()),  # a quarter of the cuts
     )
-
-
-ROAS_DRIVERS = {"cpc": "cpc_effect", "conversion": "conversion_effect", "aov": "aov_effect"}
 
 
 def findings(
