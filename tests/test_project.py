@@ -191,7 +191,9 @@ def test_kernel_pool_hands_out_warm_kernels_with_the_engine_settings(tmp_path):
     """Kernels come with the helpers imported and their DuckDB held to the thread and memory
     limits given, their connection files in the run's folder; a take beyond the planned total
     still gets a kernel; close() shuts down the ones never taken."""
-    engine = {ENGINE_THREADS_VARIABLE: "1", ENGINE_MEMORY_VARIABLE: "1GiB"}
+    spill = tmp_path / "tmp"  # where the kernels' DuckDB spills (the runner's kernel folder)
+    spill.mkdir()
+    engine = {ENGINE_THREADS_VARIABLE: "1", ENGINE_MEMORY_VARIABLE: "1GiB", "TMPDIR": str(spill)}
     pool = KernelPool(KERNEL, PROJECT / "notebooks", engine, ready=1, total=1, runtime=tmp_path)
     taken = []
     try:
@@ -201,6 +203,7 @@ def test_kernel_pool_hands_out_warm_kernels_with_the_engine_settings(tmp_path):
             assert printed == ["1", "1.0GiB", "True", str(PROJECT / "notebooks")]
             assert Path(kernel.connection_file).parent == tmp_path
             assert kernel.transport == "ipc"  # local sockets: no TCP port to race for
+        assert len(list(spill.glob("opsreport-engine-*"))) == 2  # one spill folder each
     finally:
         for kernel in taken:
             kernel.shutdown_kernel(now=True)
