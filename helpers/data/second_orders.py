@@ -24,22 +24,21 @@ def keep(engine: DataEngine, name: str, end: pd.Timestamp) -> None:
 
 def shares(engine: DataEngine, name: str, at: pd.Timestamp, windows: list[int]) -> pd.DataFrame:
     """Per window (window_days): the customers acquired at least that many days before `at`
-    and the share of them who ordered again within it (NaN without any)."""
-    rows = []
+    and the share of them who ordered again within it (NaN without any); one scan for all."""
+    acquired = "WHERE first_ts <= ?"
+    figures, params = [], []
     for window in windows:
         acquired_by = at - pd.Timedelta(days=window)
-        customers, share = engine.first_row(
-            f"SELECT count(*), avg({_AGAIN}) FROM {name} WHERE first_ts <= ?",
-            [window, acquired_by],
-        )
-        rows.append(
-            {
-                "window_days": window,
-                "customers": int(customers),
-                "share": float("nan") if pd.isna(share) else float(share),
-            }
-        )
-    return pd.DataFrame(rows)
+        figures += [f"count(*) FILTER ({acquired})", f"avg({_AGAIN}) FILTER ({acquired})"]
+        params += [acquired_by, window, acquired_by]
+    found = engine.first_row(f"SELECT {', '.join(figures)} FROM {name}", params)
+    return pd.DataFrame(
+        {
+            "window_days": list(windows),
+            "customers": [int(n) for n in found[::2]],
+            "share": [float("nan") if pd.isna(v) else float(v) for v in found[1::2]],
+        }
+    )
 
 
 def days_by_channel(engine: DataEngine, name: str) -> pd.DataFrame | None:
