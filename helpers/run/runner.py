@@ -181,11 +181,11 @@ def return_freed_memory() -> None:
     pa.default_memory_pool().release_unused()
 
 
-def overview(clean: dict[str, Path], config: Config) -> dict:
-    """What the index page shows beside the sections, over views of the clean tables: the
-    headline KPIs, the targets scorecard and its weighted score, and for a year its quarters
-    side by side."""
-    engine = open_engine(config, clean, materialize=())
+def overview(clean: dict[str, Path], config: Config, threads: int | None = None) -> dict:
+    """What the index page shows beside the sections, over views of the clean tables, with
+    `threads` engine threads: the headline KPIs, the targets scorecard and its weighted score,
+    and for a year its quarters side by side."""
+    engine = open_engine(config, clean, materialize=(), threads=threads)
     period = config.period
     try:
         kpis = headline_kpis(engine, comparison_periods(period))
@@ -324,7 +324,9 @@ def _build_sections(
             }
 
         with ThreadPoolExecutor(max_workers=1) as aside:  # beside the sections, not before
-            beside = aside.submit(overview, clean, config)
+            # as many threads as a section's: with more, three engines share the cores
+            threads = int(engine[ENGINE_THREADS_VARIABLE])
+            beside = aside.submit(overview, clean, config, threads)
             results = run_in_dependency_order(
                 runnable,
                 run,
