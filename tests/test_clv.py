@@ -56,6 +56,38 @@ def test_summary_matches_lifetimes(orders, engine, unit, days):
     )
 
 
+def test_summaries_kept_in_one_pass_match_lifetimes_at_each_end(orders):
+    """Three ends, one pass: each view equals lifetimes' summary at its own end, the one
+    named for origins also carries them, and forgetting leaves none of the tables behind."""
+    engine = DuckDBEngine({"orders": orders})
+    ends = {
+        "at_2024q4": pd.Timestamp("2025-01-01"),
+        "at_2025q4": pd.Timestamp("2026-01-01"),
+        "at_2025q3": pd.Timestamp("2025-10-01"),
+    }
+    queries.keep_customer_summaries(engine, ends, 7.0, origins="at_2025q4")
+    for name, end in ends.items():
+        ours = engine.sql(f"SELECT * FROM {name}").set_index("customer_id").sort_index()
+        theirs = summary_data_from_transaction_data(
+            orders[orders["order_ts"] < end],
+            "customer_id",
+            "order_ts",
+            "net_revenue",
+            observation_period_end=end - pd.Timedelta(days=1),
+            freq="D",
+            freq_multiplier=7,
+        ).sort_index()
+        pd.testing.assert_frame_equal(
+            ours[theirs.columns], theirs, check_names=False, check_dtype=False, rtol=1e-12
+        )
+        assert ("acquisition_channel" in ours) == (name == "at_2025q4")
+    with_origins = queries.customer_summary(engine, ends["at_2025q4"], 7.0, origins=True)
+    kept = engine.sql("SELECT * FROM at_2025q4 ORDER BY customer_id")
+    pd.testing.assert_frame_equal(kept, with_origins)
+    queries.forget_customer_summaries(engine, list(ends))
+    assert engine.tables == ["orders"]
+
+
 def test_summary_origins_are_each_customers_first_order(orders, engine):
     end = pd.Timestamp("2025-10-01")
     ours = queries.customer_summary(engine, end, 7, origins=True).set_index("customer_id")

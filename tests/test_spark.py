@@ -49,6 +49,8 @@ QUERIES = {
     "orders_by_period": lambda e, p: queries.orders_by_period(e, p, ["channel"]),
     "customer_summary": lambda e, p: queries.customer_summary(e, END, 7.0, origins=True),
     "keep_customer_summary": lambda e, p: kept_summary(e),
+    "keep_customer_summaries": lambda e, p: kept_summaries(e),
+    "forget_customer_summaries": lambda e, p: forgotten_summaries(e),
     "purchase_days_sql": lambda e, p: e.sql(
         f"{queries.purchase_days_sql()} ORDER BY 1", [START, END]
     ),
@@ -83,6 +85,20 @@ QUERIES = {
 def kept_summary(engine) -> pd.DataFrame:
     queries.keep_customer_summary(engine, "kept", END, 7.0, origins=True)
     return engine.sql("SELECT * FROM kept ORDER BY customer_id")
+
+
+def kept_summaries(engine) -> dict[str, pd.DataFrame]:
+    ends = {"at_end": END, "at_start": START}
+    queries.keep_customer_summaries(engine, ends, 7.0, origins="at_end")
+    return {name: engine.sql(f"SELECT * FROM {name} ORDER BY customer_id") for name in ends}
+
+
+def forgotten_summaries(engine) -> str:
+    """What is left of kept summaries once forgotten (DuckDB's is checked empty in test_clv)."""
+    queries.keep_customer_summaries(engine, {"gone_soon": END}, 7.0, origins="gone_soon")
+    queries.forget_customer_summaries(engine, ["gone_soon"])
+    kept = {"gone_soon", queries.CUSTOMER_SUMMARIES}
+    return f"left: {sorted(kept & set(engine.tables))}"
 
 
 def spaced(engine) -> pd.DataFrame:

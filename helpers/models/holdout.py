@@ -184,16 +184,18 @@ def validate_models(
     the chosen one is then fitted and checked on everyone (its row says how many customers it
     was checked on). The customers stay in the engine: their summary before the quarter (the
     base at the previous quarter's end, which value_snapshot then values with these models) as
-    table `summary`, kept for the caller unless this raises.
+    table `summary` (kept here unless the engine holds it), kept for the caller unless this
+    raises.
 
     Returns the calibration-vs-holdout table of the chosen model, every candidate's metrics
     (or its failure), the spend model's holdout check, and the chosen model with the spend
     model (or the reason it is withheld): the models of the base at the previous quarter's
     end. ModelFitError when no candidate could be fitted."""
     params = config.clv
-    queries.keep_customer_summary(
-        engine, summary, quarter.start, UNIT_DAYS[params.time_unit], origins=False
-    )
+    if not engine.has(summary):  # kept already by clv.build_section, with the others
+        queries.keep_customer_summary(
+            engine, summary, quarter.start, UNIT_DAYS[params.time_unit], origins=False
+        )
     try:
         return _validate(engine, summary, params, quarter)
     except BaseException:

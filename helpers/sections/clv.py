@@ -25,7 +25,7 @@ from helpers.core.config import Config
 from helpers.core.errors import Reason
 from helpers.core.periods import Period, comparison_periods, parse_period
 from helpers.data import queries, scores
-from helpers.models.fitting import ModelFitError
+from helpers.models.fitting import UNIT_DAYS, ModelFitError
 from helpers.models.holdout import is_trusted, validate_models
 from helpers.models.prediction import alive_matrix, expected_purchases_matrix, period_transactions
 from helpers.models.valuation import (
@@ -256,7 +256,27 @@ def value_bases(
 
 
 def build_section(engine: queries.DataEngine, config: Config, periods: pd.DataFrame) -> ClvSection:
-    """Validate on the quarter, refit to its end, value the base now, last quarter, a year ago."""
+    """Validate on the quarter, refit to its end, value the base now, last quarter, a year ago.
+    The customer summaries of every compared base are kept first, from one pass over the
+    orders; they stay while the current base's scores (a view of its summary) are in use, and
+    are dropped when the section is withheld."""
+    summaries = {summary_table(label): parse_period(label).end for label in periods["quarter"]}
+    unit_days = UNIT_DAYS[config.clv.time_unit]
+    current = summary_table(config.period.label)
+    queries.keep_customer_summaries(engine, summaries, unit_days, origins=current)
+    try:
+        section = _valued_section(engine, config, periods)
+    except BaseException:
+        queries.forget_customer_summaries(engine, list(summaries))
+        raise
+    if section.current is None:
+        queries.forget_customer_summaries(engine, list(summaries))
+    return section
+
+
+def _valued_section(
+    engine: queries.DataEngine, config: Config, periods: pd.DataFrame
+) -> ClvSection:
     quarter = config.period
     previous = periods.set_index("period").loc["previous", "quarter"]
     try:
