@@ -211,6 +211,25 @@ def test_kernel_pool_hands_out_warm_kernels_with_the_engine_settings(tmp_path):
     assert not any(kernel.is_alive() for kernel in taken)
 
 
+def test_kernel_pool_warms_the_first_round_then_one_spare_at_a_time(monkeypatch):
+    """Two sections at a time warm two kernels ahead; afterwards one idle kernel (0.25 GB)
+    waits at most, and no more than `total` start."""
+    started = []
+    monkeypatch.setattr(
+        "helpers.run.kernels._start_warm_kernel", lambda *_: started.append(1) or len(started)
+    )
+    pool = KernelPool(KERNEL, PROJECT / "notebooks", engine={}, ready=2, total=5)
+    try:
+        idle = [len(pool._warming)]  # started, not taken
+        for _ in range(5):
+            pool.take()
+            idle.append(len(pool._warming))
+    finally:
+        pool.close()
+    assert idle == [2, 1, 1, 1, 1, 0]
+    assert len(started) == 5
+
+
 def test_kernel_pool_says_how_to_fix_a_kernel_it_cannot_start():
     pool = KernelPool("no-such-kernel", PROJECT / "notebooks", engine={}, ready=1, total=1)
     try:

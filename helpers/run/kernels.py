@@ -1,9 +1,9 @@
 """Section kernels started ahead of need, with the helpers already imported.
 
 Starting a kernel and importing pandas, seaborn, lifetimes and the helpers takes about 3 s of
-one core. The batch keeps as many warm kernels ready as sections can run at once: the first
-ones warm up while the runner validates the inputs, later ones while earlier sections run,
-so a section starts computing as soon as its turn comes.
+one core. The batch warms as many kernels as sections can run at once while the runner
+validates the inputs, then one spare at a time while sections run (each idle kernel holds
+0.25 GB), so a section starts computing as soon as its turn comes.
 """
 
 from __future__ import annotations
@@ -65,8 +65,9 @@ def _start_warm_kernel(
 
 
 class KernelPool:
-    """Up to `ready` kernels warming in the background, `total` in all: take() hands out the
-    next one (waiting if it is still warming) and starts its replacement; close() shuts down
+    """`ready` kernels warming in the background, `total` in all: take() hands out the next
+    one (waiting if it is still warming) and, once none is left warming, starts the next
+    (one spare at a time after the first `ready`); close() shuts down
     the ones never taken. Kernels run in `cwd` with the `engine` settings added to their
     environment (e.g. ENGINE_THREADS_VARIABLE); with a `runtime` folder (short: it holds Unix
     sockets), they talk over local sockets there and keep their connection files there."""
@@ -98,7 +99,7 @@ class KernelPool:
                 self._left += 1
                 self._warm_one()
             future = self._warming.pop(0)
-            if self._left > 0:
+            if self._left > 0 and not self._warming:
                 self._warm_one()
         return future.result()
 
