@@ -1,6 +1,7 @@
 """The DuckDB engine over the clean inputs: what it loads, what it leaves as a view, and paths
 that SQL would otherwise misread."""
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -287,3 +288,33 @@ def test_kept_tables_and_views_join_the_engine_and_leave_it():
         engine.forget(name)
         assert not engine.has(name)
     engine.forget("never_kept")  # nothing to drop: no error
+
+
+def customers_table(n: int = 5000) -> pd.DataFrame:
+    """n customers in no order (ids of varying length, one NULL) with a value each."""
+    rng = np.random.default_rng(7)
+    ids = pd.Series([f"C{i}" for i in rng.permutation(n - 1)] + [None], dtype=object)
+    return pd.DataFrame({"customer_id": ids, "value": rng.normal(size=n)})
+
+
+def test_a_table_read_in_customer_order_a_range_at_a_time_loses_and_repeats_nothing(
+    monkeypatch,
+):
+    monkeypatch.setattr(queries, "SORTED_AT_ONCE", 700)
+    monkeypatch.setattr(queries, "SAMPLED_ONE_IN", 5)
+    table = customers_table()
+    engine = DuckDBEngine({"customers": table})
+    assert len(queries._customer_ranges(engine, "customers")) > 5
+    parts = list(queries.in_customer_order(engine, "customers", 333, "*, value * ? AS twice", [2]))
+    assert [len(part) for part in parts[:-1]] == [333] * (len(parts) - 1)
+    got = pa.concat_tables(parts).to_pandas().fillna({"customer_id": "NULL"})
+    expected = table.sort_values("customer_id", na_position="last", ignore_index=True)
+    expected = expected.fillna({"customer_id": "NULL"})
+    pd.testing.assert_frame_equal(
+        got, expected.assign(twice=expected["value"] * 2), check_dtype=False
+    )
+
+
+def test_a_small_table_is_read_in_one_sorted_range():
+    engine = DuckDBEngine({"customers": customers_table(300)})
+    assert queries._customer_ranges(engine, "customers") == [("TRUE", [])]

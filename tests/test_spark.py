@@ -64,6 +64,7 @@ QUERIES = {
         f"{queries.second_orders_sql(e, END)[0]} ORDER BY 1", [END]
     ),
     "evenly_spaced": lambda e, p: spaced(e),
+    "in_customer_order": lambda e, p: ordered(e),
     "rfm_inputs_sql": lambda e, p: e.sql(
         f"{queries.rfm_inputs_sql(e, END, START)[0]} ORDER BY 1",
         queries.rfm_inputs_sql(e, END, START)[1],
@@ -99,6 +100,11 @@ def forgotten_summaries(engine) -> str:
     queries.forget_customer_summaries(engine, ["gone_soon"])
     kept = {"gone_soon", queries.CUSTOMER_SUMMARIES}
     return f"left: {sorted(kept & set(engine.tables))}"
+
+
+def ordered(engine) -> pd.DataFrame:
+    queries.keep_customer_summary(engine, "ordered", END, 7.0, origins=False)
+    return whole(queries.in_customer_order(engine, "ordered", 500))
 
 
 def spaced(engine) -> pd.DataFrame:
@@ -277,6 +283,21 @@ def test_spark_returns_what_duckdb_returns(both, name):
         assert got == pytest.approx(expected, rel=1e-12)
     else:
         assert got == expected and expected
+
+
+def test_customers_read_a_range_at_a_time_come_back_the_same_from_spark(both, monkeypatch):
+    """Spark's hash samples other ids to cut the ranges at; what is read is the same."""
+    monkeypatch.setattr(queries, "SORTED_AT_ONCE", 300)
+    monkeypatch.setattr(queries, "SAMPLED_ONE_IN", 4)
+    duck, spark, _ = both
+    read = {}
+    for label, engine in (("duckdb", duck), ("spark", spark)):
+        queries.keep_customer_summary(engine, "ranged", END, 7.0, origins=False)
+        assert len(queries._customer_ranges(engine, "ranged")) > 2
+        read[label] = whole(queries.in_customer_order(engine, "ranged", 250))
+        engine.forget("ranged")
+    assert len(read["duckdb"]) > 1000
+    pd.testing.assert_frame_equal(read["spark"], read["duckdb"], rtol=1e-12)
 
 
 def test_the_second_order_of_a_tie_and_of_a_one_time_buyer():

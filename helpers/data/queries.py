@@ -10,10 +10,14 @@ are equivalent: DuckDB keywords, functions and names are case-insensitive.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
+
 import pandas as pd
+import pyarrow as pa
 
 from helpers.data.contract import CONTRACT
-from helpers.data.engines import DataEngine
+from helpers.data.engines import DataEngine, rechunked
 
 
 def _with_periods(engine: DataEngine, periods: pd.DataFrame) -> None:
@@ -367,6 +371,46 @@ def evenly_spaced(engine: DataEngine, name: str, column: str, at_most: int) -> p
                FROM {name} WHERE {column} IS NOT NULL)
         WHERE position % {step} = 0 ORDER BY position"""
     )[column]
+
+
+SORTED_AT_ONCE = 1_000_000  # customers sorted at a time, reading a table in customer order
+SAMPLED_ONE_IN = 1_000  # of which one in this many (by hash) place the ranges' bounds
+
+
+def in_customer_order(
+    engine: DataEngine, name: str, rows: int, columns: str = "*", params: list | None = None
+) -> Iterator[pa.Table]:
+    """`columns` (SQL, taking `params`) of every row of `name`, a table with a row per
+    customer, in customer order, `rows` at a time. The customers are sorted a range of about
+    SORTED_AT_ONCE at a time (one sort of 10M customers' CLV scores held 2 GB): the ranges
+    are cut at the ids of a sample of them, and change nothing in what is read."""
+    tables = itertools.chain.from_iterable(
+        engine.batches(
+            f"SELECT {columns} FROM {name} WHERE {where} ORDER BY customer_id",
+            rows,
+            [*(params or []), *bounds],
+        )
+        for where, bounds in _customer_ranges(engine, name)
+    )
+    first = next(tables)
+    batches = (batch for part in itertools.chain([first], tables) for batch in part.to_batches())
+    yield from rechunked(batches, rows, first.schema)
+
+
+def _customer_ranges(engine: DataEngine, name: str) -> list[tuple[str, list]]:
+    """SQL conditions (with their parameters) cutting `name`'s customers into consecutive
+    ranges of about SORTED_AT_ONCE each, in customer order; one range without a cut."""
+    sampled = engine.sql(
+        f"SELECT customer_id FROM {name} WHERE hash(customer_id) % {SAMPLED_ONE_IN} = 0"
+    )["customer_id"].sort_values(ignore_index=True)
+    pieces = -(-len(sampled) * SAMPLED_ONE_IN // SORTED_AT_ONCE)
+    cuts = sorted({sampled[len(sampled) * i // pieces] for i in range(1, pieces)})
+    if not cuts:
+        return [("TRUE", [])]
+    between = "customer_id >= ? AND customer_id < ?"  # pragma: no mutate (SQL case)
+    ranges = [("customer_id < ?", [cuts[0]])]
+    ranges += [(between, [low, high]) for low, high in itertools.pairwise(cuts)]
+    return [*ranges, ("customer_id >= ? OR customer_id IS NULL", [cuts[-1]])]
 
 
 def rfm_inputs_sql(

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 
 from helpers.data.engines import DataEngine
-from helpers.data.queries import rfm_inputs_sql
+from helpers.data.queries import in_customer_order, rfm_inputs_sql
 
 # the column each score ranks (here, not in a function: SQL names, whose case mutants would
 # change nothing)
@@ -91,7 +91,7 @@ def transitions(engine: DataEngine, current: str, previous: str) -> pd.DataFrame
 
 def batches(engine: DataEngine, name: str, rows: int) -> Iterable[pa.Table]:
     """Every customer's RFM inputs, scores and segment in customer order, `rows` at a time."""
-    return engine.batches(f"SELECT * FROM {name} ORDER BY customer_id", rows)
+    return in_customer_order(engine, name, rows)
 
 
 def per_customer(engine: DataEngine, name: str) -> pd.DataFrame:

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 
 from helpers.data.engines import DataEngine
-from helpers.data.queries import purchase_days_sql
+from helpers.data.queries import in_customer_order, purchase_days_sql
 
 HISTORY = ["frequency", "recency", "T"]
 HISTORY_PREDICTIONS = [
@@ -252,11 +252,9 @@ def batches(
     """Every customer's scores in customer order, `rows` at a time; with `tier_bounds`, each
     customer's 0-based CLV tier too (column tier)."""
     if tier_bounds is None:
-        return engine.batches(f"SELECT * FROM {name} ORDER BY customer_id", rows, [])
+        return in_customer_order(engine, name, rows)
     tier, params = _tier_sql(engine, name, tier_bounds)
-    return engine.batches(
-        f"SELECT *, {tier} AS tier FROM {name} ORDER BY customer_id", rows, params
-    )
+    return in_customer_order(engine, name, rows, f"*, {tier} AS tier", params)
 
 
 def release(engine: DataEngine, name: str, summary: str) -> None:
