@@ -317,12 +317,17 @@ def test_headline_conversion_counts_net_orders_when_there_is_an_orders_table(per
         }
     )
     engine = DuckDBEngine({"traffic": frame, "orders": orders})
-    totals = traffic.add_rates(
-        traffic.with_net_orders(engine, periods, queries.traffic_by_period(engine, periods))
-    ).set_index("period")
+    traffic_sums = queries.traffic_by_period(engine, periods)
+    totals = traffic.add_rates(traffic.with_net_orders(engine, periods, traffic_sums)).set_index(
+        "period"
+    )
     assert totals.loc["current", "conversion_rate"] == pytest.approx(2 / 1500)
     assert totals.loc["current", "revenue_per_session"] == pytest.approx(150 / 1500)
     assert totals.loc["previous", "conversion_rate"] == pytest.approx(1 / 1600)
+    # the caller's orders_by_period table, when given, is the one used (not queried again)
+    given = queries.orders_by_period(engine, periods).assign(orders=7.0, net_revenue=70.0)
+    totals = traffic.with_net_orders(engine, periods, traffic_sums, given).set_index("period")
+    assert totals.loc["current", ["orders", "revenue"]].tolist() == [7.0, 70.0]
 
 
 def test_engine_loads_only_the_tables_a_section_needs(tmp_path):

@@ -25,19 +25,19 @@ TARGETS_QUERY = "SELECT * FROM targets"  # pragma: no mutate (SQL case)
 
 def headline_kpis(engine: queries.DataEngine, periods: pd.DataFrame) -> dict[str, dict]:
     """KPI records for the compared periods from the orders and traffic tables present."""
-    frames = []
+    frames, by_period = [], None
     if engine.has("orders"):
-        orders = queries.orders_by_period(engine, periods)
-        orders = orders.assign(
-            aov=orders["net_revenue"] / orders["orders"],
-            gross_margin=orders["net_revenue"] - orders["cost"],
+        by_period = queries.orders_by_period(engine, periods)
+        orders = by_period.assign(
+            aov=by_period["net_revenue"] / by_period["orders"],
+            gross_margin=by_period["net_revenue"] - by_period["cost"],
             margin_rate=lambda o: o["gross_margin"] / o["net_revenue"],
         ).set_index("period")
         with_cost = list(MARGIN_KPIS) if orders["cost"].notna().any() else []
         frames.append(orders[list(ORDER_KPIS) + with_cost])
     if engine.has("traffic"):
         traffic = add_rates(
-            with_net_orders(engine, periods, queries.traffic_by_period(engine, periods))
+            with_net_orders(engine, periods, queries.traffic_by_period(engine, periods), by_period)
         ).set_index("period")
         frames.append(traffic[[c for c in TRAFFIC_KPIS if traffic[c].notna().any()]])
     if not frames:

@@ -296,16 +296,20 @@ def _share_shift(mix: pd.DataFrame, material_pp: float, bases: tuple[str, ...]) 
 
 
 def with_net_orders(
-    engine: queries.DataEngine, periods: pd.DataFrame, totals: pd.DataFrame
+    engine: queries.DataEngine,
+    periods: pd.DataFrame,
+    totals: pd.DataFrame,
+    orders: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Per-period traffic sums whose orders and revenue are the orders table's net orders and
     net revenue, when there is one: the conversion rate and revenue per session of the
-    headline, here and on the index, have one definition (net orders / sessions)."""
+    headline, here and on the index, have one definition (net orders / sessions). `orders` is
+    queries.orders_by_period's table for these periods where the caller has it already."""
     if not engine.has("orders"):
         return totals
-    orders = queries.orders_by_period(engine, periods).rename(columns={"net_revenue": "revenue"})[
-        ["period", "orders", "revenue"]
-    ]
+    if orders is None:
+        orders = queries.orders_by_period(engine, periods)
+    orders = orders.rename(columns={"net_revenue": "revenue"})[["period", "orders", "revenue"]]
     return totals.drop(columns=["orders", "revenue"], errors="ignore").join(
         orders.set_index("period"), on="period"
     )
