@@ -38,19 +38,24 @@ def engine(orders):
     return DuckDBEngine({"orders": orders})
 
 
-@pytest.mark.parametrize(("unit", "days"), [("days", 1), ("weeks", 7)])
-def test_summary_matches_lifetimes(orders, engine, unit, days):
-    end = pd.Timestamp("2025-10-01")
-    ours = queries.customer_summary(engine, end, days).set_index("customer_id")
-    theirs = summary_data_from_transaction_data(
+def lifetimes_summary(orders: pd.DataFrame, end: pd.Timestamp, unit_days: int) -> pd.DataFrame:
+    """lifetimes' own customer summary of the orders before `end`."""
+    return summary_data_from_transaction_data(
         orders[orders["order_ts"] < end],
         "customer_id",
         "order_ts",
         "net_revenue",
-        observation_period_end="2025-09-30",
+        observation_period_end=end - pd.Timedelta(days=1),
         freq="D",
-        freq_multiplier=days,
+        freq_multiplier=unit_days,
     )
+
+
+@pytest.mark.parametrize(("unit", "days"), [("days", 1), ("weeks", 7)])
+def test_summary_matches_lifetimes(orders, engine, unit, days):
+    end = pd.Timestamp("2025-10-01")
+    ours = queries.customer_summary(engine, end, days).set_index("customer_id")
+    theirs = lifetimes_summary(orders, end, days)
     pd.testing.assert_frame_equal(
         ours.sort_index(), theirs.sort_index(), check_names=False, check_dtype=False, rtol=1e-12
     )
@@ -68,15 +73,7 @@ def test_summaries_kept_in_one_pass_match_lifetimes_at_each_end(orders):
     queries.keep_customer_summaries(engine, ends, 7.0, origins="at_2025q4")
     for name, end in ends.items():
         ours = engine.sql(f"SELECT * FROM {name}").set_index("customer_id").sort_index()
-        theirs = summary_data_from_transaction_data(
-            orders[orders["order_ts"] < end],
-            "customer_id",
-            "order_ts",
-            "net_revenue",
-            observation_period_end=end - pd.Timedelta(days=1),
-            freq="D",
-            freq_multiplier=7,
-        ).sort_index()
+        theirs = lifetimes_summary(orders, end, 7).sort_index()
         pd.testing.assert_frame_equal(
             ours[theirs.columns], theirs, check_names=False, check_dtype=False, rtol=1e-12
         )
