@@ -100,7 +100,9 @@ def test_no_purchase_model_withholds_the_section(config, tables, monkeypatch):
         raise fitting.ConvergenceError("never")
 
     monkeypatch.setattr(likelihood, "fit_purchase_model", never)
-    section = build(config, tables)
+    engine = DuckDBEngine(tables)
+    section = clv.build_section(engine, config, comparison_periods(config.period))
+    assert engine.tables == list(tables)  # no customer summary left behind
     assert section.withheld.code == "no_purchase_model"
     assert section.clv_withheld == section.withheld and section.kpis == {}
     worded = text.worded(section.withheld)
