@@ -63,8 +63,8 @@ def roas_decomposition(before: pd.Series, after: pd.Series) -> dict[str, float]:
     r0, r1 = before["roas"], after["roas"]
     parts = ("roas", "cpc", "conversion_rate", "aov")
     if not all(row[part] > 0 for row in (before, after) for part in parts):
-        effects = ("cpc_effect", "conversion_effect", "aov_effect")
-        return {"roas_before": r0, "roas_after": r1, **dict.fromkeys(effects, np.nan)}
+        effects = dict.fromkeys(ROAS_DRIVERS.values(), np.nan)
+        return {"roas_before": r0, "roas_after": r1, **effects}
     weight = r0 if np.isclose(r0, r1) else (r1 - r0) / np.log(r1 / r0)
     return {
         "roas_before": r0,
