@@ -164,53 +164,15 @@ def keep_customer_summaries(
     engine: DataEngine, ends: dict[str, pd.Timestamp], unit_days: float, origins: str
 ) -> None:
     """keep_customer_summary at several ends from one pass over the orders (at 10M customers
-    16 s, against 37 s for three passes): table CUSTOMER_SUMMARIES holds every customer's
-    first purchase day and, per end, purchase days, last day and total before it; each name
-    in `ends` is a view of it, `origins` the one with the origins columns. Drop them with
-    forget_customer_summaries."""
-    per_end = ", ".join(
-        f"""count(*) FILTER (WHERE day < ?)::INTEGER AS days_{i},
-            max(day) FILTER (WHERE day < ?) AS last_day_{i},
-            sum(value) FILTER (WHERE day < ?)::DECIMAL(18, 4) AS total_{i}"""
-        for i in range(len(ends))
-    )
-    cutoffs = [end.date() for end in ends.values() for _ in range(3)]
-    engine.keep(
-        CUSTOMER_SUMMARIES,
-        f"""
-        WITH days AS (
-            SELECT customer_id, order_ts::DATE AS day, sum(net_revenue::DECIMAL(18, 4)) AS value,
-                   min(order_ts) AS first_ts, {_first_order_channel(engine)} AS first_channel
-            FROM orders WHERE order_ts < ? GROUP BY 1, 2)
-        SELECT customer_id, min(day) AS first_day, arg_min(value, day) AS first_purchase_value,
-               min(first_ts) AS first_order_ts,
-               arg_min(first_channel, day) AS acquisition_channel, {per_end}
-        FROM days GROUP BY customer_id""",
-        [max(ends.values()), *cutoffs],
-    )
+    16 s, against 37 s for three passes): table CUSTOMER_SUMMARIES holds _per_end_sql's
+    figures for every end, and each name in `ends` is a view of it, `origins` the one with
+    the origins columns. Drop them with forget_customer_summaries."""
+    engine.keep(CUSTOMER_SUMMARIES, *_per_end_sql(engine, list(ends.values()), "net_revenue"))
     for i, (name, end) in enumerate(ends.items()):
-        engine.keep(name, _summary_view(i, end, unit_days, name == origins), stored=False)
-
-
-def _summary_view(i: int, end: pd.Timestamp, unit_days: float, origins: bool) -> str:
-    """keep_customer_summary's columns at the `i`-th end of CUSTOMER_SUMMARIES, for the
-    customers with a purchase day before it."""
-    unit = f"{float(unit_days)!r}::DOUBLE"
-    last_day = (end - pd.Timedelta(days=1)).date()
-    extra = (
-        """, first_order_ts,
-               year(first_order_ts) || 'Q' || quarter(first_order_ts) AS first_quarter,
-               acquisition_channel, first_purchase_value::DOUBLE AS first_day_value"""
-        if origins
-        else ""
-    )
-    return f"""
-        SELECT customer_id, (days_{i} - 1)::DOUBLE AS frequency,
-               date_diff('day', first_day, last_day_{i}) / {unit} AS recency,
-               date_diff('day', first_day, DATE '{last_day}') / {unit} AS T,
-               coalesce((total_{i} - first_purchase_value)::DOUBLE / nullif(days_{i} - 1, 0), 0)
-                   AS monetary_value{extra}
-        FROM {CUSTOMER_SUMMARIES} WHERE days_{i} > 0"""
+        columns = _summary_columns(i, end, unit_days, name == origins)
+        engine.keep(
+            name, f"SELECT {columns} FROM {CUSTOMER_SUMMARIES} WHERE days_{i} > 0", stored=False
+        )
 
 
 def forget_customer_summaries(engine: DataEngine, names: list[str]) -> None:
@@ -222,31 +184,55 @@ def forget_customer_summaries(engine: DataEngine, names: list[str]) -> None:
 def _customer_summary_sql(
     engine: DataEngine, end: pd.Timestamp, unit_days: float, value: str, origins: bool
 ) -> tuple[str, list]:
-    last_day = (end - pd.Timedelta(days=1)).date()
-    per_day = per_customer = ""
-    if origins:
-        per_day = f", min(order_ts) AS first_ts, {_first_order_channel(engine)} AS first_channel"
-        per_customer = """,
-               min(first_ts) AS first_order_ts,
-               year(min(first_ts)) || 'Q' || quarter(min(first_ts)) AS first_quarter,
-               arg_min(first_channel, day) AS acquisition_channel,
-               arg_min(value, day)::DOUBLE AS first_day_value"""
-    # the repeat days' mean is (all days' total - first day's value) / repeat days: one
-    # aggregation, no join back to each customer's first day
+    query, params = _per_end_sql(engine, [end], value)
+    columns = _summary_columns(0, end, unit_days, origins)
+    return f"SELECT {columns} FROM ({query}) AS per_end", params
+
+
+def _per_end_sql(engine: DataEngine, ends: list[pd.Timestamp], value: str) -> tuple[str, list]:
+    """SQL (and its parameters) for every customer with an order before the latest of `ends`:
+    first purchase day, its value (first_purchase_value), first order time and channel, and
+    per end i the purchase days (days_i), last purchase day (last_day_i) and total value
+    (total_i) before it. A day's orders are merged, their values summed as decimals to 4
+    places, so that no figure depends on the order DuckDB's threads add in."""
+    per_end = ", ".join(
+        f"""count(*) FILTER (WHERE day < ?)::INTEGER AS days_{i},
+            max(day) FILTER (WHERE day < ?) AS last_day_{i},
+            sum(value) FILTER (WHERE day < ?)::DECIMAL(18, 4) AS total_{i}"""
+        for i in range(len(ends))
+    )
     query = f"""
         WITH days AS (
-            SELECT customer_id, order_ts::DATE AS day,
-                   sum({value}::DECIMAL(18, 4)) AS value{per_day}
+            SELECT customer_id, order_ts::DATE AS day, sum({value}::DECIMAL(18, 4)) AS value,
+                   min(order_ts) AS first_ts, {_first_order_channel(engine)} AS first_channel
             FROM orders WHERE order_ts < ? GROUP BY 1, 2)
-        SELECT customer_id,
-               (count(*) - 1)::DOUBLE AS frequency,
-               date_diff('day', min(day), max(day)) / ? AS recency,
-               date_diff('day', min(day), CAST(? AS DATE)) / ? AS T,
-               coalesce(
-                   (sum(value) - arg_min(value, day))::DOUBLE / nullif(count(*) - 1, 0), 0
-               ) AS monetary_value{per_customer}
+        SELECT customer_id, min(day) AS first_day, arg_min(value, day) AS first_purchase_value,
+               min(first_ts) AS first_order_ts,
+               arg_min(first_channel, day) AS acquisition_channel, {per_end}
         FROM days GROUP BY customer_id"""
-    return query, [end, unit_days, last_day, unit_days]
+    return query, [max(ends), *(end.date() for end in ends for _ in range(3))]
+
+
+def _summary_columns(i: int, end: pd.Timestamp, unit_days: float, origins: bool) -> str:
+    """customer_summary's columns from _per_end_sql's figures at its `i`-th end, `end`:
+    frequency = purchase days - 1; recency = days from first to last purchase day; T = days
+    from the first purchase day to the last day before `end`, both in units of `unit_days`;
+    monetary_value = mean value of the repeat days ((total - first day's) / repeat days, 0
+    without repeats); with `origins`, the first order's time, quarter, channel and value."""
+    unit = f"{float(unit_days)!r}::DOUBLE"
+    last_day = (end - pd.Timedelta(days=1)).date()
+    extra = (
+        """, first_order_ts,
+               year(first_order_ts) || 'Q' || quarter(first_order_ts) AS first_quarter,
+               acquisition_channel, first_purchase_value::DOUBLE AS first_day_value"""
+        if origins
+        else ""
+    )
+    return f"""customer_id, (days_{i} - 1)::DOUBLE AS frequency,
+               date_diff('day', first_day, last_day_{i}) / {unit} AS recency,
+               date_diff('day', first_day, DATE '{last_day}') / {unit} AS T,
+               coalesce((total_{i} - first_purchase_value)::DOUBLE / nullif(days_{i} - 1, 0), 0)
+                   AS monetary_value{extra}"""
 
 
 def purchase_days_sql(value: str = "net_revenue") -> str:
