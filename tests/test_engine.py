@@ -315,6 +315,26 @@ def test_a_table_read_in_customer_order_a_range_at_a_time_loses_and_repeats_noth
     )
 
 
+def test_customer_ranges_hold_about_as_many_customers_as_one_sort_may(monkeypatch):
+    """5,000 customers at 700 a sort are 7 or 8 ranges (a 1-in-5 sample estimates 5,000 as
+    4,900 or 5,100) of about equal size, in customer order, the NULL id in the last."""
+    monkeypatch.setattr(queries, "SORTED_AT_ONCE", 700)
+    monkeypatch.setattr(queries, "SAMPLED_ONE_IN", 5)
+    engine = DuckDBEngine({"customers": customers_table()})
+    ranges = queries._customer_ranges(engine, "customers")
+    sizes = [
+        engine.first_row(f"SELECT count(*) FROM customers WHERE {where}", params)[0]
+        for where, params in ranges
+    ]
+    assert len(sizes) in (7, 8) and sum(sizes) == 5000
+    assert all(0.7 < size * len(sizes) / 5000 < 1.3 for size in sizes), sizes
+    bounds = [params[0] for _, params in ranges[1:]]
+    assert bounds == sorted(bounds)
+    last, params = ranges[-1]
+    query = f"SELECT count(*) FROM customers WHERE ({last}) AND customer_id IS NULL"
+    assert engine.first_row(query, params) == (1,)
+
+
 def test_a_small_table_is_read_in_one_sorted_range():
     engine = DuckDBEngine({"customers": customers_table(300)})
     assert queries._customer_ranges(engine, "customers") == [("TRUE", [])]

@@ -386,17 +386,23 @@ def in_customer_order(
 def _customer_ranges(engine: DataEngine, name: str) -> list[tuple[str, list]]:
     """SQL conditions (with their parameters) cutting `name`'s customers into consecutive
     ranges of about SORTED_AT_ONCE each, in customer order; one range without a cut."""
-    sampled = engine.sql(
-        f"SELECT customer_id FROM {name} WHERE hash(customer_id) % {SAMPLED_ONE_IN} = 0"
-    )["customer_id"].sort_values(ignore_index=True)
+    sampled = (
+        engine.sql(
+            f"SELECT customer_id FROM {name} "
+            f"WHERE customer_id IS NOT NULL AND hash(customer_id) % {SAMPLED_ONE_IN} = 0"
+        )["customer_id"]
+        .sort_values()
+        .to_numpy()
+    )
     pieces = -(-len(sampled) * SAMPLED_ONE_IN // SORTED_AT_ONCE)
     cuts = sorted({sampled[len(sampled) * i // pieces] for i in range(1, pieces)})
     if not cuts:
         return [("TRUE", [])]
+    first = "customer_id < ?"  # pragma: no mutate (SQL case)
     between = "customer_id >= ? AND customer_id < ?"  # pragma: no mutate (SQL case)
-    ranges = [("customer_id < ?", [cuts[0]])]
-    ranges += [(between, [low, high]) for low, high in itertools.pairwise(cuts)]
-    return [*ranges, ("customer_id >= ? OR customer_id IS NULL", [cuts[-1]])]
+    last = "customer_id >= ? OR customer_id IS NULL"  # pragma: no mutate (SQL case)
+    ranges = [(between, [low, high]) for low, high in itertools.pairwise(cuts)]
+    return [(first, [cuts[0]]), *ranges, (last, [cuts[-1]])]
 
 
 def rfm_inputs_sql(
