@@ -155,6 +155,19 @@ def test_only_files_of_the_contract_types_are_checked_by_sql(tmp_path):
     assert typed_sources(tmp_path / "orders.csv", spec, {}, "orders.csv") is None
 
 
+def test_zoned_and_typed_times_keep_their_wall_clock_whatever_the_date_format(tmp_path):
+    """A time zone is dropped, not converted (10:00 in Shanghai stays 10:00); a column that is
+    already a time is used as it is, even where date_format is set for text files."""
+    valid = ORDERS.iloc[[0, 5]].assign(customer_id=["C1", "C6"])
+    wall_clock = valid["order_ts"].tolist()
+    zoned = valid.assign(order_ts=valid["order_ts"].dt.tz_localize("Asia/Shanghai"))
+    zoned.to_parquet(tmp_path / "orders.parquet")
+    for date_format in ({}, {"orders": "%d/%m/%Y %H:%M"}):
+        orders = prepare(tmp_path, date_format=date_format).tables["orders"]
+        assert orders["order_ts"].dt.tz is None
+        assert orders["order_ts"].tolist() == wall_clock
+
+
 def test_targets_and_unreadable_files_are_not_read_by_sql(tmp_path):
     """Targets always go through pandas (their periods are text to parse); a file Arrow cannot
     read is an input error naming the file."""

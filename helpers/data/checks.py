@@ -130,14 +130,14 @@ def _coerce_dates(
 ) -> tuple[pd.Series, str | None]:
     """A date column parsed with one format (given, or the column's own: date_format_of), and
     why the column has no single format, if it has none. The text is stripped once."""
-    problem = None
+    problem = None  # pragma: no mutate (only its truth is read: "" is false too)
     if pd.api.types.is_datetime64_any_dtype(raw):
         parsed = raw
     else:
         text = _text(raw)
         fmt, problem = (date_format, None) if date_format else date_format_of(text)
         parsed = pd.to_datetime(text, errors="coerce", format=fmt or "ISO8601")
-    if getattr(parsed.dt, "tz", None) is not None:
+    if parsed.dt.tz is not None:
         parsed = parsed.dt.tz_localize(None)
     return (parsed.dt.normalize() if kind == "date" else parsed), problem
 
