@@ -6,10 +6,13 @@ import pandas as pd
 import pytest
 
 from helpers.core.config import load_config
+from helpers.core.errors import Reason
 from helpers.core.periods import comparison_periods
+from helpers.data import queries
 from helpers.data.engines import ENGINE_THREADS_VARIABLE, DuckDBEngine
 from helpers.data.inputs import prepare_inputs
 from helpers.models import fitting, likelihood, valuation
+from helpers.models.fitting import MODEL_KEYS, ModelFitError
 from helpers.render import text
 from helpers.sections import clv
 
@@ -108,6 +111,59 @@ def test_no_purchase_model_withholds_the_section(config, tables, monkeypatch):
     worded = text.worded(section.withheld)
     assert worded.startswith("no purchase model could be fitted: the BG/NBD model could not")
     assert text.sentences(section.findings) == [f"CLV is not available: {worded}."]
+
+
+def test_a_current_base_that_cannot_be_valued_withholds_the_section(config, tables, monkeypatch):
+    def unvalued(*args, **kwargs):
+        raise ModelFitError("too_few_customers", customers=3, need=50)
+
+    monkeypatch.setattr(clv, "value_snapshot", unvalued)
+    engine = DuckDBEngine(tables)
+    section = clv.build_section(engine, config, comparison_periods(config.period))
+    assert engine.tables == list(tables)  # no customer summary left behind
+    assert section.withheld == Reason(
+        "base_not_valued", {"reason": Reason("too_few_customers", {"customers": 3, "need": 50})}
+    )
+    assert section.clv_withheld == section.withheld and section.kpis == {}
+    assert text.sentences(section.findings) == [
+        "CLV is not available: the customer base could not be valued: not enough customers to "
+        "fit a purchase model: 3, need at least 50."
+    ]
+
+
+def test_trust_and_the_holdout_error_are_the_chosen_models(section, config):
+    error = section.chosen["aggregate_error_pct"]
+    assert section.kpis["holdout_error_pct"]["current"] == error
+    assert section.trusted is (abs(error) <= config.clv.max_holdout_error_pct)
+    chosen = section.candidates[section.candidates["chosen"]]
+    assert chosen["model"].tolist() == [section.current.model.name] == [section.chosen["model"]]
+
+
+def test_the_previous_base_is_valued_with_the_validation_fit_from_the_kept_summaries(
+    config, tables, monkeypatch
+):
+    """Each candidate is fitted once on the base at the previous quarter's end, which is then
+    valued with the chosen one's fit; the chosen model is fitted once more on each other base.
+    Afterwards the engine holds the inputs, the summaries kept in one pass and the current
+    base's scores: nothing else."""
+    fitted = []
+    real = likelihood.fit_purchase_model
+
+    def counted(key, frequency, *args, **kwargs):
+        fitted.append((key, len(frequency)))
+        return real(key, frequency, *args, **kwargs)
+
+    monkeypatch.setattr(likelihood, "fit_purchase_model", counted)
+    engine = DuckDBEngine(tables)
+    section = clv.build_section(engine, config, comparison_periods(config.period))
+    validation, others = fitted[: len(MODEL_KEYS)], fitted[len(MODEL_KEYS) :]
+    assert [key for key, _ in validation] == list(MODEL_KEYS)
+    assert len({rows for _, rows in validation}) == 1
+    chosen = section.current.model.key
+    assert [key for key, _ in others] == [chosen, chosen]
+    assert len({rows for _, rows in fitted}) == 3  # three bases, each fitted on its own
+    current = clv.summary_table(config.period.label)
+    assert engine.tables == [*tables, queries.CUSTOMER_SUMMARIES, current, section.current.table]
 
 
 def test_a_change_within_the_uncertainty_is_not_material():
