@@ -63,7 +63,8 @@ def test_summary_matches_lifetimes(orders, engine, unit, days):
 
 def test_summaries_kept_in_one_pass_match_lifetimes_at_each_end(orders):
     """Three ends, one pass: each view equals lifetimes' summary at its own end, the one
-    named for origins also carries them, and forgetting leaves none of the tables behind."""
+    named for origins also carries them (as a summary kept alone does), and forgetting leaves
+    none of the tables behind."""
     engine = DuckDBEngine({"orders": orders})
     ends = {
         "at_2024q4": pd.Timestamp("2025-01-01"),
@@ -81,6 +82,9 @@ def test_summaries_kept_in_one_pass_match_lifetimes_at_each_end(orders):
     with_origins = queries.customer_summary(engine, ends["at_2025q4"], 7.0, origins=True)
     kept = engine.sql("SELECT * FROM at_2025q4 ORDER BY customer_id")
     pd.testing.assert_frame_equal(kept, with_origins)
+    queries.keep_customer_summary(engine, "alone", ends["at_2025q4"], 7.0, origins=True)
+    pd.testing.assert_frame_equal(engine.sql("SELECT * FROM alone ORDER BY customer_id"), kept)
+    engine.forget("alone")
     queries.forget_customer_summaries(engine, list(ends))
     assert engine.tables == ["orders"]
 

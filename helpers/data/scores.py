@@ -165,7 +165,7 @@ def _tier_sql(engine: DataEngine, name: str, bounds: list[float]) -> tuple[str, 
     every column, no sort of every customer."""
     (customers,) = engine.first_row(f"SELECT count(*) FROM {name}")
     positions = last_positions(int(customers), bounds)
-    wanted = ", ".join(str(k) for k in positions if k > 0) or "0"
+    wanted = ", ".join(map(str, positions))  # an empty tier's position, 0, is no row's
     edges = engine.sql(
         f"""SELECT position, clv, customer_id FROM (
                SELECT clv, customer_id,

@@ -48,15 +48,16 @@ EXPORT_ROWS = 100_000  # customers fetched from the engine at a time for the CRM
 
 def value_tiers(snapshot: Snapshot) -> pd.DataFrame:
     """Per CLV tier (top 10%, next 10%, middle 30%, bottom 50% by CLV rank): customers, total
-    and mean CLV, mean P(alive) and frequency and share of all value (NaN when the total is not
-    positive: shares of a non-positive total mean nothing). Every tier has a row."""
+    and mean CLV, mean P(alive) and frequency and share of all value (0 / 0, NaN, when no
+    customer has any: CLV is never negative). Every tier has a row."""
     found = scores.tiers(snapshot.engine, snapshot.table, TIER_BOUNDS).set_index("tier")
     table = found.reindex(range(len(TIERS)))
     table["customers"] = table["customers"].fillna(0).astype(int)
     table["clv_total"] = table["clv_total"].fillna(0.0)
     total = table["clv_total"].sum()
-    table["value_share"] = table["clv_total"] / total if total > 0 else np.nan
-    return table.reset_index(drop=True).assign(tier=TIERS)[["tier", *table.columns]]
+    table["value_share"] = table["clv_total"] / total
+    table = table.reset_index(drop=True)
+    return table.assign(tier=TIERS)[["tier", *table.columns]]
 
 
 def clv_by(snapshot: Snapshot, column: str) -> pd.DataFrame:
