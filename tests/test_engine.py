@@ -338,3 +338,9 @@ def test_customer_ranges_hold_about_as_many_customers_as_one_sort_may(monkeypatc
 def test_a_small_table_is_read_in_one_sorted_range():
     engine = DuckDBEngine({"customers": customers_table(300)})
     assert queries._customer_ranges(engine, "customers") == [("TRUE", [])]
+
+
+def test_an_empty_table_read_in_customer_order_is_one_empty_table_with_its_columns():
+    engine = DuckDBEngine({"customers": customers_table(300).iloc[:0]})
+    [part] = queries.in_customer_order(engine, "customers", 100, "*, value * ? AS twice", [2])
+    assert part.num_rows == 0 and part.column_names == ["customer_id", "value", "twice"]
