@@ -157,15 +157,27 @@ def test_only_files_of_the_contract_types_are_checked_by_sql(tmp_path):
 
 def test_zoned_and_typed_times_keep_their_wall_clock_whatever_the_date_format(tmp_path):
     """A time zone is dropped, not converted (10:00 in Shanghai stays 10:00); a column that is
-    already a time is used as it is, even where date_format is set for text files."""
+    already a time is used as it is, even where date_format is set for text files. Times and
+    dates come out in microseconds, the engine's own, whatever the file held."""
     valid = ORDERS.iloc[[0, 5]].assign(customer_id=["C1", "C6"])
     wall_clock = valid["order_ts"].tolist()
-    zoned = valid.assign(order_ts=valid["order_ts"].dt.tz_localize("Asia/Shanghai"))
+    in_nanoseconds = valid["order_ts"].astype("datetime64[ns]")
+    zoned = valid.assign(order_ts=in_nanoseconds.dt.tz_localize("Asia/Shanghai"))
     zoned.to_parquet(tmp_path / "orders.parquet")
-    for date_format in ({}, {"orders": "%d/%m/%Y %H:%M"}):
-        orders = prepare(tmp_path, date_format=date_format).tables["orders"]
-        assert orders["order_ts"].dt.tz is None
-        assert orders["order_ts"].tolist() == wall_clock
+    days = pd.to_datetime(["2025-01-05", "2025-01-06"]).astype("datetime64[ns]")
+    traffic = pd.DataFrame(
+        {"date": days.tz_localize("Asia/Shanghai"), "channel": ["Direct", "Email"]}
+        | {"sessions": [10, 5], "users": [8, 4], "engaged_sessions": [3, 2]}
+    )
+    traffic.to_parquet(tmp_path / "traffic.parquet")
+    for date_format in ({}, {"orders": "%d/%m/%Y %H:%M", "traffic": "%d/%m/%Y"}):
+        tables = prepare(tmp_path, date_format=date_format).tables
+        assert tables["orders"]["order_ts"].tolist() == wall_clock
+        assert tables["traffic"]["date"].tolist() == list(days)
+        assert tables["orders"]["order_ts"].dtype == tables["traffic"]["date"].dtype == "M8[us]"
+    assert sorted(tables) == ["orders", "traffic"]
+    with pytest.raises(KeyError, match="marketing"):  # no file, no table
+        tables["marketing"]
 
 
 def test_targets_and_unreadable_files_are_not_read_by_sql(tmp_path):
