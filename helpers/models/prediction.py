@@ -265,9 +265,9 @@ def _on_grid(predict: Callable, T: float, max_frequency: int, points: int) -> pd
     recency = np.arange(0, np.floor(T) + 1, step)
     f, r = np.meshgrid(frequency, recency, indexing="ij")
     values = np.asarray(
-        predict(f.ravel(), np.where(f.ravel() == 0, 0, r.ravel()), np.full(f.size, T)), dtype=float
+        predict(f.ravel(), np.where(f.ravel() == 0, 0, r.ravel()), np.full(f.size, T))
     )
-    return pd.DataFrame(values.reshape(f.shape), index=frequency, columns=recency.astype(int))
+    return pd.DataFrame(values.reshape(f.shape), columns=recency.astype(int))  # rows: frequency 0, 1, ...
 
 
 def alive_matrix(

@@ -43,7 +43,8 @@ def fit_response(spend: np.ndarray, revenue: np.ndarray) -> dict:
     problem = unfittable(spend, revenue)
     if problem is None:
         lower = [0, spend.min() * 0.01 + 1e-9, 0.3]
-        upper = [revenue.max() * 100, spend.max() * 100, 3.0]
+        # bounds 100 times beyond the data, which no curve fitted to it should reach
+        upper = [revenue.max() * 100, spend.max() * 100, 3.0]  # pragma: no mutate (see above)
         try:
             params = _least_squares(spend, revenue, lower, upper)
         except RuntimeError:  # scipy: optimal parameters not found within maxfev
@@ -135,8 +136,7 @@ def _equalised_spend(usable: pd.DataFrame, max_shift: float, margin_rate: float 
     lo, hi = 0.0, float(marginal_roas(low, *curve).max())
     for _ in range(60):  # pragma: no mutate (precision: 2^-60 of the range)
         level = (lo + hi) / 2
-        lo, hi = (
-            (level, hi) if spend_at(level).sum() > total else (lo, level)
-        )  # pragma: no mutate (ties)
+        over = spend_at(level).sum() > total  # pragma: no mutate (ties)
+        lo, hi = (level, hi) if over else (lo, level)
     break_even = 1 / margin_rate if margin_rate else 0.0
     return spend_at(max(hi, break_even))
