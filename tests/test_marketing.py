@@ -73,6 +73,9 @@ def test_every_measure_by_hand():
     assert np.isnan(no_margin["contribution_margin"].iloc[0])
 
 
+EFFECTS = list(marketing.ROAS_DRIVERS.values())
+
+
 def test_roas_decomposition_adds_up_exactly():
     parts = marketing.decompose_by(measures(), "channel").iloc[0]
     assert (parts["roas_before"], parts["roas_after"]) == (5.0, 6.0)
@@ -91,7 +94,7 @@ def test_an_unchanged_roas_splits_into_effects_that_cancel_out():
     frame = pd.DataFrame([BEFORE, doubled], index=["previous", "current"])
     rows = marketing.add_measures(frame, margin_rate=None)
     parts = marketing.roas_decomposition(rows.loc["previous"], rows.loc["current"])
-    effects = [parts[k] for k in ("cpc_effect", "conversion_effect", "aov_effect")]
+    effects = [parts[k] for k in EFFECTS]
     assert parts["roas_before"] == parts["roas_after"] == 5.0
     assert all(np.isfinite(effects)) and sum(effects) == pytest.approx(0.0, abs=1e-12)
 
@@ -105,8 +108,7 @@ def test_a_roas_from_or_to_nothing_has_no_split():
     with np.errstate(all="raise"):
         for before, after in (("previous", "current"), ("current", "previous")):
             parts = marketing.roas_decomposition(rows.loc[before], rows.loc[after])
-            effects = [parts[k] for k in ("cpc_effect", "conversion_effect", "aov_effect")]
-            assert np.isnan(effects).all()
+            assert np.isnan([parts[k] for k in EFFECTS]).all()
     assert parts["roas_before"] == 6.0 and parts["roas_after"] == 0.0
     orderless = {**AFTER, "attributed_orders": 0.0}  # revenue attributed without an order
     frame = pd.DataFrame([BEFORE, orderless], index=["previous", "current"])
@@ -114,6 +116,12 @@ def test_a_roas_from_or_to_nothing_has_no_split():
     with np.errstate(all="raise"):
         parts = marketing.roas_decomposition(rows.loc["previous"], rows.loc["current"])
     assert parts["roas_after"] == 6.0 and np.isnan(parts["conversion_effect"])
+    worthless = {**BEFORE, "attributed_revenue": 0.0}  # orders worth nothing: ROAS and AOV 0
+    frame = pd.DataFrame([worthless, AFTER], index=["previous", "current"])
+    rows = marketing.add_measures(frame, margin_rate=None)
+    with np.errstate(all="raise"):
+        parts = marketing.roas_decomposition(rows.loc["previous"], rows.loc["current"])
+    assert rows.loc["previous", "aov"] == 0 and np.isnan([parts[k] for k in EFFECTS]).all()
 
 
 def test_an_amount_moved_only_when_both_are_known():

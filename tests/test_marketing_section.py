@@ -205,6 +205,15 @@ def test_findings_as_data_carry_their_tables_figures(section):
     moved = section.plan[section.plan["change"].abs() > 0.01 * section.plan["current_spend"]]
     listed = {m["channel"]: m["change"] for m in plan["cuts"] + plan["adds"]}
     assert listed == dict(zip(moved["channel"], moved["change"], strict=True))
+    assert plan["margin_rate"] == section.margin_rate is not None  # break-even at the margin
+
+
+def test_without_campaigns_the_campaign_table_is_the_channel_table(config, tables):
+    plain = {**tables, "marketing": tables["marketing"].drop(columns="campaign")}
+    periods = comparison_periods(config.period)
+    section = marketing.build_section(DuckDBEngine(plain), config, periods, None)
+    pd.testing.assert_frame_equal(section.campaigns, section.channels)
+    assert section.pacing.campaigns is None
 
 
 def test_budget_records_are_the_pacing_tables(section):

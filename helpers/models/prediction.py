@@ -267,7 +267,7 @@ def _on_grid(predict: Callable, T: float, max_frequency: int, points: int) -> pd
     values = np.asarray(
         predict(f.ravel(), np.where(f.ravel() == 0, 0, r.ravel()), np.full(f.size, T))
     )
-    return pd.DataFrame(values.reshape(f.shape), columns=recency.astype(int))  # rows: frequency 0, 1, ...
+    return pd.DataFrame(values.reshape(f.shape), columns=recency.astype(int))  # rows: frequency
 
 
 def alive_matrix(
