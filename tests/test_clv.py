@@ -529,6 +529,9 @@ def test_clv_by_a_column_and_new_customers_by_channel():
     assert year.loc["search", "new_customers"] == 2
     assert year.loc["search", "new_first_value_mean"] == pytest.approx(75.0)
     assert year.loc["email", "new_customers"] == 1
+    q3 = clv.channel_values(base, parse_period("2025Q3")).set_index("acquisition_channel")
+    assert q3.index.tolist() == ["email", "search"]  # email acquired no one then: still shown
+    assert np.isnan(q3.loc["email", "new_customers"]) and q3.loc["search", "new_customers"] == 1
 
 
 @pytest.mark.parametrize("q", [0.0, 0.5, 0.99, 1.0])

@@ -11,10 +11,12 @@ from helpers.core.periods import comparison_periods
 from helpers.data import queries
 from helpers.data.engines import ENGINE_THREADS_VARIABLE, DuckDBEngine
 from helpers.data.inputs import prepare_inputs
-from helpers.models import fitting, likelihood, valuation
+from helpers.models import fitting, holdout, likelihood, valuation
 from helpers.models.fitting import MODEL_KEYS, ModelFitError
+from helpers.models.prediction import period_transactions
 from helpers.render import text
 from helpers.sections import clv
+from helpers.sections.findings import Finding
 
 from .conftest import PROJECT
 from .scoring import export_of, lifetimes_standard_errors
@@ -164,6 +166,35 @@ def test_the_previous_base_is_valued_with_the_validation_fit_from_the_kept_summa
     assert len({rows for _, rows in fitted}) == 3  # three bases, each fitted on its own
     current = clv.summary_table(config.period.label)
     assert engine.tables == [*tables, queries.CUSTOMER_SUMMARIES, current, section.current.table]
+
+
+def test_the_section_holds_what_its_parts_compute(section, config, tables):
+    """The validation table and spend check of a validation run on its own, the cohort
+    table, chart sample and period-transactions check of the current base, its basis (and
+    the finding stating it) and the holdout error as a KPI."""
+    engine = DuckDBEngine(tables)
+    periods = comparison_periods(config.period).set_index("period")
+    calibration = clv.summary_table(periods.loc["previous", "quarter"])
+    table, _, check, _ = holdout.validate_models(engine, config, config.period, calibration)
+    pd.testing.assert_frame_equal(section.validation_table, table)
+    assert section.spend_check == check
+    current = section.current
+    pd.testing.assert_frame_equal(section.by_cohort, clv.clv_by(current, "first_quarter"))
+    sample = queries.evenly_spaced(current.engine, current.table, "clv", clv.CHART_CUSTOMERS)
+    pd.testing.assert_series_equal(section.clv_sample, sample)
+    drawn = period_transactions(current.model, current.histories, config.seed)
+    pd.testing.assert_frame_equal(section.period_check, drawn)
+    assert section.basis == "gross margin" and current.margin_rate is not None
+    figures = {"margin_rate": current.margin_rate, "horizon_months": 12, "annual_rate": 0.1}
+    assert clv.valuation_basis(section, 12, 0.1) == Finding(
+        "clv.valuation_basis", figures, variant="margin"
+    )
+    record = section.kpis["holdout_error_pct"]
+    assert (record["key"], record["unit"], record["current"]) == (
+        "clv.holdout_error_pct",
+        "pct",
+        section.chosen["aggregate_error_pct"],
+    )
 
 
 def test_a_change_within_the_uncertainty_is_not_material():
