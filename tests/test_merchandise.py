@@ -486,3 +486,71 @@ def test_sales_by_period_discounts_on_small_or_returned_sales_and_pair_columns()
         | {"orders_b": [4.0], "baskets": [8.0]}
     )
     assert "index" not in merchandise.pair_table(pairs)
+
+
+# SKUs at the edges of every rate, by hand. This quarter: "zero" sold nothing after a
+# discount of 10 (cost 3); "back" 4 (cost 1) after nothing the quarter before; "half" 0.50
+# (cost 0.20) both quarters; "new" 8 (cost 5), new; "free" nothing, no discount (cost 1).
+# The quarter before: "zero" 2 (cost 1) and "gone" -2.50 (returns), so its total is 0.
+# Nothing a year ago. Categories: "zero" alone in A, "free" alone in C, the rest in B.
+EDGES = pd.DataFrame(
+    {
+        "sku": ["zero", "back", "half", "new", "free", "zero", "back", "half", "gone"],
+        "category": ["A", "B", "B", "B", "C", "A", "B", "B", "B"],
+        "period": ["current"] * 5 + ["previous"] * 4,
+        "net_sales": [0.0, 4.0, 0.5, 8.0, 0.0, 2.0, 0.0, 0.5, -2.5],
+        "units": [1, 1, 1, 2, 1, 1, 1, 1, 1],
+        "cost": [3.0, 1.0, 0.2, 5.0, 1.0, 1.0, 0.0, 0.1, 0.0],
+        "discount": [10.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    }
+)
+
+
+def test_rates_and_changes_on_nothing_on_a_little_and_on_a_missing_period():
+    """No margin rate or change on nothing (NaN, never an infinity), but on 0.50 there are;
+    a SKU new this quarter contributes all its margin; a period without lines keeps its
+    columns; a total of nothing has no margin rate."""
+    skus = merchandise.by_item(EDGES, "sku").set_index("sku")
+    assert np.isnan(skus.loc["zero", "margin_rate"]) and skus.loc["zero", "sales_qoq"] == -1
+    assert np.isnan(skus.loc["back", "sales_qoq"])  # from nothing
+    assert skus.loc["half", "margin_rate"] == pytest.approx(0.6)  # (0.50 - 0.20) / 0.50
+    assert skus.loc["half", "sales_qoq"] == 0.0
+    assert skus.loc["new", "margin_contribution_qoq"] == pytest.approx(3.0)
+    assert skus["net_sales_year_ago"].isna().all() and skus["margin_year_ago"].isna().all()
+    categories = merchandise.by_item(EDGES, "category")
+    kpis = merchandise.headline_kpis(categories, merchandise.by_item(EDGES, "sku"))
+    assert kpis["skus_sold"]["current"] == 3  # 0.50 sold; nothing did not
+    assert kpis["margin_rate"]["current"] == pytest.approx((12.5 - 10.2) / 12.5)
+    assert kpis["margin_rate"]["previous"] is None  # 0 of sales: no rate
+
+
+def test_a_category_sold_at_a_full_discount_is_the_deepest():
+    """A: all 10 discounted away (rate 100%, margin after it unknown); C: no sales before or
+    after a discount, so no rates at all (NaN, never -inf); B: no discount."""
+    categories = merchandise.by_item(EDGES, "category")
+    discounts = merchandise.discount_table(categories).set_index("category")
+    assert discounts.loc["A", "discount_rate"] == 1.0
+    assert discounts.loc["A", "margin_rate_before_discount"] == pytest.approx(0.7)
+    assert np.isnan(discounts.loc["A", "margin_rate"])
+    assert discounts.loc["C"].isna().all() and discounts.loc["B", "discount_rate"] == 0
+    kpis = merchandise.headline_kpis(categories, merchandise.by_item(EDGES, "sku"))
+    said = merchandise.findings(
+        categories, kpis, {}, pd.DataFrame(), pd.DataFrame(), discounts.reset_index()
+    )
+    (deepest,) = [f for f in said if f.kind == "merchandise.discount"]
+    assert deepest.figures["category"] == "A" and deepest.figures["discount_rate"] == 1.0
+
+
+def test_a_shop_less_than_a_year_old_has_a_merchandise_section():
+    """No order line a year before the quarter (this raised KeyError): those figures are
+    unknown, the rest stand."""
+    young = DuckDBEngine(
+        {
+            "orders": ORDERS[ORDERS["order_id"] != "O5"],
+            "order_items": LINES[LINES["order_id"] != "O5"],
+        }
+    )
+    config = load_config(PROJECT / "params", "2025Q4", [])
+    kpis = merchandise.build_section(young, config, PERIODS).kpis
+    assert kpis["net_sales"]["year_ago"] is None and kpis["net_sales"]["yoy"] is None
+    assert kpis["net_sales"]["current"] == pytest.approx(180.0)

@@ -28,10 +28,12 @@ def by_item(lines: pd.DataFrame, item: str) -> pd.DataFrame:
     """Per category or SKU (`item`): net sales, units, cost, discount and margin per compared
     period (columns <measure>_<period>), margin rate, changes and contributions to the
     quarter's change in sales and margin (which add up to the total change)."""
-    sums = lines.groupby([item, "period"])[["net_sales", "units", "cost", "discount"]].sum(
-        min_count=1
+    measures = ["net_sales", "units", "cost", "discount"]
+    sums = lines.groupby([item, "period"])[measures].sum(min_count=1)
+    # every compared period, also one without a line (a shop less than a year old)
+    wide = sums.unstack("period").reindex(
+        columns=pd.MultiIndex.from_product([measures, COMPARISONS])
     )
-    wide = sums.unstack("period").reindex(columns=COMPARISONS, level="period")
     wide.columns = [f"{measure}_{period}" for measure, period in wide.columns]
     table = wide.reset_index()
     for period in COMPARISONS:
