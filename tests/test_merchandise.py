@@ -434,6 +434,7 @@ def test_movers_and_risers_at_their_edges():
         sku=["new", "vanished"], net_sales_previous=[np.nan, 0.6], net_sales_current=[5.0, np.nan]
     )
     assert merchandise.risers(sparse, 30, 0.5).empty
+    assert merchandise.risers(sparse, 30, 0)["sku"].tolist() == ["new"]  # from nothing, at 0
 
 
 def test_abc_with_a_negative_seller_a_small_first_seller_and_its_own_index():
@@ -554,3 +555,31 @@ def test_a_shop_less_than_a_year_old_has_a_merchandise_section():
     kpis = merchandise.build_section(young, config, PERIODS).kpis
     assert kpis["net_sales"]["year_ago"] is None and kpis["net_sales"]["yoy"] is None
     assert kpis["net_sales"]["current"] == pytest.approx(180.0)
+
+
+def test_a_sku_sold_under_two_categories_is_one_row():
+    relabelled = LINES.assign(category=LINES["category"].mask(LINES["order_id"] == "O2", "B"))
+    engine = DuckDBEngine({"orders": ORDERS, "order_items": relabelled})
+    section = merchandise.build_section(
+        engine, load_config(PROJECT / "params", "2025Q4", []), PERIODS
+    )
+    assert section.skus["sku"].is_unique and len(section.skus) == LINES["sku"].nunique()
+    assert section.skus.set_index("sku").loc["A-1", "net_sales_current"] == pytest.approx(104.0)
+
+
+def test_a_sku_falling_from_at_least_the_minimum_is_a_mover():
+    """Without O2, A-1 sells 54 after 100: falling (more than 2% down from at least 10); at a
+    minimum of 101 it is not. B-3 stopped whatever the minimum."""
+    from helpers.core.config import MerchandiseParams
+
+    kept = ORDERS["order_id"] != "O2"
+    engine = DuckDBEngine({"orders": ORDERS[kept], "order_items": LINES[LINES["order_id"] != "O2"]})
+    config = load_config(PROJECT / "params", "2025Q4", [])
+    for minimum, expected in (
+        (10, {"A-1": "falling", "B-3": "stopped"}),
+        (101, {"B-3": "stopped"}),
+    ):
+        params = MerchandiseParams(sku_change_pct=2, min_sku_sales=minimum, min_pair_orders=1)
+        with_params = config.model_copy(update={"merchandise": params})
+        section = merchandise.build_section(engine, with_params, PERIODS)
+        assert section.movers.set_index("sku")["status"].to_dict() == expected
