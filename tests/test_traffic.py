@@ -10,7 +10,7 @@ from helpers.data import queries
 from helpers.data.engines import DuckDBEngine
 from helpers.models.significance import two_proportion_ztest
 from helpers.render import text
-from helpers.sections import traffic
+from helpers.sections import overview, traffic
 
 COLUMNS = [
     "date",
@@ -306,7 +306,7 @@ def test_nothing_material_is_said_as_such(engine, periods):
     assert [f.kind for f in only_value] == ["traffic.session_value"]
 
 
-def test_headline_conversion_counts_net_orders_when_there_is_an_orders_table(periods):
+def test_headline_conversion_counts_net_orders_when_there_is_an_orders_table(periods, monkeypatch):
     frame = pd.DataFrame(ROWS, columns=COLUMNS).assign(date=lambda d: pd.to_datetime(d["date"]))
     orders = pd.DataFrame(
         {
@@ -328,6 +328,12 @@ def test_headline_conversion_counts_net_orders_when_there_is_an_orders_table(per
     given = queries.orders_by_period(engine, periods).assign(orders=7.0, net_revenue=70.0)
     totals = traffic.with_net_orders(engine, periods, traffic_sums, given).set_index("period")
     assert totals.loc["current", ["orders", "revenue"]].tolist() == [7.0, 70.0]
+    # the index page's KPIs query the orders once, for its order KPIs and its conversion
+    queried = []
+    real = queries.orders_by_period
+    monkeypatch.setattr(queries, "orders_by_period", lambda *args: queried.append(1) or real(*args))
+    kpis = overview.headline_kpis(engine, periods)
+    assert len(queried) == 1 and kpis["conversion_rate"]["current"] == pytest.approx(2 / 1500)
 
 
 def test_engine_loads_only_the_tables_a_section_needs(tmp_path):

@@ -36,13 +36,20 @@ def headline_kpis(engine: queries.DataEngine, periods: pd.DataFrame) -> dict[str
         with_cost = list(MARGIN_KPIS) if orders["cost"].notna().any() else []
         frames.append(orders[list(ORDER_KPIS) + with_cost])
     if engine.has("traffic"):
+        sums = queries.traffic_by_period(engine, periods)
         traffic = add_rates(
-            with_net_orders(engine, periods, queries.traffic_by_period(engine, periods), by_period)
+            with_net_orders(
+                engine,
+                periods,  # pragma: no mutate (unread: the orders are given)
+                sums,
+                orders=by_period,
+            )
         ).set_index("period")
         frames.append(traffic[[c for c in TRAFFIC_KPIS if traffic[c].notna().any()]])
     if not frames:
         return {}
-    values = pd.concat(frames, axis=1).reindex(list(COMPARISONS))
+    # the queries give the periods they have in this order, and a missing one reads as unknown
+    values = pd.concat(frames, axis=1).reindex(list(COMPARISONS))  # pragma: no mutate
     targets = period_targets(
         engine.sql(TARGETS_QUERY) if engine.has("targets") else None,
         parse_period(periods.loc[periods["period"] == "current", "quarter"].iloc[0]),
