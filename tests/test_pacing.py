@@ -124,8 +124,8 @@ def test_spend_against_budget_by_month_and_by_week_to_date():
     # a first day with half a unit of budget already has a plan to stray from
     early = pacing.by_week(CAMPAIGN_DAILY.iloc[:1], PARAMS, QUARTER.start)
     assert early["deviation"].tolist() == [-1.0] and early["level"].tolist() == ["act"]
-    nothing_planned = pacing.by_week(
-        CAMPAIGN_DAILY.iloc[:1].assign(budget=0.0), PARAMS, QUARTER.start
+    nothing_planned = pacing.by_week(  # spend with no plan yet: no deviation, not infinite
+        CAMPAIGN_DAILY.iloc[:1].assign(budget=0.0, spend=5.0), PARAMS, QUARTER.start
     )
     assert nothing_planned["deviation"].isna().all() and nothing_planned["level"].tolist() == [None]
 
@@ -162,7 +162,8 @@ def test_campaign_budget_lines_and_small_gaps_that_are_noise():
     assert [(a["kind"], a["campaign"]) for a in alerts] == [("campaign_budget", "big")]
     (row,) = alert_rows(alerts, Locale())
     assert row["sentence"].startswith("Campaign big (A): spent ¥200.00 against a budget of ¥160.00")
-    assert pacing.budget_pacing(CAMPAIGN_DAILY, PARAMS, QUARTER).weeks is not None
+    weeks = pacing.budget_pacing(CAMPAIGN_DAILY, PARAMS, QUARTER).weeks
+    pd.testing.assert_frame_equal(weeks, pacing.by_week(CAMPAIGN_DAILY, PARAMS, QUARTER.start))
     assert (
         pacing.budget_pacing(CAMPAIGN_DAILY.assign(campaign=""), PARAMS, QUARTER).campaigns is None
     )
@@ -181,6 +182,13 @@ def test_a_gap_exactly_at_the_noise_threshold_is_not_noise():
     lines = pacing.budget_lines(daily, PARAMS).set_index("channel")
     assert lines.loc["B", "level"] == "watch"  # -10%, and 2 is not under 1% of 200
     assert list(pacing.budget_lines(daily, PARAMS)["channel"]) == ["B", "A"]  # by size of gap
+    just_under = pacing.budget_lines(daily.assign(spend=[180.0, 18.01]), PARAMS)
+    assert just_under.set_index("channel").loc["B", "level"] == "on_track"  # 1.99: noise
+    wider = AlertParams(watch_pct=7.5, act_pct=15, min_budget_gap_pct=2)  # 4 of 200
+    lines = pacing.budget_lines(daily.assign(spend=[180.0, 17.0]), wider).set_index("channel")
+    assert lines.loc["B", "level"] == "on_track"  # -15%, but 3 is under 2% of 200
+    small = daily.assign(spend=[180.0, 1.0], budget=[180.0, 0.5])  # half a unit is a plan
+    assert pacing.budget_lines(small, PARAMS).set_index("channel").loc["B", "deviation"] == 1.0
 
 
 def test_watch_level_findings_name_each_line_in_words():

@@ -189,9 +189,8 @@ def findings(lines: pd.DataFrame, campaigns: pd.DataFrame | None = None) -> list
     ]
     off = campaigns[campaigns["level"].isin(["act", "watch"])] if campaigns is not None else None
     if off is not None and not off.empty:
-        listed = off[["campaign", "channel", "deviation"]].to_dict(
-            "records"
-        )  # pragma: no mutate (any case)
+        columns = off[["campaign", "channel", "deviation"]]
+        listed = columns.to_dict("records")  # pragma: no mutate (any case)
         gap = (off["spend"] - off["budget"]).abs().sum()
         variant = "act" if (off["level"] == "act").any() else "watch"
         said.append(
