@@ -7,11 +7,13 @@ import pytest
 
 from helpers.core.config import load_config
 from helpers.core.periods import comparison_periods
+from helpers.data import queries, rfm
 from helpers.data.engines import DuckDBEngine
 from helpers.data.inputs import prepare_inputs
 from helpers.render import text
 from helpers.render.formats import compact
 from helpers.sections import repurchase
+from helpers.sections.segments import SEGMENTATIONS, migration, segment_customers, segment_table
 
 from .conftest import PROJECT
 
@@ -189,3 +191,33 @@ def test_month_cohorts_compare_six_months_a_year_apart(clean):
     assert np.isnan(section.retention.loc["2025-12-01", 1])
     change = section.cohort_change
     assert len(change) == 6 and change["cohort"].iloc[-1] == "2025-11"
+
+
+def test_the_value_matrix_asked_for_is_the_one_used_and_only_the_segments_stay(clean):
+    """With the 8-class value matrix (whose monetary score is this quarter's revenue): the
+    section's segments, migration and wording are that scheme's, equal to its parts run on
+    their own; the engine keeps the segmented customers (for the export), and of its own work
+    nothing else."""
+    orders, config = clean
+    asked = config.repurchase.model_copy(update={"segmentation": "rfm8"})
+    engine = DuckDBEngine({"orders": orders})
+    section = repurchase.build_section(
+        engine, config.model_copy(update={"repurchase": asked}), comparison_periods(config.period)
+    )
+    scheme = SEGMENTATIONS["rfm8"]
+    own = DuckDBEngine({"orders": orders})
+    quarter = config.period
+    for name, (at, since) in {
+        "now": (quarter.end, quarter.start),
+        "before": (quarter.start, quarter.previous.start),
+    }.items():
+        rfm.keep_inputs(own, f"{name}_inputs", at, since)
+        segment_customers(own, name, f"{name}_inputs", asked.rfm_bins, scheme)
+    assert section.segmentation == "rfm8"
+    segments = segment_table(rfm.segment_sums(own, "now"), scheme)
+    pd.testing.assert_frame_equal(section.segments, segments)
+    transitions, flows = migration(rfm.transitions(own, "now", "before"), scheme)
+    pd.testing.assert_frame_equal(section.transitions, transitions)
+    (moves,) = [f for f in section.findings if f.kind == "repurchase.tier_moves"]
+    assert moves.variant == "rfm8"
+    assert set(engine.tables) == {"orders", queries.FIRST_ORDERS, repurchase.SEGMENTED}
