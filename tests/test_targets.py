@@ -236,6 +236,19 @@ def test_the_scorecard_runs_from_the_year_to_its_months():
     grains = card.drop_duplicates("period")["grain"].tolist()
     assert grains == ["year", "quarter", "quarter", "quarter", "quarter", "month", "month"]
     assert card["period"].iloc[0] == "2025" and card["dimension"].iloc[0] == ""
+    backwards = targets.scorecard(DuckDBEngine({"orders": ORDERS}), T.iloc[::-1], Year(2025), 120)
+    assert backwards.drop_duplicates("period")["grain"].tolist() == grains  # whatever the file
+
+
+def test_targets_at_a_level_the_data_cannot_measure_have_no_actual():
+    """Orders alone: no category (no order lines) and no sessions (no traffic) to measure;
+    with neither orders nor traffic, nothing at any level."""
+    card = targets.scorecard(DuckDBEngine({"orders": ORDERS}), T, Quarter(2025, 4), 120)
+    unmeasured = (card["dimension"] == "category") | (card["metric"] == "sessions")
+    assert unmeasured.any() and card.loc[unmeasured, "actual"].isna().all()
+    assert card.loc[~unmeasured & (card["metric"] == "net_revenue"), "actual"].notna().all()
+    nothing = DuckDBEngine({"marketing": pd.DataFrame({"spend": [1.0]})})  # no level measurable
+    assert targets.scorecard(nothing, T, Quarter(2025, 4), 120)["actual"].isna().all()
 
 
 def test_rates_and_margins_at_a_level_by_hand():

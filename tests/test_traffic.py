@@ -98,7 +98,9 @@ def test_two_proportion_test_matches_chi_square():
 
 def test_conversion_tests_flag_significance_and_skip_small_channels(engine, periods):
     by_channel = queries.traffic_by_period(engine, periods, ["channel"])
-    tests = traffic.conversion_tests(by_channel, "previous", alpha=0.2).set_index("channel")
+    tests = traffic.conversion_tests(by_channel, "previous", 0.2, min_sessions=0).set_index(
+        "channel"
+    )
     assert tests.loc["A", "change_pp"] == pytest.approx(1.0)
     assert tests.loc["A", "significant"] == (tests.loc["A", "p_value"] < 0.2)
     small = traffic.conversion_tests(by_channel, "previous", 0.05, min_sessions=600)
@@ -108,6 +110,8 @@ def test_conversion_tests_flag_significance_and_skip_small_channels(engine, peri
     assert edge.set_index("channel").loc["B", "significant"] is not None  # 500 and 800: tested
     a_year_ago = traffic.conversion_tests(by_channel, "year_ago", 0.05, min_sessions=501)
     assert a_year_ago.set_index("channel")["significant"].isna().all()  # 500 each a year ago
+    at_the_minimum = traffic.conversion_tests(by_channel, "year_ago", 0.05, min_sessions=500)
+    assert at_the_minimum["significant"].notna().all()
 
 
 def test_a_mix_without_a_year_ago_has_no_shift_on_it(engine, periods):
@@ -206,7 +210,7 @@ def finding_inputs(engine, periods):
     totals = traffic.add_rates(queries.traffic_by_period(engine, periods))
     by_channel = traffic.add_rates(queries.traffic_by_period(engine, periods, ["channel"]))
     tests = {
-        basis: traffic.conversion_tests(by_channel, base, alpha=0.5)
+        basis: traffic.conversion_tests(by_channel, base, 0.5, min_sessions=0)
         for basis, base in (("qoq", "previous"), ("yoy", "year_ago"))
     }
     thresholds = THRESHOLDS | {"material_share_shift_pp": 2}
@@ -427,7 +431,7 @@ def test_channel_margins_largest_first_and_no_rate_without_revenue(periods):
     )
     margins = traffic.channel_margins(DuckDBEngine({"orders": orders}), periods)
     assert margins["channel"].tolist() == ["web", "app", "gift", "free"]
-    assert list(margins.index) == [0, 1, 2, 3]
+    assert list(margins.index) == [0, 1, 2, 3] and "index" not in margins
     assert margins["gross_margin"].tolist() == pytest.approx([80.0, 60.0, 0.3, -1.0])
     assert margins["margin_rate"].tolist()[:3] == pytest.approx([80 / 150, 0.75, 0.6])
     assert np.isnan(margins["margin_rate"].iloc[3])  # nothing sold: no rate

@@ -242,11 +242,11 @@ def test_channel_mix_volume_and_new_user_figures(inputs, section):
 
 def test_a_p_value_exactly_at_alpha_is_not_significant(section):
     by_channel = section.by_channel
-    first = traffic.conversion_tests(by_channel, "previous", alpha=0.05)
+    first = traffic.conversion_tests(by_channel, "previous", 0.05, min_sessions=0)
     p = first.set_index("channel")["p_value"].iloc[0]
-    exact = traffic.conversion_tests(by_channel, "previous", alpha=p).set_index("channel")
+    exact = traffic.conversion_tests(by_channel, "previous", p, min_sessions=0).set_index("channel")
     assert not exact["significant"].iloc[0]
-    just_above = traffic.conversion_tests(by_channel, "previous", alpha=p * (1 + 1e-9))
+    just_above = traffic.conversion_tests(by_channel, "previous", p * (1 + 1e-9), min_sessions=0)
     assert just_above.set_index("channel")["significant"].iloc[0]
     sessions = by_channel.pivot_table(index="channel", columns="period", values="sessions")
     smallest = sessions["current"].min()  # a channel with exactly the minimum is tested

