@@ -67,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.names:  # for `mutmut run NAME...`, which retests them against today's tests
         print(" ".join(name for names in survivors.values() for name in names))
         return 0
-    print("| module | mutants | killed | survived | no test runs it | survivors % of run |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        "| module | mutants | killed | survived | no test runs it | not run | survivors % of run |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
     total = Counter()
     for module, count, killed, survived, untested, waiting in sorted(rows):
         if waiting == count:
@@ -77,13 +79,14 @@ def main(argv: list[str] | None = None) -> int:
             mutants=count, killed=killed, survived=survived, untested=untested, waiting=waiting
         )
         share = 100 * (survived + untested) / max(1, count - waiting)
-        print(f"| {module} | {count} | {killed} | {survived} | {untested} | {share:.1f}% |")
+        cells = [module, count, killed, survived, untested, waiting, f"{share:.1f}%"]
+        print(f"| {' | '.join(map(str, cells))} |")
     share = (
         100 * (total["survived"] + total["untested"]) / max(1, total["mutants"] - total["waiting"])
     )
     print(
         f"| all | {total['mutants']} | {total['killed']} | {total['survived']} | "
-        f"{total['untested']} | {share:.1f}% |"
+        f"{total['untested']} | {total['waiting']} | {share:.1f}% |"
     )
     if args.list:
         for module, names in sorted(survivors.items()):
@@ -91,8 +94,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"\n{module}:")
                 print("\n".join(f"  {name}" for name in names))
     verdict = "within" if share <= args.target else "above"
-    print(f"\n{share:.1f}% of mutants survive: {verdict} the {args.target:.0f}% target.")
-    return 0 if share <= args.target else 1
+    print(f"\n{share:.1f}% of the mutants run survive: {verdict} the {args.target:.0f}% target.")
+    if total["waiting"]:
+        print(f"{total['waiting']} mutants not run yet (an interrupted run): no verdict on them.")
+    return 0 if share <= args.target and not total["waiting"] else 1
 
 
 if __name__ == "__main__":

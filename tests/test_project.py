@@ -264,3 +264,26 @@ def test_no_dead_code(tmp_path):
     )
     unused = [line for line in found.stdout.splitlines() if str(notebooks) not in line]
     assert not unused, "\n".join(unused)
+
+
+def test_the_mutation_report_counts_survivors_of_those_run_and_flags_a_run_not_finished(
+    tmp_path, capsys
+):
+    """Of 4 mutants run, 1 survived and 1 no test runs: 50%, above a 10% target; one not run
+    yet makes the verdict incomplete, whatever the share."""
+    from tests import mutation_report
+
+    meta = tmp_path / "helpers" / "sections" / "x.py.meta"
+    meta.parent.mkdir(parents=True)
+    codes = {"a__mutmut_1": 1, "a__mutmut_2": 0, "a__mutmut_3": 33, "a__mutmut_4": -24}
+    meta.write_text(json.dumps({"exit_code_by_key": {**codes, "a__mutmut_5": None}}))
+    assert mutation_report.main(["--mutants", str(tmp_path), "--list", "--target", "60"]) == 1
+    out = capsys.readouterr().out
+    assert "| helpers/sections/x | 5 | 2 | 1 | 1 | 1 | 50.0% |" in out
+    assert "  a__mutmut_2\n  a__mutmut_3" in out and "1 mutants not run yet" in out
+    meta.write_text(json.dumps({"exit_code_by_key": codes}))
+    assert mutation_report.main(["--mutants", str(tmp_path), "--target", "60"]) == 0
+    assert mutation_report.main(["--mutants", str(tmp_path), "--target", "10"]) == 1
+    capsys.readouterr()
+    assert mutation_report.main(["--mutants", str(tmp_path), "--names"]) == 0
+    assert capsys.readouterr().out.split() == ["a__mutmut_2", "a__mutmut_3"]
