@@ -308,7 +308,7 @@ def _valued_section(
     }
     histories = current.histories
     tiers = value_tiers(current) if current.has_clv else None
-    channel = "acquisition_channel"  # pragma: no mutate (SQL case)
+    channel, cohort = "acquisition_channel", "first_quarter"  # pragma: no mutate (SQL case)
     has_channel = scores.has_values(engine, current.table, channel)
     by_channel = channel_values(current, quarter) if has_channel and current.has_clv else None
     typical_age = weighted_quantile(histories["T"], histories["weight"], 0.5)
@@ -329,7 +329,7 @@ def _valued_section(
         base=base.reset_index(names="measure"),
         tiers=tiers,
         by_channel=by_channel,
-        by_cohort=clv_by(current, "first_quarter") if current.has_clv else None,
+        by_cohort=clv_by(current, cohort) if current.has_clv else None,
         clv_sample=queries.evenly_spaced(engine, current.table, "clv", CHART_CUSTOMERS)
         if current.has_clv
         else None,
