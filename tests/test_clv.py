@@ -902,8 +902,10 @@ def test_a_sample_of_customers_is_exactly_its_size_and_evenly_spaced(engine):
 
 
 def test_the_last_position_of_each_tier_is_where_the_rank_share_passes_its_bound():
-    """Brute force over bases of 1 to 400 customers, in the same floating point as SQL."""
-    bounds = [0.1, 0.2, 0.5]
+    """Brute force over bases of 1 to 400 customers, in the same floating point as SQL; with
+    the tiers' bounds, and with 0.35 and 0.7, where bound x customers can fall just under the
+    last position (0.7 x 90 is 62.99..., yet 63 / 90 is not above 0.7)."""
+    bounds = [0.1, 0.2, 0.35, 0.5, 0.7]
     for customers in range(1, 401):
         expected = [max([k for k in range(customers + 1) if k / customers <= b]) for b in bounds]
         assert scores.last_positions(customers, bounds) == expected

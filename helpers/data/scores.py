@@ -148,7 +148,7 @@ def last_positions(customers: int, bounds: list[float]) -> list[int]:
     is at or below it, in the same floating-point arithmetic as the comparison itself."""
     found = []
     for bound in bounds:
-        k = int(bound * customers)
+        k = int(bound * customers)  # pragma: no mutate (a start the loops correct: only speed)
         while k < customers and (k + 1) / customers <= bound:
             k += 1
         while k > 0 and k / customers > bound:
