@@ -13,7 +13,7 @@ from helpers.core.periods import comparison_periods
 from helpers.data.engines import DuckDBEngine
 from helpers.data.inputs import prepare_inputs
 from helpers.render import text
-from helpers.sections import clv, marketing, repurchase
+from helpers.sections import clv, marketing, regions, repurchase, traffic
 
 from .conftest import PROJECT
 
@@ -128,3 +128,29 @@ def test_without_costs_value_is_revenue(small_data, tmp_path):
     assert clv.valuation_basis(section, 12, 0.1).variant == "revenue"
     assert "common.margin_rejected" not in {f.kind for f in section.findings}
     assert np.isfinite(section.current.predictions["clv"]).all()
+
+
+def test_a_shop_in_its_first_quarter_has_every_section(small_data, tmp_path):
+    """Every input starts on 1 October: nothing to compare with. Traffic's conversion tests,
+    regions' repeat-rate change, marketing's findings and ROAS bridge raised on the missing
+    previous quarter; now each says so: unknown changes, no test, no bridge."""
+    folder = _edited(
+        small_data, tmp_path, lambda orders: orders[orders["order_ts"] >= "2025-10-01"]
+    )
+    for name in ("traffic", "marketing"):
+        table = pd.read_parquet(folder / f"{name}.parquet")
+        table[table["date"] >= "2025-10-01"].to_parquet(folder / f"{name}.parquet", index=False)
+    engine, config, periods = _engine(folder)
+    visits = traffic.build_section(engine, config, periods)
+    for tests in (visits.tests_qoq, visits.tests_yoy):
+        assert tests["significant"].isna().all() and len(tests) > 0
+    places = regions.build_section(engine, config, periods)
+    assert (
+        places.table["repeat_change_qoq"].isna().all() and places.table["net_revenue"].gt(0).all()
+    )
+    spend = marketing.build_section(engine, config, periods, None)
+    assert spend.roas_bridge() is None and spend.decomposition.empty
+    (first,) = [f for f in spend.findings if f.kind == "marketing.spend"]
+    assert first.figures["previous_roas"] is None and first.figures["growth"] is None
+    sentence = text.sentences([first])[0]
+    assert "previous quarter" not in sentence and "nan" not in sentence

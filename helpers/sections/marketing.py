@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.core.config import Config
+from helpers.core.periods import COMPARISONS
 from helpers.data import queries
 from helpers.models.response import reallocate, response_curves
 from helpers.models.valuation import margin_rates
@@ -85,7 +86,8 @@ def decompose_by(measures: pd.DataFrame, key: str, base: str = "previous") -> pd
             rows.append(
                 {key: value, **roas_decomposition(periods.loc[base], periods.loc["current"])}
             )
-    return pd.DataFrame(rows)
+    columns = [key, "roas_before", "roas_after", *ROAS_DRIVERS.values()]
+    return pd.DataFrame(rows, columns=columns)  # no row without both periods, same columns
 
 
 def ltv_to_cac(
@@ -184,7 +186,7 @@ def findings(
     reference: float,
 ) -> list[Finding]:
     """What the section says, each finding naming its comparison."""
-    by = total.set_index("period")
+    by = total.set_index("period").reindex(COMPARISONS)  # no previous quarter: all unknown
     now, before = by.loc["current"], by.loc["previous"]
     said = [
         Finding(
@@ -194,7 +196,7 @@ def findings(
                 # spend is an amount: any unit but a rate's gives the relative change
                 "growth": change(now["spend"], before["spend"], "currency"),  # pragma: no mutate
                 "roas": now["roas"],
-                "previous_roas": before["roas"],
+                "previous_roas": known(before["roas"]),
                 "mer": mer["current"],
             },
             bases=("qoq",),
@@ -265,6 +267,13 @@ class MarketingSection:
     findings: list[Finding]
     kpis: dict[str, dict]
     pacing: Pacing | None = None  # None without budgets
+
+    def roas_bridge(self) -> dict[str, float] | None:
+        """The ROAS bridge's steps (ROAS before, the three effects, ROAS after), or None where
+        the change does not split into its drivers (roas_decomposition)."""
+        steps = ("roas_before", *ROAS_DRIVERS.values(), "roas_after")
+        values = {step: self.total_decomposition[step] for step in steps}
+        return None if any(pd.isna(value) for value in values.values()) else values
 
     def budget_records(self) -> dict[str, list[dict] | None]:
         """The budget lines per channel and per campaign, for metrics.json (the index's
@@ -344,7 +353,9 @@ def build_section(
         channels=channels,
         campaigns=campaigns,
         decomposition=decomposition,
-        total_decomposition=roas_decomposition(by_total.loc["previous"], by_total.loc["current"]),
+        total_decomposition=roas_decomposition(
+            by_total.reindex(COMPARISONS).loc["previous"], by_total.loc["current"]
+        ),
         ltv=ltv,
         curves=curves,
         weekly=weekly,

@@ -24,7 +24,9 @@ def region_table(orders: pd.DataFrame, repeat: pd.DataFrame) -> pd.DataFrame:
     merged = orders.join(repeat.set_index(keys)[["repeat_customers"]], on=keys)
     counted = ["net_revenue", "orders", "customers", "new_customers", "repeat_customers"]
     wide = merged.set_index(["region", "period"])[counted].unstack("period")  # a row per pair
-    revenue = wide["net_revenue"].reindex(columns=COMPARISONS)
+    # every compared period, also one with no order (a shop in its first quarter)
+    wide = wide.reindex(columns=pd.MultiIndex.from_product([counted, COMPARISONS]))
+    revenue = wide["net_revenue"]
     now = revenue["current"]
     table = pd.DataFrame({"region": wide.index, "net_revenue": now.to_numpy()})
     table["revenue_share"] = (now / now.sum()).to_numpy()

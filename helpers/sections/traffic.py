@@ -114,7 +114,10 @@ def conversion_tests(
 
     Channels with fewer than `min_sessions` sessions in either period are not tested.
     """
-    wide = by_channel.set_index(["channel", "period"])[["orders", "sessions"]].unstack("period")
+    measures = ["orders", "sessions"]
+    wide = by_channel.set_index(["channel", "period"])[measures].unstack("period")
+    # a base period with no traffic at all (a shop in its first quarter): nothing to test
+    wide = wide.reindex(columns=pd.MultiIndex.from_product([measures, COMPARISONS]))
     orders_now, sessions_now = wide[("orders", "current")], wide[("sessions", "current")]
     orders_base, sessions_base = wide[("orders", base)], wide[("sessions", base)]
     z, p = two_proportion_ztest(orders_now, sessions_now, orders_base, sessions_base)
@@ -277,7 +280,8 @@ def _conversion_stake(mix: pd.DataFrame, channel: str, change: float) -> float |
 def _share_shift(mix: pd.DataFrame, material_pp: float, bases: tuple[str, ...]) -> list[Finding]:
     """The channel whose session share moved most on any basis, if by a material amount."""
     columns = [f"share_shift_{basis}" for basis in bases]
-    if not len(mix) or mix[columns].abs().max().max() * 100 < material_pp:
+    largest = mix[columns].abs().max().max() if len(mix) else np.nan
+    if not largest * 100 >= material_pp:  # also when no shift is known (no base period)
         return []
     channel = mix.loc[mix[columns].abs().max(axis=1).idxmax()]
     shifts = {basis: known(channel[f"share_shift_{basis}"]) for basis in bases}
