@@ -919,3 +919,33 @@ def test_tiers_of_a_base_smaller_than_ten_customers_all_fall_in_the_bottom_tiers
     assert tiers["customers"].tolist() == [0, 0, 1, 1]
     one = clv.value_tiers(scored_base(predictions.head(1))).set_index("tier")
     assert one["customers"].tolist() == [0, 0, 0, 1]
+
+
+def test_findings_at_their_thresholds():
+    """The spend correlation is said only above its threshold; channels compared only when
+    there are two or more and the worst has a positive value (0.50 is one); no concentration
+    without tiers; the trust finding quotes the tolerance."""
+    validation = {"model": "Pareto/NBD", "aggregate_error_pct": -5.0}
+    base = {
+        "expected_alive": {"current": 10.0},
+        "expected_buyers_horizon": {"current": 8.0},
+        "bought_last_12_months": {"current": 12.0},
+    }
+    thresholds = {"max_holdout_error_pct": 15.0, "horizon_months": 12, "max_spend_correlation": 0.3}
+
+    def said(correlation, channels=None, tiers=None):
+        spend = SimpleNamespace(frequency_spend_correlation=correlation)
+        current = SimpleNamespace(
+            rejected_margin_rate=None, has_clv=True, spend_withheld=None, spend=spend
+        )
+        found = clv.clv_findings(validation, True, current, tiers, channels, base, thresholds, "x")
+        return {f.kind: f for f in found}
+
+    assert "clv.spend_correlation" not in said(-0.3)  # at the threshold: not above it
+    assert said(-0.31)["clv.spend_correlation"].figures == {"correlation": -0.31}
+    assert said(0.0)["clv.trust"].figures["tolerance_pct"] == 15.0
+    two = pd.DataFrame({"acquisition_channel": ["a", "b"], "clv_mean": [0.5, 2.0]})
+    assert said(0.0, two)["clv.channel_value"].figures["ratio"] == 4.0
+    for fewer_or_worthless in (two.iloc[:1], two.assign(clv_mean=[0.0, 2.0])):
+        assert "clv.channel_value" not in said(0.0, fewer_or_worthless)
+    assert "clv.concentration" not in said(0.0, tiers=None)

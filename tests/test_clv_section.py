@@ -93,6 +93,7 @@ def test_a_degenerate_spend_model_withholds_clv_and_says_why(config, tables, deg
         record = section.kpis[name]
         assert record["current"] is None and record["withheld"] == section.clv_withheld
     assert section.kpis["expected_alive"]["current"] > 0  # the purchase model still stands
+    assert "withheld" not in section.kpis["expected_alive"]
     assert any(f.startswith("CLV figures are withheld") for f in text.sentences(section.findings))
     assert "clv" not in export_of(section)
     fit = clv.model_fit(section).figures
@@ -189,6 +190,10 @@ def test_the_section_holds_what_its_parts_compute(section, config, tables):
     assert clv.valuation_basis(section, 12, 0.1) == Finding(
         "clv.valuation_basis", figures, variant="margin"
     )
+    for name, unit in clv.BASE_UNITS.items():
+        record = section.kpis[name]
+        assert (record["key"], record["unit"]) == (f"clv.{name}", unit)
+        assert "withheld" not in record  # a sound spend model withholds nothing
     record = section.kpis["holdout_error_pct"]
     assert (record["key"], record["unit"], record["current"]) == (
         "clv.holdout_error_pct",
