@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 
-from helpers.core.periods import Period, Quarter
+from helpers.core.periods import COMPARISONS, Period, Quarter
 
 DIFFERENCE_UNITS = ("rate", "ratio", "pct")  # a change of these is their difference
 Z_95 = 1.959964  # two-sided 95% normal quantile
@@ -16,6 +16,14 @@ BASE_PERIOD = {"qoq": "previous", "yoy": "year_ago"}  # the period each change c
 LOWER_IS_BETTER = frozenset({"traffic.bounce_rate", "marketing.cac", "marketing.blended_cac"})
 NO_BETTER_DIRECTION = frozenset({"marketing.spend", "clv.customers", "clv.holdout_error_pct"})
 NEAR_TARGET = 0.9  # attainment from here to the target is close, neither good nor bad
+
+
+def per_period_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` (indexed by its keys, then "period") as a row per key and a column per (measure,
+    compared period): every compared period, NaN where the frame has no row of it (a shop in
+    its first quarter, or less than a year old)."""
+    wide = frame.unstack("period")
+    return wide.reindex(columns=pd.MultiIndex.from_product([frame.columns, COMPARISONS]))
 
 
 def better_direction(key: str) -> int:

@@ -18,7 +18,13 @@ from helpers.core.config import Config
 from helpers.core.periods import COMPARISONS
 from helpers.data import queries
 from helpers.sections.findings import Finding
-from helpers.sections.kpis import BASE_PERIOD, known, kpi_record, mark_material
+from helpers.sections.kpis import (
+    BASE_PERIOD,
+    known,
+    kpi_record,
+    mark_material,
+    per_period_columns,
+)
 
 ABC_SHARES = (0.8, 0.95)  # cumulative share of sales that ends class A, then B; C is the rest
 TOP_SHARE = 0.2  # Pareto: what the top fifth of SKUs sells
@@ -30,10 +36,7 @@ def by_item(lines: pd.DataFrame, item: str) -> pd.DataFrame:
     quarter's change in sales and margin (which add up to the total change)."""
     measures = ["net_sales", "units", "cost", "discount"]
     sums = lines.groupby([item, "period"])[measures].sum(min_count=1)
-    # every compared period, also one without a line (a shop less than a year old)
-    wide = sums.unstack("period").reindex(
-        columns=pd.MultiIndex.from_product([measures, COMPARISONS])
-    )
+    wide = per_period_columns(sums)
     wide.columns = [f"{measure}_{period}" for measure, period in wide.columns]
     table = wide.reset_index()
     for period in COMPARISONS:

@@ -10,10 +10,15 @@ import numpy as np
 import pandas as pd
 
 from helpers.core.config import Config
-from helpers.core.periods import COMPARISONS
 from helpers.data import queries
 from helpers.sections.findings import Finding
-from helpers.sections.kpis import BASE_PERIOD, comparison_bases, is_material, known
+from helpers.sections.kpis import (
+    BASE_PERIOD,
+    comparison_bases,
+    is_material,
+    known,
+    per_period_columns,
+)
 
 
 def region_table(orders: pd.DataFrame, repeat: pd.DataFrame) -> pd.DataFrame:
@@ -23,9 +28,7 @@ def region_table(orders: pd.DataFrame, repeat: pd.DataFrame) -> pd.DataFrame:
     keys = ["period", "region"]
     merged = orders.join(repeat.set_index(keys)[["repeat_customers"]], on=keys)
     counted = ["net_revenue", "orders", "customers", "new_customers", "repeat_customers"]
-    wide = merged.set_index(["region", "period"])[counted].unstack("period")  # a row per pair
-    # every compared period, also one with no order (a shop in its first quarter)
-    wide = wide.reindex(columns=pd.MultiIndex.from_product([counted, COMPARISONS]))
+    wide = per_period_columns(merged.set_index(["region", "period"])[counted])
     revenue = wide["net_revenue"]
     now = revenue["current"]
     table = pd.DataFrame({"region": wide.index, "net_revenue": now.to_numpy()})

@@ -27,6 +27,7 @@ from helpers.sections.kpis import (
     known,
     kpi_record,
     mark_material,
+    per_period_columns,
 )
 
 MEASURES = {  # column: unit
@@ -90,11 +91,8 @@ def measure_records(comparison: pd.DataFrame) -> dict[str, dict]:
 
 def channel_mix(by_channel: pd.DataFrame) -> pd.DataFrame:
     """Per channel: this quarter's volumes and rates, share of sessions and its shift in pp."""
-    sessions = (
-        by_channel.set_index(["channel", "period"])["sessions"]  # a row per pair
-        .unstack("period")
-        .reindex(columns=list(COMPARISONS))
-    )
+    sessions = per_period_columns(by_channel.set_index(["channel", "period"])[["sessions"]])
+    sessions = sessions["sessions"]
     share = sessions / sessions.sum()
     current = by_channel[by_channel["period"] == "current"].set_index("channel")
     mix = current.drop(columns=["period", "quarter"]).assign(
@@ -114,10 +112,8 @@ def conversion_tests(
 
     Channels with fewer than `min_sessions` sessions in either period are not tested.
     """
-    measures = ["orders", "sessions"]
-    wide = by_channel.set_index(["channel", "period"])[measures].unstack("period")
     # a base period with no traffic at all (a shop in its first quarter): nothing to test
-    wide = wide.reindex(columns=pd.MultiIndex.from_product([measures, COMPARISONS]))
+    wide = per_period_columns(by_channel.set_index(["channel", "period"])[["orders", "sessions"]])
     orders_now, sessions_now = wide[("orders", "current")], wide[("sessions", "current")]
     orders_base, sessions_base = wide[("orders", base)], wide[("sessions", base)]
     z, p = two_proportion_ztest(orders_now, sessions_now, orders_base, sessions_base)
