@@ -91,6 +91,9 @@ def test_a_change_exactly_at_the_combined_uncertainty_is_not_beyond_it():
     assert exceeds_uncertainty(values, errors, "previous") is False
     values["current"] += 1e-6
     assert exceeds_uncertainty(values, errors, "previous") is True
+    for unknown in (None, float("nan")):
+        assert exceeds_uncertainty(values | {"previous": unknown}, errors, "previous") is None
+        assert exceeds_uncertainty(values, errors | {"current": unknown}, "previous") is None
     lopsided = {"current": 0.0, "previous": 3.0}
     assert exceeds_uncertainty({"current": 12.5, "previous": 10.0}, lopsided, "previous") is False
     assert (

@@ -534,7 +534,7 @@ def test_clv_by_a_column_and_new_customers_by_channel():
     assert np.isnan(q3.loc["email", "new_customers"]) and q3.loc["search", "new_customers"] == 1
 
 
-@pytest.mark.parametrize("q", [0.0, 0.5, 0.99, 1.0])
+@pytest.mark.parametrize("q", [0.0, 0.5, 0.55, 0.75, 0.99, 1.0])  # 0.55 and 0.75 interpolate
 def test_weighted_quantile_is_the_quantile_of_the_repeated_values(q):
     values = pd.Series([3.0, 1.0, 2.0, 10.0])
     weights = pd.Series([2, 5, 1, 3])
@@ -704,22 +704,24 @@ def test_fit_errors_carry_their_reason_in_their_message():
     assert str(likelihood.NotConverged("stopped early", 0.5)) == "stopped early"
 
 
-def test_matrices_cover_every_frequency_up_to_the_maximum(summary):
-    model = fitting.fit_purchase_model(summary, "bgnbd")
+@pytest.mark.parametrize("key", ["bgnbd", "pareto"])  # Pareto/NBD reads recency at frequency 0
+def test_matrices_cover_every_frequency_up_to_the_maximum(summary, key):
+    model = fitting.fit_purchase_model(summary, key)
     alive = prediction.alive_matrix(model, T=20.0, max_frequency=4, points=5)
     assert list(alive.index) == [0, 1, 2, 3, 4]
     assert list(alive.columns) == [0, 5, 10, 15, 20] and alive.columns.dtype.kind == "i"
-    f, r = np.meshgrid(alive.index, alive.columns, indexing="ij")
+    f, r = (a.ravel() for a in np.meshgrid(alive.index, alive.columns, indexing="ij"))
     by_hand = model.fitter.conditional_probability_alive(f, np.where(f == 0, 0, r), 20.0)
-    np.testing.assert_allclose(alive.to_numpy(), by_hand, rtol=1e-12)  # no repeat: recency 0
+    # no repeat purchase: recency 0
+    np.testing.assert_allclose(alive.to_numpy().ravel(), by_hand, rtol=1e-12)
     expected = prediction.expected_purchases_matrix(model, 10.0, 13.0, max_frequency=2, points=11)
     assert list(expected.columns) == list(range(11))  # recency in whole weeks up to T
-    f, r = np.meshgrid(expected.index, expected.columns, indexing="ij")
+    f, r = (a.ravel() for a in np.meshgrid(expected.index, expected.columns, indexing="ij"))
     fitter = model.fitter
     by_hand = fitter.conditional_expected_number_of_purchases_up_to_time(
-        13.0, f, np.where(f == 0, 0, r), 10.0
+        13.0, f, np.where(f == 0, 0, r), np.full(f.size, 10.0)
     )
-    np.testing.assert_allclose(expected.to_numpy(), by_hand, rtol=1e-12)
+    np.testing.assert_allclose(expected.to_numpy().ravel(), by_hand, rtol=1e-12)
 
 
 def test_auc_and_log_loss_at_their_edges():
@@ -770,6 +772,7 @@ def test_period_transactions_count_every_bucket_zeros_included(summary):
     assert table["repeat_purchases"].tolist() == list(range(8))
     assert table["actual"].tolist() == [2, 0, 0, 0, 0, 0, 0, 1]
     assert table["model"].sum() == 3 and (table["model"] == 0).sum() >= 5
+    assert table["actual"].dtype.kind == table["model"].dtype.kind == "i"  # customers, counted
 
 
 def test_value_snapshot_and_base_summary_by_hand(engine, orders):
@@ -949,3 +952,36 @@ def test_findings_at_their_thresholds():
     for fewer_or_worthless in (two.iloc[:1], two.assign(clv_mean=[0.0, 2.0])):
         assert "clv.channel_value" not in said(0.0, fewer_or_worthless)
     assert "clv.concentration" not in said(0.0, tiers=None)
+
+
+@pytest.mark.parametrize(
+    "error, trusted, variant, words",
+    [
+        (-5.0, True, "under_within", "under-predicted this quarter's purchases by 5.0%"),
+        (0.0, True, "over_within", "over-predicted this quarter's purchases by 0.0%"),
+        (0.5, True, "over_within", "over-predicted this quarter's purchases by 0.5%"),
+        (20.0, False, "over_beyond", "over-predicted this quarter's purchases by 20.0%"),
+        (-20.0, False, "under_beyond", "under-predicted this quarter's purchases by 20.0%"),
+    ],
+)
+def test_the_trust_finding_says_which_way_the_model_missed_and_whether_it_is_trusted(
+    error, trusted, variant, words
+):
+    """An error of 0 counts as over-prediction; `trusted` (is_trusted's verdict) decides within
+    or beyond the tolerance."""
+    current = SimpleNamespace(
+        rejected_margin_rate=None, has_clv=False, spend_withheld=None, spend=None
+    )
+    base = {
+        "expected_alive": {"current": 10.0},
+        "expected_buyers_horizon": {"current": 8.0},
+        "bought_last_12_months": {"current": 12.0},
+    }
+    thresholds = {"max_holdout_error_pct": 15.0, "horizon_months": 12, "max_spend_correlation": 0.3}
+    validation = {"model": "Pareto/NBD", "aggregate_error_pct": error}
+    found = clv.clv_findings(validation, trusted, current, None, None, base, thresholds, "x")
+    [trust] = [f for f in found if f.kind == "clv.trust"]
+    assert trust.variant == variant
+    assert words in text.sentences([trust])[0]
+    within = "within the tolerance" in text.sentences([trust])[0]
+    assert within is trusted

@@ -1,13 +1,15 @@
 """The CLV section assembled on the small sample: figures independent of DuckDB's thread
 count, sound figures only, withheld ones with their reason, and definitions that hold."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from helpers.core.config import load_config
 from helpers.core.errors import Reason
-from helpers.core.periods import comparison_periods
+from helpers.core.periods import comparison_periods, parse_period
 from helpers.data import queries
 from helpers.data.engines import ENGINE_THREADS_VARIABLE, DuckDBEngine
 from helpers.data.inputs import prepare_inputs
@@ -132,6 +134,51 @@ def test_a_current_base_that_cannot_be_valued_withholds_the_section(config, tabl
         "CLV is not available: the customer base could not be valued: not enough customers to "
         "fit a purchase model: 3, need at least 50."
     ]
+
+
+def test_compared_bases_note_what_fell_back_failed_or_lost_its_clv_in_order(
+    config, tables, monkeypatch
+):
+    """The current base without a spend model, the previous one not valued, the one a year
+    ago valued after both its fits fell back: a note for each, in that order, and only the
+    current base's scores left in the engine."""
+    periods = comparison_periods(config.period)
+    label = dict(zip(periods["period"], periods["quarter"], strict=True))
+    no_spend, model_note, spend_note = (Reason(code) for code in ("a", "b", "c"))
+    real = clv.value_snapshot
+
+    def valued(engine, config, quarter, key, fitted=None):
+        if quarter.label == label["previous"]:
+            raise ModelFitError("too_few_customers", customers=3, need=50)
+        snapshot = real(engine, config, quarter, key, fitted)
+        if quarter.label == label["current"]:
+            snapshot.spend, snapshot.spend_withheld = None, no_spend
+        else:
+            snapshot.model = dataclasses.replace(snapshot.model, note=model_note)
+            snapshot.spend = dataclasses.replace(snapshot.spend, note=spend_note)
+        return snapshot
+
+    monkeypatch.setattr(clv, "value_snapshot", valued)
+    engine = DuckDBEngine(tables)
+    summaries = {clv.summary_table(q): parse_period(q).end for q in periods["quarter"]}
+    current = clv.summary_table(label["current"])
+    queries.keep_customer_summaries(engine, summaries, 7.0, origins=current)
+    snapshot, base, notes = clv.value_bases(engine, config, periods, "bgnbd", None)
+    assert notes == [
+        Finding("clv.base_no_clv", {"quarter": label["current"], "reason": no_spend}),
+        Finding(
+            "clv.base_not_valued",
+            {
+                "quarter": label["previous"],
+                "reason": Reason("too_few_customers", {"customers": 3, "need": 50}),
+            },
+        ),
+        Finding("clv.base_fallback", {"quarter": label["year_ago"], "note": model_note}),
+        Finding("clv.base_fallback", {"quarter": label["year_ago"], "note": spend_note}),
+    ]
+    assert snapshot.quarter == label["current"] and not snapshot.has_clv
+    assert base["previous"].isna().all() and base["year_ago"].notna().any()
+    assert engine.tables == [*tables, queries.CUSTOMER_SUMMARIES, current, snapshot.table]
 
 
 def test_trust_and_the_holdout_error_are_the_chosen_models(section, config):

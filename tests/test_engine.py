@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from helpers.core.periods import Quarter, comparison_periods
-from helpers.data import queries, rfm
+from helpers.data import queries, rfm, scores
 from helpers.data.engines import UNQUERIED, DuckDBEngine, rechunked
 
 ORDERS = pd.DataFrame(
@@ -344,3 +344,11 @@ def test_an_empty_table_read_in_customer_order_is_one_empty_table_with_its_colum
     engine = DuckDBEngine({"customers": customers_table(300).iloc[:0]})
     [part] = queries.in_customer_order(engine, "customers", 100, "*, value * ? AS twice", [2])
     assert part.num_rows == 0 and part.column_names == ["customer_id", "value", "twice"]
+
+
+def test_a_column_has_values_when_one_customer_has_one():
+    channels = pd.DataFrame({"customer_id": ["a", "b"], "channel": [None, None]}, dtype=object)
+    engine = DuckDBEngine({"scored": channels})
+    assert scores.has_values(engine, "scored", "channel") is False
+    engine.register("scored", channels.assign(channel=[None, "email"]))
+    assert scores.has_values(engine, "scored", "channel") is True

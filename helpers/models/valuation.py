@@ -107,20 +107,18 @@ def value_snapshot(
     quarter: Period,
     key: str,
     fitted: tuple[FittedModel, SpendModel | None, Reason | None] | None = None,
-    origins: bool = False,
 ) -> Snapshot:
     """Fit purchase model `key` and Gamma-Gamma on all history before `quarter` ends and value
     every customer at that quarter's own gross margin rate, in the engine (table
     customer_scores_<quarter>); `fitted` passes the models of that history when already at
     hand. The customer summary is the one kept as summary_table(quarter) where there is one
     (validate_models leaves it; clv.build_section keeps every compared base's), else kept
-    here, with `origins` each customer's first order, its quarter, channel and value
-    (customer_summary)."""
+    here (without the origins columns: clv.build_section keeps those)."""
     params = config.clv
     summary = summary_table(quarter.label)
     if not engine.has(summary):
         queries.keep_customer_summary(
-            engine, summary, quarter.end, UNIT_DAYS[params.time_unit], origins
+            engine, summary, quarter.end, UNIT_DAYS[params.time_unit], origins=False
         )
     histories = scores.histories(engine, summary)
     if fitted is None:

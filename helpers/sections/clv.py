@@ -68,8 +68,8 @@ def clv_by(snapshot: Snapshot, column: str) -> pd.DataFrame:
 def weighted_quantile(values: pd.Series, weights: pd.Series, q: float) -> float:
     """The q-quantile of `values` each repeated `weights` times, interpolated linearly as
     pandas' and numpy's quantile do, without building the repeated array."""
-    order = np.argsort(values.to_numpy(), kind="stable")
-    sorted_values = values.to_numpy(float)[order]
+    order = np.argsort(values.to_numpy())  # equal values may come in any order
+    sorted_values = values.to_numpy()[order]
     last_position = np.cumsum(weights.to_numpy()[order]) - 1  # of each value's last copy
     position = q * last_position[-1]
     below, above = int(np.floor(position)), int(np.ceil(position))
@@ -225,17 +225,16 @@ def value_bases(
     the current base cannot be valued; a compared base that cannot is shown without figures.
     Only the current base's scores stay in the engine."""
     base, notes, current = {}, [], None
-    for name, label in zip(periods["period"], periods["quarter"], strict=True):
+    for name, label in periods[["period", "quarter"]].itertuples(index=False):
         quarter = parse_period(label)
         fitted = calibrated if name == "previous" else None
         try:
-            snapshot = value_snapshot(
-                engine, config, quarter, key, fitted, origins=name == "current"
-            )
+            snapshot = value_snapshot(engine, config, quarter, key, fitted)
         except ModelFitError as exc:
             if name == "current":
                 raise
             notes.append(Finding("clv.base_not_valued", {"quarter": label, "reason": exc.reason}))
+            engine.forget(summary_table(label))
             base[name] = dict.fromkeys(BASE_FIGURES)
             continue
         base[name] = base_summary(snapshot, engine, quarter)
