@@ -494,7 +494,7 @@ def test_value_tiers_of_a_tiny_base_keep_every_tier():
         {"customer_id": ["a", "b", "c"], "clv": [5.0, 1.0, 3.0], "p_alive": 0.5, "frequency": 1.0}
     )
     tiers = clv.value_tiers(scored_base(predictions)).set_index("tier")
-    assert tiers["customers"].tolist() == [0, 0, 1, 2]
+    assert tiers["customers"].tolist() == [0, 0, 1, 2] and tiers["customers"].dtype.kind == "i"
     assert tiers.loc["Top 10%", "clv_total"] == 0.0 and np.isnan(tiers.loc["Top 10%", "clv_mean"])
     assert tiers.loc["Middle 30%", "clv_total"] == 5.0
     assert tiers["value_share"].tolist() == pytest.approx([0.0, 0.0, 5 / 9, 4 / 9])

@@ -193,8 +193,13 @@ def validate_models(
     end. ModelFitError when no candidate could be fitted."""
     params = config.clv
     if not engine.has(summary):  # kept already by clv.build_section, with the others
+        days = UNIT_DAYS[params.time_unit]
         queries.keep_customer_summary(
-            engine, summary, quarter.start, UNIT_DAYS[params.time_unit], origins=False
+            engine,
+            summary,
+            quarter.start,
+            days,
+            origins=False,  # pragma: no mutate (unread columns)
         )
     try:
         return _validate(engine, summary, params, quarter)

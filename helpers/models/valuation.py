@@ -117,8 +117,13 @@ def value_snapshot(
     params = config.clv
     summary = summary_table(quarter.label)
     if not engine.has(summary):
+        days = UNIT_DAYS[params.time_unit]
         queries.keep_customer_summary(
-            engine, summary, quarter.end, UNIT_DAYS[params.time_unit], origins=False
+            engine,
+            summary,
+            quarter.end,
+            days,
+            origins=False,  # pragma: no mutate (unread columns)
         )
     histories = scores.histories(engine, summary)
     if fitted is None:
