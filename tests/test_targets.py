@@ -9,8 +9,8 @@ import pytest
 
 from helpers.core.config import AlertParams
 from helpers.core.periods import Quarter, Year
-from helpers.data.checks import target_violations
-from helpers.data.contract import TARGET_METRICS
+from helpers.data.checks import coerce_and_check, target_violations
+from helpers.data.contract import CONTRACT, TARGET_METRICS
 from helpers.data.engines import DuckDBEngine
 from helpers.render.index_page import alert_rows, scorecard_rows
 from helpers.render.locale import Locale
@@ -213,6 +213,7 @@ def test_the_targets_file_is_checked_row_by_row():
     )
     assert found[1].startswith("targets.csv [metric]: metric not measured at this level; known: ")
     assert "; sessions (by channel); " in found[1]  # sessions by region; an unknown metric
+    assert "; orders (by channel, region); " in found[1]
     assert found[1].endswith("(2 rows) e.g. row 3: metric='sessions'; row 4: metric='revenue'")
     assert found[2] == (
         "targets.csv [metric]: names more than one of channel, category, region (1 rows) "
@@ -222,6 +223,17 @@ def test_the_targets_file_is_checked_row_by_row():
     assert target_violations(T.drop(columns="weight"), "targets.csv") == []
     only_required = pd.DataFrame({"period": ["2025"], "metric": ["sessions"], "target": [1.0]})
     assert target_violations(only_required, "targets.csv") == []  # no level: the whole shop
+
+
+def test_a_target_missing_its_period_or_metric_is_reported_once_as_missing():
+    raw = pd.DataFrame(
+        {"period": [" ", "2025Q4"], "metric": ["net_revenue", None], "target": ["1", "2"]}
+    )
+    _, found = coerce_and_check(raw, CONTRACT["targets"], "targets.csv")
+    assert [str(v) for v in found] == [
+        "targets.csv [period]: missing value (1 rows) e.g. row 1: period=' '",
+        "targets.csv [metric]: missing value (1 rows) e.g. row 2: metric=nan",
+    ]
 
 
 def test_a_targets_file_with_only_the_required_columns(engine):

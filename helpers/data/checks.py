@@ -259,15 +259,16 @@ TARGET_PERIOD = r"\d{4}(Q[1-4]|-(0[1-9]|1[0-2]))?"  # 2025, 2025Q4, 2025-10
 
 def target_violations(targets: pd.DataFrame, file: str) -> list[Violation]:
     """Targets whose period is not a year, quarter or month, whose metric cannot be measured
-    (at the level given), or that name more than one of channel, category and region."""
-    periods = targets["period"].astype("string").str.fullmatch(TARGET_PERIOD).fillna(False)
+    (at the level given), or that name more than one of channel, category and region. A
+    missing period or metric is not flagged here: it is a missing value (_rule_violations)."""
+    periods = targets["period"].astype("string").str.fullmatch(TARGET_PERIOD).fillna(True)
     levels = targets.reindex(columns=list(TARGET_LEVELS)).notna()  # a level not given: none
     level = levels.idxmax(axis=1).where(levels.any(axis=1))
+    pairs = zip(targets["metric"], level, strict=True)  # pragma: no mutate (same length)
     measurable = [
-        metric in TARGET_METRICS and (pd.isna(by) or by in TARGET_METRICS[metric])
-        for metric, by in zip(
-            targets["metric"], level, strict=True
-        )  # pragma: no mutate (same length)
+        pd.isna(metric)
+        or (metric in TARGET_METRICS and (pd.isna(by) or by in TARGET_METRICS[metric]))
+        for metric, by in pairs
     ]
     rules = (
         ("period", ~periods, "malformed period (expected YYYY, YYYYQn or YYYY-MM)"),
