@@ -181,6 +181,19 @@ def test_compared_bases_note_what_fell_back_failed_or_lost_its_clv_in_order(
     assert engine.tables == [*tables, queries.CUSTOMER_SUMMARIES, current, snapshot.table]
 
 
+def test_a_section_that_fails_leaves_no_customer_summary_and_keeps_its_error(
+    config, tables, monkeypatch
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(clv, "validate_models", broken)
+    engine = DuckDBEngine(tables)
+    with pytest.raises(RuntimeError, match="a bug"):
+        clv.build_section(engine, config, comparison_periods(config.period))
+    assert engine.tables == list(tables)
+
+
 def test_trust_and_the_holdout_error_are_the_chosen_models(section, config):
     error = section.chosen["aggregate_error_pct"]
     assert section.kpis["holdout_error_pct"]["current"] == error

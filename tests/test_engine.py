@@ -352,3 +352,12 @@ def test_a_column_has_values_when_one_customer_has_one():
     assert scores.has_values(engine, "scored", "channel") is False
     engine.register("scored", channels.assign(channel=[None, "email"]))
     assert scores.has_values(engine, "scored", "channel") is True
+
+
+def test_evenly_spaced_keeps_every_kth_value_in_customer_order():
+    """Five values (a sixth customer has none): at most 2 kept means every 3rd, from the first;
+    at most 5 keeps all of them."""
+    values = pd.DataFrame({"customer_id": list("fedcba"), "x": [6.0, 5, 4, 3, 2, None]})
+    engine = DuckDBEngine({"base": values})
+    assert queries.evenly_spaced(engine, "base", "x", 2).tolist() == [2.0, 5.0]
+    assert queries.evenly_spaced(engine, "base", "x", 5).tolist() == [2.0, 3.0, 4.0, 5.0, 6.0]

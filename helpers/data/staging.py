@@ -213,16 +213,14 @@ class Staging:
         rule: str,
         where: str,
         *,
+        rows: int,
         source: str | None = None,
         label: str | None = None,
-        rows: int | None = None,
     ) -> list[Violation]:
-        """The violation of `rule` by the rows of `source` (table `name` by default) where
-        `where` holds (`rows` of them, when already counted), with the first MAX_EXAMPLES of
-        them as the pandas checks word them; none if no row breaks it. `label` names the
-        column(s) in the message."""
+        """The violation of `rule` by the `rows` rows of `source` (table `name` by default)
+        where `where` holds, with the first MAX_EXAMPLES of them as the pandas checks word
+        them; none if no row breaks it. `label` names the column(s) in the message."""
         scanned = f"{source or name} WHERE {where}"
-        rows = self.count(f"SELECT count(*) FROM {scanned}") if rows is None else rows
         if not rows:
             return []
         first = self.con.execute(
@@ -372,8 +370,9 @@ def check_across(staging: Staging, sources: dict[str, str], quarter: Quarter) ->
     if {"orders", "order_items"} <= set(staging.kinds):
         orphan = "order_id NOT IN (SELECT order_id FROM orders)"  # pragma: no mutate (SQL case)
         rule = "order line with no matching order"
+        rows = staging.count(f"SELECT count(*) FROM order_items WHERE {orphan}")
         found += staging.violation(  # pragma: no mutate (the list is still empty here)
-            sources["order_items"], "order_items", "order_id", rule, orphan
+            sources["order_items"], "order_items", "order_id", rule, orphan, rows=rows
         )
     for name in staging.kinds:
         column = CONTRACT[name].date_column
