@@ -291,17 +291,16 @@ def check_typed(
             words = checks.missing_value(column)
             rules.append(Rule(column, words, _absent(column, kind), f"raw_{name}"))
     rules += _table_rules(name, kinds)
-    counts = [0] * len(rules)
+    counts: dict[int, int] = {}
     for source in dict.fromkeys(rule.source for rule in rules):
         mine = [i for i, rule in enumerate(rules) if rule.source == source]
         filters = ", ".join(f"count(*) FILTER (WHERE {rules[i].where})" for i in mine)
         found = staging.con.execute(f"SELECT {filters} FROM {source}").fetchall()[0]
-        for i, rows in zip(mine, found, strict=True):
-            counts[i] = rows
+        counts |= zip(mine, found, strict=True)  # pragma: no mutate (a count per filter)
     return [
         violation
-        for rule, rows in zip(rules, counts, strict=True)
-        if rows
+        for i, rule in enumerate(rules)
+        if counts[i]
         for violation in staging.violation(
             file,
             name,
@@ -310,7 +309,7 @@ def check_typed(
             rule.where,
             source=rule.source,
             label=rule.label,
-            rows=rows,
+            rows=counts[i],
         )
     ]
 
