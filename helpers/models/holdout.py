@@ -193,12 +193,11 @@ def validate_models(
     end. ModelFitError when no candidate could be fitted."""
     params = config.clv
     if not engine.has(summary):  # kept already by clv.build_section, with the others
-        days = UNIT_DAYS[params.time_unit]
         queries.keep_customer_summary(
             engine,
             summary,
             quarter.start,
-            days,
+            UNIT_DAYS[params.time_unit],
             origins=False,  # pragma: no mutate (unread columns)
         )
     try:

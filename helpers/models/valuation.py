@@ -117,12 +117,11 @@ def value_snapshot(
     params = config.clv
     summary = summary_table(quarter.label)
     if not engine.has(summary):
-        days = UNIT_DAYS[params.time_unit]
         queries.keep_customer_summary(
             engine,
             summary,
             quarter.end,
-            days,
+            UNIT_DAYS[params.time_unit],
             origins=False,  # pragma: no mutate (unread columns)
         )
     histories = scores.histories(engine, summary)
