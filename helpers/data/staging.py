@@ -300,7 +300,6 @@ def check_typed(
     return [
         violation
         for i, rule in enumerate(rules)
-        if counts[i]
         for violation in staging.violation(
             file,
             name,
