@@ -65,17 +65,22 @@ bench: setup  ## benchmark the batch: make bench SCALE="100000 1000000" ENGINE="
 		$(foreach engine,$(ENGINE),--engine $(engine)) $(BENCH_ARGS)
 
 # mutmut keeps each function's verdicts in mutants/ and retests only what changed; the survivors
-# are retested every time, against the tests as they are now. Which tests reach which function
-# is collected afresh each run (a few minutes): mutmut's incremental collection only traces new
-# tests, so a test that reaches code moved into a new function would go unseen. MUTANTS reruns some modules
-# whole: MUTANTS="helpers.sections.traffic.* helpers.core.periods.*"; rm -rf mutants starts over.
+# are retested every time, against the tests as they are now. tests/mutation_verdicts.json carries
+# the verdicts from one checkout to the next (mutants/ is not committed); after an interrupted run,
+# `$(PY) -m tests.mutation_ledger save` keeps what it found. Which tests reach which function is
+# collected afresh each run (a few minutes): mutmut's incremental collection only traces new tests,
+# so a test that reaches code moved into a new function would go unseen. MUTANTS reruns some modules
+# whole: MUTANTS="helpers.sections.traffic.* helpers.core.periods.*"; rm -rf mutants
+# tests/mutation_verdicts.json starts over.
 MUTANTS ?=
 
 mutate: setup data  ## mutation testing of models, sections and data access; lists the survivors
+	$(PY) -m tests.mutation_ledger restore
 	rm -f mutants/mutmut-stats.json  # which tests reach which function: kept, it misses code that moved
 	$(VENV)/bin/mutmut run $(foreach pattern,$(MUTANTS),"$(pattern)") > /dev/null || true
 	survivors="$$($(PY) -m tests.mutation_report --names)"; \
 		if [ -n "$$survivors" ]; then $(VENV)/bin/mutmut run $$survivors > /dev/null || true; fi
+	$(PY) -m tests.mutation_ledger save
 	$(PY) -m tests.mutation_report --list
 
 lint: setup  ## ruff, and the package's layer contracts (import-linter)

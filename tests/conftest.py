@@ -4,43 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from helpers.data import sample
+from tests.mutation_hooks import (  # noqa: F401 (for `make mutate`: pytest finds hooks by name here)
+    pytest_collection_modifyitems,
+    pytest_runtest_logreport,
+    pytest_runtest_setup,
+    pytest_sessionfinish,
+)
 
 PROJECT = Path(__file__).resolve().parents[1]
 QUARTERS = ("2025Q3", "2025Q4")  # what the shared batch reports on, and the year after them
 YEAR = "2025"
-
-
-_BROAD_FIXTURE_CALLS: dict[tuple[str, str, str], set[str]] = {}
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item: pytest.Item):
-    """For `make mutate`: mutmut credits what a test's setup calls to that test only, so the
-    work of a module- or session-scoped fixture (a section built once for several tests) would
-    be credited to the first test using it, and a mutant there would never meet the others.
-    While mutmut collects its statistics, credit it to every test using the fixture."""
-    if os.environ.get("MUTANT_UNDER_TEST") != "stats":
-        return (yield)
-    from mutmut.state import state
-
-    before = set(state()._stats)
-    result = yield
-    during = set(state()._stats) - before
-    for name in item.fixturenames:
-        definitions = item._fixtureinfo.name2fixturedefs.get(name)
-        if not definitions or definitions[-1].scope == "function":
-            continue
-        scope = definitions[-1].scope
-        key = (scope, item.module.__name__ if scope != "session" else "", name)
-        state()._stats.update(_BROAD_FIXTURE_CALLS.setdefault(key, during))
-    return result
 
 
 def catalogue_leaves(node, prefix=""):

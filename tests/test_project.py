@@ -287,3 +287,66 @@ def test_the_mutation_report_counts_survivors_of_those_run_and_flags_a_run_not_f
     capsys.readouterr()
     assert mutation_report.main(["--mutants", str(tmp_path), "--names"]) == 0
     assert capsys.readouterr().out.split() == ["a__mutmut_2", "a__mutmut_3"]
+
+
+def _meta(path: Path, codes: dict[str, int | None], hashes: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"exit_code_by_key": codes, "hash_by_function_name": hashes}))
+
+
+def test_the_mutation_ledger_gives_back_the_verdicts_of_unchanged_functions_only(tmp_path):
+    """Saved from one mutants/ and restored into a new one, every verdict comes back, keyed as
+    mutmut keys it; into a mutants/ where one function changed, only the other's missing ones."""
+    from tests import mutation_ledger
+
+    first, ledger = tmp_path / "first", tmp_path / "ledger.json"
+    codes = {
+        "helpers.sections.x.x_a__mutmut_1": 1,
+        "helpers.sections.x.x_a__mutmut_2": None,
+        "helpers.sections.x.x_a__mutmut_3": 0,
+        "helpers.sections.x.xǁCǁb__mutmut_1": 33,
+    }
+    hashes = {"x_a": "h1", "xǁCǁb": "h2", "x_none": "h3"}
+    _meta(first / "helpers" / "sections" / "x.py.meta", codes, hashes)
+    assert mutation_ledger.main(["save", "--mutants", str(first), "--ledger", str(ledger)]) == 0
+    assert json.loads(ledger.read_text())["helpers/sections/x.py"]["x_a"] == {
+        "hash": "h1",
+        "codes": [1, None, 0],
+    }
+
+    fresh = tmp_path / "fresh"
+    (fresh / "helpers" / "sections").mkdir(parents=True)
+    (fresh / "helpers" / "sections" / "x.py").write_text("stale mutants")
+    assert mutation_ledger.restore(fresh, ledger) == 3
+    restored = json.loads((fresh / "helpers" / "sections" / "x.py.meta").read_text())
+    assert restored["exit_code_by_key"] == {k: v for k, v in codes.items() if v is not None}
+    assert restored["hash_by_function_name"] == hashes
+    assert not (fresh / "helpers" / "sections" / "x.py").exists()  # mutmut mutates it anew
+
+    changed = tmp_path / "changed"
+    waiting = dict.fromkeys(codes)
+    _meta(changed / "helpers" / "sections" / "x.py.meta", waiting, {**hashes, "x_a": "new"})
+    assert mutation_ledger.restore(changed, ledger) == 1
+    restored = json.loads((changed / "helpers" / "sections" / "x.py.meta").read_text())
+    assert restored["exit_code_by_key"] == {**waiting, "helpers.sections.x.xǁCǁb__mutmut_1": 33}
+
+
+def test_mutants_meet_their_cheapest_tests_first_a_modules_tests_together():
+    """Module b costs 5 s of setup to reach, a 1 s, c was never timed: a's tests by their own time,
+    then b's, then c's."""
+    from tests.mutation_hooks import cheapest_first
+
+    seconds = {
+        "a.py::slow": {"setup": 1.0, "call": 3.0, "teardown": 0.0},
+        "a.py::quick": {"setup": 0.0, "call": 0.5, "teardown": 0.1},
+        "b.py::one": {"setup": 5.0, "call": 0.1},
+        "b.py::two": {"setup": 0.0, "call": 0.0},
+    }
+    nodeids = ["c.py::new", "b.py::one", "a.py::slow", "b.py::two", "a.py::quick"]
+    assert cheapest_first(nodeids, seconds) == [
+        "a.py::quick",
+        "a.py::slow",
+        "b.py::two",
+        "b.py::one",
+        "c.py::new",
+    ]
