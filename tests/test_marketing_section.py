@@ -268,6 +268,24 @@ def test_the_section_holds_what_its_parts_compute(section, config, tables):
     assert "marketing.campaign_budget_lines" in kinds
 
 
+def test_the_roas_bridge_walks_from_last_quarters_roas_to_this_ones(section):
+    """The bridge's steps, in order: last quarter's ROAS of the total table, the three effects
+    adding up to the change, and this quarter's."""
+    by = section.total.set_index("period")["roas"]
+    bridge = section.roas_bridge()
+    assert list(bridge) == [
+        "roas_before",
+        "cpc_effect",
+        "conversion_effect",
+        "aov_effect",
+        "roas_after",
+    ]
+    assert bridge["roas_before"] == pytest.approx(by["previous"], rel=1e-12)
+    assert bridge["roas_after"] == pytest.approx(by["current"], rel=1e-12)
+    effects = bridge["cpc_effect"] + bridge["conversion_effect"] + bridge["aov_effect"]
+    assert effects == pytest.approx(by["current"] - by["previous"], rel=1e-9)
+
+
 def test_channels_without_a_usable_curve_are_said_to_fit_poorly(section):
     plan = section.plan.assign(usable=False, problem=None)
     said = marketing.findings(

@@ -162,10 +162,11 @@ def actuals(engine: queries.DataEngine, rows: pd.DataFrame) -> np.ndarray:
     merged = rows[keys].merge(found, how="left", indicator=True)  # on the key columns
     measurable = [
         metric in SUMS and any(metric in source[2] for source in _sources(engine, dimension))
-        for metric, dimension in zip(rows["metric"], rows["dimension"], strict=True)
+        for metric, dimension in rows[["metric", "dimension"]].itertuples(index=False)
     ]
     nothing_sold = (merged["_merge"] == "left_only").to_numpy() & np.array(measurable)
-    return np.where(nothing_sold, 0.0, merged["actual"].astype(float))
+    actual = merged["actual"].astype(float)  # pragma: no mutate (pandas reads astype(None) so too)
+    return np.where(nothing_sold, 0.0, actual)
 
 
 def scorecard(
