@@ -130,6 +130,7 @@ def test_a_share_shift_is_said_from_exactly_its_threshold(engine, periods):
         return [f.figures["channel"] for f in said]
 
     assert shifts(moved) == ["B"] and shifts(moved + 0.01) == []
+    assert traffic._share_shift(mix.iloc[:0], 0.0, ("qoq",)) == []  # no channel, no shift
 
 
 def test_quadrants_at_exactly_an_equal_share_and_the_overall_rate():

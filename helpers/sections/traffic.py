@@ -276,7 +276,7 @@ def _conversion_stake(mix: pd.DataFrame, channel: str, change: float) -> float |
 def _share_shift(mix: pd.DataFrame, material_pp: float, bases: tuple[str, ...]) -> list[Finding]:
     """The channel whose session share moved most on any basis, if by a material amount."""
     columns = [f"share_shift_{basis}" for basis in bases]
-    largest = mix[columns].abs().max().max() if len(mix) else np.nan
+    largest = mix[columns].abs().max().max()  # NaN without channels
     if not largest * 100 >= material_pp:  # also when no shift is known (no base period)
         return []
     channel = mix.loc[mix[columns].abs().max(axis=1).idxmax()]
