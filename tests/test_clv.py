@@ -182,7 +182,7 @@ def test_bgnbd_objective_is_lifetimes_likelihood_with_its_gradient(summary, para
 def test_gamma_gamma_fit_equals_lifetimes(summary):
     repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
     x, m = repeat["frequency"].to_numpy(), repeat["monetary_value"].to_numpy()
-    spends = likelihood._Spends.build(x, m, np.ones(len(x)))
+    spends = likelihood._Spends.build(x, m)
     params = np.array([3.0, 4.0, 200.0])
     value, gradient = likelihood._gamma_gamma_objective(params, spends)
     theirs = GammaGammaFitter._negative_log_likelihood(np.log(params), x, m, np.ones(len(x)), 0)
@@ -194,8 +194,18 @@ def test_gamma_gamma_fit_equals_lifetimes(summary):
     ours = likelihood.fit_gamma_gamma(x, m).params
     lifetimes_fit = GammaGammaFitter().fit(x, m).params_.to_dict()
     assert ours == pytest.approx(lifetimes_fit, rel=1e-5)
-    with pytest.raises(ValueError, match="frequency > 0"):
+    needs = "^Gamma-Gamma needs frequency > 0 and monetary_value > 0$"
+    with pytest.raises(ValueError, match=needs):
         likelihood.fit_gamma_gamma(summary["frequency"], summary["monetary_value"] + 1)
+    with pytest.raises(ValueError, match=needs):
+        likelihood.fit_gamma_gamma(x, np.where(np.arange(len(m)) == 0, 0.0, m))
+
+
+def test_a_gamma_gamma_fit_that_does_not_converge_says_which_model(summary, monkeypatch):
+    repeat = fitting.repeat_buyers(summary)
+    monkeypatch.setattr(likelihood, "GRADIENT_TOLERANCE", -1.0)
+    with pytest.raises(likelihood.NotConverged, match="^Gamma-Gamma did not converge: "):
+        likelihood.fit_gamma_gamma(repeat["frequency"], repeat["monetary_value"])
 
 
 def test_gamma_gamma_does_not_depend_on_the_currency(summary):
@@ -314,6 +324,87 @@ def test_non_convergence_falls_back_to_a_penalty_and_says_so(summary, monkeypatc
     monkeypatch.setattr(likelihood, "fit_purchase_model", bug)
     with pytest.raises(ValueError, match="a genuine bug"):  # not reported as non-convergence
         fitting.fit_purchase_model(summary, "bgnbd")
+
+
+def test_repeat_buyers_bought_again_and_spent_something():
+    summary = pd.DataFrame(
+        {"frequency": [0, 1, 2, 3, 0], "monetary_value": [9.0, 0.0, 0.5, 7.0, 0]}
+    )
+    assert fitting.repeat_buyers(summary).index.tolist() == [2, 3]
+
+
+def _spend_fit_altered(monkeypatch, **params):
+    """Every Gamma-Gamma fit comes out with these parameters."""
+    real = likelihood.fit_gamma_gamma
+
+    def altered(*args, **kwargs):
+        estimate = real(*args, **kwargs)
+        estimate.fitter.params_.update(pd.Series(params))
+        return estimate
+
+    monkeypatch.setattr(likelihood, "fit_gamma_gamma", altered)
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"q": 1.0}, "spend_q_not_above_1"),  # the mean spend p v / (q - 1) needs q above 1
+        ({"p": 0.0}, "spend_not_positive"),  # every expected order value exactly 0
+        ({"v": np.inf}, "spend_not_positive"),  # positive, but not finite
+    ],
+)
+def test_a_spend_model_without_a_positive_finite_order_value_is_withheld(
+    summary, monkeypatch, params, code
+):
+    _spend_fit_altered(monkeypatch, **params)
+    with pytest.raises(fitting.ModelFitError) as failed:
+        fitting.spend_model(summary)
+    assert failed.value.reason.code == code
+
+
+def test_spend_model_from_exactly_its_minimum_of_repeat_customers(summary):
+    repeat = fitting.repeat_buyers(summary).sort_values("frequency", kind="stable")
+    least = repeat.iloc[-fitting.MIN_REPEAT_CUSTOMERS :]
+    assert fitting.spend_model(least).repeat_customers == fitting.MIN_REPEAT_CUSTOMERS
+    with pytest.raises(fitting.ModelFitError) as failed:
+        fitting.spend_model(least.iloc[1:])
+    assert failed.value.reason.figures == {"customers": 19, "need": 20}
+
+
+def test_spend_in_thousands_is_modelled_alike(summary):
+    """Mean spends below 1 (thousands of yuan) are positive spends: the same p and q, v / 1000."""
+    yuan = fitting.spend_model(summary)
+    thousands = fitting.spend_model(summary.assign(monetary_value=summary["monetary_value"] / 1000))
+    assert thousands.params == pytest.approx(
+        {**yuan.params, "v": yuan.params["v"] / 1000}, rel=1e-6
+    )
+
+
+def test_the_spend_correlation_is_pearsons_and_0_with_one_frequency(summary):
+    repeat = fitting.repeat_buyers(summary)
+    for bought in (repeat, repeat[repeat["frequency"] <= 2]):
+        assert bought["frequency"].nunique() >= 2
+        pearson = np.corrcoef(bought["frequency"], bought["monetary_value"])[0, 1]
+        spend = fitting.spend_model(bought)
+        assert spend.frequency_spend_correlation == pytest.approx(pearson, rel=1e-12)
+        assert 0 < abs(pearson) < 1
+    once = repeat[repeat["frequency"] == 1]
+    assert fitting.spend_model(once).frequency_spend_correlation == 0.0
+
+
+def test_a_spend_model_that_needed_a_penalty_says_so(summary, monkeypatch):
+    real = likelihood.fit_gamma_gamma
+
+    def flaky(frequency, monetary_value, penalty):
+        if penalty < 0.01:
+            raise fitting.ConvergenceError("did not converge")
+        return real(frequency, monetary_value, penalty=penalty)
+
+    monkeypatch.setattr(likelihood, "fit_gamma_gamma", flaky)
+    spend = fitting.spend_model(summary)
+    assert spend.note == Reason(
+        "penalty_fallback", {"model": "Gamma-Gamma spend", "penalty": 0.0, "used": 0.01}
+    )
 
 
 def test_degenerate_spend_model_is_withheld(summary, degenerate_spend):

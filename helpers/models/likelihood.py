@@ -213,47 +213,33 @@ class _Spends:
 
     x: np.ndarray
     spend_total: np.ndarray  # x * m
-    weights: np.ndarray
     frequencies: np.ndarray
-    frequency_weight: np.ndarray
-    weighted_log_spend: float  # sum w log m
-    weighted_x_log_spend: float  # sum w x log m
+    frequency_count: np.ndarray
+    log_spend: float  # sum log m
+    x_log_spend: float  # sum x log m
 
     @classmethod
-    def build(cls, x: np.ndarray, m: np.ndarray, weights: np.ndarray):
+    def build(cls, x: np.ndarray, m: np.ndarray):
         frequencies, index = np.unique(x, return_inverse=True)
         log_m = np.log(m)
-        return cls(
-            x,
-            x * m,
-            weights,
-            frequencies,
-            np.bincount(index, weights=weights),
-            float(weights @ log_m),
-            float(weights @ (x * log_m)),
-        )
+        return cls(x, x * m, frequencies, np.bincount(index), float(log_m.sum()), float(x @ log_m))
 
 
 def _gamma_gamma_objective(params: np.ndarray, s: _Spends) -> tuple[float, np.ndarray]:
     """lifetimes' Gamma-Gamma negative mean log-likelihood (Fader, Hardie & Lee 2005b, eq. 1a)
     and its gradient in (p, q, v)."""
     p, q, v = params
-    ux, wx, total = s.frequencies, s.frequency_weight, s.weights.sum()
+    ux, wx, total = s.frequencies, s.frequency_count, len(s.x)
     px = p * ux
     counts = gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v) + px * np.log(ux)
     log_total = np.log(s.spend_total + v)
-    wx_log_total = s.weights @ (s.x * log_total)
-    value = (
-        wx @ counts + p * s.weighted_x_log_spend - s.weighted_log_spend
-        - p * wx_log_total - q * (s.weights @ log_total)
-    )  # fmt: skip
+    x_log_total = s.x @ log_total
+    value = wx @ counts + p * s.x_log_spend - s.log_spend - p * x_log_total - q * log_total.sum()
     gradient = np.array(
         [
-            wx @ (ux * (digamma(px + q) - digamma(px) + np.log(ux)))
-            + s.weighted_x_log_spend
-            - wx_log_total,
-            wx @ (digamma(px + q) - digamma(q)) + total * np.log(v) - s.weights @ log_total,
-            total * q / v - s.weights @ ((p * s.x + q) / (s.spend_total + v)),
+            wx @ (ux * (digamma(px + q) - digamma(px) + np.log(ux))) + s.x_log_spend - x_log_total,
+            wx @ (digamma(px + q) - digamma(q)) + total * np.log(v) - log_total.sum(),
+            total * q / v - ((p * s.x + q) / (s.spend_total + v)).sum(),
         ]
     )
     return -value / total, -gradient / total
@@ -369,24 +355,20 @@ def fit_purchase_model(
 
 
 def fit_gamma_gamma(
-    frequency: np.ndarray,
-    monetary_value: np.ndarray,
-    weights: np.ndarray | None = None,
-    penalty: float = 0.0,
+    frequency: np.ndarray, monetary_value: np.ndarray, penalty: float = 0.0
 ) -> Estimate:
     """Gamma-Gamma fitted on repeat customers (frequency > 0) with positive spend; spend is
-    divided by its weighted mean while fitting and v multiplied back."""
-    x = np.asarray(frequency, dtype=float)
-    m = np.asarray(monetary_value, dtype=float)
+    divided by its mean while fitting and v multiplied back."""
+    x = np.asarray(frequency, dtype=float)  # pragma: no mutate (whole numbers fit alike)
+    m = np.asarray(monetary_value, dtype=float)  # pragma: no mutate (the summary's are floats)
     if (x <= 0).any() or (m <= 0).any():
         raise ValueError("Gamma-Gamma needs frequency > 0 and monetary_value > 0")
-    weights = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    scale = float(weights @ m / weights.sum())
-    objective = _in_logs(_gamma_gamma_objective, _Spends.build(x, m / scale, weights))
+    scale = float(m.mean())
+    objective = _in_logs(_gamma_gamma_objective, _Spends.build(x, m / scale))
     names = ["p", "q", "v"]
-    log_params, covariance = _estimate(objective, names, penalty, weights.sum(), "Gamma-Gamma")
+    log_params, covariance = _estimate(objective, names, penalty, len(x), "Gamma-Gamma")
     params = pd.Series(np.exp(log_params), index=names)
     params["v"] *= scale
-    fitter = GammaGammaFitter(penalizer_coef=penalty)
+    fitter = GammaGammaFitter(penalizer_coef=penalty)  # pragma: no mutate (unread: it predicts)
     fitter.params_ = params
     return Estimate(fitter, covariance, penalty)
