@@ -445,9 +445,23 @@ def test_holdout_validation_metrics_by_hand(engine):
     alive = np.asarray(model.fitter.conditional_probability_alive(f, r, T))
     pairs = (alive[:3, None] > alive[None, 3:]) + 0.5 * (alive[:3, None] == alive[None, 3:])
     assert metrics["alive_auc"] == pytest.approx(pairs.mean())
-    assert table["customers"].sum() == len(summary)
-    assert table["calibration_purchases"].max() <= 7
-    assert table["calibration_purchases"].dtype.kind == "i"
+    by_hand = (
+        pd.DataFrame(
+            {
+                "calibration_purchases": f.clip(upper=7).astype(int),
+                "predicted": predicted,
+                "actual": np.r_[[2.0] * 3, np.zeros(len(summary) - 3)],
+            }
+        )
+        .groupby("calibration_purchases")
+        .agg(
+            predicted=("predicted", "mean"), actual=("actual", "mean"), customers=("actual", "size")
+        )
+        .reset_index()
+    )
+    pd.testing.assert_frame_equal(table, by_hand, check_dtype=False)
+    assert table["calibration_purchases"].max() == 7 and f.max() > 7
+    assert table["calibration_purchases"].dtype.kind == table["customers"].dtype.kind == "i"
     one = actual.iloc[:1].assign(purchases=1.0)  # a single holdout purchase is checked against
     error_pct = holdout.holdout_validation(model, outcomes_of(summary, one), 13.0)[1][
         "aggregate_error_pct"
@@ -929,6 +943,29 @@ def test_without_costs_the_clv_error_is_not_scaled_and_a_zero_margin_is_rejected
     assert valuation.margin_rates(at_cost, config.period.end) == (None, 0.0)
 
 
+def test_a_candidate_that_cannot_be_fitted_is_named_with_its_reason(engine, monkeypatch):
+    from helpers.core.config import load_config
+
+    from .conftest import PROJECT
+
+    real = holdout.fit_purchase_model
+
+    def no_pareto(outcomes, key, penalty):
+        if key == "pareto":
+            raise fitting.ModelFitError("no_convergence", model="Pareto/NBD")
+        return real(outcomes, key, penalty)
+
+    monkeypatch.setattr(holdout, "fit_purchase_model", no_pareto)
+    config = load_config(PROJECT / "params", "2025Q3")
+    _, results, _, _ = holdout.validate_models(engine, config, config.period, "failing_pareto")
+    assert results["pareto"] == {
+        "model": "Pareto/NBD",
+        "error": Reason("no_convergence", {"model": "Pareto/NBD"}),
+    }
+    assert {"bgnbd", "mbgnbd"} <= set(results) and "error" not in results["bgnbd"]
+    engine.forget("failing_pareto")
+
+
 def test_validate_models_compares_on_a_sample_only_among_several(engine, monkeypatch):
     """One candidate is checked on every calibration customer, whatever selection_customers
     says; several are compared on a sample only when there are more customers than it, and
@@ -938,10 +975,10 @@ def test_validate_models_compares_on_a_sample_only_among_several(engine, monkeyp
 
     from .conftest import PROJECT
 
-    def validated(model, selection):
-        clv_params = {"model": model, "selection_customers": selection}
+    def validated(model, selection, summary="before_2025q3", **clv_params):
+        clv_params.update(model=model, selection_customers=selection)
         config = load_config(PROJECT / "params", "2025Q3", overrides={"clv": clv_params})
-        return holdout.validate_models(engine, config, config.period, "before_2025q3")
+        return holdout.validate_models(engine, config, config.period, summary)
 
     _, results, _, (model, _, _) = validated("bgnbd", 1000)
     calibration = queries.customer_summary(engine, pd.Timestamp("2025-07-01"), 7.0)
@@ -949,14 +986,31 @@ def test_validate_models_compares_on_a_sample_only_among_several(engine, monkeyp
     pd.testing.assert_frame_equal(kept, calibration, check_dtype=False)
     everyone = len(calibration)
     assert list(results) == ["bgnbd"] and results["bgnbd"]["customers"] == everyone
+    assert results["bgnbd"]["params"] == model.params and results["bgnbd"]["note"] is None
     actual = purchase_days_between(engine, pd.Timestamp("2025-07-01"), pd.Timestamp("2025-10-01"))
-    _, metrics = holdout.holdout_validation(model, outcomes_of(calibration, actual), horizon=92 / 7)
+    outcomes = outcomes_of(calibration, actual)
+    _, metrics = holdout.holdout_validation(model, outcomes, horizon=92 / 7)
     assert results["bgnbd"]["predicted_purchases"] == pytest.approx(metrics["predicted_purchases"])
+    _, results, _, _ = validated("bgnbd", 1000, purchase_penalty=0.5)
+    penalised = fitting.fit_purchase_model(outcomes, "bgnbd", 0.5).params
+    assert results["bgnbd"]["params"] == pytest.approx(penalised, rel=1e-9)
     _, results, _, _ = validated("auto", everyone)
     assert [r["customers"] for r in results.values()] == [everyone] * len(holdout.MODEL_KEYS)
+    engine.keep("first_500", "SELECT * FROM before_2025q3 ORDER BY customer_id LIMIT 500")
+    _, results, _, _ = validated("bgnbd", 1000, summary="first_500")  # the summary held is used
+    assert results["bgnbd"]["customers"] == 500
     monkeypatch.setattr(holdout, "MODEL_KEYS", ("bgnbd", "mbgnbd"))
     _, results, _, _ = validated("auto", 1000)
     assert sorted(r["customers"] for r in results.values()) == [1000, everyone]
+    # the other candidate, on 1,000 customers evenly spaced in customer order
+    (other,) = [key for key, r in results.items() if r["customers"] == 1000]
+    position = np.arange(everyone)
+    picked = (position + 1) * 1000 // everyone > position * 1000 // everyone
+    sampled = outcomes_of(calibration.sort_values("customer_id")[picked], actual)
+    fit = fitting.fit_purchase_model(sampled, other)
+    _, metrics = holdout.holdout_validation(fit, sampled, horizon=92 / 7)
+    for figure in ("actual_purchases", "predicted_purchases", "log_loss"):
+        assert results[other][figure] == pytest.approx(metrics[figure], rel=1e-6)
     assert engine.has("before_2025q3") and not engine.has("before_2025q3_sample")
     monkeypatch.setattr(holdout, "choose_model", lambda *args: "no such model")
     with pytest.raises(KeyError):

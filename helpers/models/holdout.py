@@ -33,11 +33,11 @@ def auc(score: np.ndarray, positive: np.ndarray, weight: np.ndarray | None = Non
     """Area under the ROC curve: the chance a random positive scores above a random negative
     (ties count half), each row counting `weight` times (once by default); None without both
     classes."""
-    weight = np.ones(len(score)) if weight is None else np.asarray(weight, dtype=float)
+    weight = np.ones(len(score)) if weight is None else np.asarray(weight)
     table = pd.DataFrame(
         {"score": score, "positive": weight * positive, "negative": weight * ~positive}
     )
-    by_score = table.groupby("score", sort=True)[["positive", "negative"]].sum()
+    by_score = table.groupby("score")[["positive", "negative"]].sum()  # lowest score first
     positives, negatives = by_score["positive"].sum(), by_score["negative"].sum()
     if not positives or not negatives:
         return None
@@ -78,7 +78,7 @@ def holdout_validation(
     )
     check_predictions(model, rows, ["predicted", "p_alive", "p_purchase"])
     grouped = outcomes.merge(rows, on=keys)  # pragma: no mutate (every history has its row)
-    weight = grouped["weight"].to_numpy(float)
+    weight = grouped["weight"].to_numpy()
     error = grouped["predicted"] - grouped["actual"]
     bought = (grouped["actual"] > 0).to_numpy()
     predicted = float(weight @ grouped["predicted"])
@@ -216,7 +216,9 @@ def _validate(
     candidates = list(MODEL_KEYS) if params.model == "auto" else [params.model]
     everyone = scores.holdout_outcomes(engine, calibration, quarter.start, quarter.end)
     compared = everyone
-    if len(candidates) > 1 and everyone["weight"].sum() > params.selection_customers:
+    customers = everyone["weight"].sum()
+    # sampling one candidate, or everyone, gives the same figures: the chosen is refitted on all
+    if len(candidates) > 1 and customers > params.selection_customers:  # pragma: no mutate
         sample = f"{calibration}_sample"
         scores.keep_sample(engine, sample, calibration, params.selection_customers)
         compared = scores.holdout_outcomes(engine, sample, quarter.start, quarter.end)
