@@ -1,6 +1,7 @@
 """CLV: the DuckDB summary equals lifetimes', fits equal lifetimes' own at penalty 0, published
 CDNOW figures are reproduced, and the derived tables add up."""
 
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -904,6 +905,12 @@ def test_value_snapshot_and_base_summary_by_hand(engine, orders):
     assert horizon.next_quarter == 92 / 7  # 2025Q4 in weeks
     plain = predict_customers(snapshot.model, snapshot.spend, summary, horizon, None)
     np.testing.assert_allclose(p["clv"], plain["clv"] * rate, rtol=1e-12)
+    in_12_months = 12 * 4.345  # lifetimes' months, in weeks
+    np.testing.assert_allclose(
+        p["p_order_horizon"],
+        prediction.probability_of_purchase(snapshot.model, in_12_months, summary),
+        rtol=1e-12,
+    )
     errors = snapshot.standard_errors
     assert set(errors) == set(valuation.CLV_FIGURES)
     assert errors["clv_mean"] == pytest.approx(errors["clv_total"] / len(p))
@@ -964,6 +971,48 @@ def test_a_candidate_that_cannot_be_fitted_is_named_with_its_reason(engine, monk
     }
     assert {"bgnbd", "mbgnbd"} <= set(results) and "error" not in results["bgnbd"]
     engine.forget("failing_pareto")
+
+
+def test_predictions_not_finite_are_counted_with_a_first_example():
+    rows = pd.DataFrame({"frequency": [1.0, 2.0, 3.0, 4.0], "p": [0.5, np.nan, np.inf, 0.1]})
+    model = SimpleNamespace(name="Pareto/NBD")
+    prediction.check_predictions(model, rows.iloc[[0, 3]], ["p"])
+    with pytest.raises(fitting.ModelFitError) as failed:
+        prediction.check_predictions(model, rows, ["p"])
+    assert failed.value.reason == Reason(
+        "no_finite_prediction", {"model": "Pareto/NBD", "histories": 2, "example": 2.0}
+    )
+
+
+def test_rows_expected_to_buy_nothing_are_worth_0_without_a_warning(summary):
+    """Over a horizon of 0 months nobody is expected to buy: 0 / 0 is 0, silently."""
+    model = fitting.fit_purchase_model(summary, "bgnbd")
+    rows = summary[["frequency", "recency", "T"]].head(5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        worth = prediction.discounted_purchases(model.fitter, rows, np.zeros(5), 0, 0.01, "weeks")
+    assert (worth == 0).all()
+
+
+def test_histories_without_finite_predictions_name_their_model(summary, monkeypatch):
+    model = fitting.fit_purchase_model(summary, "bgnbd")
+    monkeypatch.setattr(prediction, "alive_probability", lambda fitter, rows: np.nan)
+    horizon = prediction.Horizon(next_quarter=13.0, months=12, monthly_discount=0.01, unit="weeks")
+    with pytest.raises(fitting.ModelFitError) as failed:
+        prediction.history_predictions(model, summary.head(3), horizon)
+    assert failed.value.reason.figures["model"] == "BG/NBD"
+
+
+@pytest.mark.parametrize("missing", ["purchases", "spend"])
+def test_without_either_covariance_there_are_no_standard_errors(missing):
+    """Either model's covariance missing (Hessian not positive definite): no standard errors,
+    nothing else read."""
+    covariances = {"purchases": np.eye(4), "spend": np.eye(3), missing: None}
+    model, spend = (
+        SimpleNamespace(estimate=SimpleNamespace(covariance=covariances[name]))
+        for name in ("purchases", "spend")
+    )
+    assert prediction.headline_standard_errors(model, spend, None, None, None) is None
 
 
 def test_validate_models_compares_on_a_sample_only_among_several(engine, monkeypatch):

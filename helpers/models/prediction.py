@@ -44,7 +44,7 @@ def probability_of_purchase(model: FittedModel, t: float, rows: pd.DataFrame) ->
 def check_predictions(model: FittedModel, rows: pd.DataFrame, columns: list[str]) -> None:
     """ModelFitError unless every prediction in `columns` of `rows` is finite (lifetimes'
     Pareto/NBD overflows for some long histories)."""
-    broken = ~np.isfinite(rows[columns].to_numpy(float)).all(axis=1)
+    broken = ~np.isfinite(rows[columns].to_numpy()).all(axis=1)
     if broken.any():
         example = rows.loc[broken, "frequency"].iloc[0]
         raise ModelFitError(
@@ -91,7 +91,8 @@ def discounted_purchases(
     expectations are computed on one row per distinct (x, T) and each row's sum is that row's,
     scaled by the ratio of their expectations over the horizon."""
     month = LIFETIMES_MONTH[unit]
-    pair = rows.groupby(["frequency", "T"], sort=False).ngroup().to_numpy()
+    by_pair = rows.groupby(["frequency", "T"], sort=False)  # pragma: no mutate (sort=None too)
+    pair = by_pair.ngroup().to_numpy()
     pairs = rows.drop_duplicates(["frequency", "T"])  # first row of each, in ngroup order
     cumulative = np.vstack(
         [np.zeros(len(pairs))]
@@ -99,7 +100,7 @@ def discounted_purchases(
     )
     discount = (1 + monthly_discount) ** -np.arange(1, months + 1)
     per_pair = discount @ np.diff(cumulative, axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):  # 0 / 0 for rows that buy nothing
+    with np.errstate(invalid="ignore"):  # 0 / 0 for rows that buy nothing
         return np.nan_to_num(per_pair[pair] * horizon_purchases / cumulative[-1][pair])
 
 
@@ -133,7 +134,7 @@ def expected_order_value_terms(
     """Gamma-Gamma's expected order value is linear in a customer's mean spend m at each
     frequency: base + slope * m. Both terms from lifetimes' conditional_expected_average_profit
     at m = 0 and m = 1."""
-    f = np.asarray(frequency, dtype=float)
+    f = np.asarray(frequency, dtype=float)  # pragma: no mutate (numbers either way)
     base = np.asarray(spend_fitter.conditional_expected_average_profit(f, np.zeros(len(f))))
     at_one = np.asarray(spend_fitter.conditional_expected_average_profit(f, np.ones(len(f))))
     return base, at_one - base
@@ -145,7 +146,7 @@ def spend_terms(
     """Per frequency, the spend model's expected order value terms (order_value_base and
     order_value_slope: base + slope x mean spend) and the margin rate CLV is measured at (1:
     revenue)."""
-    frequency = np.unique(np.asarray(frequencies, dtype=float))
+    frequency = np.unique(np.asarray(frequencies, dtype=float))  # pragma: no mutate (numbers)
     base, slope = expected_order_value_terms(spend.fitter, frequency)
     return pd.DataFrame(
         {
@@ -251,7 +252,12 @@ def _pareto_none_if_alive(params: dict, f: np.ndarray, T: np.ndarray, t: float) 
         lam = nodes[None, :, None] / (alpha + T[rows])[:, None, None]
         mu = mu_nodes[None, None, :] / (beta + T[rows])[:, None, None]
         none = (mu + lam * np.exp(-(lam + mu) * t)) / (lam + mu)
-        out[rows] = np.einsum("ikj,k,j->i", none, weights / weights.sum(), mu_weights)
+        out[rows] = np.einsum(
+            "ikj,k,j->i",  # pragma: no mutate (einsum reads upper-case labels alike)
+            none,
+            weights / weights.sum(),
+            mu_weights,
+        )
     return out
 
 
