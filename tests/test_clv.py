@@ -20,6 +20,7 @@ from helpers.models import fitting, holdout, likelihood, prediction
 from helpers.render import text
 from helpers.sections import clv
 from tests.scoring import (
+    lifetimes_standard_errors,
     outcomes_of,
     predict_customers,
     purchase_days_between,
@@ -944,8 +945,8 @@ def test_without_costs_the_clv_error_is_not_scaled_and_a_zero_margin_is_rejected
     assert snapshot.margin_rate is None
     summary = queries.customer_summary(no_costs, config.period.end, 7.0)
     horizon = valuation.horizon_for(config, config.period)
-    unscaled = scored(snapshot.model, snapshot.spend, summary, horizon)[1]
-    assert snapshot.standard_errors["clv_total"] == pytest.approx(unscaled["clv_total"], rel=1e-9)
+    clv_se, _ = lifetimes_standard_errors(snapshot.model, snapshot.spend, summary, horizon)
+    assert snapshot.standard_errors["clv_total"] == pytest.approx(clv_se, rel=1e-6)
     at_cost = DuckDBEngine({"orders": orders.assign(cost=orders["revenue"])})
     assert valuation.margin_rates(at_cost, config.period.end) == (None, 0.0)
 

@@ -13,7 +13,7 @@ from helpers.core.periods import comparison_periods, parse_period
 from helpers.data import queries
 from helpers.data.engines import ENGINE_THREADS_VARIABLE, DuckDBEngine
 from helpers.data.inputs import prepare_inputs
-from helpers.models import fitting, holdout, likelihood, valuation
+from helpers.models import fitting, holdout, likelihood, prediction, valuation
 from helpers.models.fitting import MODEL_KEYS, ModelFitError
 from helpers.models.prediction import period_transactions
 from helpers.render import text
@@ -246,6 +246,15 @@ def test_the_section_holds_what_its_parts_compute(section, config, tables):
     drawn = period_transactions(current.model, current.histories, config.seed)
     pd.testing.assert_frame_equal(section.period_check, drawn)
     assert section.basis == "gross margin" and current.margin_rate is not None
+    # the matrices at the customers' median age (in the summary, one row per customer)
+    customers = current.predictions
+    age = float(np.quantile(customers["T"], 0.5))
+    assert section.matrix_age == pytest.approx(age)
+    rows = int(np.quantile(customers["frequency"], 0.99))
+    pd.testing.assert_frame_equal(section.alive, prediction.alive_matrix(current.model, age, rows))
+    next_quarter = 90 / 7  # 2026Q1 in weeks
+    expected = prediction.expected_purchases_matrix(current.model, age, next_quarter, rows)
+    pd.testing.assert_frame_equal(section.expected, expected)
     figures = {"margin_rate": current.margin_rate, "horizon_months": 12, "annual_rate": 0.1}
     assert clv.valuation_basis(section, 12, 0.1) == Finding(
         "clv.valuation_basis", figures, variant="margin"

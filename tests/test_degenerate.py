@@ -125,7 +125,7 @@ def test_without_costs_value_is_revenue(small_data, tmp_path):
     )
     section = clv.build_section(engine, config, periods)
     assert section.current.margin_rate is None and section.current.rejected_margin_rate is None
-    assert clv.valuation_basis(section, 12, 0.1).variant == "revenue"
+    assert clv.valuation_basis(section, 12, 0.1).variant == "revenue" and section.basis == "revenue"
     assert "common.margin_rejected" not in {f.kind for f in section.findings}
     assert np.isfinite(section.current.predictions["clv"]).all()
 

@@ -29,13 +29,6 @@ from helpers.models.prediction import (
 )
 
 CLV_FIGURES = ("clv_mean", "clv_total", "expected_revenue_next_quarter")
-BASE_FIGURES = [
-    "customers",
-    "expected_alive",
-    "expected_buyers_horizon",
-    "bought_last_12_months",
-    *(f"{name}{suffix}" for name in CLV_FIGURES for suffix in ("", "_se")),
-]
 
 
 @dataclass

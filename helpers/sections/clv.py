@@ -29,7 +29,6 @@ from helpers.models.fitting import UNIT_DAYS, ModelFitError
 from helpers.models.holdout import is_trusted, validate_models
 from helpers.models.prediction import alive_matrix, expected_purchases_matrix, period_transactions
 from helpers.models.valuation import (
-    BASE_FIGURES,
     CLV_FIGURES,
     Snapshot,
     base_summary,
@@ -225,7 +224,7 @@ def value_bases(
     the current base cannot be valued; a compared base that cannot is shown without figures.
     Only the current base's scores stay in the engine."""
     base, notes, current = {}, [], None
-    for name, label in periods[["period", "quarter"]].itertuples(index=False):
+    for name, label in periods[["period", "quarter"]].to_numpy():
         quarter = parse_period(label)
         fitted = calibrated if name == "previous" else None
         try:
@@ -235,7 +234,7 @@ def value_bases(
                 raise
             notes.append(Finding("clv.base_not_valued", {"quarter": label, "reason": exc.reason}))
             engine.forget(summary_table(label))
-            base[name] = dict.fromkeys(BASE_FIGURES)
+            base[name] = {}  # a column of unknowns
             continue
         base[name] = base_summary(snapshot, engine, quarter)
         fallbacks = [snapshot.model.note, snapshot.spend.note if snapshot.spend else None]
@@ -252,7 +251,7 @@ def value_bases(
             current = snapshot
         else:
             snapshot.release()
-    return current, pd.DataFrame(base, index=BASE_FIGURES), notes
+    return current, pd.DataFrame(base), notes
 
 
 def build_section(engine: queries.DataEngine, config: Config, periods: pd.DataFrame) -> ClvSection:

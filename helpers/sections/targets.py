@@ -162,7 +162,7 @@ def actuals(engine: queries.DataEngine, rows: pd.DataFrame) -> np.ndarray:
     merged = rows[keys].merge(found, how="left", indicator=True)  # on the key columns
     measurable = [
         metric in SUMS and any(metric in source[2] for source in _sources(engine, dimension))
-        for metric, dimension in rows[["metric", "dimension"]].itertuples(index=False)
+        for metric, dimension in rows[["metric", "dimension"]].to_numpy()
     ]
     nothing_sold = (merged["_merge"] == "left_only").to_numpy() & np.array(measurable)
     actual = merged["actual"].astype(float)  # pragma: no mutate (pandas reads astype(None) so too)
