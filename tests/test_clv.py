@@ -203,6 +203,14 @@ def test_gamma_gamma_fit_equals_lifetimes(summary):
         likelihood.fit_gamma_gamma(x, np.where(np.arange(len(m)) == 0, 0.0, m))
 
 
+def test_the_central_difference_gradient_of_a_quadratic_is_exact():
+    weights = np.array([1.0, -2.0, 0.5])
+    objective = likelihood._central_gradient(lambda p: float(weights @ p**2))
+    value, gradient = objective(np.array([0.3, 1.0, -2.0]))
+    assert value == pytest.approx(0.09 - 2.0 + 2.0)
+    np.testing.assert_allclose(gradient, 2 * weights * [0.3, 1.0, -2.0], rtol=1e-9)
+
+
 def test_a_gamma_gamma_fit_that_does_not_converge_says_which_model(summary, monkeypatch):
     repeat = fitting.repeat_buyers(summary)
     monkeypatch.setattr(likelihood, "GRADIENT_TOLERANCE", -1.0)

@@ -85,6 +85,10 @@ def test_roas_decomposition_adds_up_exactly():
     assert parts["aov_effect"] == pytest.approx(1.0)  # weight * ln(60/50) = 1
     total = parts["cpc_effect"] + parts["conversion_effect"] + parts["aov_effect"]
     assert total == pytest.approx(parts["roas_after"] - parts["roas_before"], abs=1e-12)
+    columns = ["channel", "roas_before", "roas_after", *EFFECTS]
+    assert list(marketing.decompose_by(measures(), "channel")) == columns
+    only_now = measures().query("period == 'current'")  # nothing to compare with: no row
+    assert list(marketing.decompose_by(only_now, "channel")) == columns
 
 
 def test_an_unchanged_roas_splits_into_effects_that_cancel_out():

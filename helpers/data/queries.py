@@ -170,9 +170,8 @@ def keep_customer_summaries(
     engine.keep(CUSTOMER_SUMMARIES, *_per_end_sql(engine, list(ends.values())))
     for i, (name, end) in enumerate(ends.items()):
         columns = _summary_columns(i, end, unit_days, name == origins)
-        engine.keep(
-            name, f"SELECT {columns} FROM {CUSTOMER_SUMMARIES} WHERE days_{i} > 0", stored=False
-        )
+        query = f"SELECT {columns} FROM {CUSTOMER_SUMMARIES} WHERE days_{i} > 0"
+        engine.keep(name, query, stored=False)  # pragma: no mutate (view or table: same rows)
 
 
 def forget_customer_summaries(engine: DataEngine, names: list[str]) -> None:

@@ -277,7 +277,8 @@ def _pareto_log_likelihood(params: np.ndarray, h: _ParetoHistories) -> np.ndarra
     def log_hypergeometric(pair: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
         x, age, index = pair
         rsx = r + s + x
-        second = r + x if alpha < beta else np.full_like(x, s + 1)
+        # at alpha = beta the argument is 0 and the term 1, whichever form
+        second = r + x if alpha < beta else np.full_like(x, s + 1)  # pragma: no mutate
         return np.log(hyp2f1(rsx, second, rsx + 1, (high - low) / (high + age)))[index]
 
     x, rsx = h.x, r + s + h.x
