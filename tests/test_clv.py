@@ -211,6 +211,46 @@ def test_the_central_difference_gradient_of_a_quadratic_is_exact():
     np.testing.assert_allclose(gradient, 2 * weights * [0.3, 1.0, -2.0], rtol=1e-9)
 
 
+def _noisy(log_params):
+    """A bowl at 0 whose every evaluation overflows, divides by 0 and subtracts infinities."""
+    np.exp(np.float64(1000.0)), np.float64(1.0) / 0.0, np.float64(np.inf) - np.inf
+    return float(log_params @ log_params), 2 * log_params
+
+
+def test_the_search_and_the_covariance_silence_floating_point_warnings():
+    """Trial steps may overflow (BFGS backs off): nothing reaches the report's output."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        found = likelihood._minimise(_noisy, 2, 0.0, "a bowl")
+        np.testing.assert_allclose(found, 0.0, atol=1e-6)
+        np.testing.assert_allclose(likelihood._covariance(_noisy, found, 1.0), np.eye(2) / 2)
+
+
+def test_a_search_converges_with_a_gradient_exactly_at_the_tolerance(monkeypatch):
+    found = SimpleNamespace(x=np.zeros(1), fun=0.0, message="stopped")
+    monkeypatch.setattr(likelihood, "minimize", lambda *args, **kwargs: found)
+    tolerance = likelihood.GRADIENT_TOLERANCE
+
+    def sloped(gradient):
+        return lambda p: (0.0, np.array([gradient]))
+
+    assert likelihood._minimise(sloped(-tolerance), 1, 0.0, "a slope") == [0.0]
+    with pytest.raises(likelihood.NotConverged) as failed:
+        likelihood._minimise(sloped(2 * tolerance), 1, 0.0, "a slope")
+    assert str(failed.value) == "a slope did not converge: stopped (largest gradient 2.0e-04)"
+
+
+@pytest.mark.parametrize("key", ["bgnbd", "pareto"])
+def test_a_purchase_fit_that_does_not_converge_says_which_model(summary, monkeypatch, key):
+    rows = fitting.compress(summary)
+    monkeypatch.setattr(likelihood, "GRADIENT_TOLERANCE", -1.0)
+    name = {"bgnbd": "BG/NBD", "pareto": "Pareto/NBD"}[key]
+    with pytest.raises(likelihood.NotConverged, match=f"^{name} did not converge: "):
+        likelihood.fit_purchase_model(
+            key, rows["frequency"], rows["recency"], rows["T"], rows["weight"], 0.0
+        )
+
+
 def test_a_gamma_gamma_fit_that_does_not_converge_says_which_model(summary, monkeypatch):
     repeat = fitting.repeat_buyers(summary)
     monkeypatch.setattr(likelihood, "GRADIENT_TOLERANCE", -1.0)

@@ -99,8 +99,13 @@ def _minimise(objective: Objective, size: int, penalty: float, name: str) -> np.
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # trial steps may
         result = minimize(  # overflow; BFGS backs off
-            penalised, np.full(size, START), jac=True, method="BFGS", tol=TOLERANCE
+            penalised,
+            np.full(size, START),
+            jac=True,
+            method="BFGS",  # pragma: no mutate (scipy's default here, in any case)
+            tol=TOLERANCE,
         )
+        # pragma: no mutate block (at a point not finite the gradient is NaN, not converged too)
         gradient = penalised(result.x)[1] if np.all(np.isfinite(result.x)) else [np.inf]
     largest = float(np.max(np.abs(gradient)))
     if not np.isfinite(result.fun) or not largest <= GRADIENT_TOLERANCE:
@@ -334,22 +339,24 @@ def fit_purchase_model(
     frequency: np.ndarray,
     recency: np.ndarray,
     T: np.ndarray,
-    weights: np.ndarray | None = None,
-    penalty: float = 0.0,
+    weights: np.ndarray,
+    penalty: float,
 ) -> Estimate:
-    """Purchase model `key` (bgnbd, mbgnbd, pareto) fitted on (weighted) customer histories,
-    on ages scaled to at most 1 as lifetimes does; ConvergenceError when it does not converge."""
-    x = np.asarray(frequency, dtype=float)
-    T = np.asarray(T, dtype=float)
-    weights = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    scale = 1.0 / T.max()
-    objective = _purchase_objective(key, x, np.asarray(recency, float) * scale, T * scale, weights)
+    """Purchase model `key` (bgnbd, mbgnbd, pareto) fitted on weighted customer histories, on
+    ages scaled to at most 1 as lifetimes does; ConvergenceError when it does not converge."""
+    x, recency, T, weights = (
+        np.asarray(values, dtype=float)  # pragma: no mutate (ints or floats: the same fit)
+        for values in (frequency, recency, T, weights)
+    )
+    # any scale gives the same fit (the time-scaled parameters are scaled back): this one,
+    # lifetimes' own, keeps the search well conditioned
+    scale = 1.0 / T.max()  # pragma: no mutate
+    objective = _purchase_objective(key, x, recency * scale, T * scale, weights)
     names = PARAMETERS[key]
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        log_params, covariance = _estimate(objective, names, penalty, weights.sum(), NAMES[key])
+    log_params, covariance = _estimate(objective, names, penalty, weights.sum(), NAMES[key])
     params = pd.Series(np.exp(log_params), index=names)
     params[[n for n in names if n in TIME_SCALED]] /= scale
-    fitter = FITTERS[key](penalizer_coef=penalty)
+    fitter = FITTERS[key](penalizer_coef=penalty)  # pragma: no mutate (unread: it predicts)
     fitter.params_ = params
     fitter.predict = fitter.conditional_expected_number_of_purchases_up_to_time  # as fit() sets
     return Estimate(fitter, covariance, penalty)
