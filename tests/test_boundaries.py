@@ -12,7 +12,13 @@ from helpers.data import queries, second_orders
 from helpers.data.engines import DuckDBEngine
 from helpers.models import holdout
 from helpers.sections import repurchase
-from helpers.sections.kpis import change, comparison_bases, exceeds_uncertainty, is_material
+from helpers.sections.kpis import (
+    change,
+    comparison_bases,
+    exceeds_uncertainty,
+    is_material,
+    mark_material,
+)
 
 Q3 = Quarter.parse("2025Q3")
 
@@ -150,3 +156,15 @@ def test_the_gross_margin_rate_counts_only_orders_with_a_cost():
     assert queries.gross_margin_rate(engine, pd.Timestamp("2025-04-01")) == pytest.approx(70 / 150)
     no_cost = DuckDBEngine({"orders": orders.drop(columns="cost")})
     assert queries.gross_margin_rate(no_cost, pd.Timestamp("2025-04-01")) is None
+
+
+def test_material_marks_keep_the_uncertaintys_and_read_a_rate_in_points():
+    """A rate moving 2 pp is material at 1 pp though not at 10%; a change the uncertainty
+    already marked immaterial stays so, however large."""
+    kpis = {
+        "rate": {"unit": "rate", "qoq": 0.02, "yoy": None},
+        "count": {"unit": "count", "qoq": 0.5, "qoq_material": False, "yoy": 0.05},
+    }
+    marked = mark_material(kpis, material_change_pct=10, material_rate_change_pp=1)
+    assert marked["rate"]["qoq_material"] is True and "yoy_material" not in marked["rate"]
+    assert marked["count"]["qoq_material"] is False and marked["count"]["yoy_material"] is False

@@ -376,6 +376,26 @@ def test_non_convergence_falls_back_to_a_penalty_and_says_so(summary, monkeypatc
         fitting.fit_purchase_model(summary, "bgnbd")
 
 
+def test_a_purchase_model_needs_exactly_its_minimum_of_customers(summary):
+    least = summary.head(fitting.MIN_CUSTOMERS)
+    assert fitting.fit_purchase_model(least, "bgnbd").estimate.fitter.params_["r"] > 0
+    with pytest.raises(fitting.ModelFitError) as failed:
+        fitting.fit_purchase_model(least.iloc[1:], "bgnbd")
+    assert failed.value.reason == Reason("too_few_customers", {"customers": 49, "need": 50})
+
+
+def test_a_penalty_already_on_the_fallback_ladder_is_not_tried_twice():
+    tried = []
+
+    def never(coef):
+        tried.append(coef)
+        raise fitting.ConvergenceError("never")
+
+    with pytest.raises(fitting.ModelFitError) as failed:
+        fitting.with_fallback(never, 0.01, "BG/NBD")
+    assert tried == [0.01, 0.1] and failed.value.reason.figures["penalties"] == [0.1]
+
+
 def test_repeat_buyers_bought_again_and_spent_something():
     summary = pd.DataFrame(
         {"frequency": [0, 1, 2, 3, 0], "monetary_value": [9.0, 0.0, 0.5, 7.0, 0]}

@@ -261,7 +261,7 @@ def target_violations(targets: pd.DataFrame, file: str) -> list[Violation]:
     """Targets whose period is not a year, quarter or month, whose metric cannot be measured
     (at the level given), or that name more than one of channel, category and region. A
     missing period or metric is not flagged here: it is a missing value (_rule_violations)."""
-    periods = targets["period"].astype("string").str.fullmatch(TARGET_PERIOD).fillna(True)
+    periods = targets["period"].astype("string").str.fullmatch(TARGET_PERIOD)  # NA where missing
     levels = targets.reindex(columns=list(TARGET_LEVELS)).notna()  # a level not given: none
     level = levels.idxmax(axis=1).where(levels.any(axis=1))
     pairs = zip(targets["metric"], level, strict=True)  # pragma: no mutate (same length)
