@@ -17,6 +17,7 @@ from helpers.sections.kpis import (
     comparison_bases,
     exceeds_uncertainty,
     is_material,
+    kpi_record,
     mark_material,
 )
 
@@ -168,3 +169,15 @@ def test_material_marks_keep_the_uncertaintys_and_read_a_rate_in_points():
     marked = mark_material(kpis, material_change_pct=10, material_rate_change_pp=1)
     assert marked["rate"]["qoq_material"] is True and "yoy_material" not in marked["rate"]
     assert marked["count"]["qoq_material"] is False and marked["count"]["yoy_material"] is False
+
+
+def test_a_kpis_target_and_attainment_only_where_they_are_defined():
+    """A NaN target is no target; a target of 0, or no current value, has no attainment."""
+
+    def record(current, target):
+        return kpi_record("orders.revenue", "money", {"current": current}, target=target)
+
+    assert record(50.0, 200.0)["attainment"] == 0.25
+    assert "target" not in record(50.0, float("nan")) and "attainment" not in record(50.0, None)
+    assert record(50.0, 0.0)["target"] == 0.0 and record(50.0, 0.0)["attainment"] is None
+    assert record(None, 200.0)["attainment"] is None

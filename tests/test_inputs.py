@@ -10,6 +10,7 @@ import pytest
 from helpers.core.config import load_config
 from helpers.core.errors import DataContractError, InputFileError
 from helpers.core.periods import Quarter, Year
+from helpers.data import checks
 from helpers.data.inputs import data_quality, prepare_inputs, write_clean_inputs
 
 from .conftest import PROJECT
@@ -411,3 +412,17 @@ def test_exclusion_rules_follow_the_params(tmp_path, rules, kept, excluded):
     assert {row["reason"]: row["rows"] for row in bundle.exclusions} == excluded
     net = bundle.tables["orders"].set_index("order_id")["net_revenue"]
     assert net.get("O4", 0.0) == 0.0  # a fully refunded order kept is worth nothing
+
+
+def test_yes_no_text_is_read_as_booleans_whatever_its_case():
+    frame = pd.DataFrame({"is_member": [" Yes", "no", "TRUE", "0", "是", "maybe", None]})
+    read = checks._coerce(frame, "is_member", "bool")
+    assert read.tolist() == [True, False, True, False, True, pd.NA, pd.NA]
+    booleans = pd.DataFrame({"is_member": [True, False]})
+    assert checks._coerce(booleans, "is_member", "bool").tolist() == [True, False]
+
+
+def test_blank_text_is_not_a_value_but_zero_is():
+    text = pd.Series(["a", " ", "\u3000", "", None, "0"])
+    assert checks._given(text).tolist() == [True, False, False, False, False, True]
+    assert checks._given(pd.Series([0.0, None, 1.5])).tolist() == [True, False, True]

@@ -128,13 +128,18 @@ def test_order_lines_and_quarters_are_checked_across_typed_files(tmp_path, monke
         ]
     )
     items.iloc[:1].to_parquet(tmp_path / "order_items.parquet")
+    traffic = {"date": pd.to_datetime(["2025-02-01"]), "channel": ["ads"], "sessions": [9.0]}
+    pd.DataFrame(traffic | {"users": [5.0]}).to_parquet(tmp_path / "traffic.parquet")
     by_sql, by_pandas = both_ways(tmp_path, monkeypatch, quarter="2026Q1")
     assert (
         by_sql
         == by_pandas
         == [
             "orders.parquet [order_ts]: no data in 2026Q1 (file covers 2025-01-05 to 2025-03-01) "
-            "(0 rows)"
+            "(0 rows)",
+            # after order lines, which have no date: each dated table is checked
+            "traffic.parquet [date]: no data in 2026Q1 (file covers 2025-02-01 to 2025-02-01) "
+            "(0 rows)",
         ]
     )
 

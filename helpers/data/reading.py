@@ -74,8 +74,9 @@ def _read_csv(path: Path, encoding: str | None) -> tuple[pd.DataFrame, list[str]
     """The table and its header row as written (pandas renames repeated headers)."""
     for candidate in (encoding,) if encoding else CSV_ENCODINGS:
         try:
-            frame = pd.read_csv(path, dtype=str, encoding=candidate, keep_default_na=True)
-            with path.open(encoding=candidate, newline="") as handle:
+            frame = pd.read_csv(path, dtype=str, encoding=candidate)
+            # newline="" as the csv module asks; a header line reads alike without it
+            with path.open(encoding=candidate, newline="") as handle:  # pragma: no mutate
                 header = next(csv.reader(handle), [])  # pragma: no mutate (pandas read a line)
             return frame, header
         except UnicodeDecodeError:
