@@ -196,6 +196,23 @@ def test_every_metric_a_target_may_name_has_a_unit_and_a_label():
             assert Locale(code).text(f"kpis.overview.{metric}")
 
 
+def test_a_targets_file_is_checked_for_its_periods_after_its_values():
+    """The targets' own rules come after the contract's (a negative weight first), in a
+    coerced targets file, named by its file."""
+    from helpers.data.checks import coerce_and_check
+    from helpers.data.contract import CONTRACT
+
+    bad = pd.DataFrame(
+        {"period": ["2025Q4", "Oct 2025"], "metric": ["net_revenue"] * 2, "target": ["1", "2"]}
+        | {"weight": ["-1", "1"]}
+    )
+    _, found = coerce_and_check(bad, CONTRACT["targets"], "my_targets.csv")
+    assert [(v.file, v.column) for v in found] == [
+        ("my_targets.csv", "weight"),
+        ("my_targets.csv", "period"),
+    ]
+
+
 def test_the_targets_file_is_checked_row_by_row():
     bad = pd.DataFrame(
         {

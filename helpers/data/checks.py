@@ -223,18 +223,20 @@ def _value_violations(
 ) -> list[Violation]:
     """Text dates in no single format (`format_problem`) or after today; infinite or
     implausibly large numbers."""
-    values, found = clean[column], []
+    values = clean[column]
+    if kind == "number":
+        infinite = np.isinf(values)
+        huge = ~infinite & (values.abs() > plausible_max)
+        return _flagged(frame, infinite, file, column, NOT_FINITE) + _flagged(
+            frame, huge, file, column, implausible(plausible_max)
+        )
+    found = []
     if format_problem:
         given = _given(frame[column])
         found.append(Violation(file, column, format_problem, int(given.sum())))
     if kind in DATE_KINDS and today is not None:
         future = values >= today.normalize() + pd.Timedelta(days=1)
         found += _flagged(frame, future, file, column, after_run_date(today))
-    if kind == "number":
-        infinite = np.isinf(values)
-        huge = ~infinite & (values.abs() > plausible_max)
-        found += _flagged(frame, infinite, file, column, NOT_FINITE)
-        found += _flagged(frame, huge, file, column, implausible(plausible_max))
     return found
 
 
