@@ -426,3 +426,23 @@ def test_blank_text_is_not_a_value_but_zero_is():
     text = pd.Series(["a", " ", "\u3000", "", None, "0"])
     assert checks._given(text).tolist() == [True, False, False, False, False, True]
     assert checks._given(pd.Series([0.0, None, 1.5])).tolist() == [True, False, True]
+
+
+def test_a_missing_cell_is_not_flagged_and_keys_are_named_whole():
+    frame = pd.DataFrame({"c": ["a", "b", "c"]})
+    flagged = pd.Series([True, pd.NA, False], dtype="boolean")
+    [found] = checks._flagged(frame, flagged, "f.csv", "c", "a rule")
+    assert str(found) == "f.csv [c]: a rule (1 rows) e.g. row 1: c='a'"
+    assert checks.duplicate(["date", "channel"]) == "duplicate date+channel"
+
+
+def test_an_unreadable_or_empty_workbook(tmp_path):
+    from helpers.data.reading import read_table
+
+    broken = tmp_path / "orders.xlsx"
+    broken.write_bytes(b"not a workbook")
+    with pytest.raises(InputFileError, match=f"^{broken}: cannot read: "):
+        read_table(broken)
+    empty = tmp_path / "empty.xlsx"
+    pd.DataFrame().to_excel(empty, index=False)
+    assert read_table(empty).empty

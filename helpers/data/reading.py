@@ -50,12 +50,10 @@ def read_table(path: Path, encoding: str | None = None) -> pd.DataFrame:
         if kind == "parquet":
             frame, header = pd.read_parquet(path), None
         elif kind == "excel":
-            frame = pd.read_excel(path, dtype=object)
-            header = (
-                pd.read_excel(path, header=None, nrows=1).iloc[0].tolist()
-                if len(frame.columns)
-                else []
-            )
+            frame = pd.read_excel(path, dtype=object)  # pragma: no mutate (checks coerce it)
+            # the header row as written (one row: any more are not read)
+            first = pd.read_excel(path, header=None, nrows=1)  # pragma: no mutate
+            header = first.iloc[0].tolist() if len(frame.columns) else []
         else:
             frame, header = _read_csv(path, encoding)
     except (OSError, ValueError) as exc:
