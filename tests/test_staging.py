@@ -142,6 +142,17 @@ def test_order_lines_and_quarters_are_checked_across_typed_files(tmp_path, monke
             "(0 rows)",
         ]
     )
+    traffic["date"] = pd.to_datetime(["2025-06-01"])  # after orders with data in 2025Q1
+    pd.DataFrame(traffic | {"users": [5.0]}).to_parquet(tmp_path / "traffic.parquet")
+    by_sql, by_pandas = both_ways(tmp_path, monkeypatch, quarter="2025Q1")
+    assert (
+        by_sql
+        == by_pandas
+        == [
+            "traffic.parquet [date]: no data in 2025Q1 (file covers 2025-06-01 to 2025-06-01) "
+            "(0 rows)"
+        ]
+    )
 
 
 def test_only_files_of_the_contract_types_are_checked_by_sql(tmp_path):
