@@ -128,31 +128,23 @@ def test_order_lines_and_quarters_are_checked_across_typed_files(tmp_path, monke
         ]
     )
     items.iloc[:1].to_parquet(tmp_path / "order_items.parquet")
-    traffic = {"date": pd.to_datetime(["2025-02-01"]), "channel": ["ads"], "sessions": [9.0]}
-    pd.DataFrame(traffic | {"users": [5.0]}).to_parquet(tmp_path / "traffic.parquet")
-    by_sql, by_pandas = both_ways(tmp_path, monkeypatch, quarter="2026Q1")
-    assert (
-        by_sql
-        == by_pandas
-        == [
-            "orders.parquet [order_ts]: no data in 2026Q1 (file covers 2025-01-05 to 2025-03-01) "
-            "(0 rows)",
-            # after order lines, which have no date: each dated table is checked
-            "traffic.parquet [date]: no data in 2026Q1 (file covers 2025-02-01 to 2025-02-01) "
-            "(0 rows)",
-        ]
-    )
-    traffic["date"] = pd.to_datetime(["2025-06-01"])  # after orders with data in 2025Q1
-    pd.DataFrame(traffic | {"users": [5.0]}).to_parquet(tmp_path / "traffic.parquet")
-    by_sql, by_pandas = both_ways(tmp_path, monkeypatch, quarter="2025Q1")
-    assert (
-        by_sql
-        == by_pandas
-        == [
-            "traffic.parquet [date]: no data in 2025Q1 (file covers 2025-06-01 to 2025-06-01) "
-            "(0 rows)"
-        ]
-    )
+
+    def checked_with_traffic_on(day, quarter):
+        traffic = {"date": pd.to_datetime([day]), "channel": ["ads"], "sessions": [9.0]}
+        pd.DataFrame(traffic | {"users": [5.0]}).to_parquet(tmp_path / "traffic.parquet")
+        by_sql, by_pandas = both_ways(tmp_path, monkeypatch, quarter=quarter)
+        assert by_sql == by_pandas
+        return by_sql
+
+    # each dated table is checked, after order lines (no date) and after orders with data
+    assert checked_with_traffic_on("2025-02-01", "2026Q1") == [
+        "orders.parquet [order_ts]: no data in 2026Q1 (file covers 2025-01-05 to 2025-03-01) "
+        "(0 rows)",
+        "traffic.parquet [date]: no data in 2026Q1 (file covers 2025-02-01 to 2025-02-01) (0 rows)",
+    ]
+    assert checked_with_traffic_on("2025-06-01", "2025Q1") == [
+        "traffic.parquet [date]: no data in 2025Q1 (file covers 2025-06-01 to 2025-06-01) (0 rows)"
+    ]
 
 
 def test_only_files_of_the_contract_types_are_checked_by_sql(tmp_path):
