@@ -89,15 +89,24 @@ def params_for(tmp_path):
 
 
 @pytest.fixture
-def degenerate_spend(monkeypatch):
-    """Every Gamma-Gamma fit comes out with q = 0.49: no defined mean spend."""
+def alter_spend_fit(monkeypatch):
+    """alter_spend_fit(**params): every Gamma-Gamma fit then comes out with these parameters."""
     from helpers.models import likelihood
 
     real = likelihood.fit_gamma_gamma
 
-    def degenerate(*args, **kwargs):
-        estimate = real(*args, **kwargs)
-        estimate.fitter.params_["q"] = 0.49
-        return estimate
+    def alter(**params):
+        def altered(*args, **kwargs):
+            estimate = real(*args, **kwargs)
+            estimate.fitter.params_.update(params)
+            return estimate
 
-    monkeypatch.setattr(likelihood, "fit_gamma_gamma", degenerate)
+        monkeypatch.setattr(likelihood, "fit_gamma_gamma", altered)
+
+    return alter
+
+
+@pytest.fixture
+def degenerate_spend(alter_spend_fit):
+    """Every Gamma-Gamma fit comes out with q = 0.49: no defined mean spend."""
+    alter_spend_fit(q=0.49)

@@ -403,18 +403,6 @@ def test_repeat_buyers_bought_again_and_spent_something():
     assert fitting.repeat_buyers(summary).index.tolist() == [2, 3]
 
 
-def _spend_fit_altered(monkeypatch, **params):
-    """Every Gamma-Gamma fit comes out with these parameters."""
-    real = likelihood.fit_gamma_gamma
-
-    def altered(*args, **kwargs):
-        estimate = real(*args, **kwargs)
-        estimate.fitter.params_.update(pd.Series(params))
-        return estimate
-
-    monkeypatch.setattr(likelihood, "fit_gamma_gamma", altered)
-
-
 @pytest.mark.parametrize(
     ("params", "code"),
     [
@@ -424,9 +412,9 @@ def _spend_fit_altered(monkeypatch, **params):
     ],
 )
 def test_a_spend_model_without_a_positive_finite_order_value_is_withheld(
-    summary, monkeypatch, params, code
+    summary, alter_spend_fit, params, code
 ):
-    _spend_fit_altered(monkeypatch, **params)
+    alter_spend_fit(**params)
     with pytest.raises(fitting.ModelFitError) as failed:
         fitting.spend_model(summary)
     assert failed.value.reason.code == code
