@@ -16,14 +16,15 @@ import argparse
 import json
 from pathlib import Path
 
+from tests.mutation_report import metas
+
 LEDGER = Path(__file__).with_name("mutation_verdicts.json")
 SEPARATOR = "__mutmut_"
 
 
-def read_meta(meta: Path) -> dict[str, dict]:
-    """A source file's verdicts by function: its hash and its mutants' exit codes (None: not run),
-    mutant 1 first."""
-    data = json.loads(meta.read_text())
+def by_function(data: dict) -> dict[str, dict]:
+    """A source file's verdicts (mutmut's record of it) by function: its hash and its mutants'
+    exit codes (None: not run), mutant 1 first."""
     functions = {
         name: {"hash": h, "codes": []} for name, h in data["hash_by_function_name"].items()
     }
@@ -37,10 +38,7 @@ def read_meta(meta: Path) -> dict[str, dict]:
 
 def save(mutants: Path, ledger: Path) -> int:
     """Write every source file's verdicts from mutants/ to the ledger; returns the verdicts."""
-    files = {
-        str(meta.relative_to(mutants).with_suffix("")): read_meta(meta)
-        for meta in sorted(mutants.rglob("*.py.meta"))
-    }
+    files = {path: by_function(data) for path, data in metas(mutants)}
     files = {path: functions for path, functions in files.items() if functions}
     lines = [
         f"  {json.dumps(path)}: {{\n"
@@ -73,10 +71,7 @@ def restore(mutants: Path, ledger: Path) -> int:
                 "durations_by_key": {},
                 "type_check_error_by_key": {},
                 "estimated_durations_by_key": {},
-                "hash_by_function_name": {},
-            }
-            data["hash_by_function_name"] = {
-                name: entry["hash"] for name, entry in functions.items()
+                "hash_by_function_name": {name: entry["hash"] for name, entry in functions.items()},
             }
         codes = data["exit_code_by_key"]
         for name, entry in functions.items():

@@ -11,21 +11,26 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 KILLED = {1, 3, -24, 24, 36, 37, 152, 255}  # a test failed, or it timed out / was caught
 SURVIVED, NO_TESTS = 0, 33
 
 
+def metas(mutants: Path) -> Iterator[tuple[str, dict]]:
+    """mutmut's record of each mutated source file: its path (helpers/x.py) and the record."""
+    for meta in sorted(mutants.rglob("*.py.meta")):
+        yield str(meta.relative_to(mutants).with_suffix("")), json.loads(meta.read_text())
+
+
 def outcomes(mutants: Path) -> dict[str, dict[str, int | None]]:
     """Exit code of each mutant, by module."""
-    found = {}
-    for meta in sorted(mutants.rglob("*.py.meta")):
-        module = str(meta.relative_to(mutants).with_suffix("").with_suffix(""))
-        codes = json.loads(meta.read_text())["exit_code_by_key"]
-        if codes:
-            found[module] = codes
-    return found
+    return {
+        path.removesuffix(".py"): data["exit_code_by_key"]
+        for path, data in metas(mutants)
+        if data["exit_code_by_key"]
+    }
 
 
 def summary(found: dict[str, dict[str, int | None]]) -> tuple[list[tuple], dict[str, list[str]]]:
