@@ -11,7 +11,9 @@ from helpers.core.config import load_config
 from helpers.core.errors import DataContractError, InputFileError
 from helpers.core.periods import Quarter, Year
 from helpers.data import checks
+from helpers.data.contract import CONTRACT
 from helpers.data.inputs import data_quality, prepare_inputs, write_clean_inputs
+from helpers.data.reading import map_columns, read_table
 
 from .conftest import PROJECT
 
@@ -237,6 +239,31 @@ def test_two_columns_onto_one_name_and_a_mapped_column_the_file_lacks(tmp_path):
         prepare(folder, columns={"orders": {"Amount": "revenue"}})
     with pytest.raises(InputFileError, match=r"columns \['Betrag'\] named in the column mapping"):
         prepare(folder, columns={"orders": {"Betrag": "revenue"}})
+
+
+def test_headers_are_matched_without_their_padding_bom_or_case():
+    """A header keeps no spaces or byte-order mark and matches in any case; a column the
+    contract does not know keeps its name as it is."""
+    frame = pd.DataFrame(columns=["\ufeffOrder_ID", " Revenue ", "X_coupon", "status"])
+    mapped = map_columns(frame, CONTRACT["orders"], {}, "orders.csv")
+    assert list(mapped.columns) == ["order_id", "revenue", "X_coupon", "status"]
+    clash = pd.DataFrame(columns=["Revenue", "REVENUE", "order_id"])
+    with pytest.raises(InputFileError) as caught:
+        map_columns(clash, CONTRACT["orders"], {}, "orders.csv")
+    assert str(caught.value) == (
+        "orders.csv: several columns would become ['revenue']: "
+        "{'revenue': ['Revenue', 'REVENUE']}; map only one of them"
+    )
+
+
+def test_a_header_twice_once_behind_a_byte_order_mark(tmp_path):
+    path = tmp_path / "orders.parquet"
+    pd.DataFrame([[1.0, 2.0]], columns=["\ufeffrevenue", " revenue"]).to_parquet(path)
+    with pytest.raises(InputFileError) as caught:
+        read_table(path)
+    assert str(caught.value) == (
+        f"{path}: column header(s) ['revenue'] appear more than once; rename or remove the copies"
+    )
 
 
 def test_a_date_after_the_run_date(tmp_path):

@@ -1,3 +1,5 @@
+import re
+
 import pandas as pd
 import pytest
 
@@ -64,7 +66,12 @@ def test_a_year_is_a_period_made_of_four_quarters():
     assert (year.previous.label, year.year_ago.label) == ("2024", "2023")
     assert list(comparison_periods(year)["quarter"]) == ["2025", "2024", "2023"]
     assert parse_period("2025Q4") == Quarter(2025, 4)
-    with pytest.raises(ParameterError):
+    # the analyst is told both forms a period may take
+    expected = (
+        "malformed period '25': expected a quarter (YYYYQn, e.g. '2025Q4') "
+        "or a year (YYYY, e.g. '2025')"
+    )
+    with pytest.raises(ParameterError, match=re.escape(expected)):
         parse_period("25")
 
 

@@ -2,6 +2,8 @@
 into pandas: the same clean tables, exclusions and violations, word for word, as the pandas
 checks give for the same files."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +13,7 @@ from helpers.core.errors import DataContractError, InputFileError
 from helpers.data import inputs
 from helpers.data.contract import CONTRACT
 from helpers.data.inputs import data_quality, prepare_inputs
-from helpers.data.staging import typed_sources
+from helpers.data.staging import MEMORY_VARIABLE, Staging, typed_sources
 
 from .conftest import PROJECT
 
@@ -44,7 +46,13 @@ def test_the_sample_is_cleaned_alike_by_sql_and_by_pandas(small_data, monkeypatc
     for name in ("orders", "order_items", "traffic", "marketing"):  # all typed Parquet
         path = small_data / f"{name}.parquet"
         assert typed_sources(path, CONTRACT[name], {}, path.name) is not None
+    read, read_table = [], inputs.read_table
+    monkeypatch.setattr(
+        inputs, "read_table", lambda path, *a: read.append(path.name) or read_table(path, *a)
+    )
     by_sql = prepare(small_data, "2025Q4")
+    monkeypatch.undo()
+    assert read == ["targets.csv"]  # the Parquet tables were never read into pandas
     by_pandas = prepare(small_data, "2025Q4", pandas=True, monkeypatch=monkeypatch)
     assert by_sql.exclusions == by_pandas.exclusions and by_sql.exclusions
     quarter = load_config(PROJECT / "params", "2025Q4").period
@@ -186,6 +194,24 @@ def test_zoned_and_typed_times_keep_their_wall_clock_whatever_the_date_format(tm
     assert sorted(tables) == ["orders", "traffic"]
     with pytest.raises(KeyError, match="marketing"):  # no file, no table
         tables["marketing"]
+
+
+def test_staging_holds_2_gb_unless_told_and_spills_to_a_folder_named_for_it(monkeypatch):
+    settings = "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+    monkeypatch.delenv(MEMORY_VARIABLE, raising=False)
+    staging = Staging()
+    limit, folder = staging.con.execute(settings).fetchone()
+    assert limit == "1.8 GiB" and Path(folder).name.startswith("opsreport-staging-")
+    staging.close()
+    monkeypatch.setenv(MEMORY_VARIABLE, "1GiB")
+    staging = Staging()
+    assert staging.con.execute(settings).fetchone()[0] == "1.0 GiB"
+    staging.close()
+
+
+def test_a_mapped_column_a_typed_file_lacks_names_the_file(small_data):
+    with pytest.raises(InputFileError, match=r"^orders\.parquet: columns \['nope'\] named in"):
+        prepare(small_data, columns={"orders": {"nope": "order_id"}})
 
 
 def test_targets_and_unreadable_files_are_not_read_by_sql(tmp_path):
