@@ -58,7 +58,7 @@ def prepare_inputs(config: Config) -> InputBundle:
                 sources[name] = path.name
                 violations += _stage(staging, name, path, config)
             if not violations:
-                violations += check_across(staging, sources, config.period)
+                violations = check_across(staging, sources, config.period)
             if violations:
                 raise DataContractError(violations)
             exclusions = apply_exclusions(staging, config)

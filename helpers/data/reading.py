@@ -85,7 +85,7 @@ def _read_csv(path: Path, encoding: str | None) -> tuple[pd.DataFrame, list[str]
 
 
 def map_columns(
-    frame: pd.DataFrame, spec: TableSpec, mapping: dict[str, str], file: str = ""
+    frame: pd.DataFrame, spec: TableSpec, mapping: dict[str, str], file: str
 ) -> pd.DataFrame:
     """Rename a user's columns to contract names: explicit mapping first, then case-insensitive.
 
@@ -109,10 +109,10 @@ def map_columns(
     renamed = [rename.get(c, c) for c in frame.columns]
     clashes = sorted({name for name in renamed if renamed.count(name) > 1})
     if clashes:
-        sources = {
-            name: [old for old, new in zip(stripped.values(), renamed, strict=True) if new == name]
-            for name in clashes
-        }
+        pairs = list(
+            zip(stripped.values(), renamed, strict=True)
+        )  # pragma: no mutate (same length)
+        sources = {name: [old for old, new in pairs if new == name] for name in clashes}
         raise InputFileError(
             f"{file}: several columns would become {clashes}: {sources}; map only one of them"
         )

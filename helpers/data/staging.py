@@ -39,6 +39,7 @@ ROW = "_row"
 # checked and written in 6.3 s without them, 8.1 s with)
 TRUSTS_STATISTICS = "statistics_propagation,filter_pushdown"
 MEMORY_VARIABLE = "OPSREPORT_STAGING_MEMORY"  # DuckDB's memory_limit for the inputs, e.g. 4GB
+DEFAULT_MEMORY_LIMIT = "2GB"  # when neither the caller nor MEMORY_VARIABLE gives one
 
 _TEXT_TYPES = (pa.types.is_string, pa.types.is_large_string)
 _TYPED = {
@@ -115,7 +116,7 @@ class Staging:
     duplicate and order-line checks build) to a temporary folder."""
 
     def __init__(self, memory_limit: str | None = None) -> None:
-        memory_limit = memory_limit or os.environ.get(MEMORY_VARIABLE) or "2GB"
+        memory_limit = memory_limit or os.environ.get(MEMORY_VARIABLE) or DEFAULT_MEMORY_LIMIT
         self.con, self.spill = connect_duckdb(memory_limit, "staging")
         # Parquet statistics leave NaN out, and DuckDB then folds isnan() to false or skips
         # the row groups a NaN is in: a NaN in a typed file would pass every check unseen
