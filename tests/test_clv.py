@@ -154,6 +154,13 @@ def test_weighted_fit_equals_lifetimes_plain_fit(summary):
     np.testing.assert_allclose(weighted.to_numpy(), plain.to_numpy(), rtol=1e-4)
 
 
+def test_compressed_histories_do_not_depend_on_the_customers_order(summary):
+    """The same customers in any order give the same rows in the same order, and so the same
+    fit to the last digit."""
+    shuffled = summary.sample(frac=1, random_state=1)
+    pd.testing.assert_frame_equal(fitting.compress(shuffled), fitting.compress(summary))
+
+
 @pytest.mark.parametrize(
     ("key", "fitter"), [("mbgnbd", ModifiedBetaGeoFitter), ("pareto", ParetoNBDFitter)]
 )
@@ -224,6 +231,26 @@ def test_the_search_and_the_covariance_silence_floating_point_warnings():
         found = likelihood._minimise(_noisy, 2, 0.0, "a bowl")
         np.testing.assert_allclose(found, 0.0, atol=1e-6)
         np.testing.assert_allclose(likelihood._covariance(_noisy, found, 1.0), np.eye(2) / 2)
+
+
+@pytest.mark.parametrize(
+    ("hessian", "covariance"),
+    [
+        ([[0.5, 0.0], [0.0, 4.0]], [[2.0, 0.0], [0.0, 0.25]]),  # flat but curved up: kept
+        ([[-1.0, 0.0], [0.0, 4.0]], None),  # a saddle: no covariance
+        ([[0.0, 0.0], [0.0, 4.0]], None),  # flat one way: singular
+        ([[np.inf, 0.0], [0.0, 4.0]], None),
+    ],
+)
+def test_a_covariance_only_where_the_likelihood_curves_up_every_way(hessian, covariance):
+    """The inverse of the total Hessian (per-customer curvature times customers), or None
+    where it is not finite or not positive definite (no standard errors then)."""
+    per_customer = np.array(hessian) / 10
+    found = likelihood._covariance(lambda p: (0.0, per_customer @ p), np.zeros(2), 10.0)
+    if covariance is None:
+        assert found is None
+    else:
+        np.testing.assert_allclose(found, covariance)
 
 
 def test_a_search_converges_with_a_gradient_exactly_at_the_tolerance(monkeypatch):
@@ -485,30 +512,35 @@ def test_degenerate_spend_model_is_withheld(summary, degenerate_spend):
 def test_holdout_validation_metrics_by_hand(engine):
     summary = queries.customer_summary(engine, pd.Timestamp("2025-07-01"), 7)
     model = fitting.fit_purchase_model(summary, "bgnbd")
-    actual = pd.DataFrame({"customer_id": summary["customer_id"].iloc[:3], "purchases": 2.0})
+    # three buyers who share one history: the check weighs each history by its customers
+    history = summary.groupby(["frequency", "recency", "T"])["customer_id"].transform("size")
+    buyers = summary["customer_id"][history == history.max()].iloc[:3]
+    actual = pd.DataFrame({"customer_id": buyers, "purchases": 2.0})
+    bought = summary["customer_id"].isin(buyers).to_numpy()
+    purchases = np.where(bought, 2.0, 0.0)
     table, metrics = holdout.holdout_validation(model, outcomes_of(summary, actual), horizon=13.0)
     f, r, T = summary["frequency"], summary["recency"], summary["T"]
     predicted = model.fitter.conditional_expected_number_of_purchases_up_to_time(13.0, f, r, T)
     assert metrics["actual_purchases"] == 6.0
     assert metrics["aggregate_error_pct"] == pytest.approx(100 * (predicted.sum() / 6 - 1))
-    error = predicted - np.r_[[2.0] * 3, np.zeros(len(summary) - 3)]
+    error = predicted - purchases
     assert metrics["mae"] == pytest.approx(np.abs(error).mean())
     assert metrics["rmse"] == pytest.approx(np.sqrt((error**2).mean()))
-    bought = np.r_[[True] * 3, [False] * (len(summary) - 3)]
     p = prediction.probability_of_purchase(model, 13.0, summary)
     assert metrics["expected_buyers"] == pytest.approx(p.sum())
     assert metrics["log_loss"] == pytest.approx(
         -np.mean(np.where(bought, np.log(p), np.log(1 - p)))
     )
     alive = np.asarray(model.fitter.conditional_probability_alive(f, r, T))
-    pairs = (alive[:3, None] > alive[None, 3:]) + 0.5 * (alive[:3, None] == alive[None, 3:])
+    yes, no = alive[bought][:, None], alive[~bought][None, :]
+    pairs = (yes > no) + 0.5 * (yes == no)
     assert metrics["alive_auc"] == pytest.approx(pairs.mean())
     by_hand = (
         pd.DataFrame(
             {
                 "calibration_purchases": f.clip(upper=7).astype(int),
                 "predicted": predicted,
-                "actual": np.r_[[2.0] * 3, np.zeros(len(summary) - 3)],
+                "actual": purchases,
             }
         )
         .groupby("calibration_purchases")
@@ -564,6 +596,8 @@ def test_pareto_probability_of_purchase_matches_lifetimes_where_it_is_finite(eng
     finite = np.isfinite(theirs)
     assert finite.mean() > 0.9
     np.testing.assert_allclose(1 - ours[finite], theirs[finite], atol=1e-6)
+    nothing = prediction.probability_of_purchase(model, 0.0, summary)  # no time to buy in
+    assert nothing.min() >= 0.0 and nothing.max() < 1e-12  # never below 0 by rounding
 
 
 def test_choice_needs_tolerance_and_a_p_alive_that_separates():

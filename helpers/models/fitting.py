@@ -42,7 +42,7 @@ def compress(summary: pd.DataFrame) -> pd.DataFrame:
     weight = summary["weight"] if "weight" in summary else pd.Series(1, index=summary.index)
     return (
         summary.assign(weight=weight)
-        .groupby(["frequency", "recency", "T"], sort=True)["weight"]
+        .groupby(["frequency", "recency", "T"])["weight"]  # sorted: the same rows in any order
         .sum()
         .reset_index()
     )

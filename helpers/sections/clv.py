@@ -234,7 +234,7 @@ def value_bases(
                 raise
             notes.append(Finding("clv.base_not_valued", {"quarter": label, "reason": exc.reason}))
             engine.forget(summary_table(label))
-            base[name] = {}  # a column of unknowns
+            base[name] = {}  # pragma: no mutate (a column of unknowns: pandas reads None alike)
             continue
         base[name] = base_summary(snapshot, engine, quarter)
         fallbacks = [snapshot.model.note, snapshot.spend.note if snapshot.spend else None]
