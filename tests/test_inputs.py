@@ -264,6 +264,9 @@ def test_a_header_twice_once_behind_a_byte_order_mark(tmp_path):
     assert str(caught.value) == (
         f"{path}: column header(s) ['revenue'] appear more than once; rename or remove the copies"
     )
+    sizes = tmp_path / "sizes.parquet"  # only a byte-order mark goes: XL stays XL
+    pd.DataFrame([[1, 2]], columns=["XL", "L"]).to_parquet(sizes)
+    assert list(read_table(sizes).columns) == ["XL", "L"]
 
 
 def test_a_date_after_the_run_date(tmp_path):
