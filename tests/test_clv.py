@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
 from lifetimes.utils import calibration_and_holdout_data, summary_data_from_transaction_data
+from scipy import stats
 from scipy.optimize import approx_fprime
 
 from helpers.core.errors import Reason
@@ -566,25 +567,51 @@ def test_holdout_validation_metrics_by_hand(engine):
     )
 
 
-@pytest.mark.parametrize(
+BG_MODELS = pytest.mark.parametrize(
     ("key", "fitter", "params"),
     [
         ("bgnbd", BetaGeoFitter, {"r": 0.25, "alpha": 4.0, "a": 0.8, "b": 2.4}),
         ("mbgnbd", ModifiedBetaGeoFitter, {"r": 0.5, "alpha": 2.0, "a": 0.6, "b": 3.0}),
     ],
 )
+
+
+def fitted_with(key: str, fitter, params: dict) -> fitting.FittedModel:
+    """A purchase model of kind `key` with the given parameters, as if fitted."""
+    model = fitter()
+    model.params_ = pd.Series(params)
+    return fitting.FittedModel(key, likelihood.Estimate(model, None, 0.0), "")
+
+
+@BG_MODELS
 def test_probability_of_purchase_for_a_new_customer_is_lifetimes(key, fitter, params):
     """At age 0 with no repeat purchase, the conditional P(no purchase in t) is lifetimes'
     unconditional P(X(t) = 0)."""
-    model = fitter()
-    model.params_ = pd.Series(params)
-    fitted = fitting.FittedModel(key, likelihood.Estimate(model, None, 0.0), "")
+    fitted = fitted_with(key, fitter, params)
     rows = pd.DataFrame({"frequency": [0.0], "recency": [0.0], "T": [1e-9]})
     for t in (1.0, 13.0, 52.0):
         ours = prediction.probability_of_purchase(fitted, t, rows)[0]
         assert 1 - ours == pytest.approx(
-            model.probability_of_n_purchases_up_to_time(t, 0), rel=1e-6
+            fitted.fitter.probability_of_n_purchases_up_to_time(t, 0), rel=1e-6
         )
+
+
+@BG_MODELS
+def test_probability_of_purchase_integrates_over_the_posterior_purchase_rate(key, fitter, params):
+    """Alive at T after x repeat purchases, a customer's purchase rate is Gamma(r + x, alpha + T):
+    P(purchase within t) = P(alive) (1 - E[exp(-rate t)]), the expectation integrated here."""
+    fitted = fitted_with(key, fitter, params)
+    rows = pd.DataFrame(
+        {"frequency": [0.0, 2.0, 7.0], "recency": [0.0, 9.0, 30.0], "T": [5.0, 20.0, 40.0]}
+    )
+    ours = prediction.probability_of_purchase(fitted, 13.0, rows)
+    alive = fitted.fitter.conditional_probability_alive(
+        rows["frequency"], rows["recency"], rows["T"]
+    )
+    for i, (x, age) in enumerate(zip(rows["frequency"], rows["T"], strict=True)):
+        rate = stats.gamma(params["r"] + x, scale=1 / (params["alpha"] + age))
+        none_if_alive = rate.expect(lambda lam: np.exp(-lam * 13.0))
+        assert ours[i] == pytest.approx(alive[i] * (1 - none_if_alive), rel=1e-7)
 
 
 def test_pareto_probability_of_purchase_matches_lifetimes_where_it_is_finite(engine):

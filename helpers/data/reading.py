@@ -109,9 +109,7 @@ def map_columns(
     renamed = [rename.get(c, c) for c in frame.columns]
     clashes = sorted({name for name in renamed if renamed.count(name) > 1})
     if clashes:
-        pairs = list(
-            zip(stripped.values(), renamed, strict=True)
-        )  # pragma: no mutate (same length)
+        pairs = list(zip(stripped.values(), renamed, strict=True))  # pragma: no mutate (same sizes)
         sources = {name: [old for old, new in pairs if new == name] for name in clashes}
         raise InputFileError(
             f"{file}: several columns would become {clashes}: {sources}; map only one of them"
