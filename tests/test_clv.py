@@ -175,17 +175,24 @@ def test_other_purchase_models_equal_lifetimes_fits(cdnow_calibration, key, fitt
 
 
 @pytest.mark.parametrize("params", [[0.3, 0.2, 0.7, 2.5], [1.2, 0.05, 0.3, 1.1]])
-def test_bgnbd_objective_is_lifetimes_likelihood_with_its_gradient(summary, params):
+@pytest.mark.parametrize(
+    ("objective", "fitter"),
+    [
+        (likelihood._bgnbd_objective, BetaGeoFitter),
+        (likelihood._mbgnbd_objective, ModifiedBetaGeoFitter),
+    ],
+)
+def test_bg_objectives_are_lifetimes_likelihoods_with_their_gradients(
+    summary, params, objective, fitter
+):
     rows = fitting.compress(summary)
     x, w = rows["frequency"].to_numpy(float), rows["weight"].to_numpy(float)
     recency, age = rows["recency"].to_numpy(), rows["T"].to_numpy()
     histories = likelihood._PurchaseHistories.build(x, recency, age, w)
-    value, gradient = likelihood._bgnbd_objective(np.array(params), histories)
-    theirs = BetaGeoFitter._negative_log_likelihood(np.log(params), x, recency, age, w, 0.0)
+    value, gradient = objective(np.array(params), histories)
+    theirs = fitter._negative_log_likelihood(np.log(params), x, recency, age, w, 0.0)
     assert value == pytest.approx(theirs, rel=1e-12)
-    numerical = approx_fprime(
-        np.array(params), lambda p: likelihood._bgnbd_objective(p, histories)[0], 1e-7
-    )
+    numerical = approx_fprime(np.array(params), lambda p: objective(p, histories)[0], 1e-7)
     np.testing.assert_allclose(gradient, numerical, rtol=1e-4, atol=1e-6)
 
 

@@ -1,10 +1,10 @@
 """Maximum likelihood for the purchase models (BG/NBD, modified BG/NBD, Pareto/NBD) and the
 Gamma-Gamma spend model, judged converged by the gradient and with the parameters' covariance.
 
-Every fit minimises lifetimes 0.11.3's own negative mean log-likelihood (BG/NBD and
-Gamma-Gamma re-derived here with closed-form gradients and per-frequency terms computed once;
-modified BG/NBD differentiated by autograd, as lifetimes does; Pareto/NBD by central
-differences) with BFGS in log space from lifetimes' starting point. Unlike lifetimes:
+Every fit minimises lifetimes 0.11.3's own negative mean log-likelihood (BG/NBD, modified
+BG/NBD and Gamma-Gamma re-derived here with closed-form gradients and per-frequency terms
+computed once; Pareto/NBD by central differences) with BFGS in log space from lifetimes'
+starting point. Unlike lifetimes:
 - convergence is judged by the gradient at the result (every |d objective / d log param|
   below GRADIENT_TOLERANCE), not by the optimiser's status alone: BFGS reports "precision
   loss" at optima whose gradient is ~1e-7;
@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from autograd import value_and_grad
 from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
 from lifetimes.utils import ConvergenceError
 from scipy.optimize import minimize
@@ -178,35 +177,50 @@ class _PurchaseHistories:
 def _bgnbd_objective(params: np.ndarray, h: _PurchaseHistories) -> tuple[float, np.ndarray]:
     """lifetimes' BG/NBD negative mean log-likelihood (Fader, Hardie & Lee 2005, section 7,
     with the log-sum-exp of A3 and A4) and its gradient in (r, alpha, a, b)."""
+    return _beta_geometric_objective(params, h, modified=False)
+
+
+def _mbgnbd_objective(params: np.ndarray, h: _PurchaseHistories) -> tuple[float, np.ndarray]:
+    """lifetimes' modified BG/NBD negative mean log-likelihood (Batislam, Denizel & Filiztekin
+    2007: a customer may also leave at time 0, so A4 counts for every customer and the beta
+    terms take x + 1) and its gradient in (r, alpha, a, b)."""
+    return _beta_geometric_objective(params, h, modified=True)
+
+
+def _beta_geometric_objective(
+    params: np.ndarray, h: _PurchaseHistories, modified: bool
+) -> tuple[float, np.ndarray]:
+    """The BG/NBD likelihood, or its modified form: log L = A1 + A2 + log(exp(A3) + exp(A4)),
+    the count terms A1 + A2 once per distinct frequency."""
     r, alpha, a, b = params
     ux, wx, total = h.frequencies, h.frequency_weight, h.weights.sum()
-    # terms of the purchase count alone (A1 + A2), once per distinct frequency
+    beta_x = ux + 1 if modified else ux  # the purchases the beta terms of A2 count
     counts = (
         gammaln(r + ux) - gammaln(r) + r * np.log(alpha)
-        + gammaln(a + b) + gammaln(b + ux) - gammaln(b) - gammaln(a + b + ux)
+        + gammaln(a + b) + gammaln(b + beta_x) - gammaln(b) - gammaln(a + b + beta_x)
     )  # fmt: skip
-    b_repeat = b + np.maximum(ux, 1) - 1
+    b_a4 = b + ux if modified else b + np.maximum(ux, 1) - 1
     rx = r + h.x
     log_age = np.log(alpha + h.ages)[h.age_index]
     log_recency = np.log(alpha + h.recencies)[h.recency_index]
     a3 = -rx * log_age
-    gap = np.where(
-        h.repeat, (np.log(a) - np.log(b_repeat))[h.frequency_index] - rx * log_recency - a3, -np.inf
-    )
-    last = a3 + np.logaddexp(0.0, gap)  # log(exp(A3) + exp(A4)), A4 only for repeat buyers
+    gap = (np.log(a) - np.log(b_a4))[h.frequency_index] - rx * log_recency - a3  # A4 - A3
+    if not modified:
+        gap = np.where(h.repeat, gap, -np.inf)  # A4 only for repeat buyers
+    last = a3 + np.logaddexp(0.0, gap)  # log(exp(A3) + exp(A4))
     share = expit(gap)  # weight of A4 in that sum
     w, w4 = h.weights, h.weights * share
     w3 = w - w4
     inv_age = (1.0 / (alpha + h.ages))[h.age_index]
     inv_recency = (1.0 / (alpha + h.recencies))[h.recency_index]
     dr_counts = digamma(r + ux) - digamma(r) + np.log(alpha)
-    dab = digamma(a + b) - digamma(a + b + ux)
+    dab = digamma(a + b) - digamma(a + b + beta_x)
     gradient = np.array(
         [
             wx @ dr_counts - w3 @ log_age - w4 @ log_recency,
             total * r / alpha - w3 @ (rx * inv_age) - w4 @ (rx * inv_recency),
             wx @ dab + w4.sum() / a,
-            wx @ (dab + digamma(b + ux) - digamma(b)) - w4 @ (1.0 / b_repeat)[h.frequency_index],
+            wx @ (dab + digamma(b + beta_x) - digamma(b)) - w4 @ (1.0 / b_a4)[h.frequency_index],
         ]
     )
     return -(wx @ counts + w @ last) / total, -gradient / total
@@ -318,14 +332,9 @@ def _purchase_objective(
     key: str, x: np.ndarray, recency: np.ndarray, T: np.ndarray, weights: np.ndarray
 ) -> Objective:
     """lifetimes' negative mean log-likelihood of model `key` in log-parameters."""
-    if key == "bgnbd":
-        return _in_logs(_bgnbd_objective, _PurchaseHistories.build(x, recency, T, weights))
-    if key == "mbgnbd":
-        return value_and_grad(
-            lambda log_params: ModifiedBetaGeoFitter._negative_log_likelihood(
-                log_params, x, recency, T, weights, 0.0
-            )
-        )
+    if key in ("bgnbd", "mbgnbd"):
+        objective = _bgnbd_objective if key == "bgnbd" else _mbgnbd_objective
+        return _in_logs(objective, _PurchaseHistories.build(x, recency, T, weights))
     histories, total = _ParetoHistories.build(x, recency, T), weights.sum()
     return _central_gradient(
         lambda log_params: (
