@@ -850,6 +850,14 @@ def test_compressed_clv_equals_lifetimes_customer_lifetime_value(summary, key):
         summary["frequency"], summary["recency"], summary["T"]
     )
     np.testing.assert_allclose(ours["p_alive"], alive, rtol=1e-12)
+    for column, t in [
+        ("expected_purchases_next_quarter", 92 / 7),
+        ("expected_purchases_horizon", 12 * 4.345),
+    ]:
+        expected = model.fitter.conditional_expected_number_of_purchases_up_to_time(
+            t, summary["frequency"], summary["recency"], summary["T"]
+        )
+        np.testing.assert_allclose(ours[column], expected, rtol=1e-9)
     assert ours["customer_id"].tolist() == summary["customer_id"].tolist()
 
 
@@ -1110,13 +1118,15 @@ def test_predictions_not_finite_are_counted_with_a_first_example():
 
 
 def test_rows_expected_to_buy_nothing_are_worth_0_without_a_warning(summary):
-    """Over a horizon of 0 months nobody is expected to buy: 0 / 0 is 0, silently."""
+    """Over no time at all nobody is expected to buy: 0, silently."""
     model = fitting.fit_purchase_model(summary, "bgnbd")
     rows = summary[["frequency", "recency", "T"]].head(5)
+    none = prediction.Horizon(next_quarter=0.0, months=0, monthly_discount=0.01, unit="weeks")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        worth = prediction.discounted_purchases(model.fitter, rows, np.zeros(5), 0, 0.01, "weeks")
-    assert (worth == 0).all()
+        worth = prediction.purchase_expectations(model.fitter, rows, none)
+    expected = ["expected_purchases_next_quarter", "expected_purchases_horizon"]
+    assert (worth[[*expected, "discounted_purchases"]] == 0).all(axis=None)
 
 
 def test_histories_without_finite_predictions_name_their_model(summary, monkeypatch):

@@ -74,37 +74,6 @@ def alive_probability(fitter, rows: pd.DataFrame) -> np.ndarray:
     return np.asarray(found, dtype=float)  # pragma: no mutate (lifetimes' floats, as an array)
 
 
-def discounted_purchases(
-    fitter,
-    rows: pd.DataFrame,
-    horizon_purchases: np.ndarray,
-    months: int,
-    monthly_discount: float,
-    unit: str,
-) -> np.ndarray:
-    """Expected purchases in each of `months` months, discounted monthly and summed, per
-    distinct (frequency, recency, T) row: lifetimes' customer_lifetime_value without the spend
-    factor (same formula and month length). `horizon_purchases` are the rows' expected
-    purchases over all `months`.
-
-    In BG/NBD, modified BG/NBD and Pareto/NBD the expectation E(t | x, t_x, T) is f(t; x, T)
-    times g(x, t_x, T): recency only enters through the chance of being alive. So the monthly
-    expectations are computed on one row per distinct (x, T) and each row's sum is that row's,
-    scaled by the ratio of their expectations over the horizon."""
-    month = LIFETIMES_MONTH[unit]
-    by_pair = rows.groupby(["frequency", "T"], sort=False)  # pragma: no mutate (sort=None too)
-    pair = by_pair.ngroup().to_numpy()
-    pairs = rows.drop_duplicates(["frequency", "T"])  # first row of each, in ngroup order
-    cumulative = np.vstack(
-        [np.zeros(len(pairs))]
-        + [expected_purchases(fitter, m * month, pairs) for m in range(1, months + 1)]
-    )
-    discount = (1 + monthly_discount) ** -np.arange(1, months + 1)
-    per_pair = discount @ np.diff(cumulative, axis=0)
-    with np.errstate(invalid="ignore"):  # 0 / 0 for rows that buy nothing
-        return np.nan_to_num(per_pair[pair] * horizon_purchases / cumulative[-1][pair])
-
-
 @dataclass(frozen=True)
 class Horizon:
     """What a valuation looks ahead to: the next quarter (in model time units) and a CLV
@@ -117,15 +86,32 @@ class Horizon:
 
 
 def purchase_expectations(fitter, rows: pd.DataFrame, horizon: Horizon) -> pd.DataFrame:
-    """Per distinct (frequency, recency, T) row: expected purchases next quarter, over the
-    horizon, and discounted over the horizon."""
-    over_horizon = expected_purchases(fitter, horizon.months * LIFETIMES_MONTH[horizon.unit], rows)
+    """Per distinct (frequency, recency, T) row: P(alive) and expected purchases next quarter,
+    over the horizon, and over the horizon discounted monthly (lifetimes'
+    customer_lifetime_value without the spend factor: same formula and month length).
+
+    In BG/NBD, modified BG/NBD and Pareto/NBD the expectation E(t | x, t_x, T) is f(t; x, T)
+    times P(alive | x, t_x, T): recency only enters through the chance of being alive. So
+    lifetimes' expectations are computed on one row per distinct (x, T), at recency T (where
+    P(alive) is far from 0), as f = E / P(alive), and each row's are f times its P(alive)."""
+    month = LIFETIMES_MONTH[horizon.unit]
+    pair = rows.groupby(["frequency", "T"], sort=False).ngroup().to_numpy()
+    at_end = rows.drop_duplicates(["frequency", "T"]).assign(recency=lambda d: d["T"])
+    alive_at_end = alive_probability(fitter, at_end)  # first row of each pair, in ngroup order
+
+    def if_alive(t: float) -> np.ndarray:
+        return expected_purchases(fitter, t, at_end) / alive_at_end
+
+    cumulative = np.vstack(
+        [np.zeros(len(at_end))] + [if_alive(m * month) for m in range(1, horizon.months + 1)]
+    )
+    discount = (1 + horizon.monthly_discount) ** -np.arange(1, horizon.months + 1)
+    alive = alive_probability(fitter, rows)
     return rows.assign(
-        expected_purchases_next_quarter=expected_purchases(fitter, horizon.next_quarter, rows),
-        expected_purchases_horizon=over_horizon,
-        discounted_purchases=discounted_purchases(
-            fitter, rows, over_horizon, horizon.months, horizon.monthly_discount, horizon.unit
-        ),
+        p_alive=alive,
+        expected_purchases_next_quarter=if_alive(horizon.next_quarter)[pair] * alive,
+        expected_purchases_horizon=cumulative[-1][pair] * alive,
+        discounted_purchases=(discount @ np.diff(cumulative, axis=0))[pair] * alive,
     )
 
 
@@ -168,7 +154,6 @@ def history_predictions(
     on the history, so every customer's are their history's."""
     rows = histories[["frequency", "recency", "T"]]
     per_row = purchase_expectations(model.fitter, rows, horizon).assign(
-        p_alive=alive_probability(model.fitter, rows),
         p_order_horizon=probability_of_purchase(
             model, horizon.months * LIFETIMES_MONTH[horizon.unit], rows
         ),
