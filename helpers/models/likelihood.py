@@ -177,7 +177,7 @@ class _PurchaseHistories:
 def _bgnbd_objective(params: np.ndarray, h: _PurchaseHistories) -> tuple[float, np.ndarray]:
     """lifetimes' BG/NBD negative mean log-likelihood (Fader, Hardie & Lee 2005, section 7,
     with the log-sum-exp of A3 and A4) and its gradient in (r, alpha, a, b)."""
-    return _beta_geometric_objective(params, h, modified=False)
+    return _beta_geometric_objective(params, h, modified=False)  # pragma: no mutate (truth read)
 
 
 def _mbgnbd_objective(params: np.ndarray, h: _PurchaseHistories) -> tuple[float, np.ndarray]:
