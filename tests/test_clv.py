@@ -376,11 +376,11 @@ def test_non_convergence_falls_back_to_a_penalty_and_says_so(summary, monkeypatc
     real = likelihood.fit_purchase_model
     tried = []
 
-    def flaky(key, f, r, T, w, penalty):
+    def flaky(key, f, r, T, w, penalty, covariance):
         tried.append(penalty)
         if penalty < 0.01:
             raise fitting.ConvergenceError("did not converge")
-        return real(key, f, r, T, w, penalty)
+        return real(key, f, r, T, w, penalty, covariance)
 
     monkeypatch.setattr(likelihood, "fit_purchase_model", flaky)
     model = fitting.fit_purchase_model(summary, "bgnbd")
@@ -1090,10 +1090,10 @@ def test_a_candidate_that_cannot_be_fitted_is_named_with_its_reason(engine, monk
 
     real = holdout.fit_purchase_model
 
-    def no_pareto(outcomes, key, penalty):
+    def no_pareto(outcomes, key, penalty, covariance):
         if key == "pareto":
             raise fitting.ModelFitError("no_convergence", model="Pareto/NBD")
-        return real(outcomes, key, penalty)
+        return real(outcomes, key, penalty, covariance)
 
     monkeypatch.setattr(holdout, "fit_purchase_model", no_pareto)
     config = load_config(PROJECT / "params", "2025Q3")
@@ -1183,6 +1183,20 @@ def test_validate_models_compares_on_a_sample_only_among_several(engine, monkeyp
     engine.keep("first_500", "SELECT * FROM before_2025q3 ORDER BY customer_id LIMIT 500")
     _, results, _, _ = validated("bgnbd", 1000, summary="first_500")  # the summary held is used
     assert results["bgnbd"]["customers"] == 500
+    # only a fit that may be valued (on everyone) gets its parameters' covariance
+    fits, fit_model = [], holdout.fit_purchase_model
+    monkeypatch.setattr(
+        holdout, "fit_purchase_model", lambda *a: fits.append((a[1], a[3])) or fit_model(*a)
+    )
+    _, results, _, (model, _, _) = validated("auto", 1000)
+    assert fits == [(key, False) for key in holdout.MODEL_KEYS] + [(model.key, True)]
+    assert model.estimate.covariance is not None
+    assert (
+        fitting.fit_purchase_model(outcomes, "bgnbd", covariance=False).estimate.covariance is None
+    )
+    fits.clear()
+    validated("auto", everyone)
+    assert fits == [(key, True) for key in holdout.MODEL_KEYS]
     monkeypatch.setattr(holdout, "MODEL_KEYS", ("bgnbd", "mbgnbd"))
     _, results, _, _ = validated("auto", 1000)
     assert sorted(r["customers"] for r in results.values()) == [1000, everyone]

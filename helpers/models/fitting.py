@@ -98,9 +98,12 @@ class FittedModel(_FromEstimate):
         return MODEL_NAMES[self.key]
 
 
-def fit_purchase_model(summary: pd.DataFrame, key: str, penalty: float = 0.0) -> FittedModel:
+def fit_purchase_model(
+    summary: pd.DataFrame, key: str, penalty: float = 0.0, covariance: bool = True
+) -> FittedModel:
     """Fit purchase model `key` on the distinct rows of a customer summary (or of histories
-    with their weights, see compress), with the penalty fallback."""
+    with their weights, see compress), with the penalty fallback; without the parameters'
+    covariance when `covariance` is false (a fit only compared, never valued)."""
     rows = compress(summary)
     customers = int(rows["weight"].sum())
     if not customers:
@@ -109,7 +112,7 @@ def fit_purchase_model(summary: pd.DataFrame, key: str, penalty: float = 0.0) ->
         raise ModelFitError("too_few_customers", customers=customers, need=MIN_CUSTOMERS)
     estimate, note = with_fallback(
         lambda coef: likelihood.fit_purchase_model(
-            key, rows["frequency"], rows["recency"], rows["T"], rows["weight"], coef
+            key, rows["frequency"], rows["recency"], rows["T"], rows["weight"], coef, covariance
         ),
         penalty,
         MODEL_NAMES[key],

@@ -223,13 +223,16 @@ def _validate(
         scores.keep_sample(engine, sample, calibration, params.selection_customers)
         compared = scores.holdout_outcomes(engine, sample, quarter.start, quarter.end)
     results, fitted = {}, {}
+    sampled = compared is not everyone  # then only the chosen one's refit is ever valued
     for key in candidates:
         try:
-            fitted[key], results[key] = _holdout_check(key, compared, horizon, params)
+            fitted[key], results[key] = _holdout_check(
+                key, compared, horizon, params, covariance=not sampled
+            )
         except ModelFitError as exc:
             results[key] = {"model": MODEL_NAMES[key], "error": exc.reason}
     chosen = choose_model(results, params.max_holdout_error_pct)
-    if compared is not everyone:
+    if sampled:
         fitted[chosen], results[chosen] = _holdout_check(chosen, everyone, horizon, params)
     model, table = fitted[chosen]
     spend, withheld = try_spend_model(
@@ -246,11 +249,11 @@ def _validate(
 
 
 def _holdout_check(
-    key: str, outcomes: pd.DataFrame, horizon: float, params: ClvParams
+    key: str, outcomes: pd.DataFrame, horizon: float, params: ClvParams, covariance: bool = True
 ) -> tuple[tuple[FittedModel, pd.DataFrame], dict]:
-    """Model `key` fitted on the calibration customers of `outcomes`, with its holdout table
-    and metrics."""
-    model = fit_purchase_model(outcomes, key, params.purchase_penalty)
+    """Model `key` fitted on the calibration customers of `outcomes` (with the parameters'
+    covariance unless `covariance` is false), with its holdout table and metrics."""
+    model = fit_purchase_model(outcomes, key, params.purchase_penalty, covariance)
     table, metrics = holdout_validation(model, outcomes, horizon)
     return (model, table), {
         "model": model.name,

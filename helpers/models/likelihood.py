@@ -132,10 +132,18 @@ def _covariance(objective: Objective, log_params: np.ndarray, customers: float):
 
 
 def _estimate(
-    objective: Objective, names: list[str], penalty: float, customers: float, name: str
+    objective: Objective,
+    names: list[str],
+    penalty: float,
+    customers: float,
+    name: str,
+    covariance: bool = True,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """The fitted log-parameters and their covariance (from the unpenalised likelihood)."""
+    """The fitted log-parameters and, unless told not to, their covariance (from the
+    unpenalised likelihood)."""
     log_params = _minimise(objective, len(names), penalty, name)
+    if not covariance:
+        return log_params, None
     return log_params, _covariance(objective, log_params, customers)
 
 
@@ -350,9 +358,11 @@ def fit_purchase_model(
     T: np.ndarray,
     weights: np.ndarray,
     penalty: float,
+    covariance: bool = True,
 ) -> Estimate:
     """Purchase model `key` (bgnbd, mbgnbd, pareto) fitted on weighted customer histories, on
-    ages scaled to at most 1 as lifetimes does; ConvergenceError when it does not converge."""
+    ages scaled to at most 1 as lifetimes does, with the parameters' covariance unless
+    `covariance` is false; ConvergenceError when it does not converge."""
     x, recency, T, weights = (
         np.asarray(values, dtype=float)  # pragma: no mutate (ints or floats: the same fit)
         for values in (frequency, recency, T, weights)
@@ -362,13 +372,13 @@ def fit_purchase_model(
     scale = 1.0 / T.max()  # pragma: no mutate
     objective = _purchase_objective(key, x, recency * scale, T * scale, weights)
     names = PARAMETERS[key]
-    log_params, covariance = _estimate(objective, names, penalty, weights.sum(), NAMES[key])
+    log_params, found = _estimate(objective, names, penalty, weights.sum(), NAMES[key], covariance)
     params = pd.Series(np.exp(log_params), index=names)
     params[[n for n in names if n in TIME_SCALED]] /= scale
     fitter = FITTERS[key](penalizer_coef=penalty)  # pragma: no mutate (unread: it predicts)
     fitter.params_ = params
     fitter.predict = fitter.conditional_expected_number_of_purchases_up_to_time  # as fit() sets
-    return Estimate(fitter, covariance, penalty)
+    return Estimate(fitter, found, penalty)
 
 
 def fit_gamma_gamma(
