@@ -95,7 +95,8 @@ def purchase_expectations(fitter, rows: pd.DataFrame, horizon: Horizon) -> pd.Da
     lifetimes' expectations are computed on one row per distinct (x, T), at recency T (where
     P(alive) is far from 0), as f = E / P(alive), and each row's are f times its P(alive)."""
     month = LIFETIMES_MONTH[horizon.unit]
-    pair = rows.groupby(["frequency", "T"], sort=False).ngroup().to_numpy()
+    by_pair = rows.groupby(["frequency", "T"], sort=False)  # pragma: no mutate (sort=None too)
+    pair = by_pair.ngroup().to_numpy()
     at_end = rows.drop_duplicates(["frequency", "T"]).assign(recency=lambda d: d["T"])
     alive_at_end = alive_probability(fitter, at_end)  # first row of each pair, in ngroup order
 
