@@ -282,7 +282,7 @@ def test_a_purchase_fit_that_does_not_converge_says_which_model(summary, monkeyp
     name = {"bgnbd": "BG/NBD", "pareto": "Pareto/NBD"}[key]
     with pytest.raises(likelihood.NotConverged, match=f"^{name} did not converge: "):
         likelihood.fit_purchase_model(
-            key, rows["frequency"], rows["recency"], rows["T"], rows["weight"], 0.0
+            key, rows["frequency"], rows["recency"], rows["T"], rows["weight"], 0.0, True
         )
 
 

@@ -358,7 +358,7 @@ def fit_purchase_model(
     T: np.ndarray,
     weights: np.ndarray,
     penalty: float,
-    covariance: bool = True,
+    covariance: bool,
 ) -> Estimate:
     """Purchase model `key` (bgnbd, mbgnbd, pareto) fitted on weighted customer histories, on
     ages scaled to at most 1 as lifetimes does, with the parameters' covariance unless
