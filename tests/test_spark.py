@@ -5,24 +5,27 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
 import yaml
 
 from helpers.core.config import SparkParams, load_config
-from helpers.core.errors import ReportError
+from helpers.core.errors import DataContractError, ReportError
 from helpers.core.periods import Quarter, comparison_periods
 from helpers.data import queries, rfm, scores, second_orders
 from helpers.data.engines import UNQUERIED, DuckDBEngine
-from helpers.data.inputs import prepare_inputs, write_clean_inputs
+from helpers.data.inputs import data_quality, prepare_inputs, write_clean_inputs
 from helpers.data.spark import SparkEngine, connect_server, to_spark_sql
 from helpers.sections import segments
 from tests.conftest import PROJECT
+from tests.test_staging import ORDERS
 
 pytestmark = pytest.mark.slow  # a Spark session starts in a few seconds, not milliseconds
 
 LOCAL = SparkParams(master="local[2]")
+ON_SPARK = {"engine": "spark", "spark": {"master": "local[2]"}}  # as params
 END = pd.Timestamp("2026-01-01")
 START = pd.Timestamp("2025-10-01")
 BEFORE = pd.Timedelta(days=92)
@@ -373,19 +376,131 @@ def _differences(expected, got, path="") -> list[str]:
 
 @pytest.mark.e2e
 def test_the_report_on_spark_is_the_report_on_duckdb(batch, tmp_path):
-    """The quarter's batch with engine: spark (its own Spark Connect server, local mode)
-    publishes the figures the DuckDB batch published."""
+    """The quarter's and the year's batch with engine: spark (its own Spark Connect server,
+    local mode, which also checks the inputs) publish the figures the DuckDB batch published."""
     from helpers.run import cli
 
     reports, extra, _ = batch
     spark = tmp_path / "spark.yaml"
-    spark.write_text(yaml.safe_dump({"engine": "spark", "spark": {"master": "local[2]"}}))
+    spark.write_text(yaml.safe_dump(ON_SPARK))
     argv = ["--project", str(PROJECT), "--reports-dir", str(tmp_path / "reports"), "--quiet"]
     argv += ["--params", str(extra), "--params", str(spark), "--quarter", "2025Q4"]
-    assert cli.main(argv) == 0
-    expected = json.loads((reports / "2025Q4" / "metrics.json").read_text())
-    got = json.loads((tmp_path / "reports" / "2025Q4" / "metrics.json").read_text())
-    for tree in (expected, got):
-        del tree["generated_at"], tree["page"]["params"]
-    assert _differences(expected, got) == []
-    assert not (tmp_path / "reports" / "2025Q4" / "engine").exists()  # the server's log
+    assert cli.main([*argv, "--year", "2025"]) == 0
+    for period in ("2025Q4", "2025"):
+        expected = json.loads((reports / period / "metrics.json").read_text())
+        got = json.loads((tmp_path / "reports" / period / "metrics.json").read_text())
+        for tree in (expected, got):
+            del tree["generated_at"], tree["page"]["params"]
+        assert _differences(expected, got) == []
+        assert got["data_quality"]["rows"]["orders"] > 0
+        assert not (tmp_path / "reports" / period / "engine").exists()  # the server's log
+
+
+def prepared(folder, quarter: str, **engine):
+    """prepare_inputs on `folder` with the engine the overrides name: the clean inputs, or
+    the violations as worded."""
+    overrides = {"data_dir": str(folder), **engine}
+    config = load_config(PROJECT / "params", quarter, overrides=overrides)
+    try:
+        return prepare_inputs(config)
+    except DataContractError as caught:
+        return [str(violation) for violation in caught.violations]
+
+
+def violations_both(folder, quarter: str = "2025Q1") -> list[str]:
+    """The violations the input checks find on Spark, once seen to be DuckDB's."""
+    expected, got = prepared(folder, quarter), prepared(folder, quarter, **ON_SPARK)
+    assert got == expected
+    return got
+
+
+def test_spark_checks_the_inputs_as_duckdb_does(tmp_path):
+    """Every rule broken in typed Parquet files (rows counted from Spark's row index, infinite
+    and implausible numbers by the translated isinf and isfinite), then the checks across
+    files: the same violations, word for word."""
+    ORDERS.to_parquet(tmp_path / "orders.parquet")
+    traffic = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2025-01-05", "2025-01-05", "2025-01-06", "2025-01-07"]),
+            "channel": ["Direct", "Direct", "Paid search", " \u3000"],
+            "device": [None, None, "mobile", "mobile"],
+            "sessions": [10, 10, 5, 1],
+            "users": [8, 8, 4, 1],
+            "engaged_sessions": [3, 3, 6, 0],
+        }
+    )
+    traffic.to_parquet(tmp_path / "traffic.parquet")
+    found = violations_both(tmp_path)
+    assert len(found) == 11  # every rule broken above, each once
+    assert "orders.parquet [cost]: not a finite number (1 rows) e.g. row 2: cost=inf" in found
+
+    ORDERS.iloc[[0, 5]].to_parquet(tmp_path / "orders.parquet")
+    lines = {"order_id": ["O1", "O9"], "sku": ["S1", "S2"], "quantity": [1, 2]}
+    pd.DataFrame(lines | {"unit_price": [10.0, 20.0]}).to_parquet(tmp_path / "order_items.parquet")
+    traffic.iloc[:1].assign(date=pd.Timestamp("2025-06-01")).to_parquet(
+        tmp_path / "traffic.parquet"
+    )
+    assert violations_both(tmp_path) == [
+        "order_items.parquet [order_id]: order line with no matching order (1 rows) e.g. "
+        "row 2: order_id='O9'",
+        "traffic.parquet [date]: no data in 2025Q1 (file covers 2025-06-01 to 2025-06-01) (0 rows)",
+    ]
+
+
+def assert_same_rows(expected: pd.DataFrame, got: pd.DataFrame) -> None:
+    """The same rows, in any order (Spark gives no order without ORDER BY), a missing flag
+    the same whether None or pandas' NA."""
+    assert len(expected) > 0, "a parity check over nothing proves nothing"
+    key = list(expected.columns)
+    pd.testing.assert_frame_equal(
+        got[key].convert_dtypes().sort_values(key, ignore_index=True),
+        expected.convert_dtypes().sort_values(key, ignore_index=True),
+        check_dtype=False,
+    )
+
+
+def test_spark_cleans_and_writes_the_inputs_as_duckdb_does(small_data, tmp_path):
+    """The sample's typed Parquet files and its targets CSV (read by pandas, handed to Spark
+    as Arrow): the same exclusions, data-quality summary and clean tables, and Spark's
+    folders of Parquet parts hold the rows of DuckDB's files."""
+    quarter = load_config(PROJECT / "params", "2025Q4").period
+    expected = prepared(small_data, "2025Q4")
+    got = prepared(small_data, "2025Q4", **ON_SPARK)
+    written = {}
+    for bundle, engine in ((expected, "duckdb"), (got, "spark")):
+        written[engine] = write_clean_inputs(bundle, tmp_path / engine)
+    assert got.exclusions == expected.exclusions and expected.exclusions
+    assert data_quality(got, quarter) == data_quality(expected, quarter)
+    assert sorted(got.tables) == sorted(expected.tables) == sorted(written["spark"])
+    for name, table in expected.tables.items():
+        assert_same_rows(table, got.tables[name])
+        assert written["spark"][name].is_dir()
+        assert_same_rows(
+            pd.read_parquet(written["duckdb"][name]), pd.read_parquet(written["spark"][name])
+        )
+    for bundle in (expected, got):
+        bundle.staging.close()
+
+
+def test_spark_strips_and_blanks_text_as_duckdb_does(tmp_path):
+    """Ids and text padded with spaces (the ideographic one among them) or blank, a NaN
+    amount, a member flag missing: the same clean orders."""
+    orders = pd.DataFrame(
+        {
+            "order_id": ["O1 ", "\u3000O2", "O3"],
+            "customer_id": ["C1", " C2 ", "C3"],
+            "order_ts": pd.to_datetime(
+                ["2025-01-05 10:00", "2025-02-01 00:00", "2025-03-01 00:00"]
+            ),
+            "revenue": [100.0, 50.0, 20.0],
+            "cost": [10.0, np.nan, 5.0],
+            "channel": [" Direct", "", None],
+            "is_member": pd.array([True, None, False], dtype="boolean"),
+        }
+    )
+    orders.to_parquet(tmp_path / "orders.parquet")
+    expected, got = prepared(tmp_path, "2025Q1"), prepared(tmp_path, "2025Q1", **ON_SPARK)
+    clean = expected.tables["orders"]
+    assert clean["order_id"].tolist() == ["O1", "O2", "O3"]
+    assert clean["channel"].isna().tolist() == [False, True, True]
+    assert_same_rows(clean, got.tables["orders"])

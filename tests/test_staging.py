@@ -382,7 +382,7 @@ def test_inputs_that_break_the_contract_leave_no_spill_folder_behind(tmp_path, m
             super().__init__(*args)
             made.append(Path(self.spill.name))
 
-    monkeypatch.setattr(inputs, "Staging", Recorded)
+    monkeypatch.setattr(inputs, "open_staging", lambda config: Recorded())
     ORDERS.to_parquet(tmp_path / "orders.parquet")
     with pytest.raises(DataContractError):
         prepare(tmp_path)

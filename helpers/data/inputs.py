@@ -26,6 +26,7 @@ from helpers.data.staging import (
     apply_exclusions,
     check_across,
     check_typed,
+    open_staging,
     typed_sources,
 )
 
@@ -47,7 +48,7 @@ class InputBundle:
 
 def prepare_inputs(config: Config) -> InputBundle:
     """Read, map, coerce and validate every input table; raise on any contract violation."""
-    staging, sources, violations, absent = Staging(), {}, [], []
+    staging, sources, violations, absent = open_staging(config), {}, [], []
     try:
         with staging.within_memory():
             for name in TABLES:

@@ -4,6 +4,8 @@ Queries are written in DuckDB's SQL; sqlglot translates each to Spark SQL once (
 `SparkDialect` covers the few DuckDB functions sqlglot leaves as they are. Tables are temporary
 views over the clean Parquet files (or over pandas tables handed in); results come back
 through Arrow and are given DuckDB's column types, so a section cannot tell the engines apart.
+The input checks run here too (`SparkStaging`: staging's SQL over the input files as Spark
+reads them), and Spark writes the clean tables the sections read.
 
 A batch runs one Spark Connect server (`connect_server`) that every section's kernel connects
 to, so the JVM starts once and stays warm; a notebook opened on its own starts Spark in its
@@ -33,6 +35,7 @@ from sqlglot.dialects.spark import Spark
 from helpers.core.config import SparkParams
 from helpers.core.errors import ReportError
 from helpers.data.engines import DataEngine, Tables, left_out, rechunked
+from helpers.data.staging import Staging
 
 # Spark settings the report relies on; params' spark.conf may add to them or override the rest
 REQUIRED_CONF = {
@@ -70,11 +73,29 @@ def _smallest(generator: Spark.Generator, expression: exp.Min) -> str:
     return generator.sql(exp.func("SLICE", values, exp.Literal.number(1), count))
 
 
+def _infinite(generator: Spark.Generator, expression: exp.IsInf) -> str:
+    """DuckDB's isinf(x), which Spark lacks: NULL stays NULL, NaN is not infinite."""
+    return f"(ABS({generator.sql(expression, 'this')}) = DOUBLE('inf'))"
+
+
+def _function(generator: Spark.Generator, expression: exp.Anonymous) -> str:
+    """DuckDB's isfinite(x), which Spark lacks (Spark orders NaN above infinity, so a NaN is
+    not below it); any other function as sqlglot writes it."""
+    if expression.name.lower() == "isfinite":
+        return f"(ABS({generator.sql(expression.expressions[0])}) < DOUBLE('inf'))"
+    return Spark.Generator.anonymous_sql(generator, expression)
+
+
 class SparkDialect(Spark):
     """Spark SQL, with translations for the DuckDB functions sqlglot leaves as they are."""
 
     class Generator(Spark.Generator):
-        TRANSFORMS = {**Spark.Generator.TRANSFORMS, exp.Min: _smallest}
+        TRANSFORMS = {
+            **Spark.Generator.TRANSFORMS,
+            exp.Min: _smallest,
+            exp.IsInf: _infinite,
+            exp.Anonymous: _function,
+        }
 
 
 @lru_cache(maxsize=256)
@@ -192,8 +213,7 @@ class SparkEngine(DataEngine):
         return self.spark.table(table).columns
 
     def _frame(self, query: str, params: list | None = None):
-        args = [_spark_value(value) for value in params or []]
-        return self.spark.sql(to_spark_sql(query), args=args or None)
+        return _query(self.spark, query, params)
 
     def sql(self, query: str, params: list | None = None) -> pd.DataFrame:
         return as_duckdb_returns(self._frame(query, params).toArrow())
@@ -226,14 +246,71 @@ class SparkEngine(DataEngine):
         """Drop this engine's views and uncache its tables; end its session on a Connect
         server. Sessions in one process share Spark and its cache: the other engines' cached
         tables stay."""
-        catalog = self.spark.catalog
-        for view in catalog.listTables():
-            if view.isTemporary:
-                if catalog.isCached(view.name):
-                    catalog.uncacheTable(view.name)
-                catalog.dropTempView(view.name)
-        if self.on_server:
-            self.spark.stop()
+        _end(self.spark, self.on_server)
+
+
+class SparkStaging(Staging):
+    """The input checks run by Spark (engine: spark): Staging's SQL, translated, over the input
+    files as Spark reads them (each row's position in its file from Spark's row_index), and
+    the clean tables written by Spark, each as a folder of Parquet parts. What pandas must
+    read (CSV, Excel, Parquet not of the contract's types) is read on this machine, as with
+    DuckDB, and handed to Spark as Arrow; typed Parquet inputs never pass through it."""
+
+    def __init__(self, params: SparkParams) -> None:
+        self.spark = new_session(params)
+        self.on_server = _remote(params) is not None
+        self.kinds: dict[str, dict[str, str]] = {}
+        self.written: dict[str, Path] = {}
+
+    def fetch(self, query: str, params: list | None = None) -> list[tuple]:
+        result = _as_duckdb_types(_query(self.spark, query, params).toArrow())
+        return list(zip(*(column.to_pylist() for column in result.columns), strict=True))
+
+    def frame(self, query: str) -> pd.DataFrame:
+        return as_duckdb_returns(_query(self.spark, query).toArrow())
+
+    def view(self, name: str, query: str) -> None:
+        _query(self.spark, query).createOrReplaceTempView(name)
+
+    def view_of_file(self, name: str, path: Path, row_numbers: bool = False) -> None:
+        frame = self.spark.read.parquet(str(path))
+        if row_numbers:
+            frame = frame.select("*", frame["_metadata.row_index"].alias("file_row_number"))
+        frame.createOrReplaceTempView(name)
+
+    def view_of_arrow(self, name: str, table: pa.Table) -> None:
+        self.spark.createDataFrame(table).createOrReplaceTempView(name)
+
+    def copy_to_parquet(self, query: str, path: Path) -> None:
+        """A folder of Parquet parts, one per Spark partition, its rows in no set order (the
+        report's queries order what they need)."""
+        _query(self.spark, query).write.mode("overwrite").parquet(str(path))
+
+    @contextmanager
+    def within_memory(self) -> Iterator[None]:
+        """Spark spills what does not fit its executors' memory itself."""
+        yield
+
+    def close(self) -> None:
+        _end(self.spark, self.on_server)
+
+
+def _query(spark: SparkSession, query: str, params: list | None = None):
+    """A DuckDB query (`?` for each of `params`) as a Spark DataFrame."""
+    args = [_spark_value(value) for value in params or []]
+    return spark.sql(to_spark_sql(query), args=args or None)
+
+
+def _end(spark: SparkSession, on_server: bool) -> None:
+    """Drop a session's views and uncache its tables; end it on a Connect server."""
+    catalog = spark.catalog
+    for view in catalog.listTables():
+        if view.isTemporary:
+            if catalog.isCached(view.name):
+                catalog.uncacheTable(view.name)
+            catalog.dropTempView(view.name)
+    if on_server:
+        spark.stop()
 
 
 def _spark_value(value):

@@ -1,6 +1,8 @@
-"""Input tables staged in an embedded DuckDB database, where the checks across tables, the
-exclusion rules and the writing of the clean Parquet files run: inputs of any size are checked
-without a pandas copy of them.
+"""Input tables staged in the engine the parameters name (an embedded DuckDB database, or
+Spark: spark.SparkStaging), where the checks across tables, the exclusion rules and the writing
+of the clean Parquet files run: inputs of any size are checked without a pandas copy of them.
+The checks are DuckDB's SQL, run through the few methods an engine implements (`fetch`,
+`view`, ...); Spark translates them as it does the report's queries.
 
 A Parquet input whose contract columns already have their kinds' types (text for ids and text,
 naive timestamps or dates, numbers, booleans) is checked where it lies, by SQL over the file
@@ -124,14 +126,42 @@ class Staging:
         self.kinds: dict[str, dict[str, str]] = {}
         self.written: dict[str, Path] = {}
 
+    # How the engine runs what the checks ask for: SparkStaging does each its own way. Queries
+    # are DuckDB's SQL; views are computed when read.
+
+    def fetch(self, query: str, params: list | None = None) -> list[tuple]:
+        """A query's rows."""
+        return self.con.execute(query, params or []).fetchall()
+
+    def frame(self, query: str) -> pd.DataFrame:
+        """A query's result as a pandas table."""
+        return self.con.execute(query).df()
+
+    def view(self, name: str, query: str) -> None:
+        """A view `name` of a query, replacing one of that name."""
+        self.con.execute(f"CREATE OR REPLACE VIEW {name} AS {query}")
+
+    def view_of_file(self, name: str, path: Path, row_numbers: bool = False) -> None:
+        """A view `name` of a Parquet file, with each row's position in the file (from 0) as
+        file_row_number when asked for."""
+        scan = f"read_parquet({_literal(str(path))}, file_row_number = {row_numbers})"
+        self.view(name, f"SELECT * FROM {scan}")
+
+    def view_of_arrow(self, name: str, table: pa.Table) -> None:
+        """A view `name` of an Arrow table."""
+        self.con.register(f"{name}_arrow", table)
+        self.view(name, f"SELECT * FROM {name}_arrow")
+
+    def copy_to_parquet(self, query: str, path: Path) -> None:
+        """Write a query's result as Parquet, in its order."""
+        self.con.execute(f"COPY ({query}) TO {_literal(str(path))} (FORMAT parquet)")
+
     def stage_frame(self, name: str, frame: pd.DataFrame) -> None:
         """Stage a table pandas coerced (its rows in file order)."""
         # a RangeIndex is never a column, and NumPy's integers are 64-bit here
         table = pa.Table.from_pandas(frame, preserve_index=False)  # pragma: no mutate
         rows = np.arange(len(frame), dtype=np.int64)  # pragma: no mutate
-        table = table.append_column(ROW, pa.array(rows))
-        self.con.register(f"{name}_frame", table)
-        self.con.execute(f"CREATE VIEW {name} AS SELECT * FROM {name}_frame")
+        self.view_of_arrow(name, table.append_column(ROW, pa.array(rows)))
         self.kinds[name] = {c: k for c, k in CONTRACT[name].columns.items() if c in frame}
 
     def stage_parquet(self, name: str, path: Path, sources: dict[str, str]) -> None:
@@ -139,13 +169,11 @@ class Staging:
         names), <name> with text stripped and blanks as NULL, NaN as NULL, dates at midnight."""
         spec = CONTRACT[name]
         present = {c: k for c, k in spec.columns.items() if c in sources}
-        scan = f"read_parquet({_literal(str(path))}, file_row_number = true)"
+        self.view_of_file(f"file_{name}", path, row_numbers=True)
         raw = ", ".join(f"{sources[c]} AS {c}" for c in present)
-        self.con.execute(
-            f"CREATE VIEW raw_{name} AS SELECT {raw}, file_row_number AS {ROW} FROM {scan}"
-        )
+        self.view(f"raw_{name}", f"SELECT {raw}, file_row_number AS {ROW} FROM file_{name}")
         clean = ", ".join(f"{_clean(c, k)} AS {c}" for c, k in present.items())
-        self.con.execute(f"CREATE VIEW {name} AS SELECT {clean}, {ROW} FROM raw_{name}")
+        self.view(name, f"SELECT {clean}, {ROW} FROM raw_{name}")
         self.kinds[name] = present
 
     @contextmanager
@@ -170,9 +198,8 @@ class Staging:
         """Write a clean table (final_<name>, see apply_exclusions) as Parquet, in file order;
         the file then answers for the table (rows, last_days), cheaper than the views that
         clean it."""
-        self.con.execute(
-            f"COPY (SELECT * FROM final_{name}) TO {_literal(str(path))} (FORMAT parquet)"
-        )
+        self.copy_to_parquet(f"SELECT * FROM final_{name}", path)
+        self.view_of_file(f"written_{name}", path)
         self.written[name] = path  # pragma: no mutate (see _clean_table)
 
     def _clean_table(self, name: str) -> str:
@@ -181,7 +208,7 @@ class Staging:
         path = self.written.get(name)  # pragma: no mutate
         if path is None:  # pragma: no mutate
             return f"final_{name}"
-        return f"read_parquet({_literal(str(path))})"
+        return f"written_{name}"
 
     def rows(self) -> dict[str, int]:
         """Rows of each clean table."""
@@ -198,13 +225,13 @@ class Staging:
             # a dated table always holds its date column (a required one)
             if column is not None and column in self.kinds[name]:  # pragma: no mutate
                 query = f"SELECT max({column}) FROM {self._clean_table(name)}"
-                last = self.con.execute(query).fetchall()[0][0]
+                (last,) = self.fetch(query)[0]
                 if last is not None:
                     found[name] = pd.Timestamp(last).normalize()
         return found
 
     def count(self, query: str, params: list | None = None) -> int:
-        return int(self.con.execute(query, params or []).fetchall()[0][0])
+        return int(self.fetch(query, params)[0][0])
 
     def violation(
         self,
@@ -224,12 +251,21 @@ class Staging:
         scanned = f"{source or name} WHERE {where}"
         if not rows:
             return []
-        first = self.con.execute(
+        first = self.fetch(
             f"SELECT {ROW}, {column} FROM {scanned} ORDER BY {ROW} LIMIT {checks.MAX_EXAMPLES}"
-        ).fetchall()
+        )
         kind = self.kinds[name][column]
         shown = [f"row {row + 1}: {column}={_shown(value, kind)}" for row, value in first]
         return [Violation(file, label or column, rule, rows, shown)]
+
+
+def open_staging(config: Config) -> Staging:
+    """Where the parameters' engine checks the inputs: embedded DuckDB, or Spark."""
+    if config.engine == "spark":
+        from helpers.data.spark import SparkStaging  # pyspark loads only when asked for
+
+        return SparkStaging(config.spark)
+    return Staging()
 
 
 def _clean(column: str, kind: str) -> str:
@@ -296,7 +332,7 @@ def check_typed(
     for source in dict.fromkeys(rule.source for rule in rules):
         mine = [i for i, rule in enumerate(rules) if rule.source == source]
         filters = ", ".join(f"count(*) FILTER (WHERE {rules[i].where})" for i in mine)
-        found = staging.con.execute(f"SELECT {filters} FROM {source}").fetchall()[0]
+        found = staging.fetch(f"SELECT {filters} FROM {source}")[0]
         counts |= zip(mine, found, strict=True)  # pragma: no mutate (a count per filter)
     return [
         violation
@@ -381,7 +417,7 @@ def check_across(staging: Staging, sources: dict[str, str], quarter: Quarter) ->
         if staging.count(inside, [quarter.start, quarter.end]):
             continue
         span = f"SELECT min({column}), max({column}) FROM {name}"
-        first, last = staging.con.execute(span).fetchall()[0]
+        first, last = staging.fetch(span)[0]
         found.append(
             Violation(
                 sources[name],
@@ -398,9 +434,7 @@ def apply_exclusions(staging: Staging, config: Config) -> list[dict]:
     fully refunded), with net_revenue (revenue less refunds, never below 0), and the order
     lines of the orders kept; returns what was excluded, per reason."""
     for name in staging.kinds:
-        staging.con.execute(
-            f"CREATE VIEW final_{name} AS SELECT {_final(staging, name)} FROM {name}"
-        )
+        staging.view(f"final_{name}", f"SELECT {_final(staging, name)} FROM {name}")
     if "orders" not in staging.kinds:
         return []
     kinds = staging.kinds["orders"]
@@ -418,15 +452,16 @@ def apply_exclusions(staging: Staging, config: Config) -> list[dict]:
     nothing = "NULL::VARCHAR"  # pragma: no mutate (SQL case)
     reason = f"CASE {' '.join(cases)} END" if cases else nothing
     net = f"revenue - least({refund}, revenue) AS net_revenue"
-    staging.con.execute(f"CREATE VIEW judged_orders AS SELECT *, {reason} AS reason FROM orders")
-    staging.con.execute(
-        f"CREATE OR REPLACE VIEW final_orders AS SELECT {_final(staging, 'orders')}, {net} "
-        "FROM judged_orders WHERE reason IS NULL"  # pragma: no mutate (SQL case)
+    staging.view("judged_orders", f"SELECT *, {reason} AS reason FROM orders")
+    staging.view(
+        "final_orders",
+        f"SELECT {_final(staging, 'orders')}, {net} "
+        "FROM judged_orders WHERE reason IS NULL",  # pragma: no mutate (SQL case)
     )
-    summary = staging.con.execute(
+    summary = staging.fetch(
         "SELECT reason, count(*), sum(revenue) FROM judged_orders "  # pragma: no mutate (SQL case)
         "WHERE reason IS NOT NULL GROUP BY reason ORDER BY reason"  # pragma: no mutate (SQL case)
-    ).fetchall()
+    )
     records = [
         {"table": "orders", "reason": reason, "rows": rows, "revenue": revenue}
         for reason, rows, revenue in summary
@@ -439,9 +474,9 @@ def apply_exclusions(staging: Staging, config: Config) -> list[dict]:
             {"table": "order_items", "reason": "lines of excluded orders", "rows": lines}
             | {"revenue": None}
         )
-        staging.con.execute(
-            f"CREATE OR REPLACE VIEW final_order_items AS SELECT {_final(staging, 'order_items')} "
-            f"FROM order_items WHERE NOT ({gone})"
+        staging.view(
+            "final_order_items",
+            f"SELECT {_final(staging, 'order_items')} FROM order_items WHERE NOT ({gone})",
         )
     return records
 
@@ -464,7 +499,7 @@ class StagedTables(Mapping):
     def __getitem__(self, name: str) -> pd.DataFrame:
         if name not in self.staging.kinds:
             raise KeyError(name)
-        return self.staging.con.execute(f"SELECT * FROM final_{name}").df()
+        return self.staging.frame(f"SELECT * FROM final_{name}")
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.staging.kinds)
