@@ -272,11 +272,11 @@ class SparkStaging(Staging):
     def view(self, name: str, query: str) -> None:
         _query(self.spark, query).createOrReplaceTempView(name)
 
-    def view_of_file(self, name: str, path: Path, row_numbers: bool = False) -> None:
+    def view_of_file(self, name: str, path: Path) -> None:
+        """Row numbers from Spark's row_index, within each part of a folder."""
         frame = self.spark.read.parquet(str(path))
-        if row_numbers:
-            frame = frame.select("*", frame["_metadata.row_index"].alias("file_row_number"))
-        frame.createOrReplaceTempView(name)
+        rows = frame["_metadata.row_index"].alias("file_row_number")
+        frame.select("*", rows).createOrReplaceTempView(name)
 
     def view_of_arrow(self, name: str, table: pa.Table) -> None:
         self.spark.createDataFrame(table).createOrReplaceTempView(name)

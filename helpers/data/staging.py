@@ -141,10 +141,10 @@ class Staging:
         """A view `name` of a query, replacing one of that name."""
         self.con.execute(f"CREATE OR REPLACE VIEW {name} AS {query}")
 
-    def view_of_file(self, name: str, path: Path, row_numbers: bool = False) -> None:
+    def view_of_file(self, name: str, path: Path) -> None:
         """A view `name` of a Parquet file, with each row's position in the file (from 0) as
-        file_row_number when asked for."""
-        scan = f"read_parquet({_literal(str(path))}, file_row_number = {row_numbers})"
+        file_row_number."""
+        scan = f"read_parquet({_literal(str(path))}, file_row_number = true)"
         self.view(name, f"SELECT * FROM {scan}")
 
     def view_of_arrow(self, name: str, table: pa.Table) -> None:
@@ -169,7 +169,7 @@ class Staging:
         names), <name> with text stripped and blanks as NULL, NaN as NULL, dates at midnight."""
         spec = CONTRACT[name]
         present = {c: k for c, k in spec.columns.items() if c in sources}
-        self.view_of_file(f"file_{name}", path, row_numbers=True)
+        self.view_of_file(f"file_{name}", path)
         raw = ", ".join(f"{sources[c]} AS {c}" for c in present)
         self.view(f"raw_{name}", f"SELECT {raw}, file_row_number AS {ROW} FROM file_{name}")
         clean = ", ".join(f"{_clean(c, k)} AS {c}" for c, k in present.items())
