@@ -375,11 +375,13 @@ def _differences(expected, got, path="") -> list[str]:
 
 
 @pytest.mark.e2e
-def test_the_report_on_spark_is_the_report_on_duckdb(batch, tmp_path):
+def test_the_report_on_spark_is_the_report_on_duckdb(batch, tmp_path, monkeypatch):
     """The quarter's and the year's batch with engine: spark (its own Spark Connect server,
-    local mode, which also checks the inputs) publish the figures the DuckDB batch published."""
+    local mode, which also checks the inputs) publish the figures the DuckDB batch published,
+    and leave nothing of Spark's where they ran."""
     from helpers.run import cli
 
+    monkeypatch.chdir(tmp_path)
     reports, extra, _ = batch
     spark = tmp_path / "spark.yaml"
     spark.write_text(yaml.safe_dump(ON_SPARK))
@@ -394,6 +396,7 @@ def test_the_report_on_spark_is_the_report_on_duckdb(batch, tmp_path):
         assert _differences(expected, got) == []
         assert got["data_quality"]["rows"]["orders"] > 0
         assert not (tmp_path / "reports" / period / "engine").exists()  # the server's log
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["reports", "spark.yaml"]
 
 
 def prepared(folder, quarter: str, **engine):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import tempfile
 import time
 import warnings
 from collections.abc import Collection, Iterator
@@ -46,6 +47,9 @@ REMOTE_VARIABLE = "OPSREPORT_SPARK_REMOTE"  # sc://host:port of the batch's Conn
 CONNECT_SERVER = "org.apache.spark.sql.connect.service.SparkConnectServer"
 SERVER_START_SECONDS = 180
 QUIET_CONF = {"spark.ui.showConsoleProgress": "false", "spark.ui.enabled": "false"}
+# where Spark would keep saved tables (the report saves none): in the temporary folder, not a
+# spark-warehouse folder left in whatever folder the batch or notebook runs from
+WAREHOUSE_CONF = {"spark.sql.warehouse.dir": str(Path(tempfile.gettempdir()) / "opsreport-spark")}
 
 # pyspark 4.3 warns when used that it does not support pandas 3 in full: tables cross between
 # pandas and Spark as Arrow only, and tests/test_spark.py compares every result with DuckDB's
@@ -61,7 +65,7 @@ def spark_settings(params: SparkParams) -> dict[str, str]:
     if params.master.startswith("local"):
         cores = os.cpu_count() or 1
         local = {"spark.sql.shuffle.partitions": str(2 * cores), "spark.driver.memory": "4g"}
-    return {**QUIET_CONF, **local, **params.conf, **REQUIRED_CONF}
+    return {**QUIET_CONF, **WAREHOUSE_CONF, **local, **params.conf, **REQUIRED_CONF}
 
 
 def _smallest(generator: Spark.Generator, expression: exp.Min) -> str:
