@@ -13,7 +13,7 @@ from helpers.core.errors import DataContractError, InputFileError
 from helpers.data import inputs
 from helpers.data.contract import CONTRACT
 from helpers.data.inputs import data_quality, prepare_inputs
-from helpers.data.staging import MEMORY_VARIABLE, Staging, typed_sources
+from helpers.data.staging import MEMORY_VARIABLE, Staging, open_staging, typed_sources
 
 from .conftest import PROJECT
 
@@ -411,3 +411,15 @@ def test_a_real_nan_in_a_typed_file_is_a_missing_value_on_both_paths(tmp_path, m
     assert by_sql == by_pandas
     missing = "orders.parquet [revenue]: missing value (1 rows) e.g. row 2: revenue=nan"
     assert by_sql == [missing]
+
+
+def test_the_inputs_are_checked_in_the_engine_the_parameters_name(monkeypatch):
+    from helpers.data import spark
+
+    monkeypatch.setattr(spark, "SparkStaging", lambda params: ("checked by Spark", params))
+    overrides = {"engine": "spark", "spark": {"master": "local[3]"}}
+    on_spark = load_config(PROJECT / "params", "2025Q1", overrides=overrides)
+    assert open_staging(on_spark) == ("checked by Spark", on_spark.spark)
+    on_duckdb = open_staging(load_config(PROJECT / "params", "2025Q1"))
+    assert type(on_duckdb) is Staging
+    on_duckdb.close()
