@@ -127,6 +127,34 @@ def test_rfm_scores_and_segment_map():
     ]
 
 
+@pytest.mark.parametrize("bins", [3, 5, 7])
+def test_rfm_scores_are_pandas_percentile_ranks_ties_sharing_the_lowest(bins):
+    """2,000 customers with few distinct recencies and order counts (ties everywhere) and
+    revenues with some repeated: each score is ceil(rank / customers x bins), rank as pandas'
+    rank(method="min"), worst values first (the longest recency, the fewest orders, the least
+    revenue)."""
+    rng = np.random.default_rng(11)
+    size = 2000
+    customers = pd.DataFrame(
+        {
+            "customer_id": [f"c{i:04d}" for i in range(size)],
+            "recency_days": rng.integers(0, 40, size).astype(float),
+            "orders": rng.geometric(0.5, size).astype(float),
+            "revenue": rng.choice(rng.gamma(2.0, 50.0, 1500).round(2), size),
+        }
+    )
+    scored = segmented(customers, bins=bins).set_index("customer_id").loc[customers["customer_id"]]
+    for score, column, ascending in (
+        ("r_score", "recency_days", False),
+        ("f_score", "orders", True),
+        ("m_score", "revenue", True),
+    ):
+        rank = customers[column].rank(method="min", ascending=ascending)
+        expected = np.ceil(rank / size * bins).astype("int64")
+        assert scored[score].tolist() == expected.tolist(), score
+        assert set(expected) == set(range(1, bins + 1)) or column == "orders"
+
+
 def test_migration_flows_and_revenue():
     previous = pd.DataFrame(
         {
