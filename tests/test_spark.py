@@ -382,6 +382,10 @@ def test_the_report_on_spark_is_the_report_on_duckdb(batch, tmp_path, monkeypatc
     from helpers.run import cli
 
     monkeypatch.chdir(tmp_path)
+    # the batch connects this process to its Spark Connect server, which pyspark then marks in
+    # the environment for good: forgotten after the test, so later ones start Spark here
+    monkeypatch.setenv("SPARK_CONNECT_MODE_ENABLED", "")
+    monkeypatch.delenv("SPARK_CONNECT_MODE_ENABLED")
     reports, extra, _ = batch
     spark = tmp_path / "spark.yaml"
     spark.write_text(yaml.safe_dump(ON_SPARK))
