@@ -32,7 +32,8 @@ def _scored(inputs: str, bins: int) -> str:
     """SQL for every customer of `inputs` with r_score, f_score and m_score: 1..bins from the
     percentile rank, ties sharing the lowest rank (SQL's rank()), the worst values first. Each
     rank is found once per distinct value (the customers before it, plus one) and joined back:
-    no sort of every customer (three of them held 2 GB at 10M customers)."""
+    no sort of every customer (with three of them, repurchase peaked at 4.4 GB instead of 3.2
+    at 10M customers). The inputs hold no NULL (every customer has an order)."""
     ranks, joins, scores = [], [], []
     for score, (column, higher_is_better) in SCORED.items():
         worst_first = "ASC" if higher_is_better else "DESC"  # pragma: no mutate (SQL case)
