@@ -264,7 +264,7 @@ class SparkStaging(Staging):
         self.spark = new_session(params)
         self.on_server = _remote(params) is not None
         self.kinds: dict[str, dict[str, str]] = {}
-        self.written: dict[str, Path] = {}
+        self.written: set[str] = set()
 
     def fetch(self, query: str, params: list | None = None) -> list[tuple]:
         result = _as_duckdb_types(_query(self.spark, query, params).toArrow())

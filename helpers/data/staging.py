@@ -124,7 +124,7 @@ class Staging:
         # the row groups a NaN is in: a NaN in a typed file would pass every check unseen
         self.con.execute(f"SET disabled_optimizers = {_literal(TRUSTS_STATISTICS)}")
         self.kinds: dict[str, dict[str, str]] = {}
-        self.written: dict[str, Path] = {}
+        self.written: set[str] = set()  # the clean tables written, each as view written_<name>
 
     # How the engine runs what the checks ask for: SparkStaging does each its own way. Queries
     # are DuckDB's SQL; views are computed when read.
@@ -200,15 +200,14 @@ class Staging:
         clean it."""
         self.copy_to_parquet(f"SELECT * FROM final_{name}", path)
         self.view_of_file(f"written_{name}", path)
-        self.written[name] = path  # pragma: no mutate (see _clean_table)
+        self.written.add(name)  # pragma: no mutate (see _clean_table)
 
     def _clean_table(self, name: str) -> str:
         """Where a clean table is read from: its file once written, else its view (the same
         rows, more slowly: mutants choosing the view are equivalent)."""
-        path = self.written.get(name)  # pragma: no mutate
-        if path is None:  # pragma: no mutate
-            return f"final_{name}"
-        return f"written_{name}"
+        if name in self.written:  # pragma: no mutate
+            return f"written_{name}"
+        return f"final_{name}"
 
     def rows(self) -> dict[str, int]:
         """Rows of each clean table."""
