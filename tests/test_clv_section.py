@@ -238,7 +238,8 @@ def test_the_section_holds_what_its_parts_compute(section, config, tables):
     calibration = clv.summary_table(periods.loc["previous", "quarter"])
     table, _, check, _ = holdout.validate_models(engine, config, config.period, calibration)
     pd.testing.assert_frame_equal(section.validation_table, table)
-    assert section.spend_check == check
+    # sums DuckDB adds on several threads may differ in their last bits from run to run
+    assert section.spend_check == pytest.approx(check, rel=1e-12, abs=0) and check
     current = section.current
     pd.testing.assert_frame_equal(section.by_cohort, clv.clv_by(current, "first_quarter"))
     sample = queries.evenly_spaced(current.engine, current.table, "clv", clv.CHART_CUSTOMERS)
