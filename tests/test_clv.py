@@ -6,7 +6,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 from lifetimes import BetaGeoFitter, GammaGammaFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
 from lifetimes.utils import calibration_and_holdout_data, summary_data_from_transaction_data
@@ -15,7 +14,7 @@ from scipy.optimize import approx_fprime
 
 from helpers.core.errors import Reason
 from helpers.core.periods import parse_period
-from helpers.data import cdnow, queries, scores
+from helpers.data import cdnow, exports, queries, scores
 from helpers.data.engines import DuckDBEngine
 from helpers.models import fitting, holdout, likelihood, prediction
 from helpers.render import text
@@ -692,20 +691,19 @@ def test_value_tiers_and_shares():
     assert nothing.set_index("tier").loc["Top 10%", "frequency"] == pytest.approx(0.5)
 
 
-def test_the_crm_table_names_each_customers_tier_part_by_part(monkeypatch):
+def test_the_crm_table_names_each_customers_tier_part_by_part(tmp_path, monkeypatch):
     """12 customers, fetched 5 at a time: every row once, in customer order, with the tier
     its rank gives (rank share 1/12 is the top 10%, 2/12 the next 10%, up to 6/12 the middle
     30%); c03 and c04 tie at CLV 8 across the top tier's edge, and the earlier id wins. Without
     CLV the table has no tier at all."""
-    monkeypatch.setattr(clv, "EXPORT_ROWS", 5)
+    monkeypatch.setattr(exports, "FETCH_ROWS", 5)
     customers = [f"c{i:02d}" for i in range(12)]
     values = [1.0, 2.0, 3.0, 8.0, 8.0, 4.0, 5.0, 6.0, 0.5, 7.0, 0.1, 0.2]
     predictions = pd.DataFrame({"customer_id": customers[::-1], "clv": values[::-1]})
     engine = DuckDBEngine({"scores": predictions})
     base = SimpleNamespace(engine=engine, table="scores", has_clv=True)
-    parts = list(clv.customer_export(SimpleNamespace(current=base)))
-    assert [part.num_rows for part in parts] == [5, 5, 2]
-    table = pa.concat_tables(parts).to_pandas()
+    clv.customer_export(SimpleNamespace(current=base)).write(tmp_path, "valued")
+    table = exports.read(tmp_path, "valued")
     assert table.columns.tolist() == ["customer_id", "clv", "clv_tier"]
     assert table["customer_id"].tolist() == customers
     by_rank = table.sort_values(["clv", "customer_id"], ascending=[False, True])
@@ -713,9 +711,8 @@ def test_the_crm_table_names_each_customers_tier_part_by_part(monkeypatch):
     assert by_rank["customer_id"].tolist()[:2] == ["c03", "c04"]
     assert by_rank["clv_tier"].tolist() == expected
     unvalued = SimpleNamespace(engine=engine, table="scores", has_clv=False)
-    parts = list(clv.customer_export(SimpleNamespace(current=unvalued)))
-    assert [part.num_rows for part in parts] == [5, 5, 2]
-    assert pa.concat_tables(parts).column_names == ["customer_id", "clv"]
+    clv.customer_export(SimpleNamespace(current=unvalued)).write(tmp_path, "unvalued")
+    assert exports.read(tmp_path, "unvalued").columns.tolist() == ["customer_id", "clv"]
 
 
 def test_value_tiers_of_a_tiny_base_keep_every_tier():

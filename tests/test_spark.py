@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
 from helpers.core.config import SparkParams, load_config
 from helpers.core.errors import DataContractError, ReportError
 from helpers.core.periods import Quarter, comparison_periods
-from helpers.data import queries, rfm, scores, second_orders
+from helpers.data import exports, queries, rfm, scores, second_orders
 from helpers.data.engines import UNQUERIED, DuckDBEngine
 from helpers.data.inputs import data_quality, prepare_inputs, write_clean_inputs
 from helpers.data.spark import SparkEngine, connect_server, to_spark_sql
@@ -147,6 +150,13 @@ def whole(parts) -> pd.DataFrame:
     return pa.concat_tables(list(parts)).to_pandas()
 
 
+def exported(export: exports.CustomerExport) -> pd.DataFrame:
+    """A customer table as written to a folder and read back."""
+    with tempfile.TemporaryDirectory() as folder:
+        export.write(Path(folder), "customers")
+        return exports.read(Path(folder), "customers")
+
+
 def sample_of(engine) -> pd.DataFrame:
     scores.keep_sample(engine, "sampled", "base", 700)
     return engine.sql("SELECT * FROM sampled ORDER BY customer_id")
@@ -166,7 +176,7 @@ SCORES = {
     "has_values": lambda e: pd.DataFrame({"found": [scores.has_values(e, "scored", "clv")]}),
     "order_value_by_history": lambda e: scores.order_value_by_history(e, "scored"),
     "purchases_by_frequency": lambda e: scores.purchases_by_frequency(e, "scored"),
-    "batches": lambda e: whole(scores.batches(e, "scored", 1000, [0.1, 0.2, 0.5])),
+    "export": lambda e: exported(scores.export(e, "scored", [0.1, 0.2, 0.5], list("ABCD"))),
 }
 
 
@@ -188,7 +198,7 @@ RFM = {
     "keep_segments (value matrix)": lambda e: rfm.per_customer(e, "matrix_now"),
     "segment_sums": lambda e: rfm.segment_sums(e, "rf_now"),
     "transitions": lambda e: rfm.transitions(e, "matrix_now", "matrix_before"),
-    "batches": lambda e: whole(rfm.batches(e, "rf_now", 1000)),
+    "export": lambda e: exported(rfm.export(e, "rf_now")),
     "per_customer": lambda e: rfm.per_customer(e, "rf_before"),
 }
 
@@ -301,6 +311,57 @@ def test_customers_read_a_range_at_a_time_come_back_the_same_from_spark(both, mo
         engine.forget("ranged")
     assert len(read["duckdb"]) > 1000
     pd.testing.assert_frame_equal(read["spark"], read["duckdb"], rtol=1e-12)
+
+
+def written_by(export: exports.CustomerExport, folder: Path) -> list[pd.DataFrame]:
+    """A customer table written in parts (each checked to be at most PART_ROWS rows): what
+    its Parquet parts and its CSV parts hold, each read whole."""
+    export.write(folder, "customers")
+    parts = sorted((folder / "customers").glob("customers-*.parquet"))
+    assert len(parts) > 1 and all(pq.read_metadata(p).num_rows <= exports.PART_ROWS for p in parts)
+    text = [pd.read_csv(p.with_suffix(".csv"), dtype={"customer_id": str}) for p in parts]
+    return [exports.read(folder, "customers"), pd.concat(text, ignore_index=True)]
+
+
+@pytest.mark.parametrize("table", ["scores", "segments"])
+def test_spark_writes_a_large_customer_table_itself_as_duckdb_writes_it(
+    scored_both, segmented_both, table, tmp_path, monkeypatch
+):
+    """Spark writes its own parts, where it runs; read back they are DuckDB's, Parquet and
+    CSV alike (column types included: Spark's rank() is an INT, DuckDB's a BIGINT)."""
+    monkeypatch.setattr(exports, "PART_ROWS", 700)
+    monkeypatch.setattr(SparkEngine, "batches", None)  # nothing comes to this machine
+    written = {}
+    for label, engine in zip(("duckdb", "spark"), scored_both, strict=True):
+        export = {
+            "scores": scores.export(engine, "scored", [0.1, 0.2, 0.5], list("ABCD")),
+            "segments": rfm.export(engine, "rf_now"),
+        }[table]
+        written[label] = written_by(export, tmp_path / label)
+    (parquet, text), (duck_parquet, duck_text) = written["spark"], written["duckdb"]
+    pd.testing.assert_frame_equal(parquet, duck_parquet, rtol=1e-12)
+    # a whole double is 1 in pyarrow's CSV and 1.0 in Spark's: read back, int against float
+    pd.testing.assert_frame_equal(text, duck_text, rtol=1e-12, check_dtype=False)
+
+
+def test_spark_writes_awkward_text_as_duckdb_writes_it(tmp_path, monkeypatch):
+    """Formulas made harmless, quotes, commas, line breaks, spaces, Chinese and missing values
+    kept, in Parquet and CSV alike."""
+    monkeypatch.setattr(exports, "PART_ROWS", 2)
+    names = ["=1+2", " padded ", 'say "hi", then', "two\nlines", "@home", "王芳", "", None]
+    ids = [f"C{i}" for i in range(len(names))]
+    when = pd.Timestamp("2025-01-02 03:04:05.6")
+    frame = pd.DataFrame({"customer_id": ids, "name": names, "when": when})
+    written = {
+        label: written_by(exports.CustomerExport(engine, "odd"), tmp_path / label)
+        for label, engine in (
+            ("duckdb", DuckDBEngine({"odd": frame})),
+            ("spark", SparkEngine({"odd": frame}, LOCAL)),
+        )
+    }
+    for got, expected in zip(written["spark"], written["duckdb"], strict=True):
+        pd.testing.assert_frame_equal(got, expected)
+    assert written["spark"][1]["name"].tolist()[:2] == ["'=1+2", " padded "]
 
 
 def test_the_second_order_of_a_tie_and_of_a_one_time_buyer():

@@ -105,6 +105,15 @@ class DataEngine(ABC):
         """A query's result in consecutive Arrow tables of `rows` rows (the last one shorter),
         for writing a result too large to hold as one pandas table."""
 
+    writes_parts = False  # whether write_parts writes a result where the engine runs
+
+    def write_parts(self, query: str, params: list, order: str, folder: Path, rows: int) -> None:
+        """Write a query's result, ordered by column `order`, as Parquet parts in
+        folder/parquet and the same rows as CSV parts (with a header; text spreadsheet-safe)
+        in folder/csv, at most `rows` rows a part, their file names (part-*) sorting in row
+        order. Only engines that `writes_parts`."""
+        raise NotImplementedError(f"{type(self).__name__} writes no parts itself")
+
     @abstractmethod
     def close(self) -> None: ...
 

@@ -1,16 +1,15 @@
 """Every customer's RFM scores and segment, kept in the engine, and the tables the repurchase
 section shows, aggregated there (sections.segments says what the scores and segments mean).
-Nothing here builds a pandas table with a row per customer, except `batches`."""
+Nothing here builds a pandas table with a row per customer, except `per_customer` (small
+bases); `export` has the engine write them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import pandas as pd
-import pyarrow as pa
 
 from helpers.data.engines import DataEngine
-from helpers.data.queries import in_customer_order, rfm_inputs_sql
+from helpers.data.exports import CustomerExport
+from helpers.data.queries import rfm_inputs_sql
 
 
 def keep_inputs(
@@ -101,9 +100,9 @@ def transitions(engine: DataEngine, current: str, previous: str) -> pd.DataFrame
     )
 
 
-def batches(engine: DataEngine, name: str, rows: int) -> Iterable[pa.Table]:
-    """Every customer's RFM inputs, scores and segment in customer order, `rows` at a time."""
-    return in_customer_order(engine, name, rows)
+def export(engine: DataEngine, name: str) -> CustomerExport:
+    """Every customer's RFM inputs, scores and segment, in customer order."""
+    return CustomerExport(engine, name)
 
 
 def per_customer(engine: DataEngine, name: str) -> pd.DataFrame:

@@ -3,8 +3,8 @@ summary (kept by queries.keep_customer_summary) grouped into what the models are
 checked on, joined with the predictions of the distinct (frequency, recency, T) histories its
 customers share and the spend model's terms, and the tables the CLV section shows, aggregated
 where the customers are. Nothing here builds a pandas table with a row per customer, except
-`batches` (a part at a time), `per_customer` (for tests and interactive use) and `repeat_spend`
-(two numbers per repeat customer, what the spend model is fitted on).
+`per_customer` (for tests and interactive use) and `repeat_spend` (two numbers per repeat
+customer, what the spend model is fitted on); `export` has the engine write them all.
 
 Customers are ranked by CLV, highest first, ties in customer order: a customer's rank share is
 that position over the number of customers (pandas' rank(method="first") / n), and their tier
@@ -15,13 +15,11 @@ the first of the rank-share bounds it is at or below.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import pandas as pd
-import pyarrow as pa
 
 from helpers.data.engines import DataEngine
-from helpers.data.queries import in_customer_order, purchase_days_sql
+from helpers.data.exports import CustomerExport
+from helpers.data.queries import purchase_days_sql
 
 HISTORY = ["frequency", "recency", "T"]
 HISTORY_PREDICTIONS = [
@@ -253,15 +251,18 @@ def purchases_by_frequency(engine: DataEngine, name: str) -> pd.DataFrame:
     )
 
 
-def batches(
-    engine: DataEngine, name: str, rows: int, tier_bounds: list[float] | None
-) -> Iterable[pa.Table]:
-    """Every customer's scores in customer order, `rows` at a time; with `tier_bounds`, each
-    customer's 0-based CLV tier too (column tier)."""
+def export(
+    engine: DataEngine, name: str, tier_bounds: list[float] | None, tier_names: list[str]
+) -> CustomerExport:
+    """Every customer's scores, in customer order; with `tier_bounds`, each customer's CLV
+    tier too (column clv_tier: its name from `tier_names`, one more than the bounds)."""
     if tier_bounds is None:
-        return in_customer_order(engine, name, rows)
+        return CustomerExport(engine, name)
     tier, params = _tier_sql(engine, name, tier_bounds)
-    return in_customer_order(engine, name, rows, f"*, {tier} AS tier", params)
+    named = " ".join(f"WHEN {number} THEN ?" for number in range(len(tier_names)))
+    return CustomerExport(
+        engine, name, f"*, CASE ({tier}) {named} END AS clv_tier", [*params, *tier_names]
+    )
 
 
 def release(engine: DataEngine, name: str, summary: str) -> None:

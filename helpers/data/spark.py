@@ -29,19 +29,41 @@ import pandas as pd
 import pyarrow as pa
 import pyspark
 import sqlglot
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession, functions
+from pyspark.sql.types import (
+    ByteType,
+    DateType,
+    DecimalType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    ShortType,
+    StringType,
+    TimestampNTZType,
+    TimestampType,
+)
 from sqlglot import exp
 from sqlglot.dialects.spark import Spark
 
 from helpers.core.config import SparkParams
 from helpers.core.errors import ReportError
 from helpers.data.engines import DataEngine, Tables, left_out, rechunked
+from helpers.data.exports import FORMULA_START
 from helpers.data.staging import Staging
 
 # Spark settings the report relies on; params' spark.conf may add to them or override the rest
 REQUIRED_CONF = {
     "spark.sql.session.timeZone": "UTC",  # timestamps are naive shop-local times: never shifted
     "spark.sql.ansi.enabled": "false",  # DuckDB's x / 0 is NULL, not an error
+}
+# CSV as pyarrow writes it (exports): quotes doubled, not backslash-escaped; cells kept
+# as they are (Spark trims their spaces when writing by default); timestamps to the microsecond
+CSV_WRITING = {
+    "header": "true",
+    "escape": '"',
+    "ignoreLeadingWhiteSpace": "false",
+    "ignoreTrailingWhiteSpace": "false",
+    "timestampNTZFormat": "yyyy-MM-dd HH:mm:ss.SSSSSS",
 }
 REMOTE_VARIABLE = "OPSREPORT_SPARK_REMOTE"  # sc://host:port of the batch's Connect server
 CONNECT_SERVER = "org.apache.spark.sql.connect.service.SparkConnectServer"
@@ -242,9 +264,27 @@ class SparkEngine(DataEngine):
             self.tables.remove(name)
 
     def batches(self, query: str, rows: int, params: list | None = None) -> Iterator[pa.Table]:
-        """Collected to this machine as Arrow first (Spark writes no CSV parts of our layout)."""
+        """Collected to this machine as Arrow first (exports.CustomerExport has Spark write
+        what is too large for that itself)."""
         result = _as_duckdb_types(self._frame(query, params).toArrow())
         yield from rechunked(result.to_batches(), rows, result.schema)
+
+    writes_parts = True
+
+    def write_parts(self, query: str, params: list, order: str, folder: Path, rows: int) -> None:
+        """Written by Spark where it runs, from one cached copy of the result in ranges of
+        `order` (so the Parquet and the CSV parts hold the same rows), each sorted. A range
+        holds about four fifths of `rows`: its bounds come from a sample, and one that still
+        overshoots is split (maxRecordsPerFile)."""
+        frame = _with_duckdb_types(self._frame(query, params))
+        ranges = max(1, -(-frame.count() * 5 // (rows * 4)))
+        ordered = frame.repartitionByRange(ranges, order).sortWithinPartitions(order).cache()
+        try:
+            ordered.write.option("maxRecordsPerFile", rows).parquet(str(folder / "parquet"))
+            text = _spreadsheet_safe(ordered).write.option("maxRecordsPerFile", rows)
+            text.options(**CSV_WRITING).csv(str(folder / "csv"))
+        finally:
+            ordered.unpersist()
 
     def close(self) -> None:
         """Drop this engine's views and uncache its tables; end its session on a Connect
@@ -315,6 +355,37 @@ def _end(spark: SparkSession, on_server: bool) -> None:
             catalog.dropTempView(view.name)
     if on_server:
         spark.stop()
+
+
+def _with_duckdb_types(frame: DataFrame) -> DataFrame:
+    """A Spark DataFrame with the column types DuckDB's result would have: dates and
+    timestamps naive, decimals as doubles, integers as BIGINT (Spark's rank() is an INT)."""
+    columns = []
+    for field in frame.schema.fields:
+        column = frame[field.name]
+        kind = field.dataType
+        if isinstance(kind, DateType | TimestampType):
+            column = column.cast(TimestampNTZType())
+        elif isinstance(kind, DecimalType):
+            column = column.cast(DoubleType())
+        elif isinstance(kind, ByteType | ShortType | IntegerType):
+            column = column.cast(LongType())
+        columns.append(column.alias(field.name))
+    return frame.select(*columns)
+
+
+def _spreadsheet_safe(frame: DataFrame) -> DataFrame:
+    """exports.spreadsheet_safe, in Spark: text a spreadsheet would run as a formula prefixed
+    with a single quote."""
+    columns = []
+    for field in frame.schema.fields:
+        column = frame[field.name]
+        if isinstance(field.dataType, StringType):
+            risky = column.rlike(FORMULA_START)  # Java's regex reads the pattern alike
+            column = functions.when(risky, functions.concat(functions.lit("'"), column))
+            column = column.otherwise(frame[field.name])
+        columns.append(column.alias(field.name))
+    return frame.select(*columns)
 
 
 def _spark_value(value):

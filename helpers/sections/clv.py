@@ -14,17 +14,16 @@ our own (lifetimes' fails without a monetary column); lifetimes.datasets is neve
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from helpers.core.config import Config
 from helpers.core.errors import Reason
 from helpers.core.periods import Period, comparison_periods, parse_period
 from helpers.data import queries, scores
+from helpers.data.exports import CustomerExport
 from helpers.models.fitting import UNIT_DAYS, ModelFitError
 from helpers.models.holdout import is_trusted, validate_models
 from helpers.models.prediction import alive_matrix, expected_purchases_matrix, period_transactions
@@ -42,7 +41,6 @@ from helpers.sections.kpis import kpi_record, mark_material
 TIERS = ["Top 10%", "Next 10%", "Middle 30%", "Bottom 50%"]
 TIER_BOUNDS = [0.1, 0.2, 0.5]  # the rank share (position by CLV / customers) each tier ends at
 CHART_CUSTOMERS = 200_000  # at most this many customers' CLV make the distribution chart
-EXPORT_ROWS = 100_000  # customers fetched from the engine at a time for the CRM table
 
 
 def value_tiers(snapshot: Snapshot) -> pd.DataFrame:
@@ -374,17 +372,12 @@ def channel_values(snapshot: Snapshot, quarter: Period) -> pd.DataFrame:
     )
 
 
-def customer_export(section: ClvSection) -> Iterator[pa.Table]:
-    """The CRM table, a part at a time: one row per customer with summary, predictions, CLV
-    and value tier (clv_tier), in customer order."""
+def customer_export(section: ClvSection) -> CustomerExport:
+    """The CRM table: one row per customer with summary, predictions, CLV and value tier
+    (clv_tier), in customer order."""
     current = section.current
     bounds = TIER_BOUNDS if current.has_clv else None
-    for part in scores.batches(current.engine, current.table, EXPORT_ROWS, bounds):
-        if bounds is None:
-            yield part
-            continue
-        tier = np.asarray(TIERS)[part.column("tier").to_numpy()]
-        yield part.drop_columns("tier").append_column("clv_tier", pa.array(tier))
+    return scores.export(current.engine, current.table, bounds, TIERS)
 
 
 def valuation_basis(section: ClvSection, horizon_months: int, annual_rate: float) -> Finding:

@@ -11,17 +11,16 @@ RFM scores and segments: helpers.sections.segments.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from helpers.core.config import Config
 from helpers.core.errors import Reason
 from helpers.core.periods import Quarter
 from helpers.data import queries, rfm, second_orders
+from helpers.data.exports import CustomerExport
 from helpers.models.significance import two_proportion_ztest
 from helpers.sections.findings import Finding
 from helpers.sections.kpis import BASE_PERIOD, comparison_bases, kpi_record, mark_material
@@ -151,14 +150,13 @@ class RepurchaseSection:
 
 SEGMENTED = "customer_segments"  # the engine's table of every customer's RFM segment now
 SEGMENTED_BEFORE = "customer_segments_before"  # and at the previous quarter's end
-EXPORT_ROWS = 100_000  # customers fetched from the engine at a time for the CRM table
 SECOND_ORDERS = "second_orders"  # the engine's table of every customer's first two orders
 CHART_CUSTOMERS = 200_000  # at most this many customers' days make the distribution chart
 
 
-def customer_export(section: RepurchaseSection) -> Iterable[pa.Table]:
-    """The CRM table, a part at a time: every customer's RFM inputs, scores and segment."""
-    return rfm.batches(section.engine, SEGMENTED, EXPORT_ROWS)
+def customer_export(section: RepurchaseSection) -> CustomerExport:
+    """The CRM table: every customer's RFM inputs, scores and segment."""
+    return rfm.export(section.engine, SEGMENTED)
 
 
 def segmentation(config: Config) -> str:
