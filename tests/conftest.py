@@ -7,9 +7,10 @@ import io
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from helpers.data import sample
+from helpers.data import exports, sample
 from tests.mutation_hooks import (  # noqa: F401 (for `make mutate`: pytest finds hooks by name here)
     pytest_collection_modifyitems,
     pytest_runtest_logreport,
@@ -20,6 +21,13 @@ from tests.mutation_hooks import (  # noqa: F401 (for `make mutate`: pytest find
 PROJECT = Path(__file__).resolve().parents[1]
 QUARTERS = ("2025Q3", "2025Q4")  # what the shared batch reports on, and the year after them
 YEAR = "2025"
+
+
+def exported(export: exports.CustomerExport) -> pd.DataFrame:
+    """A customer table as its engine writes it to a folder, read back."""
+    with tempfile.TemporaryDirectory() as folder:
+        export.write(Path(folder), "customers")
+        return exports.read(Path(folder), "customers")
 
 
 def catalogue_leaves(node, prefix=""):

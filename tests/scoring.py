@@ -9,13 +9,13 @@ import copy
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from helpers.data import queries, rfm, scores
 from helpers.data.engines import DuckDBEngine
 from helpers.models import valuation
 from helpers.models.prediction import Horizon
 from helpers.sections import clv
+from tests.conftest import exported
 
 
 def scored(
@@ -38,8 +38,8 @@ def predict_customers(model, spend, summary, horizon, margin=None) -> pd.DataFra
 
 
 def export_of(section) -> pd.DataFrame:
-    """The CLV section's CRM table, its parts put together."""
-    return pa.concat_tables(list(clv.customer_export(section))).to_pandas()
+    """The CLV section's CRM table, as written."""
+    return exported(clv.customer_export(section))
 
 
 def lifetimes_standard_errors(model, spend, summary: pd.DataFrame, horizon: Horizon) -> np.ndarray:

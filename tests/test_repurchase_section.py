@@ -2,7 +2,6 @@
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from helpers.core.config import load_config
@@ -15,7 +14,7 @@ from helpers.render.formats import compact
 from helpers.sections import repurchase
 from helpers.sections.segments import SEGMENTATIONS, migration, segment_customers, segment_table
 
-from .conftest import PROJECT
+from .conftest import PROJECT, exported
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +145,7 @@ def test_second_orders_rfm_tables_and_members_are_the_sections_own(section, clea
         eligible = days[age >= window]
         assert shares.loc[window, "customers"] == len(eligible)
         assert shares.loc[window, "share"] == pytest.approx((eligible <= window).mean())
-    scored = pa.concat_tables(list(repurchase.customer_export(section))).to_pandas()
+    scored = exported(repurchase.customer_export(section))
     assert set(scored["customer_id"]) == set(orders["customer_id"])
     assert scored["customer_id"].is_monotonic_increasing  # in customer order
     assert section.segments["customers"].sum() == len(scored)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from helpers.data.engines import UNQUERIED, DuckDBEngine
 from helpers.data.inputs import data_quality, prepare_inputs, write_clean_inputs
 from helpers.data.spark import SparkEngine, connect_server, to_spark_sql
 from helpers.sections import segments
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, exported
 from tests.test_staging import ORDERS
 
 pytestmark = pytest.mark.slow  # a Spark session starts in a few seconds, not milliseconds
@@ -148,13 +147,6 @@ def scored_both(both):
 
 def whole(parts) -> pd.DataFrame:
     return pa.concat_tables(list(parts)).to_pandas()
-
-
-def exported(export: exports.CustomerExport) -> pd.DataFrame:
-    """A customer table as written to a folder and read back."""
-    with tempfile.TemporaryDirectory() as folder:
-        export.write(Path(folder), "customers")
-        return exports.read(Path(folder), "customers")
 
 
 def sample_of(engine) -> pd.DataFrame:
