@@ -28,15 +28,20 @@ def test_a_large_artifact_is_written_in_parts_a_spreadsheet_opens(tmp_path, monk
     customers = pd.DataFrame(
         {"customer_id": [f"C{i}" for i in range(7)], "clv": [float(i) for i in range(7)]}
     ).assign(note=["=HYPERLINK(1)"] + ["ok"] * 6)
-    ctx = context(tmp_path)
-    ctx.save_artifact("clv_customers", customers)
+    ctx = context(tmp_path / "build")  # its artifacts folder, and the build folder, made
+    left = tmp_path / "build" / "artifacts" / ".clv_customers.partial"
+    left.mkdir(parents=True)
+    (left / "clv_customers-0009.csv").touch()  # what an interrupted run left: not kept
+    ctx.save_artifact("clv_customers", customers.set_axis(list(range(10, 17))))  # no index
+    tmp_path = tmp_path / "build"
     folder = tmp_path / "artifacts" / "clv_customers"
     assert sorted(p.name for p in folder.iterdir()) == [
         f"clv_customers-{n:04d}.{ext}" for n in (1, 2, 3) for ext in ("csv", "parquet")
     ]
     csv_parts = [pd.read_csv(folder / f"clv_customers-{n:04d}.csv") for n in (1, 2, 3)]
     assert [len(part) for part in csv_parts] == [3, 3, 1]
-    assert csv_parts[0]["note"].iloc[0] == "'=HYPERLINK(1)"  # spreadsheet-safe in every part
+    assert csv_parts[0]["note"].tolist() == ["'=HYPERLINK(1)", "ok", "ok"]  # spreadsheet-safe
+    assert csv_parts[0].columns.tolist() == ["customer_id", "clv", "note"]  # no index
     pd.testing.assert_frame_equal(ctx.read_artifact("clv_customers"), customers)
     assert artifact_written(tmp_path, "clv_customers")  # a section waiting on it may start
     assert not list((tmp_path / "artifacts").glob(".*"))  # no partial folder left
@@ -123,7 +128,8 @@ class PartWritingEngine(DuckDBEngine):
 def test_an_engine_that_writes_parts_writes_a_large_customer_table_itself(tmp_path, monkeypatch):
     monkeypatch.setattr(exports, "PART_ROWS", 5)
     engine = PartWritingEngine({"scores": customers_engine().sql("SELECT * FROM scores")})
-    exports.CustomerExport(engine, "scores", "customer_id, clv").write(tmp_path, "crm")
+    exports.CustomerExport(engine, "scores", "customer_id, clv").write(tmp_path / "new", "crm")
+    tmp_path = tmp_path / "new"  # made, with the folders above it
     assert engine.asked == ("SELECT customer_id, clv FROM scores", [], "customer_id", 5)
     assert sorted(p.name for p in (tmp_path / "crm").iterdir()) == [
         f"crm-{n:04d}.{ext}" for n in (1, 2, 3) for ext in ("csv", "parquet")
@@ -131,6 +137,9 @@ def test_an_engine_that_writes_parts_writes_a_large_customer_table_itself(tmp_pa
     expected = engine.sql("SELECT * FROM scores ORDER BY customer_id")
     pd.testing.assert_frame_equal(exports.read(tmp_path, "crm"), expected)
     assert not list(tmp_path.glob(".*"))  # no partial folder left
+    (tmp_path / ".again.partial" / "engine").mkdir(parents=True)  # an interrupted run's
+    exports.CustomerExport(engine, "scores").write(tmp_path, "again")
+    assert not list(tmp_path.glob(".*"))  # replaced, then renamed into place
 
     monkeypatch.setattr(exports, "PART_ROWS", 12)  # all fit one file: through this machine
     engine.asked = None
@@ -146,5 +155,5 @@ def test_parts_that_do_not_pair_up_are_an_error(tmp_path, monkeypatch):
         written(query, params, order, folder, rows),
         (folder / "csv" / "part-00000-c000.csv").unlink(),
     )
-    with pytest.raises(ReportError, match="3 Parquet and 2 CSV parts"):
+    with pytest.raises(ReportError, match="3 Parquet and 2 CSV parts; they must pair up"):
         exports.CustomerExport(engine, "scores").write(tmp_path, "crm")
