@@ -12,6 +12,7 @@ config.Config._encoding_is_known
 config.Config._subdir_stays_inside
 config.Config._tables_are_known
 config.Config._sections_are_known
+config.Config._path_unless_url
 config.ClvParams.max_spend_correlation  # read from config.clv.model_dump() by the CLV findings
 config.CampaignWindow.warm_up  # sections.campaigns reads each phase with getattr
 config.CampaignWindow._month_days  # a pydantic validator

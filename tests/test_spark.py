@@ -522,10 +522,11 @@ def assert_same_rows(expected: pd.DataFrame, got: pd.DataFrame) -> None:
 def test_spark_cleans_and_writes_the_inputs_as_duckdb_does(small_data, tmp_path):
     """The sample's typed Parquet files and its targets CSV (read by pandas, handed to Spark
     as Arrow): the same exclusions, data-quality summary and clean tables, and Spark's
-    folders of Parquet parts hold the rows of DuckDB's files."""
+    folders of Parquet parts hold the rows of DuckDB's files. Spark is given the folder as
+    a URL, as it would be on shared storage (s3a://...): found, typed and read by URL."""
     quarter = load_config(PROJECT / "params", "2025Q4").period
     expected = prepared(small_data, "2025Q4")
-    got = prepared(small_data, "2025Q4", **ON_SPARK)
+    got = prepared(small_data.as_uri(), "2025Q4", **ON_SPARK)
     written = {}
     for bundle, engine in ((expected, "duckdb"), (got, "spark")):
         written[engine] = write_clean_inputs(bundle, tmp_path / engine)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import difflib
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -139,7 +140,7 @@ class Config(_Strict):
     shop_name: str = "Sample shop"
     currency: str = "¥"
     locale: Literal["en", "zh-CN"] = "en"
-    data_dir: Path = Path("data/sample")
+    data_dir: Path | str = Path("data/sample")  # a folder, or a URL on shared storage
     report_subdir: str = ""
     files: dict[str, str] = Field(default_factory=dict)
     columns: dict[str, dict[str, str]] = Field(default_factory=dict)
@@ -174,6 +175,13 @@ class Config(_Strict):
     campaigns: list[CampaignWindow] = Field(default_factory=lambda: list(DEFAULT_CAMPAIGNS))
     merchandise: MerchandiseParams = Field(default_factory=MerchandiseParams)
     marketing: MarketingParams = Field(default_factory=MarketingParams)
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _path_unless_url(cls, value: Any) -> Any:
+        """A URL (s3a://, hdfs://, file://...) stays as written: as a Path, its // would
+        become one /."""
+        return value if is_url(value) or not isinstance(value, str) else Path(value)
 
     @field_validator("quarter")
     @classmethod
@@ -223,6 +231,24 @@ class Config(_Strict):
     def period(self) -> Period:
         """The period reported: the year where `year` is set, else the quarter."""
         return Year(self.year) if self.year is not None else Quarter.parse(self.quarter)
+
+
+URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # scheme://, as s3a://bucket/... or file:///
+
+
+def is_url(location: Any) -> bool:
+    """Whether an input location is a URL on shared storage rather than a path here."""
+    return isinstance(location, str) and URL.match(location) is not None
+
+
+def _check_shared_storage(config: Config) -> None:
+    """Inputs named by URL are read by Spark, where they lie; DuckDB reads local paths only."""
+    urls = [str(place) for place in (config.data_dir, *config.files.values()) if is_url(place)]
+    if urls and config.engine != "spark":
+        raise ParameterError(
+            f"{urls[0]} is a URL: inputs on shared storage are read with engine: spark; with "
+            "DuckDB, copy them to a folder on this machine and name that as data_dir"
+        )
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -331,6 +357,9 @@ def load_config(
         )
         sources = ", ".join(source for source, _ in layers)
         raise ParameterError(f"invalid parameters ({sources}): {problems}") from None
+    _check_shared_storage(config)
+    if is_url(config.data_dir):
+        return config
     if not config.data_dir.is_absolute():
         config.data_dir = params_dir.parent / config.data_dir
     if not config.data_dir.is_dir():

@@ -19,6 +19,7 @@ from helpers.core.errors import DataContractError, Violation
 from helpers.core.periods import Period
 from helpers.data.checks import coerce_and_check
 from helpers.data.contract import CONTRACT
+from helpers.data.locations import Location, name_of
 from helpers.data.reading import find_input_file, map_columns, read_table
 from helpers.data.staging import (
     StagedTables,
@@ -56,7 +57,7 @@ def prepare_inputs(config: Config) -> InputBundle:
                 if path is None:
                     absent.append(name)
                     continue
-                sources[name] = path.name
+                sources[name] = name_of(path)
                 violations += _stage(staging, name, path, config)
             if not violations:
                 violations = check_across(staging, sources, config.period)
@@ -69,17 +70,18 @@ def prepare_inputs(config: Config) -> InputBundle:
     return InputBundle(staging, sources, exclusions, absent)
 
 
-def _stage(staging: Staging, name: str, path: Path, config: Config) -> list[Violation]:
+def _stage(staging: Staging, name: str, path: Location, config: Config) -> list[Violation]:
     """Stage one input and check it on its own: by SQL where it lies if it is typed Parquet,
     else read into pandas and coerced there."""
     spec, mapping, now = CONTRACT[name], config.columns.get(name, {}), pd.Timestamp.now()
-    typed = typed_sources(path, spec, mapping, path.name)
+    file = name_of(path)
+    typed = typed_sources(path, spec, mapping, file)
     if typed is not None:
         staging.stage_parquet(name, path, typed[0])
-        return check_typed(staging, name, path.name, typed[1], config.plausible_max, now)
-    raw = map_columns(read_table(path, config.csv_encoding), spec, mapping, path.name)
+        return check_typed(staging, name, file, typed[1], config.plausible_max, now)
+    raw = map_columns(read_table(path, config.csv_encoding), spec, mapping, file)
     date_format = config.date_format.get(name)
-    clean, found = coerce_and_check(raw, spec, path.name, date_format, config.plausible_max, now)
+    clean, found = coerce_and_check(raw, spec, file, date_format, config.plausible_max, now)
     if not found:
         staging.stage_frame(name, clean)
     return found

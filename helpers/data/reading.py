@@ -5,13 +5,14 @@ the data contract's."""
 from __future__ import annotations
 
 import csv
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
 from helpers.core.config import Config
 from helpers.core.errors import InputFileError
 from helpers.data.contract import TableSpec
+from helpers.data.locations import Location, files_in, is_file, joined, name_of, on_this_machine
 
 READERS = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".xlsx": "excel", ".xls": "excel"}
 
@@ -19,56 +20,69 @@ READERS = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".xlsx": "excel"
 CSV_ENCODINGS = ("utf-8-sig", "gb18030")  # utf-8-sig reads plain UTF-8 and UTF-8 with BOM
 
 
-def find_input_file(config: Config, table: str) -> Path | None:
+def find_input_file(config: Config, table: str) -> Location | None:
     """The file for a table: `files.<table>` if set, else data_dir/<table>.<csv|parquet|xlsx>,
-    the name matched whatever its case (Orders.CSV is the orders table)."""
-    if table in config.files:
-        path = config.data_dir / config.files[table]  # an absolute path stays itself
-        if not path.is_file():
-            raise InputFileError(f"{table}: file not found: {path}")
-        return path
-    candidates = [
-        p
-        for p in sorted(config.data_dir.iterdir())
-        if p.stem.lower() == table and p.suffix.lower() in READERS and p.is_file()
-    ]
+    the name matched whatever its case (Orders.CSV is the orders table); a path here or a URL
+    on shared storage (see locations)."""
+    try:
+        if table in config.files:
+            location = joined(config.data_dir, config.files[table])
+            if not is_file(location):
+                raise InputFileError(f"{table}: file not found: {location}")
+            return location
+        found = files_in(config.data_dir)
+    except OSError as exc:  # shared storage that cannot be reached, or no such folder there
+        raise InputFileError(f"{table}: cannot look for its file: {exc}") from exc
+    candidates = [f for f in found if _stem(f).lower() == table and _suffix(f) in READERS]
     if len(candidates) > 1:
         raise InputFileError(
-            f"{table}: several candidate files {[p.name for p in candidates]} in "
+            f"{table}: several candidate files {[name_of(c) for c in candidates]} in "
             f"{config.data_dir}; choose one with files.{table} in the params"
         )
     return candidates[0] if candidates else None
 
 
-def read_table(path: Path, encoding: str | None = None) -> pd.DataFrame:
+def _stem(location: Location) -> str:
+    return PurePosixPath(name_of(location)).stem
+
+
+def _suffix(location: Location) -> str:
+    return PurePosixPath(name_of(location)).suffix.lower()
+
+
+def read_table(location: Location, encoding: str | None = None) -> pd.DataFrame:
     """Read CSV (UTF-8, UTF-8 with BOM or GBK, detected), Parquet or Excel; a header that
-    appears twice is an error (pandas would rename the copy and use the first)."""
-    kind = READERS.get(path.suffix.lower())
+    appears twice is an error (pandas would rename the copy and use the first). A file on
+    shared storage is copied here first."""
+    kind = READERS.get(_suffix(location))
     if kind is None:
-        raise InputFileError(f"{path}: unsupported file type; use one of {sorted(READERS)}")
+        raise InputFileError(f"{location}: unsupported file type; use one of {sorted(READERS)}")
     try:
-        if kind == "parquet":
-            frame, header = pd.read_parquet(path), None
-        elif kind == "excel":
-            frame = pd.read_excel(path, dtype=object)  # pragma: no mutate (checks coerce it)
-            # the header row as written (one row: any more are not read)
-            first = pd.read_excel(path, header=None, nrows=1)  # pragma: no mutate
-            header = first.iloc[0].tolist() if len(frame.columns) else []
-        else:
-            frame, header = _read_csv(path, encoding)
+        with on_this_machine(location) as path:
+            if kind == "parquet":
+                frame, header = pd.read_parquet(path), None
+            elif kind == "excel":
+                frame = pd.read_excel(path, dtype=object)  # pragma: no mutate (checks coerce it)
+                # the header row as written (one row: any more are not read)
+                first = pd.read_excel(path, header=None, nrows=1)  # pragma: no mutate
+                header = first.iloc[0].tolist() if len(frame.columns) else []
+            else:
+                frame, header = _read_csv(path, encoding, location)
     except (OSError, ValueError) as exc:
-        raise InputFileError(f"{path}: cannot read: {exc}") from exc
+        raise InputFileError(f"{location}: cannot read: {exc}") from exc
     names = [str(name).strip().lstrip("\ufeff") for name in (header or frame.columns)]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise InputFileError(
-            f"{path}: column header(s) {repeated} appear more than once; rename or remove the "
-            "copies"
+            f"{location}: column header(s) {repeated} appear more than once; rename or remove "
+            "the copies"
         )
     return frame
 
 
-def _read_csv(path: Path, encoding: str | None) -> tuple[pd.DataFrame, list[str]]:
+def _read_csv(
+    path: Path, encoding: str | None, location: Location
+) -> tuple[pd.DataFrame, list[str]]:
     """The table and its header row as written (pandas renames repeated headers)."""
     for candidate in (encoding,) if encoding else CSV_ENCODINGS:
         try:
@@ -80,7 +94,7 @@ def _read_csv(path: Path, encoding: str | None) -> tuple[pd.DataFrame, list[str]
         except UnicodeDecodeError:
             continue
     raise InputFileError(
-        f"{path}: cannot decode as {' or '.join(CSV_ENCODINGS)}; set csv_encoding in the params"
+        f"{location}: cannot decode as {' or '.join(CSV_ENCODINGS)}; set csv_encoding in the params"
     )
 
 

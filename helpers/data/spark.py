@@ -49,6 +49,7 @@ from helpers.core.config import SparkParams
 from helpers.core.errors import ReportError
 from helpers.data.engines import DataEngine, Tables, left_out, rechunked
 from helpers.data.exports import FORMULA_START
+from helpers.data.locations import Location
 from helpers.data.staging import Staging
 
 # Spark settings the report relies on; params' spark.conf may add to them or override the rest
@@ -316,8 +317,9 @@ class SparkStaging(Staging):
     def view(self, name: str, query: str) -> None:
         _query(self.spark, query).createOrReplaceTempView(name)
 
-    def view_of_file(self, name: str, path: Path) -> None:
-        """Row numbers from Spark's row_index, within each part of a folder."""
+    def view_of_file(self, name: str, path: Location) -> None:
+        """A path here or a URL on shared storage, read where it lies; row numbers from
+        Spark's row_index, within each part of a folder."""
         frame = self.spark.read.parquet(str(path))
         rows = frame["_metadata.row_index"].alias("file_row_number")
         frame.select("*", rows).createOrReplaceTempView(name)

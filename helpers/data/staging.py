@@ -26,7 +26,6 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from helpers.core.config import Config
 from helpers.core.errors import InputFileError, Violation
@@ -34,6 +33,7 @@ from helpers.core.periods import Quarter
 from helpers.data import checks
 from helpers.data.contract import CONTRACT, TableSpec
 from helpers.data.engines import connect_duckdb
+from helpers.data.locations import Location, name_of, parquet_schema
 from helpers.data.reading import map_columns
 
 ROW = "_row"
@@ -80,16 +80,16 @@ def _literal(text: str) -> str:
 
 
 def typed_sources(
-    path: Path, spec: TableSpec, mapping: dict[str, str], file: str
+    path: Location, spec: TableSpec, mapping: dict[str, str], file: str
 ) -> tuple[dict[str, str], list[str]] | None:
     """For a Parquet input the SQL checks take as it is: how to read each contract column
     present (the file's column, quoted), and every column's name after mapping; None for any
     other input (pandas then reads and coerces it). A mapping naming a column the file lacks is an
     InputFileError, as for every input."""
-    if path.suffix.lower() != ".parquet" or spec.name == "targets":
+    if not name_of(path).lower().endswith(".parquet") or spec.name == "targets":
         return None
     try:
-        schema = pq.read_schema(path)
+        schema = parquet_schema(path)
     except (OSError, ValueError) as exc:  # as reading.read_table words it
         raise InputFileError(f"{path}: cannot read: {exc}") from exc
     renamed = list(map_columns(pd.DataFrame(columns=schema.names), spec, mapping, file).columns)
@@ -141,9 +141,9 @@ class Staging:
         """A view `name` of a query, replacing one of that name."""
         self.con.execute(f"CREATE OR REPLACE VIEW {name} AS {query}")
 
-    def view_of_file(self, name: str, path: Path) -> None:
-        """A view `name` of a Parquet file, with each row's position in the file (from 0) as
-        file_row_number."""
+    def view_of_file(self, name: str, path: Location) -> None:
+        """A view `name` of a Parquet file (a path here: DuckDB reads no URL), with each row's
+        position in the file (from 0) as file_row_number."""
         scan = f"read_parquet({_literal(str(path))}, file_row_number = true)"
         self.view(name, f"SELECT * FROM {scan}")
 
@@ -164,7 +164,7 @@ class Staging:
         self.view_of_arrow(name, table.append_column(ROW, pa.array(rows)))
         self.kinds[name] = {c: k for c, k in CONTRACT[name].columns.items() if c in frame}
 
-    def stage_parquet(self, name: str, path: Path, sources: dict[str, str]) -> None:
+    def stage_parquet(self, name: str, path: Location, sources: dict[str, str]) -> None:
         """Stage a typed Parquet input as a view: raw_<name> as the file holds it (contract
         names), <name> with text stripped and blanks as NULL, NaN as NULL, dates at midnight."""
         spec = CONTRACT[name]
