@@ -279,7 +279,8 @@ class SparkEngine(DataEngine):
         overshoots is split (maxRecordsPerFile)."""
         frame = _with_duckdb_types(self._frame(query, params))
         ranges = max(1, -(-frame.count() * 5 // (rows * 4)))
-        ordered = frame.repartitionByRange(ranges, order).sortWithinPartitions(order).cache()
+        key = frame[order].asc_nulls_last()  # as DuckDB orders
+        ordered = frame.repartitionByRange(ranges, key).sortWithinPartitions(key).cache()
         try:
             ordered.write.option("maxRecordsPerFile", rows).parquet(str(folder / "parquet"))
             text = _spreadsheet_safe(ordered).write.option("maxRecordsPerFile", rows)
