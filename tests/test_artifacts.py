@@ -69,8 +69,9 @@ def test_an_artifact_coming_in_parts_of_any_size_is_written_whole_or_in_parts(
     assert [len(part) for part in parts] == [4, 4, 2]
     pd.testing.assert_frame_equal(exports.read(tmp_path, "clv_customers"), customers)
 
-    exports.write_tables(iter([table.slice(0, 2), table.slice(2, 2)]), tmp_path, "few")
-    pd.testing.assert_frame_equal(exports.read(tmp_path, "few"), customers.head(4))
+    deeper = tmp_path / "made" / "here"  # with the folders above it
+    exports.write_tables(iter([table.slice(0, 2), table.slice(2, 2)]), deeper, "few")
+    pd.testing.assert_frame_equal(exports.read(deeper, "few"), customers.head(4))
     exports.write_tables([table.slice(0, 0)], tmp_path, "none")  # the columns, no rows
     assert exports.read(tmp_path, "none").columns.tolist() == ["customer_id", "clv"]
     ctx = context(tmp_path)
@@ -128,8 +129,8 @@ class PartWritingEngine(DuckDBEngine):
 def test_an_engine_that_writes_parts_writes_a_large_customer_table_itself(tmp_path, monkeypatch):
     monkeypatch.setattr(exports, "PART_ROWS", 5)
     engine = PartWritingEngine({"scores": customers_engine().sql("SELECT * FROM scores")})
-    exports.CustomerExport(engine, "scores", "customer_id, clv").write(tmp_path / "new", "crm")
-    tmp_path = tmp_path / "new"  # made, with the folders above it
+    tmp_path = tmp_path / "made" / "here"  # made, with the folders above it
+    exports.CustomerExport(engine, "scores", "customer_id, clv").write(tmp_path, "crm")
     assert engine.asked == ("SELECT customer_id, clv FROM scores", [], "customer_id", 5)
     assert sorted(p.name for p in (tmp_path / "crm").iterdir()) == [
         f"crm-{n:04d}.{ext}" for n in (1, 2, 3) for ext in ("csv", "parquet")

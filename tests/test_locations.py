@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from pyarrow import fs
 
 from helpers.core.config import load_config
 from helpers.core.errors import InputFileError, ParameterError
@@ -89,15 +90,32 @@ def test_a_file_at_a_url_reads_as_the_same_file_here(inputs):
     assert not list(Path(tempfile.gettempdir()).glob("opsreport-input-*"))  # copies gone
 
 
+def test_a_url_is_listed_and_read_through_its_own_filesystem(inputs, monkeypatch):
+    """What s3a://lakeX/ is to pyarrow: a filesystem whose paths are not this machine's."""
+    lake = fs.SubTreeFileSystem(str(inputs), fs.LocalFileSystem())
+    monkeypatch.setattr(locations, "_arrow", lambda url: (lake, url.split("lakeX/", 1)[1]))
+    assert locations.files_in("s3a://lakeX/") == [
+        "s3a://lakeX/Orders.CSV",
+        "s3a://lakeX/traffic.parquet",
+    ]
+    assert locations.is_file("s3a://lakeX/traffic.parquet")
+    assert not locations.is_file("s3a://lakeX/marketing.csv")  # a folder
+    schema = locations.parquet_schema("s3a://lakeX/traffic.parquet")
+    assert schema.names == ["date", "channel"]
+    with locations.on_this_machine("s3a://lakeX/Orders.CSV") as copy:
+        assert copy.read_bytes() == (inputs / "Orders.CSV").read_bytes()
+
+
 def test_hadoops_s3_names_are_pyarrows_s3():
     assert locations.arrow_url("s3a://lake/shop/orders.parquet") == "s3://lake/shop/orders.parquet"
     assert locations.arrow_url("S3N://lake/x") == "s3://lake/x"
     assert locations.arrow_url("gs://lake/x") == "gs://lake/x"
     assert locations.arrow_url("file:///data/x") == "file:///data/x"
+    assert locations.arrow_url("s3a://lake/odd://name") == "s3://lake/odd://name"
 
 
 def test_a_files_name_is_the_last_part_of_its_path_or_url():
     assert locations.name_of("s3a://lake/shop/orders.parquet") == "orders.parquet"
     assert locations.name_of(Path("/data/Orders.CSV")) == "Orders.CSV"
-    assert locations.joined("s3a://lake/shop/", "orders.csv") == "s3a://lake/shop/orders.csv"
+    assert locations.joined("s3a://lakeX/", "orders.csv") == "s3a://lakeX/orders.csv"
     assert locations.joined(Path("/data"), "orders.csv") == Path("/data/orders.csv")
