@@ -64,6 +64,7 @@ class DataEngine(ABC):
     """Named tables and DuckDB-dialect SQL over them."""
 
     tables: list[str]
+    writes_parts = False  # whether write_parts writes a result where the engine runs
 
     def has(self, table: str) -> bool:
         return table in self.tables
@@ -104,8 +105,6 @@ class DataEngine(ABC):
     def batches(self, query: str, rows: int, params: list | None = None) -> Iterable[pa.Table]:
         """A query's result in consecutive Arrow tables of `rows` rows (the last one shorter),
         for writing a result too large to hold as one pandas table."""
-
-    writes_parts = False  # whether write_parts writes a result where the engine runs
 
     def write_parts(self, query: str, params: list, order: str, folder: Path, rows: int) -> None:
         """Write a query's result, ordered by column `order`, as Parquet parts in

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import fs
 
@@ -48,13 +49,14 @@ def files_in(folder: Location) -> list[Location]:
 
 
 def is_file(location: Location) -> bool:
+    """Whether a file (not a folder) lies there."""
     if isinstance(location, Path):
         return location.is_file()
     system, path = _arrow(location)
     return system.get_file_info(path).type == fs.FileType.File
 
 
-def parquet_schema(location: Location):
+def parquet_schema(location: Location) -> pa.Schema:
     """A Parquet file's schema, from its footer only."""
     if isinstance(location, Path):
         return pq.read_schema(location)

@@ -213,6 +213,8 @@ class SparkEngine(DataEngine):
     tables). Tables named in `materialize` (all by default) are cached in Spark's memory
     once first read, without the UNQUERIED columns other than those in `keep`."""
 
+    writes_parts = True
+
     def __init__(
         self,
         tables: Tables,
@@ -269,8 +271,6 @@ class SparkEngine(DataEngine):
         what is too large for that itself)."""
         result = _as_duckdb_types(self._frame(query, params).toArrow())
         yield from rechunked(result.to_batches(), rows, result.schema)
-
-    writes_parts = True
 
     def write_parts(self, query: str, params: list, order: str, folder: Path, rows: int) -> None:
         """Written by Spark where it runs, from one cached copy of the result in ranges of
