@@ -117,5 +117,7 @@ def test_hadoops_s3_names_are_pyarrows_s3():
 def test_a_files_name_is_the_last_part_of_its_path_or_url():
     assert locations.name_of("s3a://lake/shop/orders.parquet") == "orders.parquet"
     assert locations.name_of(Path("/data/Orders.CSV")) == "Orders.CSV"
+    assert locations.suffix_of("s3a://lake/shop/Orders.CSV") == ".csv"
+    assert locations.suffix_of(Path("/data/orders")) == ""
     assert locations.joined("s3a://lakeX/", "orders.csv") == "s3a://lakeX/orders.csv"
     assert locations.joined(Path("/data"), "orders.csv") == Path("/data/orders.csv")

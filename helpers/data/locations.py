@@ -26,6 +26,11 @@ def name_of(location: Location) -> str:
     return PurePosixPath(str(location)).name
 
 
+def suffix_of(location: Location) -> str:
+    """The file's extension in lower case ('.csv'), or '' without one."""
+    return PurePosixPath(str(location)).suffix.lower()
+
+
 def joined(folder: Location, name: str) -> Location:
     """A file named in the params (`files.<table>`), in `folder` unless it is an absolute
     path or a URL."""

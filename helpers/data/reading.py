@@ -12,7 +12,15 @@ import pandas as pd
 from helpers.core.config import Config
 from helpers.core.errors import InputFileError
 from helpers.data.contract import TableSpec
-from helpers.data.locations import Location, files_in, is_file, joined, name_of, on_this_machine
+from helpers.data.locations import (
+    Location,
+    files_in,
+    is_file,
+    joined,
+    name_of,
+    on_this_machine,
+    suffix_of,
+)
 
 READERS = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".xlsx": "excel", ".xls": "excel"}
 
@@ -33,7 +41,7 @@ def find_input_file(config: Config, table: str) -> Location | None:
         found = files_in(config.data_dir)
     except OSError as exc:  # shared storage that cannot be reached, or no such folder there
         raise InputFileError(f"{table}: cannot look for its file: {exc}") from exc
-    candidates = [f for f in found if _stem(f).lower() == table and _suffix(f) in READERS]
+    candidates = [f for f in found if _stem(f).lower() == table and suffix_of(f) in READERS]
     if len(candidates) > 1:
         raise InputFileError(
             f"{table}: several candidate files {[name_of(c) for c in candidates]} in "
@@ -46,15 +54,11 @@ def _stem(location: Location) -> str:
     return PurePosixPath(name_of(location)).stem
 
 
-def _suffix(location: Location) -> str:
-    return PurePosixPath(name_of(location)).suffix.lower()
-
-
 def read_table(location: Location, encoding: str | None = None) -> pd.DataFrame:
     """Read CSV (UTF-8, UTF-8 with BOM or GBK, detected), Parquet or Excel; a header that
     appears twice is an error (pandas would rename the copy and use the first). A file on
     shared storage is copied here first."""
-    kind = READERS.get(_suffix(location))
+    kind = READERS.get(suffix_of(location))
     if kind is None:
         raise InputFileError(f"{location}: unsupported file type; use one of {sorted(READERS)}")
     try:

@@ -33,7 +33,7 @@ from helpers.core.periods import Quarter
 from helpers.data import checks
 from helpers.data.contract import CONTRACT, TableSpec
 from helpers.data.engines import connect_duckdb
-from helpers.data.locations import Location, name_of, parquet_schema
+from helpers.data.locations import Location, parquet_schema, suffix_of
 from helpers.data.reading import map_columns
 
 ROW = "_row"
@@ -86,7 +86,7 @@ def typed_sources(
     present (the file's column, quoted), and every column's name after mapping; None for any
     other input (pandas then reads and coerces it). A mapping naming a column the file lacks is an
     InputFileError, as for every input."""
-    if not name_of(path).lower().endswith(".parquet") or spec.name == "targets":
+    if suffix_of(path) != ".parquet" or spec.name == "targets":
         return None
     try:
         schema = parquet_schema(path)
